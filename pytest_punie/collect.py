@@ -1,0 +1,205 @@
+"""Collection: a suite YAML file becomes a File node with one Item per prompt.
+
+Like pytest's "non-python tests" example: ``reportinfo`` and ``repr_failure``
+point at the YAML line and explain a miss in the user's terms.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_punie.errors import PunieError
+from pytest_punie.results import PromptResult
+from pytest_punie.suite.model import Prompt, Suite
+
+EVAL_MARK = "eval"
+
+
+class PromptMissed(Exception):
+    """The prompt's score is below the suite's pass score."""
+
+    def __init__(self, result: PromptResult, prompt: Prompt):
+        self.result = result
+        self.prompt = prompt
+        super().__init__(f"{prompt.id} scored {float(result.score):.2f}")
+
+
+class NoResponse(Exception):
+    """The prompt got no response (transport error, timeout, nothing recorded)."""
+
+
+def suite_globs(config: pytest.Config) -> list[str]:
+    return [g for g in config.getini("punie_suites") if g]
+
+
+def is_suite_file(config: pytest.Config, path: Path) -> bool:
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    try:
+        rel = path.relative_to(config.rootpath).as_posix()
+    except ValueError:
+        rel = path.as_posix()
+    return any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(path.as_posix(), g) for g in suite_globs(config))
+
+
+class SuiteFile(pytest.File):
+    def collect(self):  # type: ignore[override]
+        from pytest_punie.suite import load_suite
+
+        try:
+            suite = load_suite(self.path)
+        except PunieError as err:
+            # an item, not a collection error: the other suites still collect and run
+            yield SuiteErrorItem.from_parent(self, name="<suite>", error=err)
+            return
+        for prompt in suite.prompts:
+            yield PromptItem.from_parent(self, name=prompt.id, suite=suite, prompt=prompt)
+
+
+class SuiteErrorItem(pytest.Item):
+    def __init__(self, *, error: PunieError, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.error = error
+        self.add_marker(EVAL_MARK)
+
+    def runtest(self) -> None:
+        raise self.error
+
+    def repr_failure(self, excinfo, style=None):  # type: ignore[override]
+        return f"invalid suite: {self.error.describe()}"
+
+    def reportinfo(self):
+        return self.path, (self.error.line or 1) - 1, f"{self.path.name}: invalid suite"
+
+
+class PromptItem(pytest.Item):
+    def __init__(self, *, suite: Suite, prompt: Prompt, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.suite = suite
+        self.prompt = prompt
+        self.punie_result: PromptResult | None = None
+        self.add_marker(EVAL_MARK)
+        self.extra_keyword_matches.update({prompt.category, suite.name})
+
+    # -- running ------------------------------------------------------------------
+    def _batch(self) -> list[Prompt]:
+        return [i.prompt for i in self.session.items if isinstance(i, PromptItem) and i.suite is self.suite]
+
+    def runtest(self) -> None:
+        from pytest_punie.plugin import punie_run
+        from pytest_punie.scoring import score_response
+        from pytest_punie.sources import MissingResponse
+        from pytest_punie.toolsurface import load_surface
+
+        run = punie_run(self.config)
+        started = time.monotonic()
+        try:
+            record = run.source().get(self.suite, self.prompt, self._batch())
+        except MissingResponse as exc:
+            self.punie_result = self._no_response(str(exc))
+            raise NoResponse(str(exc)) from None
+        scorer = run.scorer or self.suite.primary_scorer
+        scored = score_response(record.response if record.error is None else None, self.prompt, load_surface(self.suite.tool_surface))
+        score = scored.scores[scorer]
+        result = PromptResult(
+            suite=self.suite_ref,
+            suite_digest=self.suite.digest,
+            id=self.prompt.id,
+            category=self.prompt.category,
+            scores=scored.scores,
+            primary_scorer=scorer,
+            passed=record.error is None and score >= self.suite.pass_score,
+            label=scored.label,
+            response=record.response,
+            error=record.error,
+            retries=record.retries,
+            seconds=record.seconds if record.seconds is not None else round(time.monotonic() - started, 3),
+            details={
+                "legacy_wrapped": scored.legacy.wrapped,
+                "tools_called": scored.strict.tools_called,
+                "direct_calls": scored.strict.direct_calls,
+                "problems": scored.strict.problems,
+                "finish_reason": scored.parsed.finish_reason if scored.parsed else None,
+            },
+        )
+        self.punie_result = result
+        for name, value in scored.scores.items():
+            self.user_properties.append((f"punie_score_{name}", f"{float(value):.4f}"))
+        self.user_properties.append(("punie_label", scored.label))
+        if record.error is not None:
+            raise NoResponse(f"no response: {record.error}")
+        if not result.passed:
+            raise PromptMissed(result, self.prompt)
+
+    @property
+    def suite_ref(self) -> str:
+        """The suite path as results name it: relative to rootdir when possible."""
+        try:
+            return self.path.relative_to(self.config.rootpath).as_posix()
+        except ValueError:
+            return str(self.path)
+
+    def _no_response(self, why: str) -> PromptResult:
+        from fractions import Fraction
+
+        return PromptResult(
+            suite=self.suite_ref,
+            suite_digest=self.suite.digest,
+            id=self.prompt.id,
+            category=self.prompt.category,
+            scores={"legacy": Fraction(0), "strict": Fraction(0)},
+            primary_scorer=self.suite.primary_scorer,
+            passed=False,
+            label="error",
+            response=None,
+            error=why,
+        )
+
+    # -- reporting ----------------------------------------------------------------
+    def repr_failure(self, excinfo, style=None):  # type: ignore[override]
+        exc = excinfo.value
+        where = f"{self.path.name}:{self.prompt.line}"
+        if isinstance(exc, PromptMissed):
+            r = exc.result
+            d = r.details
+            lines = [
+                f"{self.prompt.id} ({self.prompt.category}) missed at {where}",
+                f"  query:          {self.prompt.query}",
+                f"  expected tools: {' and '.join(self.prompt.expect.tools) if self.prompt.expect.match == 'all' else ' or '.join(self.prompt.expect.tools)}"
+                f" (called through {'execute_code'})",
+                f"  found tools:    {', '.join(d.get('tools_called') or []) or 'none'}"
+                + (f"; direct calls: {', '.join(d['direct_calls'])}" if d.get("direct_calls") else ""),
+                f"  label:          {r.label}",
+                f"  scores:         "
+                + ", ".join(f"{k} {float(v):.2f}" for k, v in sorted(r.scores.items()))
+                + f" (primary {r.primary_scorer}, pass at {float(self.suite.pass_score):.2f})",
+            ]
+            for problem in d.get("problems") or []:
+                lines.append(f"  problem:        {problem}")
+            lines.append(f"  response:       {_snippet(r.response)}")
+            return "\n".join(lines)
+        if isinstance(exc, (NoResponse, PunieError)):
+            msg = exc.describe() if isinstance(exc, PunieError) else str(exc)
+            return f"{self.prompt.id} ({self.prompt.category}) at {where}: {msg}"
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, self.prompt.line - 1, f"{self.suite.name}::{self.prompt.id} [{self.prompt.category}]"
+
+
+def _snippet(response: dict[str, Any] | None, width: int = 300) -> str:
+    if not response:
+        return "(none)"
+    from pytest_punie.scoring.parse import message_of
+
+    msg = message_of(response)
+    text = msg.get("content") or ""
+    if msg.get("tool_calls"):
+        text = f"tool_calls={msg['tool_calls']!r} " + text
+    text = text.replace("\n", "\\n")
+    return repr(text[:width]) + (" ..." if len(text) > width else "")

@@ -1,0 +1,179 @@
+"""The pytest plugin: a thin layer over suites, scoring, sources and reports.
+
+Inert unless used: importing it imports no mlx, starts no server and reads
+no model. Options are ``--punie-*``; markers are registered here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_punie.collect import PromptItem, SuiteErrorItem, SuiteFile, is_suite_file
+from pytest_punie.errors import PunieError
+from pytest_punie.results import PromptResult
+
+MARKERS = {
+    "eval": "an eval prompt of a pytest-punie suite (scored against a model's response)",
+    "data": "a pytest-punie training-data lint check",
+    "tokenizer": "a pytest-punie tokenizer preflight check",
+    "pipeline": "a pytest-punie training / fuse / quantize artifact check",
+    "slow": "slow end-to-end test (builds or runs a real model); still runs in CI",
+}
+
+_RUN_KEY = pytest.StashKey["PunieRun"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("punie", "pytest-punie: evaluate and validate fine-tuned MLX models")
+    group.addoption("--punie-model", metavar="NAME|PATH", help="model to evaluate: a name from [tool.punie.models] or a model directory")
+    group.addoption("--punie-responses", metavar="FILE", help="score recorded responses (JSONL) instead of running a model")
+    group.addoption("--punie-server-url", metavar="URL", help="an external OpenAI-compatible server to evaluate")
+    group.addoption("--punie-json", metavar="PATH", help="write the results document (JSON) here")
+    group.addoption("--punie-md", metavar="PATH", help="write a Markdown results document here")
+    group.addoption("--punie-record", metavar="PATH", help="write the responses of this run as replayable JSONL")
+    group.addoption(
+        "--punie-scorer", choices=("legacy", "strict"), help="judge with this scorer instead of the suite's primary one"
+    )
+    group.addoption(
+        "--punie-strict", action="store_true", default=False, help="any missed prompt fails the run, not only the thresholds"
+    )
+    parser.addini("punie_suites", type="linelist", default=["evalsuites/*.yaml", "evalsuites/*.yml"],
+                  help="glob patterns (relative to rootdir) of pytest-punie suite files")
+    parser.addini("punie_model", default="", help="default for --punie-model")
+
+
+class PunieRun:
+    """Per-process state of one pytest run: the response source and, on the
+    controller, the results gathered from every worker."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.scorer: str | None = config.getoption("punie_scorer")
+        self.strict_mode: bool = bool(config.getoption("punie_strict"))
+        self.results: list[PromptResult] = []
+        self.other_failures: list[str] = []
+        self._source: Any = None
+        self.document: dict[str, Any] | None = None
+
+    @property
+    def is_worker(self) -> bool:
+        return hasattr(self.config, "workerinput")
+
+    def source(self) -> Any:
+        if self._source is None:
+            self._source = _make_source(self.config)
+        return self._source
+
+    def close(self) -> None:
+        if self._source is not None:
+            self._source.close()
+
+    # -- hooks (this object is registered as a plugin) -------------------------
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        wire = getattr(report, "punie_result", None)
+        if wire is not None:
+            self.results.append(PromptResult.from_wire(wire))
+        elif report.failed:
+            self.other_failures.append(report.nodeid)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.is_worker or not self.results:
+            return
+        from pytest_punie.aggregate import build_run_document
+
+        try:
+            doc = build_run_document(self.config, self)
+        except PunieError as err:
+            self.config.get_terminal_writer().line(f"pytest-punie: {err.describe()}", red=True)
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return
+        self.document = doc
+        json_path = self.config.getoption("punie_json")
+        if json_path:
+            Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+            Path(json_path).write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        md_path = self.config.getoption("punie_md")
+        if md_path:
+            from pytest_punie.report import render_markdown
+
+            Path(md_path).parent.mkdir(parents=True, exist_ok=True)
+            Path(md_path).write_text(render_markdown(doc), encoding="utf-8")
+        if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            # the verdict is the thresholds; other failing tests still fail the run
+            ok = doc["verdict"] == "PASS" and not self.other_failures
+            session.exitstatus = pytest.ExitCode.OK if ok else pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.document is None:
+            return
+        from pytest_punie.report import render_terminal
+
+        terminalreporter.section("pytest-punie eval", sep="=")
+        for line in render_terminal(self.document):
+            terminalreporter.write_line(line)
+        for name in ("punie_json", "punie_md"):
+            path = self.config.getoption(name)
+            if path:
+                terminalreporter.write_line(f"wrote {path}")
+
+
+def _make_source(config: pytest.Config) -> Any:
+    responses = config.getoption("punie_responses")
+    if responses:
+        from pytest_punie.sources.replay import ReplaySource
+
+        return ReplaySource(responses)
+    raise PunieError(
+        None,
+        None,
+        "no model to evaluate: pass --punie-model NAME|PATH, --punie-responses FILE or --punie-server-url URL "
+        "(or set punie_model in [tool.pytest.ini_options])",
+    )
+
+
+def punie_run(config: pytest.Config) -> PunieRun:
+    return config.stash[_RUN_KEY]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, doc in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {doc}")
+    run = PunieRun(config)
+    config.stash[_RUN_KEY] = run
+    config.pluginmanager.register(run, "punie-run")
+    if config.getoption("punie_responses"):
+        # a bad responses file is a usage error naming file and line, before anything runs
+        try:
+            run.source()
+        except PunieError as err:
+            raise pytest.UsageError(err.describe()) from None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(_RUN_KEY, None)
+    if run is not None:
+        run.close()
+        config.pluginmanager.unregister(run)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if is_suite_file(parent.config, file_path):
+        return SuiteFile.from_parent(parent, path=file_path)
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    outcome = yield
+    report = outcome.get_result()
+    result = getattr(item, "punie_result", None)
+    if isinstance(item, PromptItem) and result is not None and call.when == "call":
+        # travels to the xdist controller with the report (plain JSON data)
+        report.punie_result = result.to_wire()
+
+
+__all__ = ["PromptItem", "SuiteErrorItem", "SuiteFile"]

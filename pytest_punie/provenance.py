@@ -1,0 +1,28 @@
+"""What every printed number can be traced to: versions, host, time."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+from importlib import metadata
+
+PACKAGES = ("pytest-punie", "pytest", "pytest-xdist", "mlx", "mlx-lm", "transformers", "tokenizers")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions, read from metadata: importing mlx is not needed."""
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def host() -> dict[str, str]:
+    return {"system": platform.system(), "machine": platform.machine(), "node": platform.node()}
+
+
+def now_utc() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()

@@ -1,0 +1,115 @@
+"""The results document: one JSON-able dict every report renders from.
+
+Its format is documented in docs/results-format.md; ``format`` names the
+version. Terminal and Markdown output are views of this dict, so what is
+printed is exactly what is saved.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from fractions import Fraction
+from typing import Any
+
+from pytest_punie.results import PromptResult
+from pytest_punie.verdict import CategoryVerdict, SuiteVerdict
+
+FORMAT = "pytest-punie/results/1"
+
+
+def _num(x: Fraction | None) -> float | None:
+    return None if x is None else round(float(x), 6)
+
+
+def _category(c: CategoryVerdict) -> dict[str, Any]:
+    return {
+        "score": _num(c.score),
+        "score_exact": None if c.score is None else str(c.score),
+        "metric": c.metric,
+        "mean_score": _num(c.mean_score),
+        "pass_rate": _num(c.pass_rate),
+        "threshold": c.threshold.text,
+        "threshold_op": c.threshold.op,
+        "threshold_value": _num(c.threshold.value),
+        "passed": c.passed,
+        "prompts": c.prompts_total,
+        "prompts_run": c.prompts_run,
+        "prompts_passed": c.prompts_passed,
+    }
+
+
+def _prompt(r: PromptResult, query: str) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "suite": r.suite,
+        "category": r.category,
+        "query": query,
+        "score": _num(r.score),
+        "scores": {k: _num(v) for k, v in sorted(r.scores.items())},
+        "passed": r.passed,
+        "label": r.label,
+        "error": r.error,
+        "retries": r.retries,
+        "seconds": r.seconds,
+        "details": r.details,
+        "response": r.response,
+    }
+
+
+def build_document(
+    verdicts: list[tuple[SuiteVerdict, list[PromptResult]]], provenance: dict[str, Any], strict_mode: bool = False
+) -> dict[str, Any]:
+    single = len(verdicts) == 1
+    suites = []
+    prompts: list[dict[str, Any]] = []
+    categories: dict[str, Any] = {}
+    overall_scores: list[Fraction] = []
+    failure_modes: Counter[str] = Counter()
+    for verdict, results in verdicts:
+        suite = verdict.suite
+        order = {p.id: i for i, p in enumerate(suite.prompts)}
+        rs = sorted(results, key=lambda r: order.get(r.id, len(order)))
+        modes = Counter(r.label for r in rs)
+        failure_modes.update(modes)
+        cats = {name: _category(c) for name, c in verdict.categories.items()}
+        entry = {
+            "suite": suite.name,
+            "path": suite.path,
+            "digest": suite.digest,
+            "scorer": verdict.scorer,
+            "complete": verdict.complete,
+            "passed": verdict.passed,
+            "no_response": list(verdict.no_response),
+            "categories": cats,
+            "overall": _category(verdict.overall),
+            "failure_modes": dict(sorted(modes.items())),
+        }
+        suites.append(entry)
+        for r in rs:
+            prompts.append(_prompt(r, suite.prompt(r.id).query))
+            overall_scores.append(r.score)
+        for name, c in cats.items():
+            categories[name if single else f"{suite.name}:{name}"] = c
+    passed = bool(suites) and all(s["passed"] for s in suites)
+    misses = [p["id"] for p in prompts if not p["passed"]]
+    if strict_mode and misses:
+        passed = False
+    if single:
+        overall = dict(suites[0]["overall"])
+    else:
+        overall = {
+            "score": _num(sum(overall_scores, Fraction(0)) / len(overall_scores)) if overall_scores else None,
+            "prompts_run": len(overall_scores),
+        }
+    overall["passed"] = passed
+    return {
+        "format": FORMAT,
+        "verdict": "PASS" if passed else "FAIL",
+        "strict_mode": strict_mode,
+        "overall": overall,
+        "categories": categories,
+        "failure_modes": dict(sorted(failure_modes.items())),
+        "suites": suites,
+        "prompts": prompts,
+        "provenance": provenance,
+    }

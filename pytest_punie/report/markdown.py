@@ -1,0 +1,61 @@
+"""A Markdown results document, like the tables users keep in research notes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x * 100:.1f}%"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _snippet(prompt: dict[str, Any], width: int = 60) -> str:
+    if prompt["error"]:
+        return "error: " + prompt["error"]
+    called = prompt["details"].get("tools_called") or []
+    if called:
+        return "calls " + ", ".join(called)
+    msg = ((prompt.get("response") or {}).get("choices") or [{}])[0].get("message") or {}
+    text = (msg.get("content") or "").strip()
+    return text[:width] + ("..." if len(text) > width else "")
+
+
+def render_markdown(doc: dict[str, Any]) -> str:
+    prov = doc["provenance"]
+    out = [f"# Eval results: {doc['verdict']}", ""]
+    model = prov.get("model", {})
+    out.append(f"- model: `{model.get('kind')}` `{model.get('path') or model.get('name')}` `{model.get('digest')}`")
+    for s in doc["suites"]:
+        out.append(f"- suite: `{s['suite']}` `{s['path']}` `{s['digest']}` (scorer: {s['scorer']})")
+    samp = prov.get("sampling", {})
+    out.append(f"- sampling: `{samp.get('default')}`" + (f", per prompt `{samp['overrides']}`" if samp.get("overrides") else ""))
+    out.append("- versions: " + ", ".join(f"{k} {v}" for k, v in prov.get("versions", {}).items() if v))
+    out.append(f"- time: {prov.get('time')}")
+    out.append("")
+    for s in doc["suites"]:
+        out += [f"## {s['suite']}: categories", ""]
+        out.append("| category | prompts | passed | score | threshold | verdict |")
+        out.append("|---|---:|---:|---:|---|---|")
+        for name, c in list(s["categories"].items()) + [("**overall**", s["overall"])]:
+            verdict = {True: "PASS", False: "FAIL", None: "not judged"}[c["passed"]]
+            out.append(
+                f"| {name} | {c['prompts_run']}/{c['prompts']} | {c['prompts_passed']} | {_pct(c['score'])} "
+                f"| {c['threshold']} | {verdict} |"
+            )
+        out += ["", "Failure modes: " + ", ".join(f"{k} {v}" for k, v in s["failure_modes"].items()), ""]
+        out += [f"## {s['suite']}: prompts", ""]
+        out.append("| id | category | legacy | strict | pass | label | what it did |")
+        out.append("|---|---|---:|---:|---|---|---|")
+        for p in doc["prompts"]:
+            if p["suite"] != s["path"]:
+                continue
+            out.append(
+                f"| {p['id']} | {p['category']} | {p['scores']['legacy']:.2f} | {p['scores']['strict']:.2f} "
+                f"| {'yes' if p['passed'] else 'no'} | {p['label']} | {_cell(_snippet(p))} |"
+            )
+        out.append("")
+    return "\n".join(out)

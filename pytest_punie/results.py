@@ -1,0 +1,69 @@
+"""One prompt's result as it travels: from an xdist worker to the controller,
+into the JSON report and back out of a saved baseline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+
+@dataclass
+class PromptResult:
+    suite: str  # suite file path (as collected)
+    suite_digest: str
+    id: str
+    category: str
+    scores: dict[str, Fraction]
+    primary_scorer: str
+    passed: bool
+    label: str
+    response: dict[str, Any] | None
+    error: str | None = None  # transport error, timeout, or no recorded response
+    retries: int = 0
+    seconds: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def score(self) -> Fraction:
+        return self.scores[self.primary_scorer]
+
+    @property
+    def got_response(self) -> bool:
+        return self.error is None
+
+    def to_wire(self) -> dict[str, Any]:
+        """Plain JSON-able data; exact scores travel as fraction strings."""
+        return {
+            "suite": self.suite,
+            "suite_digest": self.suite_digest,
+            "id": self.id,
+            "category": self.category,
+            "scores": {k: str(v) for k, v in self.scores.items()},
+            "primary_scorer": self.primary_scorer,
+            "passed": self.passed,
+            "label": self.label,
+            "response": self.response,
+            "error": self.error,
+            "retries": self.retries,
+            "seconds": self.seconds,
+            "details": self.details,
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> PromptResult:
+        return cls(
+            suite=data["suite"],
+            suite_digest=data["suite_digest"],
+            id=data["id"],
+            category=data["category"],
+            scores={k: Fraction(v) for k, v in data["scores"].items()},
+            primary_scorer=data["primary_scorer"],
+            passed=bool(data["passed"]),
+            label=data["label"],
+            response=data.get("response"),
+            error=data.get("error"),
+            retries=int(data.get("retries") or 0),
+            seconds=data.get("seconds"),
+            details=data.get("details") or {},
+        )

@@ -1,0 +1,47 @@
+"""Scoring: parse a completion, score it two ways, label its failure mode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from pytest_punie.scoring.labels import LABELS, failure_label
+from pytest_punie.scoring.legacy import LegacyExtraction, score_legacy
+from pytest_punie.scoring.parse import ParsedResponse, parse_response
+from pytest_punie.scoring.strict import StrictResult, score_strict
+from pytest_punie.suite.model import Prompt
+from pytest_punie.toolsurface import ToolSurface
+
+SCORERS = ("legacy", "strict")
+
+
+@dataclass
+class ScoredResponse:
+    """Everything a report says about one prompt's response."""
+
+    scores: dict[str, Fraction]
+    label: str
+    legacy: LegacyExtraction
+    strict: StrictResult
+    parsed: ParsedResponse | None
+
+    def primary(self, scorer: str) -> Fraction:
+        return self.scores[scorer]
+
+
+def score_response(response: dict[str, Any] | None, prompt: Prompt, surface: ToolSurface) -> ScoredResponse:
+    """Score one chat completion (None: no response) with both scorers."""
+    parsed = parse_response(response) if response is not None else None
+    legacy_score, extraction = score_legacy(response, prompt.expect)
+    strict = score_strict(parsed, prompt.expect, surface)
+    return ScoredResponse(
+        scores={"legacy": legacy_score, "strict": strict.score},
+        label=failure_label(parsed, strict, prompt.expect),
+        legacy=extraction,
+        strict=strict,
+        parsed=parsed,
+    )
+
+
+__all__ = ["LABELS", "SCORERS", "ScoredResponse", "parse_response", "score_response"]

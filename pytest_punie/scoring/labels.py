@@ -1,0 +1,55 @@
+"""One failure-mode label per response: the column users wrote by hand."""
+
+from __future__ import annotations
+
+from pytest_punie.scoring.parse import ParsedResponse
+from pytest_punie.scoring.strict import StrictResult
+from pytest_punie.suite.model import Expectation
+
+LABELS = (
+    "wrapped-correct",
+    "wrapped-partial",
+    "wrapped-wrong-tool",
+    "hallucinated-tool",
+    "bad-field",
+    "sandbox-violation",
+    "syntax-error",
+    "direct-call",
+    "prose",
+    "think-unclosed",
+    "truncated",
+    "empty",
+    "error",
+)
+
+
+def failure_label(parsed: ParsedResponse | None, strict: StrictResult, expect: Expectation) -> str:
+    if parsed is None:
+        return "error"
+    if not parsed.calls and not parsed.visible_text:
+        if parsed.think_unclosed:
+            return "think-unclosed"
+        return "empty" if not parsed.content.strip() or parsed.think_closed else "prose"
+    if strict.wrapped_calls:
+        if strict.syntax_error:
+            return "syntax-error"
+        if strict.unknown_names:
+            return "hallucinated-tool"
+        if strict.imports:
+            return "sandbox-violation"
+        if strict.bad_fields:
+            return "bad-field"
+        if strict.expected_found and len(strict.expected_found) == len(expect.tools):
+            return "wrapped-correct"
+        if strict.expected_found and expect.match == "any":
+            return "wrapped-correct"
+        if strict.expected_found:
+            return "wrapped-partial"
+        return "wrapped-wrong-tool"
+    if strict.incomplete_calls:
+        return "truncated"
+    if strict.direct_calls:
+        return "direct-call"
+    if parsed.think_unclosed:
+        return "think-unclosed"
+    return "prose"

@@ -1,0 +1,218 @@
+"""Turn an OpenAI chat completion into the tool calls a model made.
+
+Handles every wire format Punie models emit: Code Mode format A
+(``<function=execute_code><parameter=code>``), format B (code directly in
+``<tool_call>``), JSON inside ``<tool_call>``, native ``tool_calls`` (all of
+them), ``<think>`` blocks closed or not, and output cut off mid-call.
+Model output is only read, never executed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+WRAPPER = "execute_code"
+
+_THINK_OPEN = "<think>"
+_THINK_CLOSE = "</think>"
+_CALL_OPEN = "<tool_call>"
+_CALL_CLOSE = "</tool_call>"
+_FUNCTION = re.compile(r"^\s*<function=([^>\s]+)>\s*(.*?)\s*(</function>\s*)?$", re.DOTALL)
+_PARAM = re.compile(r"<parameter=([^>\s]+)>\n?(.*?)(?:\n?</parameter>|(?=<parameter=)|$)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One call as the model wrote it.
+
+    ``code`` is set when the call is the wrapper (the program to run);
+    ``complete`` is False when the output stopped inside the call.
+    """
+
+    name: str
+    arguments: dict[str, Any] | None
+    raw_arguments: str
+    source: str  # native | format_a | format_b | json
+    complete: bool = True
+    code: str | None = None
+
+    @property
+    def wrapped(self) -> bool:
+        return self.name == WRAPPER
+
+
+@dataclass(frozen=True)
+class ParsedResponse:
+    content: str
+    visible_text: str  # content outside think blocks and tool calls
+    calls: tuple[ToolCall, ...]
+    think_opened: bool
+    think_closed: bool
+    finish_reason: str | None
+    malformed: tuple[str, ...] = field(default=())
+
+    @property
+    def think_unclosed(self) -> bool:
+        return self.think_opened and not self.think_closed
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason == "length" or any(not c.complete for c in self.calls)
+
+
+def message_of(response: dict[str, Any] | None) -> dict[str, Any]:
+    """``choices[0].message`` or an empty message; never raises on odd JSON."""
+    if not isinstance(response, dict):
+        return {}
+    choices = response.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return {}
+    msg = choices[0].get("message")
+    return msg if isinstance(msg, dict) else {}
+
+
+def finish_reason_of(response: dict[str, Any] | None) -> str | None:
+    if not isinstance(response, dict):
+        return None
+    choices = response.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        reason = choices[0].get("finish_reason")
+        return reason if isinstance(reason, str) else None
+    return None
+
+
+def wrapper_code(arguments: Any, raw: str) -> str:
+    """The program inside a wrapper call's arguments: ``code``, else ``python``,
+    else the first string value; undecodable arguments are the program."""
+    if isinstance(arguments, dict):
+        for key in ("code", "python"):
+            if isinstance(arguments.get(key), str):
+                return arguments[key]
+        for value in arguments.values():
+            if isinstance(value, str):
+                return value
+        return ""
+    return raw
+
+
+def _decode(raw: Any) -> tuple[dict[str, Any] | None, str]:
+    if isinstance(raw, dict):
+        return raw, json.dumps(raw)
+    if not isinstance(raw, str):
+        return None, "" if raw is None else str(raw)
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None, raw
+    return (value if isinstance(value, dict) else None), raw
+
+
+def _native_calls(message: dict[str, Any]) -> list[ToolCall]:
+    out = []
+    for entry in message.get("tool_calls") or []:
+        if not isinstance(entry, dict):
+            continue
+        fn = entry.get("function") if isinstance(entry.get("function"), dict) else entry
+        name = fn.get("name")
+        if not isinstance(name, str) or not name:
+            continue
+        args, raw = _decode(fn.get("arguments"))
+        code = wrapper_code(args, raw) if name == WRAPPER else None
+        out.append(ToolCall(name=name, arguments=args, raw_arguments=raw, source="native", code=code))
+    return out
+
+
+def _split_think(text: str) -> tuple[str, bool, bool]:
+    """Remove think blocks; return (text outside them, opened, closed)."""
+    opened = closed = False
+    out = []
+    pos = 0
+    while True:
+        start = text.find(_THINK_OPEN, pos)
+        if start < 0:
+            out.append(text[pos:])
+            break
+        opened = True
+        out.append(text[pos:start])
+        end = text.find(_THINK_CLOSE, start)
+        if end < 0:
+            closed = False
+            break
+        closed = True
+        pos = end + len(_THINK_CLOSE)
+    # a stray </think> with no opener (the template may have opened it)
+    joined = "".join(out)
+    if not opened and _THINK_CLOSE in joined:
+        opened = closed = True
+        joined = joined.split(_THINK_CLOSE, 1)[1]
+    return joined, opened, closed
+
+
+def _call_from_block(body: str, complete: bool) -> ToolCall:
+    stripped = body.strip()
+    fm = _FUNCTION.match(stripped)
+    if fm:
+        name, inner = fm.group(1), fm.group(2)
+        params = {m.group(1): m.group(2) for m in _PARAM.finditer(inner)}
+        complete = complete and fm.group(3) is not None
+        raw = json.dumps(params)
+        code = wrapper_code(params, inner) if name == WRAPPER else None
+        return ToolCall(name=name, arguments=params, raw_arguments=raw, source="format_a", complete=complete, code=code)
+    if stripped.startswith("{"):
+        try:
+            obj = json.loads(stripped)
+        except (ValueError, RecursionError):
+            obj = None
+        if isinstance(obj, dict) and isinstance(obj.get("name"), str):
+            args, raw = _decode(obj.get("arguments", obj.get("parameters")))
+            name = obj["name"]
+            code = wrapper_code(args, raw) if name == WRAPPER else None
+            return ToolCall(name=name, arguments=args, raw_arguments=raw, source="json", complete=complete, code=code)
+    return ToolCall(
+        name=WRAPPER,
+        arguments={"code": stripped},
+        raw_arguments=stripped,
+        source="format_b",
+        complete=complete,
+        code=stripped,
+    )
+
+
+def _text_calls(text: str) -> tuple[list[ToolCall], str]:
+    calls: list[ToolCall] = []
+    visible: list[str] = []
+    pos = 0
+    while True:
+        start = text.find(_CALL_OPEN, pos)
+        if start < 0:
+            visible.append(text[pos:])
+            break
+        visible.append(text[pos:start])
+        body_start = start + len(_CALL_OPEN)
+        end = text.find(_CALL_CLOSE, body_start)
+        if end < 0:
+            calls.append(_call_from_block(text[body_start:], complete=False))
+            break
+        calls.append(_call_from_block(text[body_start:end], complete=True))
+        pos = end + len(_CALL_CLOSE)
+    return calls, "".join(visible)
+
+
+def parse_response(response: dict[str, Any] | None) -> ParsedResponse:
+    message = message_of(response)
+    content = message.get("content")
+    content = content if isinstance(content, str) else ""
+    outside, opened, closed = _split_think(content)
+    text_calls, visible = _text_calls(outside)
+    calls = _native_calls(message) + text_calls
+    return ParsedResponse(
+        content=content,
+        visible_text=visible.strip(),
+        calls=tuple(calls),
+        think_opened=opened,
+        think_closed=closed,
+        finish_reason=finish_reason_of(response),
+    )

@@ -1,0 +1,122 @@
+"""The strict scorer: credit only for tools the sandbox would really run.
+
+A tool counts when it is called inside a wrapper program that parses, calls
+no hallucinated names, imports nothing and reads only fields that exist.
+Prose, markdown or a string that merely names a tool earns nothing; so does
+a direct call without the wrapper (production only runs the wrapper).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from pytest_punie.scoring.parse import ParsedResponse
+from pytest_punie.scoring.program import ProgramAnalysis, analyze_program
+from pytest_punie.suite.model import Expectation
+from pytest_punie.toolsurface import ToolSurface
+
+
+@dataclass
+class StrictResult:
+    score: Fraction
+    wrapped_calls: int = 0
+    direct_calls: list[str] = field(default_factory=list)
+    tools_called: list[str] = field(default_factory=list)
+    expected_found: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    syntax_error: str | None = None
+    unknown_names: list[str] = field(default_factory=list)
+    bad_fields: list[str] = field(default_factory=list)
+    imports: list[str] = field(default_factory=list)
+    incomplete_calls: int = 0
+
+
+def _arg_matches(analysis: ProgramAnalysis, tool: str, param_index: int, param: str, pattern: str) -> bool:
+    for call in analysis.calls:
+        if call.name != tool:
+            continue
+        value = call.kwargs.get(param)
+        if value is None and param_index < len(call.args):
+            value = call.args[param_index]
+        if value is not None and re.fullmatch(pattern, str(value)):
+            return True
+    return False
+
+
+def score_strict(parsed: ParsedResponse | None, expect: Expectation, surface: ToolSurface) -> StrictResult:
+    if parsed is None:
+        return StrictResult(score=Fraction(0), problems=["no response"])
+    res = StrictResult(score=Fraction(0))
+    merged = ProgramAnalysis()
+    for call in parsed.calls:
+        if not call.complete:
+            res.incomplete_calls += 1
+            continue
+        if call.name != surface.wrapper:
+            res.direct_calls.append(call.name)
+            continue
+        res.wrapped_calls += 1
+        analysis = analyze_program(call.code or "", surface)
+        if analysis.syntax_error and not merged.syntax_error:
+            merged.syntax_error = analysis.syntax_error
+        merged.calls.extend(analysis.calls)
+        merged.unknown_names.extend(analysis.unknown_names)
+        merged.imports.extend(analysis.imports)
+        merged.bad_fields.extend(analysis.bad_fields)
+        for tool, fields in analysis.fields_read.items():
+            merged.fields_read.setdefault(tool, set()).update(fields)
+
+    res.tools_called = merged.tools_called
+    res.syntax_error = merged.syntax_error
+    res.unknown_names = sorted(set(merged.unknown_names))
+    res.bad_fields = sorted(set(merged.bad_fields))
+    res.imports = sorted(set(merged.imports))
+
+    if res.incomplete_calls:
+        res.problems.append(f"{res.incomplete_calls} tool call(s) cut off before they closed")
+    if res.direct_calls:
+        res.problems.append(f"called without the {surface.wrapper} wrapper: {', '.join(res.direct_calls)}")
+    if not res.wrapped_calls:
+        res.problems.append(f"no complete {surface.wrapper} call")
+        return res
+    if merged.syntax_error:
+        res.problems.append(f"program does not parse: {merged.syntax_error}")
+    if res.unknown_names:
+        res.problems.append(f"calls names the sandbox does not have: {', '.join(res.unknown_names)}")
+    if merged.imports:
+        res.problems.append(f"imports are not allowed in the sandbox: {', '.join(merged.imports)}")
+    if res.bad_fields:
+        res.problems.append(f"reads fields that do not exist: {', '.join(res.bad_fields)}")
+    if merged.syntax_error or res.unknown_names or merged.imports or res.bad_fields:
+        return res
+
+    for tool in expect.tools:
+        if tool not in res.tools_called:
+            continue
+        spec = surface.tools[tool]
+        ok = True
+        for param, pattern in expect.args.get(tool, {}).items():
+            if not _arg_matches(merged, tool, spec.params.index(param), param, pattern):
+                res.problems.append(f"{tool}: argument {param} does not match {pattern!r}")
+                ok = False
+        result_fields = surface.fields_of(spec.returns) or frozenset()
+        wanted = [f for f in expect.fields if f in result_fields]
+        missing = [f for f in wanted if f not in merged.fields_read.get(tool, set())]
+        if missing:
+            res.problems.append(f"{tool}: result fields not read: {', '.join(missing)}")
+            ok = False
+        if ok:
+            res.expected_found.append(tool)
+
+    if expect.match == "all":
+        res.score = Fraction(len(res.expected_found), len(expect.tools))
+        absent = [t for t in expect.tools if t not in res.expected_found]
+        if absent:
+            res.problems.append(f"expected all of {', '.join(expect.tools)}; missing {', '.join(absent)}")
+    else:
+        res.score = Fraction(1) if res.expected_found else Fraction(0)
+        if not res.expected_found:
+            res.problems.append(f"expected one of {', '.join(expect.tools)}")
+    return res

@@ -1,0 +1,35 @@
+"""Where responses come from: recorded files (replay) or a model backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pytest_punie.suite.model import Prompt, Suite
+
+
+@dataclass
+class ResponseRecord:
+    """A response, or the reason there is none (transport error, timeout)."""
+
+    response: dict[str, Any] | None
+    error: str | None = None
+    retries: int = 0
+    seconds: float | None = None
+
+
+class MissingResponse(Exception):
+    """No response exists for a prompt: the item errors, it is not a zero."""
+
+
+class ResponseSource(Protocol):
+    def identity(self) -> dict[str, Any]:
+        """What produced the responses (kind, path, digest, backend)."""
+        ...
+
+    def get(self, suite: Suite, prompt: Prompt, batch: list[Prompt]) -> ResponseRecord:
+        """The response to ``prompt``; ``batch`` are the prompts of this suite
+        this process will ask for, so a backend may generate them together."""
+        ...
+
+    def close(self) -> None: ...

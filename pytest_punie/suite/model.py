@@ -1,0 +1,117 @@
+"""The suite as typed data: what is asked, what is expected, what is judged."""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Callable
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {">=": operator.ge, ">": operator.gt}
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A pre-registered bound: an operator and a value in [0, 1].
+
+    Values are kept as exact fractions so that 5.4 / 9 >= 0.60 holds the way
+    the people who registered it meant it, not the way binary floats round.
+    """
+
+    op: str
+    value: Fraction
+    text: str
+
+    def holds(self, score: Fraction) -> bool:
+        return _OPS[self.op](score, self.value)
+
+    def __str__(self) -> str:
+        return f"{self.op} {float(self.value) * 100:.1f}%"
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int = 512
+    stop: tuple[str, ...] = ()
+    timeout_s: float = 120.0
+    seed: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "stop": list(self.stop),
+            "timeout_s": self.timeout_s,
+            "seed": self.seed,
+        }
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What a correct answer does.
+
+    ``tools`` are the sandbox functions the strict scorer wants called through
+    the wrapper; ``keywords`` are the substrings the legacy scorer looks for.
+    ``match`` is ``any`` (one of them) or ``all`` (every one).
+    """
+
+    tools: tuple[str, ...]
+    keywords: tuple[str, ...]
+    match: str = "any"
+    args: dict[str, dict[str, str]] = field(default_factory=dict)
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Prompt:
+    id: str
+    category: str
+    query: str
+    expect: Expectation
+    max_tokens: int | None
+    critical: bool
+    line: int
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    threshold: Threshold
+    max_regression: Fraction | None
+    line: int
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    path: str
+    digest: str
+    description: str
+    system_prompt: str
+    sampling: Sampling
+    primary_scorer: str
+    threshold_metric: str
+    pass_score: Fraction
+    overall: Threshold
+    overall_max_regression: Fraction | None
+    categories: dict[str, Category]
+    prompts: tuple[Prompt, ...]
+    tool_surface: str | None
+    line_of_overall: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def prompt(self, prompt_id: str) -> Prompt:
+        for p in self.prompts:
+            if p.id == prompt_id:
+                return p
+        raise KeyError(prompt_id)
+
+    def sampling_for(self, prompt: Prompt) -> Sampling:
+        if prompt.max_tokens is None:
+            return self.sampling
+        from dataclasses import replace
+
+        return replace(self.sampling, max_tokens=prompt.max_tokens)

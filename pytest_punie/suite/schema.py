@@ -1,0 +1,185 @@
+"""The suite schema: one JSON Schema, exported for editors and used to check.
+
+The checker below walks the small subset of JSON Schema this file uses, so
+that every error can name the YAML line, the key path and a did-you-mean.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from typing import Any
+
+from pytest_punie.suite.yamlsource import KeyPath, LocatedYaml
+
+THRESHOLD_PATTERN = r"^\s*(>=|>)\s*([0-9]*\.?[0-9]+)\s*(%?)\s*$"
+
+_threshold = {
+    "type": "string",
+    "pattern": THRESHOLD_PATTERN,
+    "description": "An operator and a value: '>= 0.95', '> 0.60' or '>= 95%'.",
+}
+_fraction = {"type": "number", "minimum": 0, "maximum": 1}
+_names = {"type": "array", "items": {"type": "string", "minLength": 1}}
+
+SUITE_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://pytest-punie.invalid/suite.schema.json",
+    "title": "pytest-punie eval suite",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["suite", "system_prompt", "categories", "overall_threshold", "prompts"],
+    "properties": {
+        "suite": {"type": "string", "minLength": 1, "description": "The suite's name."},
+        "description": {"type": "string"},
+        "system_prompt": {"type": "string", "minLength": 1},
+        "primary_scorer": {"enum": ["legacy", "strict"], "description": "The scorer the verdict uses."},
+        "threshold_metric": {
+            "enum": ["mean_score", "pass_rate"],
+            "description": "What the thresholds bound: the mean prompt score (legacy) or the share of prompts passed.",
+        },
+        "pass_score": {**_fraction, "description": "A prompt passes at this score or above."},
+        "tool_surface": {"type": "string", "description": "Path of a tool-surface YAML, relative to the suite."},
+        "sampling": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "temperature": {"type": "number", "minimum": 0},
+                "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+                "max_tokens": {"type": "integer", "minimum": 1},
+                "stop": _names,
+                "timeout_s": {"type": "number", "minimum": 0},
+                "seed": {"type": "integer"},
+            },
+        },
+        "overall_threshold": _threshold,
+        "overall_max_regression": {**_fraction, "description": "Largest allowed drop against a baseline."},
+        "categories": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["threshold"],
+                "properties": {
+                    "threshold": _threshold,
+                    "max_regression": _fraction,
+                    "description": {"type": "string"},
+                },
+            },
+        },
+        "datasets": {
+            "type": "object",
+            "description": "Training datasets this suite's model was trained on (for the data lint).",
+            "additionalProperties": {"type": "string"},
+        },
+        "prompts": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["id", "category", "query", "expect"],
+                "properties": {
+                    "id": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]+$"},
+                    "category": {"type": "string"},
+                    "query": {"type": "string", "minLength": 1},
+                    "max_tokens": {"type": "integer", "minimum": 1},
+                    "critical": {"type": "boolean"},
+                    "expect": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["tools"],
+                        "properties": {
+                            "tools": {**_names, "minItems": 1},
+                            "keywords": {**_names, "minItems": 1},
+                            "match": {"enum": ["any", "all"]},
+                            "args": {
+                                "type": "object",
+                                "description": "tool -> parameter -> regular expression the literal argument must match",
+                                "additionalProperties": {
+                                    "type": "object",
+                                    "additionalProperties": {"type": "string"},
+                                },
+                            },
+                            "fields": {**_names, "description": "result fields the program must read"},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+_JSON_TYPES = {
+    "object": dict,
+    "array": list,
+    "string": str,
+    "boolean": bool,
+}
+
+
+def _type_ok(value: Any, expected: str) -> bool:
+    if expected == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, _JSON_TYPES[expected])
+
+
+def _did_you_mean(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1)
+    return f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(sorted(options))}"
+
+
+def check_schema(doc: LocatedYaml, schema: dict[str, Any] = SUITE_SCHEMA) -> None:
+    """Raise the first schema violation as a SuiteError with file and line."""
+    _check(doc, doc.data, schema, ())
+
+
+def _check(doc: LocatedYaml, value: Any, schema: dict[str, Any], path: KeyPath) -> None:
+    if "enum" in schema and value not in schema["enum"]:
+        raise doc.error(path, f"{value!r} is not one of {schema['enum']}")
+    expected = schema.get("type")
+    if expected and not _type_ok(value, expected):
+        raise doc.error(path, f"expected {expected}, found {type(value).__name__} {value!r}")
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0):
+            raise doc.error(path, "must not be empty")
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            raise doc.error(path, f"{value!r} does not match {schema.get('description') or schema['pattern']}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "minimum" in schema and value < schema["minimum"]:
+            raise doc.error(path, f"{value} is below the minimum {schema['minimum']}")
+        if "maximum" in schema and value > schema["maximum"]:
+            raise doc.error(path, f"{value} is above the maximum {schema['maximum']}")
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        for key in schema.get("required", []):
+            if key not in value:
+                raise doc.error(path, f"missing required key {key!r}")
+        if len(value) < schema.get("minProperties", 0):
+            raise doc.error(path, "must not be empty")
+        extra = schema.get("additionalProperties", True)
+        for key, child in value.items():
+            if key in props:
+                _check(doc, child, props[key], path + (key,))
+            elif extra is False:
+                raise doc.error(path + (key,), f"unknown key {key!r}" + _did_you_mean(key, list(props)))
+            elif isinstance(extra, dict):
+                _check(doc, child, extra, path + (key,))
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            raise doc.error(path, "must not be empty")
+        if "items" in schema:
+            for i, child in enumerate(value):
+                _check(doc, child, schema["items"], path + (i,))
+
+
+def schema_json() -> str:
+    return json.dumps(SUITE_SCHEMA, indent=2, sort_keys=False) + "\n"
+
+
+if __name__ == "__main__":  # python -m pytest_punie.suite.schema > evalsuites/suite.schema.json
+    print(schema_json(), end="")

@@ -1,0 +1,96 @@
+"""YAML to plain Python, remembering the line of every key path.
+
+Errors in suites must point at the YAML line, so we compose the node tree
+ourselves instead of calling ``safe_load`` and losing positions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pytest_punie.errors import SuiteError
+
+KeyPath = tuple[str | int, ...]
+
+
+def keypath_str(path: KeyPath) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+class LocatedYaml:
+    """A loaded YAML document and a map from key path to 1-based line."""
+
+    def __init__(self, data: Any, lines: dict[KeyPath, int], path: Path):
+        self.data = data
+        self.lines = lines
+        self.path = path
+
+    def line(self, keypath: KeyPath) -> int | None:
+        while keypath:
+            if keypath in self.lines:
+                return self.lines[keypath]
+            keypath = keypath[:-1]
+        return self.lines.get(())
+
+    def error(self, keypath: KeyPath, message: str) -> SuiteError:
+        return SuiteError(self.path, self.line(keypath), message, keypath_str(keypath))
+
+
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+def _convert(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], file: Path) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str):
+                raise SuiteError(file, key_node.start_mark.line + 1, "keys must be strings", keypath_str(path))
+            if key in out:
+                raise SuiteError(
+                    file, key_node.start_mark.line + 1, f"duplicate key {key!r}", keypath_str(path + (key,))
+                )
+            out[key] = _convert(value_node, path + (key,), lines, file)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(child, path + (i,), lines, file) for i, child in enumerate(node.value)]
+    return _scalar(node)
+
+
+def load_located(path: str | Path, text: str | None = None) -> LocatedYaml:
+    file = Path(path)
+    try:
+        if text is None:
+            text = file.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except UnicodeDecodeError as exc:
+        raise SuiteError(file, None, f"not UTF-8 text ({exc.reason})") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise SuiteError(file, line, f"invalid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise SuiteError(file, None, f"invalid YAML: {exc}") from None
+    if node is None:
+        raise SuiteError(file, 1, "the file is empty")
+    lines: dict[KeyPath, int] = {}
+    try:
+        data = _convert(node, (), lines, file)
+    except yaml.YAMLError as exc:
+        raise SuiteError(file, None, f"invalid YAML: {exc}") from None
+    return LocatedYaml(data, lines, file)

@@ -1,0 +1,90 @@
+"""Per-category and overall verdicts against the suite's pre-registered thresholds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from pytest_punie.results import PromptResult
+from pytest_punie.suite.model import Suite, Threshold
+
+
+@dataclass(frozen=True)
+class CategoryVerdict:
+    """A category's outcome. ``passed`` is None when not every prompt of the
+    category ran (``-k``, ``--lf``): a partial category is not judged."""
+
+    name: str
+    prompts_total: int
+    prompts_run: int
+    prompts_passed: int
+    mean_score: Fraction | None
+    pass_rate: Fraction | None
+    metric: str
+    threshold: Threshold
+    passed: bool | None
+
+    @property
+    def score(self) -> Fraction | None:
+        return self.mean_score if self.metric == "mean_score" else self.pass_rate
+
+    @property
+    def complete(self) -> bool:
+        return self.prompts_run == self.prompts_total
+
+
+@dataclass(frozen=True)
+class SuiteVerdict:
+    suite: Suite
+    scorer: str
+    categories: dict[str, CategoryVerdict]
+    overall: CategoryVerdict
+    no_response: tuple[str, ...]  # prompt ids that got no response
+
+    @property
+    def complete(self) -> bool:
+        return self.overall.complete
+
+    @property
+    def passed(self) -> bool:
+        """True exactly when every threshold that could be judged holds, at
+        least one could be judged, and every prompt that ran got a response."""
+        judged = [c for c in list(self.categories.values()) + [self.overall] if c.passed is not None]
+        return bool(judged) and all(c.passed for c in judged) and not self.no_response
+
+
+def _judge(
+    name: str, total: int, results: list[PromptResult], threshold: Threshold, metric: str, scorer: str, pass_score: Fraction
+) -> CategoryVerdict:
+    run = len(results)
+    if run:
+        mean = sum((r.scores[scorer] for r in results), Fraction(0)) / run
+        passed_n = sum(1 for r in results if r.scores[scorer] >= pass_score)
+        rate = Fraction(passed_n, run)
+    else:
+        mean = rate = None
+        passed_n = 0
+    value = mean if metric == "mean_score" else rate
+    passed = threshold.holds(value) if (run == total and value is not None) else None
+    return CategoryVerdict(name, total, run, passed_n, mean, rate, metric, threshold, passed)
+
+
+def judge_suite(suite: Suite, results: list[PromptResult], scorer: str | None = None) -> SuiteVerdict:
+    scorer = scorer or suite.primary_scorer
+    by_id = {r.id: r for r in results}
+    cats = {}
+    for name, cat in suite.categories.items():
+        ids = [p.id for p in suite.prompts if p.category == name]
+        rs = [by_id[i] for i in ids if i in by_id]
+        cats[name] = _judge(name, len(ids), rs, cat.threshold, suite.threshold_metric, scorer, suite.pass_score)
+    ran = [by_id[p.id] for p in suite.prompts if p.id in by_id]
+    overall = _judge(
+        "overall", len(suite.prompts), ran, suite.overall, suite.threshold_metric, scorer, suite.pass_score
+    )
+    return SuiteVerdict(
+        suite=suite,
+        scorer=scorer,
+        categories=cats,
+        overall=overall,
+        no_response=tuple(r.id for r in ran if not r.got_response),
+    )
