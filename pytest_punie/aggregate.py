@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 def _sampling(suites: list[Suite]) -> dict[str, Any]:
     default = suites[0].sampling.as_dict() if suites else {}
     overrides = {
-        p.id: {"max_tokens": p.max_tokens} for s in suites for p in s.prompts if p.max_tokens not in (None, s.sampling.max_tokens)
+        p.id: {"max_tokens": p.max_tokens}
+        for s in suites
+        for p in s.prompts
+        if p.max_tokens not in (None, s.sampling.max_tokens)
     }
     return {"default": default, "overrides": overrides}
 
@@ -44,7 +47,9 @@ def judge_results(
         suite = dataclasses.replace(suite, path=path)
         digests = {r.suite_digest for r in rs}
         if digests != {suite.digest}:
-            raise SuiteError(path, None, "the suite file changed while the run was going on; results are not comparable")
+            raise SuiteError(
+                path, None, "the suite file changed while the run was going on; results are not comparable"
+            )
         out.append((judge_suite(suite, rs, scorer), rs))
     return out
 
@@ -52,8 +57,8 @@ def judge_results(
 def build_run_document(config: pytest.Config, run: PunieRun) -> dict[str, Any]:
     verdicts = judge_results(run.results, run.scorer, config.rootpath)
     suites = [v.suite for v, _ in verdicts]
-    from pytest_punie.toolsurface import DEFAULT_SURFACE
     from pytest_punie.sources.replay import file_digest
+    from pytest_punie.toolsurface import DEFAULT_SURFACE
 
     surfaces = sorted({s.tool_surface or str(DEFAULT_SURFACE) for s in suites})
     provenance = {

@@ -16,6 +16,7 @@ import pytest
 from pytest_punie.errors import PunieError
 from pytest_punie.results import PromptResult
 from pytest_punie.suite.model import Prompt, Suite
+from pytest_punie.toolsurface import ToolSurface, load_surface
 
 EVAL_MARK = "eval"
 
@@ -55,10 +56,18 @@ class SuiteFile(pytest.File):
             suite = load_suite(self.path)
         except PunieError as err:
             # an item, not a collection error: the other suites still collect and run
+            err.path = _display_path(self.config, self.path)
             yield SuiteErrorItem.from_parent(self, name="<suite>", error=err)
             return
         for prompt in suite.prompts:
             yield PromptItem.from_parent(self, name=prompt.id, suite=suite, prompt=prompt)
+
+
+def _display_path(config: pytest.Config, path: Path) -> str:
+    try:
+        return path.relative_to(config.rootpath).as_posix()
+    except ValueError:
+        return str(path)
 
 
 class SuiteErrorItem(pytest.Item):
@@ -94,8 +103,6 @@ class PromptItem(pytest.Item):
         from pytest_punie.plugin import punie_run
         from pytest_punie.scoring import score_response
         from pytest_punie.sources import MissingResponse
-        from pytest_punie.toolsurface import load_surface
-
         run = punie_run(self.config)
         started = time.monotonic()
         try:
@@ -104,29 +111,12 @@ class PromptItem(pytest.Item):
             self.punie_result = self._no_response(str(exc))
             raise NoResponse(str(exc)) from None
         scorer = run.scorer or self.suite.primary_scorer
-        scored = score_response(record.response if record.error is None else None, self.prompt, load_surface(self.suite.tool_surface))
-        score = scored.scores[scorer]
-        result = PromptResult(
-            suite=self.suite_ref,
-            suite_digest=self.suite.digest,
-            id=self.prompt.id,
-            category=self.prompt.category,
-            scores=scored.scores,
-            primary_scorer=scorer,
-            passed=record.error is None and score >= self.suite.pass_score,
-            label=scored.label,
-            response=record.response,
-            error=record.error,
-            retries=record.retries,
-            seconds=record.seconds if record.seconds is not None else round(time.monotonic() - started, 3),
-            details={
-                "legacy_wrapped": scored.legacy.wrapped,
-                "tools_called": scored.strict.tools_called,
-                "direct_calls": scored.strict.direct_calls,
-                "problems": scored.strict.problems,
-                "finish_reason": scored.parsed.finish_reason if scored.parsed else None,
-            },
+        scored = score_response(  # a transport error is scored as no response
+            record.response if record.error is None else None, self.prompt, self.suite_surface()
         )
+        result = PromptResult.from_scored(self.suite_ref, self.suite, self.prompt, scored, scorer, record)
+        if result.seconds is None:
+            result.seconds = round(time.monotonic() - started, 3)
         self.punie_result = result
         for name, value in scored.scores.items():
             self.user_properties.append((f"punie_score_{name}", f"{float(value):.4f}"))
@@ -136,13 +126,13 @@ class PromptItem(pytest.Item):
         if not result.passed:
             raise PromptMissed(result, self.prompt)
 
+    def suite_surface(self) -> ToolSurface:
+        return load_surface(self.suite.tool_surface)
+
     @property
     def suite_ref(self) -> str:
         """The suite path as results name it: relative to rootdir when possible."""
-        try:
-            return self.path.relative_to(self.config.rootpath).as_posix()
-        except ValueError:
-            return str(self.path)
+        return _display_path(self.config, self.path)
 
     def _no_response(self, why: str) -> PromptResult:
         from fractions import Fraction
@@ -167,15 +157,16 @@ class PromptItem(pytest.Item):
         if isinstance(exc, PromptMissed):
             r = exc.result
             d = r.details
+            exp = self.prompt.expect
+            wanted = (" and " if exp.match == "all" else " or ").join(exp.tools)
             lines = [
                 f"{self.prompt.id} ({self.prompt.category}) missed at {where}",
                 f"  query:          {self.prompt.query}",
-                f"  expected tools: {' and '.join(self.prompt.expect.tools) if self.prompt.expect.match == 'all' else ' or '.join(self.prompt.expect.tools)}"
-                f" (called through {'execute_code'})",
+                f"  expected tools: {wanted} (called through {self.suite_surface().wrapper})",
                 f"  found tools:    {', '.join(d.get('tools_called') or []) or 'none'}"
                 + (f"; direct calls: {', '.join(d['direct_calls'])}" if d.get("direct_calls") else ""),
                 f"  label:          {r.label}",
-                f"  scores:         "
+                "  scores:         "
                 + ", ".join(f"{k} {float(v):.2f}" for k, v in sorted(r.scores.items()))
                 + f" (primary {r.primary_scorer}, pass at {float(self.suite.pass_score):.2f})",
             ]

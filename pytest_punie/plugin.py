@@ -29,8 +29,14 @@ _RUN_KEY = pytest.StashKey["PunieRun"]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("punie", "pytest-punie: evaluate and validate fine-tuned MLX models")
-    group.addoption("--punie-model", metavar="NAME|PATH", help="model to evaluate: a name from [tool.punie.models] or a model directory")
-    group.addoption("--punie-responses", metavar="FILE", help="score recorded responses (JSONL) instead of running a model")
+    group.addoption(
+        "--punie-model",
+        metavar="NAME|PATH",
+        help="model to evaluate: a name from [tool.punie.models] or a model directory",
+    )
+    group.addoption(
+        "--punie-responses", metavar="FILE", help="score recorded responses (JSONL) instead of running a model"
+    )
     group.addoption("--punie-server-url", metavar="URL", help="an external OpenAI-compatible server to evaluate")
     group.addoption("--punie-json", metavar="PATH", help="write the results document (JSON) here")
     group.addoption("--punie-md", metavar="PATH", help="write a Markdown results document here")
@@ -39,10 +45,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--punie-scorer", choices=("legacy", "strict"), help="judge with this scorer instead of the suite's primary one"
     )
     group.addoption(
-        "--punie-strict", action="store_true", default=False, help="any missed prompt fails the run, not only the thresholds"
+        "--punie-strict",
+        action="store_true",
+        default=False,
+        help="any missed prompt fails the run, not only the thresholds",
     )
-    parser.addini("punie_suites", type="linelist", default=["evalsuites/*.yaml", "evalsuites/*.yml"],
-                  help="glob patterns (relative to rootdir) of pytest-punie suite files")
+    parser.addini(
+        "punie_suites",
+        type="linelist",
+        default=["evalsuites/*.yaml", "evalsuites/*.yml"],
+        help="glob patterns (relative to rootdir) of pytest-punie suite files",
+    )
     parser.addini("punie_model", default="", help="default for --punie-model")
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_punie.scoring import ScoredResponse
+    from pytest_punie.sources import ResponseRecord
+    from pytest_punie.suite.model import Prompt, Suite
 
 
 @dataclass
@@ -31,6 +36,27 @@ class PromptResult:
     @property
     def got_response(self) -> bool:
         return self.error is None
+
+    @classmethod
+    def from_scored(
+        cls, suite_ref: str, suite: Suite, prompt: Prompt, scored: ScoredResponse, scorer: str, record: ResponseRecord
+    ) -> PromptResult:
+        """A prompt passes when it got a response that scores at least the suite's pass score."""
+        return cls(
+            suite=suite_ref,
+            suite_digest=suite.digest,
+            id=prompt.id,
+            category=prompt.category,
+            scores=scored.scores,
+            primary_scorer=scorer,
+            passed=record.error is None and scored.scores[scorer] >= suite.pass_score,
+            label=scored.label,
+            response=record.response,
+            error=record.error,
+            retries=record.retries,
+            seconds=record.seconds,
+            details=scored.details(),
+        )
 
     def to_wire(self) -> dict[str, Any]:
         """Plain JSON-able data; exact scores travel as fraction strings."""

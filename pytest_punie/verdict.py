@@ -54,9 +54,17 @@ class SuiteVerdict:
 
 
 def _judge(
-    name: str, total: int, results: list[PromptResult], threshold: Threshold, metric: str, scorer: str, pass_score: Fraction
+    name: str,
+    total: int,
+    results: list[PromptResult],
+    threshold: Threshold,
+    metric: str,
+    scorer: str,
+    pass_score: Fraction,
 ) -> CategoryVerdict:
     run = len(results)
+    mean: Fraction | None
+    rate: Fraction | None
     if run:
         mean = sum((r.scores[scorer] for r in results), Fraction(0)) / run
         passed_n = sum(1 for r in results if r.scores[scorer] >= pass_score)

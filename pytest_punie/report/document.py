@@ -95,7 +95,7 @@ def build_document(
     if strict_mode and misses:
         passed = False
     if single:
-        overall = dict(suites[0]["overall"])
+        overall: dict[str, Any] = dict(_category(verdicts[0][0].overall))
     else:
         overall = {
             "score": _num(sum(overall_scores, Fraction(0)) / len(overall_scores)) if overall_scores else None,

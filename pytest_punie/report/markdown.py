@@ -32,7 +32,10 @@ def render_markdown(doc: dict[str, Any]) -> str:
     for s in doc["suites"]:
         out.append(f"- suite: `{s['suite']}` `{s['path']}` `{s['digest']}` (scorer: {s['scorer']})")
     samp = prov.get("sampling", {})
-    out.append(f"- sampling: `{samp.get('default')}`" + (f", per prompt `{samp['overrides']}`" if samp.get("overrides") else ""))
+    out.append(
+        f"- sampling: `{samp.get('default')}`"
+        + (f", per prompt `{samp['overrides']}`" if samp.get("overrides") else "")
+    )
     out.append("- versions: " + ", ".join(f"{k} {v}" for k, v in prov.get("versions", {}).items() if v))
     out.append(f"- time: {prov.get('time')}")
     out.append("")

@@ -54,7 +54,9 @@ def render_terminal(doc: dict[str, Any]) -> list[str]:
     prov = doc["provenance"]
     model = prov.get("model", {})
     ident = model.get("digest") or model.get("artifact_digest") or ""
-    lines.append(f"model: {model.get('kind', '?')} {model.get('path') or model.get('name') or ''} {ident[:19]}".rstrip())
+    lines.append(
+        f"model: {model.get('kind', '?')} {model.get('path') or model.get('name') or ''} {ident[:19]}".rstrip()
+    )
     samp = prov.get("sampling", {})
     lines.append(
         "sampling: "

@@ -29,6 +29,16 @@ class ScoredResponse:
     def primary(self, scorer: str) -> Fraction:
         return self.scores[scorer]
 
+    def details(self) -> dict[str, Any]:
+        """What the response did, in the terms a failure message uses."""
+        return {
+            "legacy_wrapped": self.legacy.wrapped,
+            "tools_called": self.strict.tools_called,
+            "direct_calls": self.strict.direct_calls,
+            "problems": self.strict.problems,
+            "finish_reason": self.parsed.finish_reason if self.parsed else None,
+        }
+
 
 def score_response(response: dict[str, Any] | None, prompt: Prompt, surface: ToolSurface) -> ScoredResponse:
     """Score one chat completion (None: no response) with both scorers."""

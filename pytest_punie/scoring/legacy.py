@@ -34,9 +34,12 @@ class LegacyExtraction:
 
 def legacy_extract(response: dict[str, Any] | None) -> LegacyExtraction:
     message = message_of(response)
-    for call in message.get("tool_calls") or []:
+    calls = message.get("tool_calls")
+    for call in calls if isinstance(calls, list) else []:
         fn = call.get("function") if isinstance(call, dict) and isinstance(call.get("function"), dict) else call
-        name = fn.get("name") if isinstance(fn, dict) else None
+        if not isinstance(fn, dict):
+            continue
+        name = fn.get("name")
         if not isinstance(name, str) or not name:
             continue
         raw = fn.get("arguments")

@@ -112,10 +112,11 @@ def _decode(raw: Any) -> tuple[dict[str, Any] | None, str]:
 
 def _native_calls(message: dict[str, Any]) -> list[ToolCall]:
     out = []
-    for entry in message.get("tool_calls") or []:
+    entries = message.get("tool_calls")
+    for entry in entries if isinstance(entries, list) else []:
         if not isinstance(entry, dict):
             continue
-        fn = entry.get("function") if isinstance(entry.get("function"), dict) else entry
+        fn: dict[str, Any] = entry["function"] if isinstance(entry.get("function"), dict) else entry
         name = fn.get("name")
         if not isinstance(name, str) or not name:
             continue

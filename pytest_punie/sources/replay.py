@@ -33,16 +33,12 @@ def read_responses(path: str | Path) -> tuple[dict[str, ResponseRecord], dict[st
     records: dict[str, ResponseRecord] = {}
     first_line: dict[str, int] = {}
     provenance: dict[str, Any] = {}
-    with open(file, encoding="utf-8", errors="strict") as fh:
-        lineno = 0
-        while True:
+    with open(file, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
             try:
-                line = fh.readline()
+                line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise ResponsesError(file, lineno + 1, f"not UTF-8 text ({exc.reason})") from None
-            if not line:
-                break
-            lineno += 1
+                raise ResponsesError(file, lineno, f"not UTF-8 text ({exc.reason})") from None
             if not line.strip():
                 continue
             try:

@@ -97,7 +97,7 @@ SUITE_SCHEMA: dict[str, Any] = {
                             "match": {"enum": ["any", "all"]},
                             "args": {
                                 "type": "object",
-                                "description": "tool -> parameter -> regular expression the literal argument must match",
+                                "description": "tool -> parameter -> regex the literal argument must match",
                                 "additionalProperties": {
                                     "type": "object",
                                     "additionalProperties": {"type": "string"},
@@ -156,17 +156,19 @@ def _check(doc: LocatedYaml, value: Any, schema: dict[str, Any], path: KeyPath) 
             raise doc.error(path, f"{value} is above the maximum {schema['maximum']}")
     if isinstance(value, dict):
         props = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        if extra is False:  # unknown keys first: a misspelt key is not a missing one
+            for key in value:
+                if key not in props:
+                    raise doc.error(path + (key,), f"unknown key {key!r}" + _did_you_mean(key, list(props)))
         for key in schema.get("required", []):
             if key not in value:
                 raise doc.error(path, f"missing required key {key!r}")
         if len(value) < schema.get("minProperties", 0):
             raise doc.error(path, "must not be empty")
-        extra = schema.get("additionalProperties", True)
         for key, child in value.items():
             if key in props:
                 _check(doc, child, props[key], path + (key,))
-            elif extra is False:
-                raise doc.error(path + (key,), f"unknown key {key!r}" + _did_you_mean(key, list(props)))
             elif isinstance(extra, dict):
                 _check(doc, child, extra, path + (key,))
     if isinstance(value, list):

@@ -42,8 +42,6 @@ class LocatedYaml:
         return SuiteError(self.path, self.line(keypath), message, keypath_str(keypath))
 
 
-
-
 def _scalar(node: yaml.ScalarNode) -> Any:
     loader = yaml.SafeLoader("")
     try:
@@ -69,6 +67,7 @@ def _convert(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], file: Pa
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_convert(child, path + (i,), lines, file) for i, child in enumerate(node.value)]
+    assert isinstance(node, yaml.ScalarNode)
     return _scalar(node)
 
 
@@ -83,7 +82,10 @@ def load_located(path: str | Path, text: str | None = None) -> LocatedYaml:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        raise SuiteError(file, line, f"invalid YAML: {exc.problem or exc.context}") from None
+        context = ""
+        if exc.context and exc.context_mark is not None and exc.context_mark is not mark:
+            context = f" ({exc.context} at line {exc.context_mark.line + 1})"
+        raise SuiteError(file, line, f"invalid YAML: {exc.problem or exc.context}{context}") from None
     except yaml.YAMLError as exc:
         raise SuiteError(file, None, f"invalid YAML: {exc}") from None
     if node is None:

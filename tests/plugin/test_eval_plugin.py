@@ -1,0 +1,214 @@
+"""The plugin as users run it: collection, verdict exit codes, -k/-m/--lf,
+junitxml and xdist, all through pytester."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ..conftest import read_jsonl
+
+B33 = "--punie-responses=phase33b_responses.jsonl"
+A43 = "--punie-responses=phase43a_responses.jsonl"
+
+
+def _strip_timing(doc: dict) -> dict:
+    doc = json.loads(json.dumps(doc))
+    for key in ("time", "invocation", "workers"):
+        doc["provenance"].pop(key)
+    for p in doc["prompts"]:
+        p["seconds"] = None
+    return doc
+
+
+def test_collect_only_lists_27_eval_items(eval_project):
+    result = eval_project.runpytest("--collect-only", "-q", "-m", "eval")
+    result.stdout.fnmatch_lines(
+        ["evalsuites/phase33.yaml::text-01", "evalsuites/phase33.yaml::multi-01", "27 tests collected*"]
+    )
+
+
+def test_keyword_selects_a_category(eval_project):
+    result = eval_project.runpytest("--collect-only", "-q", "-m", "eval", "-k", "domain")
+    result.stdout.fnmatch_lines(["*9/27 tests collected (18 deselected)*"])
+
+
+def test_markers_are_registered(eval_project):
+    result = eval_project.runpytest("--strict-markers", "--collect-only", "-q", "-m", "eval and not data")
+    assert result.ret == 0
+
+
+def test_passing_thresholds_exit_zero_with_missed_prompts_visible(eval_project):
+    result = eval_project.runpytest("-m", "eval", B33, "--punie-json=out.json", "--punie-md=out.md")
+    result.assert_outcomes(passed=22, failed=5)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        [
+            "*pytest-punie eval*",
+            "domain * 9/9 * 5 *60.0%*>= 0.60 * PASS",
+            "overall * 27/27 * 22 *82.4%*>= 0.80 * PASS",
+            "VERDICT: PASS*",
+        ]
+    )
+    doc = json.loads((eval_project.path / "out.json").read_text())
+    assert doc["verdict"] == "PASS"
+    assert doc["overall"]["score"] == pytest.approx(0.824074, abs=1e-6)
+    assert (
+        doc["categories"]["lsp"] == pytest.approx(doc["categories"]["lsp"]) and doc["categories"]["lsp"]["score"] == 0.9
+    )
+    assert len(doc["prompts"]) == 27
+    first = doc["prompts"][0]
+    assert set(first) >= {"id", "category", "score", "scores", "label", "response"}
+    assert set(first["scores"]) == {"legacy", "strict"}
+    prov = doc["provenance"]
+    assert prov["suites"][0]["digest"].startswith("sha256:")
+    assert prov["model"]["kind"] == "replay" and prov["model"]["digest"].startswith("sha256:")
+    assert prov["sampling"]["default"]["temperature"] == 0.0
+    assert prov["versions"]["pytest-punie"]
+    assert "| dom-02 | domain | 0.10 | 0.00 | no | wrapped-wrong-tool |" in (eval_project.path / "out.md").read_text()
+
+
+def test_failing_thresholds_exit_one(eval_project):
+    result = eval_project.runpytest("-m", "eval", A43)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["overall * 27/27 *38.9%*FAIL", "VERDICT: FAIL*"])
+
+
+def test_strict_flag_fails_on_any_miss(eval_project):
+    assert eval_project.runpytest("-m", "eval", B33, "--punie-strict").ret == 1
+
+
+def test_scorer_override_judges_with_strict(eval_project):
+    result = eval_project.runpytest("-m", "eval", B33, "--punie-scorer=strict")
+    assert result.ret == 1  # strict: 78.7% overall, below 80%
+    result.stdout.fnmatch_lines(["*scorer strict*", "overall * 27/27 *78.7%*FAIL"])
+
+
+def test_failure_explains_in_the_users_terms(eval_project):
+    result = eval_project.runpytest("-m", "eval", B33, "-k", "dom-02")
+    result.stdout.fnmatch_lines(
+        [
+            "dom-02 (domain) missed at phase33.yaml:*",
+            "  expected tools: validate_service_registration (called through execute_code)",
+            "  found tools:    read_file",
+            "  label:          wrapped-wrong-tool",
+            "  scores:         legacy 0.10, strict 0.00 (primary legacy, pass at 0.50)",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_partial_run_judges_only_complete_categories(eval_project):
+    result = eval_project.runpytest("-m", "eval", B33, "-k", "lsp or text-01", "--punie-json=p.json")
+    doc = json.loads((eval_project.path / "p.json").read_text())
+    assert doc["categories"]["lsp"]["passed"] is True
+    assert doc["categories"]["text_tools"]["passed"] is None  # 1 of 3 prompts: not judged
+    assert doc["categories"]["git"]["prompts_run"] == 0
+    assert doc["suites"][0]["overall"]["passed"] is None
+    result.stdout.fnmatch_lines(["partial run: 6 of 27 prompts*"])
+    assert result.ret == 0
+
+
+def test_missing_recorded_response_is_an_error_item_and_fails_the_run(eval_project):
+    rows = [r for r in read_jsonl(eval_project.path / "phase33b_responses.jsonl") if r.get("id") != "git-02"]
+    (eval_project.path / "partial.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = eval_project.runpytest("-m", "eval", "--punie-responses=partial.jsonl", "--punie-json=o.json")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        ["*git-02 (git) at phase33.yaml:*: partial.jsonl has no recorded response for 'git-02'*"]
+    )
+    doc = json.loads((eval_project.path / "o.json").read_text())
+    assert doc["suites"][0]["no_response"] == ["git-02"]
+    assert doc["verdict"] == "FAIL"
+
+
+def test_transport_error_always_fails_the_run(eval_project):
+    rows = read_jsonl(eval_project.path / "phase33b_responses.jsonl")
+    for r in rows:
+        if r.get("id") == "text-02":
+            r.pop("response")
+            r["error"] = "ReadTimeout after 120 s"
+            r["retries"] = 2
+    (eval_project.path / "err.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = eval_project.runpytest("-m", "eval", "--punie-responses=err.jsonl", "--punie-json=o.json")
+    assert result.ret == 1
+    doc = json.loads((eval_project.path / "o.json").read_text())
+    text02 = next(p for p in doc["prompts"] if p["id"] == "text-02")
+    assert (text02["label"], text02["retries"], text02["score"]) == ("error", 2, 0.0)
+
+
+def test_bad_responses_file_is_a_clean_usage_error(eval_project):
+    (eval_project.path / "bad.jsonl").write_text('{"id": "text-01", "response": {"choices": []}}\n{oops\n')
+    result = eval_project.runpytest("-m", "eval", "--punie-responses=bad.jsonl")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: bad.jsonl:2: not valid JSON*"])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_a_bad_suite_does_not_stop_the_others(eval_project):
+    (eval_project.path / "evalsuites" / "broken.yaml").write_text("suite: broken\nsystem_prompt: x\nthreshhold: 1\n")
+    result = eval_project.runpytest("-m", "eval", B33)
+    result.assert_outcomes(passed=22, failed=6)
+    result.stdout.fnmatch_lines(["*invalid suite: *broken.yaml:3: [[]threshhold] unknown key 'threshhold'*"])
+    assert result.ret == 1
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_no_model_given_fails_with_guidance(eval_project):
+    result = eval_project.runpytest("-m", "eval", "-k", "text-01")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*no model to evaluate: pass --punie-model*"])
+
+
+def test_other_failing_tests_still_fail_the_run(eval_project):
+    eval_project.makepyfile(test_other="def test_broken():\n    assert False\n")
+    result = eval_project.runpytest(B33)
+    assert result.ret == 1
+
+
+def test_last_failed_reruns_the_misses_with_the_same_results(eval_project):
+    first = eval_project.runpytest("-m", "eval", B33, "--punie-json=a.json")
+    assert first.ret == 0
+    again = eval_project.runpytest("-m", "eval", B33, "--lf", "--punie-json=b.json")
+    again.assert_outcomes(failed=5)
+    a = {p["id"]: p for p in json.loads((eval_project.path / "a.json").read_text())["prompts"]}
+    b = json.loads((eval_project.path / "b.json").read_text())["prompts"]
+    assert {p["id"] for p in b} == {"dom-02", "dom-04", "dom-07", "dom-09", "multi-01"}
+    for p in b:
+        assert (p["scores"], p["label"]) == (a[p["id"]]["scores"], a[p["id"]]["label"])
+
+
+def test_junitxml_carries_scores_and_labels(eval_project):
+    eval_project.runpytest("-m", "eval", B33, "--junitxml=j.xml")
+    xml = (eval_project.path / "j.xml").read_text()
+    assert '<property name="punie_score_legacy" value="0.1000"' in xml
+    assert '<property name="punie_label" value="wrapped-wrong-tool"' in xml
+
+
+@pytest.mark.parametrize("fixture", [B33, A43])
+def test_xdist_gives_the_same_results_as_one_process(eval_project, fixture):
+    serial = eval_project.runpytest_subprocess("-m", "eval", fixture, "-n", "0", "--punie-json=s.json")
+    parallel = eval_project.runpytest_subprocess("-m", "eval", fixture, "-n", "2", "--punie-json=p.json")
+    assert serial.ret == parallel.ret
+    s = _strip_timing(json.loads((eval_project.path / "s.json").read_text()))
+    p = _strip_timing(json.loads((eval_project.path / "p.json").read_text()))
+    assert s == p
+    parallel.stdout.fnmatch_lines(["*VERDICT*"])
+
+
+def test_importing_the_plugin_is_inert():
+    code = (
+        "import sys, pytest_punie.plugin, pytest_punie.collect;"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('mlx', 'mlx_lm', 'transformers', 'httpx')];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_options_are_prefixed(pytestconfig):
+    group = pytestconfig._parser.getgroup("punie")
+    names = [n for opt in group.options for n in opt.names()]
+    assert names and all(n.startswith("--punie-") for n in names)
