@@ -54,6 +54,16 @@ def judge_results(
     return out
 
 
+def _one_identity(run: PunieRun) -> dict[str, Any]:
+    """What answered. Every worker must have seen the same artifact."""
+    if not run.sources:
+        return {"kind": "unknown"}
+    strip = [{k: v for k, v in s.items() if k not in ("blas",)} for s in run.sources]
+    if any(s != strip[0] for s in strip[1:]):
+        raise SuiteError(None, None, f"workers answered with different models: {run.sources}")
+    return run.sources[0]
+
+
 def build_run_document(config: pytest.Config, run: PunieRun) -> dict[str, Any]:
     verdicts = judge_results(run.results, run.scorer, config.rootpath)
     suites = [v.suite for v, _ in verdicts]
@@ -63,7 +73,7 @@ def build_run_document(config: pytest.Config, run: PunieRun) -> dict[str, Any]:
     surfaces = sorted({s.tool_surface or str(DEFAULT_SURFACE) for s in suites})
     provenance = {
         "time": now_utc(),
-        "model": run.source().identity(),
+        "model": _one_identity(run),
         "suites": [{"suite": s.name, "path": s.path, "digest": s.digest} for s in suites],
         "tool_surfaces": [{"path": p, "digest": file_digest(p)} for p in surfaces],
         "sampling": _sampling(suites),

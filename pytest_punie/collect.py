@@ -103,6 +103,7 @@ class PromptItem(pytest.Item):
         from pytest_punie.plugin import punie_run
         from pytest_punie.scoring import score_response
         from pytest_punie.sources import MissingResponse
+
         run = punie_run(self.config)
         started = time.monotonic()
         try:

@@ -7,6 +7,7 @@ no model. Options are ``--punie-*``; markers are registered here.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--punie-responses", metavar="FILE", help="score recorded responses (JSONL) instead of running a model"
     )
     group.addoption("--punie-server-url", metavar="URL", help="an external OpenAI-compatible server to evaluate")
+    group.addoption("--punie-server-model", metavar="NAME", help="the model name requests to --punie-server-url carry")
+    group.addoption(
+        "--punie-backend",
+        choices=("auto", "inprocess", "server"),
+        default="auto",
+        help="how a local model generates: in-process batched mlx-lm, or a managed mlx_lm server "
+        "(auto: in-process, one shared server under xdist)",
+    )
+    group.addoption("--punie-temperature", type=float, metavar="T", help="override the suite's sampling temperature")
+    group.addoption("--punie-max-tokens", type=int, metavar="N", help="override every prompt's max_tokens")
+    group.addoption("--punie-seed", type=int, metavar="N", help="sampling seed (temperature > 0)")
     group.addoption("--punie-json", metavar="PATH", help="write the results document (JSON) here")
     group.addoption("--punie-md", metavar="PATH", help="write a Markdown results document here")
     group.addoption("--punie-record", metavar="PATH", help="write the responses of this run as replayable JSONL")
@@ -68,6 +80,8 @@ class PunieRun:
         self.scorer: str | None = config.getoption("punie_scorer")
         self.strict_mode: bool = bool(config.getoption("punie_strict"))
         self.results: list[PromptResult] = []
+        self.sources: list[dict[str, Any]] = []  # identities of what answered, as the workers saw them
+        self.run_dir: Path | None = None  # xdist controller: where workers share one server
         self.other_failures: list[str] = []
         self._source: Any = None
         self.document: dict[str, Any] | None = None
@@ -78,16 +92,74 @@ class PunieRun:
 
     def source(self) -> Any:
         if self._source is None:
-            self._source = _make_source(self.config)
+            from pytest_punie.sources.factory import make_source
+
+            with self._visible() as log:
+                self._source = make_source(self.config, log)
         return self._source
+
+    def _visible(self) -> Any:
+        """Build progress shown live, even while pytest captures output."""
+        import contextlib
+
+        config = self.config
+
+        @contextlib.contextmanager
+        def ctx() -> Any:
+            capman = config.pluginmanager.getplugin("capturemanager")
+
+            def log(msg: str) -> None:
+                reporter = config.pluginmanager.get_plugin("terminalreporter")
+                if reporter is None:
+                    sys.stderr.write(f"[punie] {msg}\n")
+                    return
+                reporter.write_line(f"[punie] {msg}")
+                reporter.flush()
+
+            if capman is not None:
+                with capman.global_and_fixture_disabled():
+                    yield log
+            else:
+                yield log
+
+        return ctx()
 
     def close(self) -> None:
         if self._source is not None:
             self._source.close()
+        if self.run_dir is not None:
+            import shutil
+
+            from pytest_punie.sources.factory import stop_shared_server
+
+            stop_shared_server(self.run_dir)
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist controller: give workers a place to share one model server."""
+        from pytest_punie.sources.factory import new_run_dir, uses_model
+
+        if uses_model(self.config):
+            if self.run_dir is None:
+                self.run_dir = new_run_dir()
+            node.workerinput["punie_run_dir"] = str(self.run_dir)
 
     # -- hooks (this object is registered as a plugin) -------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        """Resolve (and build) the model before the first item, not inside it."""
+        if any(isinstance(i, PromptItem) for i in session.items) and not session.config.option.collectonly:
+            try:
+                self.source()
+            except PunieError:
+                pass  # reported by every eval item, naming the problem
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         wire = getattr(report, "punie_result", None)
+        source = getattr(report, "punie_source", None)
+        if source is not None and source not in self.sources:
+            self.sources.append(source)
         if wire is not None:
             self.results.append(PromptResult.from_wire(wire))
         elif report.failed:
@@ -109,6 +181,11 @@ class PunieRun:
         if json_path:
             Path(json_path).parent.mkdir(parents=True, exist_ok=True)
             Path(json_path).write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        record_path = self.config.getoption("punie_record")
+        if record_path:
+            from pytest_punie.sources.record import write_record
+
+            write_record(Path(record_path), self.results, doc["provenance"])
         md_path = self.config.getoption("punie_md")
         if md_path:
             from pytest_punie.report import render_markdown
@@ -134,20 +211,6 @@ class PunieRun:
                 terminalreporter.write_line(f"wrote {path}")
 
 
-def _make_source(config: pytest.Config) -> Any:
-    responses = config.getoption("punie_responses")
-    if responses:
-        from pytest_punie.sources.replay import ReplaySource
-
-        return ReplaySource(responses)
-    raise PunieError(
-        None,
-        None,
-        "no model to evaluate: pass --punie-model NAME|PATH, --punie-responses FILE or --punie-server-url URL "
-        "(or set punie_model in [tool.pytest.ini_options])",
-    )
-
-
 def punie_run(config: pytest.Config) -> PunieRun:
     return config.stash[_RUN_KEY]
 
@@ -164,6 +227,10 @@ def pytest_configure(config: pytest.Config) -> None:
             run.source()
         except PunieError as err:
             raise pytest.UsageError(err.describe()) from None
+    if config.getoption("punie_server_url") and not config.getoption("punie_server_model"):
+        raise pytest.UsageError(
+            "--punie-server-url needs --punie-server-model NAME: the model the server must answer for"
+        )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -187,6 +254,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     if isinstance(item, PromptItem) and result is not None and call.when == "call":
         # travels to the xdist controller with the report (plain JSON data)
         report.punie_result = result.to_wire()
+        run = punie_run(item.config)
+        if run._source is not None:
+            report.punie_source = run._source.identity()
 
 
 __all__ = ["PromptItem", "SuiteErrorItem", "SuiteFile"]

@@ -1,0 +1,45 @@
+"""Generation backends behind one small interface.
+
+Every backend turns chat requests into OpenAI ``chat.completion`` dicts (or
+a recorded error), so scoring never knows where a response came from.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pytest_punie.sources import ResponseRecord
+from pytest_punie.suite.model import Sampling
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    key: str  # the prompt id (and repeat index), echoed back
+    messages: tuple[dict[str, str], ...]
+    sampling: Sampling
+
+
+class Backend(Protocol):
+    def identity(self) -> dict[str, Any]: ...
+
+    def complete(self, requests: list[ChatRequest]) -> list[ResponseRecord]: ...
+
+    def close(self) -> None: ...
+
+
+def completion_dict(model: str, content: str, finish_reason: str, prompt_tokens: int, completion_tokens: int) -> dict:
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }

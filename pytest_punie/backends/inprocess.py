@@ -1,0 +1,104 @@
+"""In-process mlx-lm generation with continuous batching (the default).
+
+All prompts of a run go through one ``BatchGenerator``: at temperature 0 the
+token ids equal one-by-one generation, in a fraction of the time.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from pytest_punie.backends import ChatRequest, completion_dict
+from pytest_punie.sources import ResponseRecord
+
+
+class InProcessBackend:
+    def __init__(self, model_path: str | Path, identity: dict[str, Any] | None = None):
+        self.model_path = Path(model_path)
+        self._identity = identity or {"path": str(self.model_path)}
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self.last_token_ids: dict[str, list[int]] = {}
+
+    def identity(self) -> dict[str, Any]:
+        return {**self._identity, "backend": "in-process", "blas": self._blas()}
+
+    def _blas(self) -> str:
+        from pytest_punie.blas import blas_name
+
+        return blas_name()
+
+    def load(self) -> None:
+        if self._model is None:
+            from pytest_punie.blas import preload
+
+            preload()
+            from mlx_lm import load
+
+            self._model, self._tokenizer = load(str(self.model_path))[:2]
+
+    def encode_prompt(self, messages: tuple[dict[str, str], ...]) -> list[int]:
+        self.load()
+        return list(self._tokenizer.apply_chat_template(list(messages), add_generation_prompt=True))
+
+    def _stop_sequences(self, stop: tuple[str, ...]) -> list[list[int]]:
+        seqs = [[t] for t in self._tokenizer.eos_token_ids]
+        for s in stop:
+            ids = self._tokenizer.encode(s, add_special_tokens=False)
+            if ids and ids not in seqs:
+                seqs.append(ids)
+        return seqs
+
+    def complete(self, requests: list[ChatRequest]) -> list[ResponseRecord]:
+        self.load()
+        import mlx.core as mx
+        from mlx_lm.generate import BatchGenerator
+        from mlx_lm.sample_utils import make_sampler
+
+        out: dict[str, ResponseRecord] = {}
+        groups: dict[tuple[Any, ...], list[ChatRequest]] = {}
+        for req in requests:
+            s = req.sampling
+            groups.setdefault((s.temperature, s.top_p, s.stop, s.seed), []).append(req)
+        for (temperature, top_p, stop, seed), reqs in groups.items():
+            if seed is not None:
+                mx.random.seed(seed)
+            sampler = make_sampler(temp=temperature, top_p=top_p if top_p < 1.0 else 0.0)
+            stops = self._stop_sequences(stop)
+            gen = BatchGenerator(self._model, stop_tokens=stops, sampler=sampler)
+            prompts = [self.encode_prompt(r.messages) for r in reqs]
+            started = time.monotonic()
+            uids = gen.insert(prompts, [r.sampling.max_tokens for r in reqs])
+            tokens: dict[int, list[int]] = {u: [] for u in uids}
+            finish: dict[int, str] = {}
+            while responses := gen.next_generated():
+                for r in responses:
+                    if r.finish_reason != "stop":
+                        tokens[r.uid].append(r.token)
+                    if r.finish_reason is not None:
+                        finish[r.uid] = r.finish_reason
+            gen.close()
+            elapsed = time.monotonic() - started
+            for req, uid, prompt in zip(reqs, uids, prompts, strict=True):
+                ids = _trim_stop(tokens[uid], stops)
+                self.last_token_ids[req.key] = ids
+                text = self._tokenizer.decode(ids)
+                reason = "length" if finish.get(uid) == "length" else "stop"
+                out[req.key] = ResponseRecord(
+                    response=completion_dict(str(self.model_path), text, reason, len(prompt), len(ids)),
+                    seconds=round(elapsed / len(reqs), 4),
+                )
+        return [out[r.key] for r in requests]
+
+    def close(self) -> None:
+        self._model = self._tokenizer = None
+
+
+def _trim_stop(ids: list[int], stops: list[list[int]]) -> list[int]:
+    """Drop a multi-token stop sequence's leading tokens from the end."""
+    for seq in stops:
+        if len(seq) > 1 and ids[-(len(seq) - 1) :] == seq[:-1]:
+            return ids[: -(len(seq) - 1)]
+    return ids

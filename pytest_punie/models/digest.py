@@ -1,0 +1,85 @@
+"""Content digests of files and model directories.
+
+A model directory's digest covers every weight, config and tokenizer file
+(names and bytes). Hashing 20 GB takes a while, so digests are remembered
+by (path, size, mtime) in a small JSON file beside the build cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+MODEL_FILE_SUFFIXES = (".safetensors", ".json", ".jinja", ".txt", ".model", ".tiktoken")
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def model_files(directory: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in directory.iterdir()
+        if p.is_file() and p.suffix in MODEL_FILE_SUFFIXES and p.name != "punie-build.json"
+    )
+
+
+def _stamp(paths: list[Path]) -> str:
+    return json.dumps([[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in paths])
+
+
+class DigestMemo:
+    """Remembered digests; a changed size or mtime means hashing again."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._data: dict[str, list[str]] = {}
+        if path and path.exists():
+            try:
+                self._data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                self._data = {}
+
+    def get(self, key: str, stamp: str) -> str | None:
+        hit = self._data.get(key)
+        return hit[1] if hit and hit[0] == stamp else None
+
+    def put(self, key: str, stamp: str, digest: str) -> None:
+        self._data[key] = [stamp, digest]
+        if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(self._data))
+            os.replace(tmp, self.path)
+
+
+def path_digest(path: Path, memo: DigestMemo | None = None) -> str:
+    """sha256 of a file, or of a model directory's files (names and bytes)."""
+    path = Path(path)
+    files = [path] if path.is_file() else model_files(path)
+    stamp = _stamp(files)
+    key = str(path.resolve())
+    if memo is not None and (hit := memo.get(key, stamp)):
+        return hit
+    if path.is_file():
+        digest = "sha256:" + file_sha256(path)
+    else:
+        h = hashlib.sha256()
+        for f in files:
+            h.update(f.name.encode() + b"\0" + file_sha256(f).encode() + b"\n")
+        digest = "sha256:" + h.hexdigest()
+    if memo is not None:
+        memo.put(key, stamp, digest)
+    return digest
+
+
+def inputs_key(inputs: dict) -> str:
+    blob = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]

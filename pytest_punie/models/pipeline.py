@@ -1,0 +1,124 @@
+"""The users' pipeline, run for real: ``mlx_lm convert``, ``lora``, ``fuse``.
+
+Each step is the command the Punie team runs by hand, as a subprocess with
+its output kept in the artifact (``command.log``), so checks and humans can
+read exactly what happened.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pytest_punie.blas import subprocess_env
+from pytest_punie.errors import ModelError
+
+Log = Callable[[str], None]
+
+
+def mlx_lm(args: list[str], log_path: Path, log: Log, progress: Callable[[str], bool] | None = None) -> None:
+    """Run ``python -m mlx_lm ARGS``; stream chosen lines to ``log``; raise on failure."""
+    cmd = [sys.executable, "-m", "mlx_lm", *args]
+    hf_cache = log_path.parent / ".hf-cache"
+    hf_cache.mkdir(exist_ok=True)
+    env = subprocess_env({"HF_HUB_CACHE": str(hf_cache), "PYTHONUNBUFFERED": "1"})
+    with open(log_path, "w", encoding="utf-8") as out:
+        out.write("$ " + " ".join(cmd) + "\n")
+        out.flush()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            out.write(line)
+            if progress and progress(line):
+                log("  " + line.rstrip())
+        code = proc.wait()
+    shutil.rmtree(hf_cache, ignore_errors=True)
+    if code != 0:
+        tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
+        raise ModelError(log_path, None, f"mlx_lm {args[0]} failed (exit {code}):\n    " + "\n    ".join(tail))
+
+
+def quantize(src: Path, dst: Path, bits: int, group_size: int, log: Log) -> dict[str, Any]:
+    """``mlx_lm convert -q``; convert insists on creating its output folder."""
+    out = dst / "model"
+    mlx_lm(
+        [
+            "convert",
+            "--hf-path",
+            str(src),
+            "--mlx-path",
+            str(out),
+            "-q",
+            "--q-bits",
+            str(bits),
+            "--q-group-size",
+            str(group_size),
+        ],
+        dst / "command.log",
+        log,
+    )
+    _flatten(out, dst)
+    return {"bits": bits, "group_size": group_size}
+
+
+def lora(base: Path, data: Path, dst: Path, params: dict[str, Any], log: Log) -> dict[str, Any]:
+    """``mlx_lm lora --train``; writes adapters.safetensors, checkpoints, adapter_config.json, train.log."""
+    args = ["lora", "--train", "--model", str(base), "--data", str(data), "--adapter-path", str(dst)]
+    for name, value in params.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            args.append(flag)
+        elif value is not False and value is not None:
+            args += [flag, str(value)]
+    mlx_lm(args, dst / "train.log", log, progress=lambda line: "train_loss" in line or " val " in line)
+    return {"params": params}
+
+
+def fuse(base: Path, adapter_file: Path, adapter_config: Path, dst: Path, log: Log) -> dict[str, Any]:
+    """``mlx_lm fuse --dequantize`` of one adapter file (any checkpoint) into its base."""
+    staged = dst / "_adapter"
+    staged.mkdir()
+    shutil.copy(adapter_file, staged / "adapters.safetensors")
+    shutil.copy(adapter_config, staged / "adapter_config.json")
+    out = dst / "model"
+    mlx_lm(
+        ["fuse", "--model", str(base), "--adapter-path", str(staged), "--save-path", str(out), "--dequantize"],
+        dst / "command.log",
+        log,
+    )
+    shutil.rmtree(staged)
+    _flatten(out, dst)
+    return {}
+
+
+def _flatten(src: Path, dst: Path) -> None:
+    for item in src.iterdir():
+        shutil.move(str(item), dst / item.name)
+    src.rmdir()
+
+
+def weights_bytes(model_dir: Path) -> int:
+    return sum(p.stat().st_size for p in model_dir.glob("*.safetensors"))
+
+
+def fuse_space_needed(base: Path) -> int:
+    """Bytes a dequantized fuse writes: the base's weights at their float width."""
+    cfg = json.loads((base / "config.json").read_text())
+    bits = (cfg.get("quantization") or {}).get("bits")
+    width = 32 if str(cfg.get("torch_dtype", "")).endswith("float32") else 16
+    factor = width / bits if bits else 1.0
+    return int(weights_bytes(base) * factor * 1.1)
+
+
+def check_free_space(where: Path, needed: int) -> None:
+    where.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(where).free
+    if free < needed:
+        raise ModelError(
+            where, None, f"not enough free disk for this build: needs {needed / 1e9:.2f} GB, has {free / 1e9:.2f} GB"
+        )

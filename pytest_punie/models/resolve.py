@@ -1,0 +1,192 @@
+"""``--punie-model NAME|PATH`` -> a validated model directory and its identity.
+
+Names come from ``[tool.punie.models.NAME]`` in pyproject.toml: a ``path``,
+or a recipe (``base`` + ``adapter`` + ``bits`` + ``group_size``) that is
+fused and quantized when missing, or the embedded ``tiny`` recipe, which
+builds its own base and adapter first and then takes the very same
+fuse + quantize path as a 30B model.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pytest_punie.errors import ModelError
+from pytest_punie.models.cache import Artifact, BuildCache
+from pytest_punie.models.validate import validate_model_dir
+
+Log = Callable[[str], None]
+
+RECIPE_KEYS = {
+    "path",
+    "base",
+    "adapter",
+    "bits",
+    "group_size",
+    "recipe",
+    "arch",
+    "data",
+    "seed",
+    "pretrain_iters",
+    "lora_iters",
+    "lora_params",
+    "description",
+}
+
+
+@dataclass
+class ModelSpec:
+    name: str
+    entry: dict[str, Any]
+    source: str  # where the entry came from
+
+
+@dataclass
+class ResolvedModel:
+    name: str
+    path: Path
+    digest: str
+    summary: dict[str, Any]
+    builds: list[dict[str, Any]] = field(default_factory=list)
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "kind": "model",
+            "name": self.name,
+            "path": str(self.path),
+            "digest": self.digest,
+            "model_type": self.summary.get("model_type"),
+            "quantization": self.summary.get("quantization"),
+            "builds": self.builds,
+        }
+
+
+def load_registry(root: Path) -> dict[str, dict[str, Any]]:
+    pyproject = root / "pyproject.toml"
+    if not pyproject.is_file():
+        return {}
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ModelError(pyproject, None, f"invalid TOML: {exc}") from None
+    models = data.get("tool", {}).get("punie", {}).get("models", {})
+    for name, entry in models.items():
+        unknown = set(entry) - RECIPE_KEYS
+        if unknown:
+            raise ModelError(pyproject, None, f"[tool.punie.models.{name}]: unknown keys {sorted(unknown)}")
+    return models
+
+
+def resolve_spec(value: str, root: Path) -> ModelSpec:
+    registry = load_registry(root)
+    if value in registry:
+        return ModelSpec(value, dict(registry[value]), f"{root / 'pyproject.toml'} [tool.punie.models.{value}]")
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = (root / path) if (root / path).exists() else path.resolve()
+    if path.exists():
+        return ModelSpec(value, {"path": str(path)}, "a path")
+    known = ", ".join(sorted(registry)) or "none"
+    raise ModelError(
+        None,
+        None,
+        f"unknown model {value!r}: no [tool.punie.models.{value}] in pyproject.toml (known: {known}) "
+        f"and no directory at {path}",
+    )
+
+
+def _versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in ("mlx", "mlx-lm"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _record(a: Artifact) -> dict[str, Any]:
+    return {"step": a.step, "key": a.key, "digest": a.digest, "path": str(a.path), "built_now": a.built}
+
+
+def _abs(root: Path, p: str) -> Path:
+    q = Path(p).expanduser()
+    return q if q.is_absolute() else root / q
+
+
+def adapter_parts(adapter: Path) -> tuple[Path, Path]:
+    """(weights file, adapter_config.json) for an adapter dir or a checkpoint file."""
+    if adapter.is_dir():
+        weights, cfg = adapter / "adapters.safetensors", adapter / "adapter_config.json"
+    else:
+        weights, cfg = adapter, adapter.parent / "adapter_config.json"
+    for p in (weights, cfg):
+        if not p.is_file():
+            raise ModelError(p, None, "adapter file missing")
+    return weights, cfg
+
+
+def fuse_and_quantize(
+    cache: BuildCache, base: Path, adapter: Path, bits: int, group_size: int, log: Log
+) -> tuple[Artifact, Artifact]:
+    """The production path: fuse (dequantized) then quantize, both content-addressed."""
+    from pytest_punie.blas import blas_name
+    from pytest_punie.models import pipeline
+
+    weights, cfg = adapter_parts(adapter)
+    versions = _versions()
+    fused = cache.lookup(
+        "fused",
+        fused_inputs := {
+            "base": cache.digest(base),
+            "adapter": cache.digest(weights),
+            "adapter_config": cache.digest(cfg),
+            "dequantize": True,
+            "versions": versions,
+            "blas": blas_name(),
+        },
+    )
+    if fused is None:
+        pipeline.check_free_space(cache.root, pipeline.fuse_space_needed(base))
+        fused = cache.build("fused", fused_inputs, lambda out: pipeline.fuse(base, weights, cfg, out, log))
+    quant = cache.build(
+        f"q{bits}",
+        {"model": fused.digest, "bits": bits, "group_size": group_size, "versions": versions, "blas": blas_name()},
+        lambda out: pipeline.quantize(fused.path, out, bits, group_size, log),
+    )
+    return fused, quant
+
+
+def materialize(spec: ModelSpec, root: Path, cache: BuildCache, log: Log) -> ResolvedModel:
+    """Find or build the model directory; validate it before anything loads it."""
+    e = spec.entry
+    builds: list[dict[str, Any]] = []
+    if "path" in e:
+        path = _abs(root, e["path"])
+    elif e.get("recipe") == "tiny":
+        from pytest_punie.tiny.recipe import build_tiny
+
+        artifacts = build_tiny(root, cache, e, log)
+        builds = [_record(a) for a in artifacts]
+        path = artifacts[-1].path
+    elif "base" in e and "adapter" in e:
+        fused, quant = fuse_and_quantize(
+            cache,
+            _abs(root, e["base"]),
+            _abs(root, e["adapter"]),
+            int(e.get("bits", 5)),
+            int(e.get("group_size", 64)),
+            log,
+        )
+        builds = [_record(fused), _record(quant)]
+        path = quant.path
+    else:
+        raise ModelError(None, None, f'{spec.source}: give path, base + adapter, or recipe = "tiny"')
+    summary = validate_model_dir(path)
+    digest = builds[-1]["digest"] if builds else cache.digest(path)
+    return ResolvedModel(spec.name, path, digest, summary, builds)

@@ -1,0 +1,150 @@
+"""Build the response source a run asked for: replay, an external server,
+or a model (resolved, built if missing) behind the right backend.
+
+Under xdist one managed server is shared: the first worker that needs it
+starts it (file lock + state file in a run directory the controller made),
+the others use it, and the controller stops it when the session ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_punie.errors import PunieError
+
+SERVER_STATE = "server.json"
+
+
+def sampling_overrides(config: pytest.Config) -> dict[str, Any]:
+    return {
+        "temperature": config.getoption("punie_temperature"),
+        "max_tokens": config.getoption("punie_max_tokens"),
+        "seed": config.getoption("punie_seed"),
+    }
+
+
+def model_name(config: pytest.Config) -> str | None:
+    return config.getoption("punie_model") or config.getini("punie_model") or None
+
+
+def uses_model(config: pytest.Config) -> bool:
+    return (
+        not config.getoption("punie_responses")
+        and not config.getoption("punie_server_url")
+        and bool(model_name(config))
+    )
+
+
+def resolve_model(config: pytest.Config, name: str, log: Callable[[str], None]) -> Any:
+    from pytest_punie.models.cache import BuildCache, default_cache_dir
+    from pytest_punie.models.resolve import materialize, resolve_spec
+
+    root = config.rootpath
+    cache = BuildCache(default_cache_dir(root), log=log)
+    return materialize(resolve_spec(name, root), root, cache, log)
+
+
+def shared_server_url(run_dir: Path, model_path: Path) -> str:
+    """The run's one server: started by whichever worker gets here first."""
+    from filelock import FileLock
+
+    from pytest_punie.backends.http import ManagedServer
+
+    state = run_dir / SERVER_STATE
+    with FileLock(str(run_dir / "server.lock")):
+        if state.is_file():
+            info = json.loads(state.read_text())
+            if info["model"] != str(model_path):
+                raise PunieError(state, None, f"the run's server serves {info['model']}, not {model_path}")
+            return str(info["url"])
+        server = ManagedServer(model_path, log_dir=run_dir).start()
+        assert server.proc is not None
+        state.write_text(json.dumps({"url": server.url, "pid": server.proc.pid, "model": str(model_path)}))
+        return server.url
+
+
+def stop_shared_server(run_dir: Path) -> None:
+    from pytest_punie.backends.http import stop_pid
+
+    state = run_dir / SERVER_STATE
+    if state.is_file():
+        stop_pid(int(json.loads(state.read_text())["pid"]))
+
+
+def make_source(config: pytest.Config, log: Callable[[str], None]) -> Any:
+    responses = config.getoption("punie_responses")
+    if responses:
+        from pytest_punie.sources.replay import ReplaySource
+
+        return ReplaySource(responses)
+    from pytest_punie.sources.model import ModelSource
+
+    overrides = sampling_overrides(config)
+    url = config.getoption("punie_server_url")
+    if url:
+        from pytest_punie.backends.http import HttpBackend
+
+        served = config.getoption("punie_server_model")
+        if not served:
+            raise PunieError(
+                None,
+                None,
+                "--punie-server-url needs --punie-server-model NAME: the model the server "
+                "must answer for (the first id of /v1/models is never assumed)",
+            )
+        return ModelSource(HttpBackend(url, served), {"kind": "external-server", "name": served}, overrides)
+    name = model_name(config)
+    if not name:
+        raise PunieError(
+            None,
+            None,
+            "no model to evaluate: pass --punie-model NAME|PATH, --punie-responses FILE or "
+            "--punie-server-url URL (or set punie_model in [tool.pytest.ini_options])",
+        )
+    resolved = resolve_model(config, name, log)
+    workerinput = getattr(config, "workerinput", None)
+    kind = config.getoption("punie_backend")
+    if kind == "auto":
+        kind = "server" if workerinput and workerinput.get("punie_run_dir") else "inprocess"
+    if kind == "inprocess":
+        from pytest_punie.backends.inprocess import InProcessBackend
+
+        return ModelSource(InProcessBackend(resolved.path), resolved.identity(), overrides)
+    from pytest_punie.backends.http import HttpBackend, ManagedServer
+
+    if workerinput and workerinput.get("punie_run_dir"):
+        url = shared_server_url(Path(workerinput["punie_run_dir"]), resolved.path)
+        shared = HttpBackend(url, str(resolved.path), {"server": "managed, shared by xdist workers"})
+        return ModelSource(shared, resolved.identity(), overrides, batch=False)
+    server = ManagedServer(resolved.path).start()
+    backend = OwnedServerBackend(HttpBackend(server.url, str(resolved.path), {"server": "managed"}), server)
+    return ModelSource(backend, resolved.identity(), overrides)
+
+
+class OwnedServerBackend:
+    """An HTTP backend whose server this process started and stops."""
+
+    def __init__(self, http: Any, server: Any):
+        self.http = http
+        self.server = server
+
+    def identity(self) -> dict[str, Any]:
+        return self.http.identity()
+
+    def complete(self, requests: list[Any]) -> list[Any]:
+        return self.http.complete(requests)
+
+    def close(self) -> None:
+        self.server.stop()
+
+
+def new_run_dir() -> Path:
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix=f"punie-run-{os.getpid()}-"))

@@ -1,0 +1,51 @@
+"""Responses from a real model: resolve (build if needed), then generate
+through a backend. Prompts are generated together on first use, so the
+in-process backend batches the whole suite."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from pytest_punie.backends import Backend, ChatRequest
+from pytest_punie.sources import ResponseRecord
+from pytest_punie.suite.model import Prompt, Sampling, Suite
+
+
+def messages_for(suite: Suite, prompt: Prompt) -> tuple[dict[str, str], ...]:
+    return ({"role": "system", "content": suite.system_prompt}, {"role": "user", "content": prompt.query})
+
+
+def apply_overrides(sampling: Sampling, overrides: dict[str, Any]) -> Sampling:
+    return replace(sampling, **{k: v for k, v in overrides.items() if v is not None})
+
+
+class ModelSource:
+    def __init__(self, backend: Backend, identity: dict[str, Any], overrides: dict[str, Any], batch: bool = True):
+        self.backend = backend
+        self._identity = identity
+        self.overrides = overrides
+        self.batch = batch  # False under xdist: each worker asks for its own prompts
+        self._cache: dict[tuple[str, str], ResponseRecord] = {}
+
+    def identity(self) -> dict[str, Any]:
+        return {**self._identity, **self.backend.identity(), "sampling_overrides": self.overrides}
+
+    def request(self, suite: Suite, prompt: Prompt) -> ChatRequest:
+        return ChatRequest(
+            prompt.id, messages_for(suite, prompt), apply_overrides(suite.sampling_for(prompt), self.overrides)
+        )
+
+    def get(self, suite: Suite, prompt: Prompt, batch: list[Prompt]) -> ResponseRecord:
+        key = (suite.digest, prompt.id)
+        if key not in self._cache:
+            todo = [p for p in (batch if self.batch else [prompt]) if (suite.digest, p.id) not in self._cache]
+            if prompt not in todo:
+                todo.append(prompt)
+            records = self.backend.complete([self.request(suite, p) for p in todo])
+            for p, rec in zip(todo, records, strict=True):
+                self._cache[(suite.digest, p.id)] = rec
+        return self._cache[key]
+
+    def close(self) -> None:
+        self.backend.close()

@@ -1,0 +1,145 @@
+"""Initialise and pretrain the tiny Qwen3 base model with mlx-lm's own classes.
+
+``mlx_lm lora --fine-tune-type full`` leaves embeddings, lm_head and the
+final norm frozen (loss stalls), so pretraining uses mlx-lm's trainer with
+``model.unfreeze()``: every parameter trains. mlx-lm shuffles with numpy's
+global RNG, so numpy is seeded as well as ``mx.random``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+ARCHS: dict[str, dict[str, Any]] = {
+    "qwen3": {
+        "model_type": "qwen3",
+        "architectures": ["Qwen3ForCausalLM"],
+        "hidden_size": 128,
+        "num_hidden_layers": 2,
+        "intermediate_size": 384,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 32,
+        "rms_norm_eps": 1e-6,
+        "vocab_size": 2048,
+        "max_position_embeddings": 4096,
+        "rope_theta": 1000000.0,
+        "tie_word_embeddings": False,
+    },
+    "qwen3_moe": {
+        "model_type": "qwen3_moe",
+        "architectures": ["Qwen3MoeForCausalLM"],
+        "hidden_size": 128,
+        "num_hidden_layers": 2,
+        "intermediate_size": 384,
+        "moe_intermediate_size": 128,
+        "num_experts": 8,
+        "num_experts_per_tok": 2,
+        "decoder_sparse_step": 1,
+        "mlp_only_layers": [],
+        "norm_topk_prob": True,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 32,
+        "rms_norm_eps": 1e-6,
+        "vocab_size": 2048,
+        "max_position_embeddings": 4096,
+        "rope_theta": 1000000.0,
+        "tie_word_embeddings": False,
+    },
+}
+
+
+def model_config(arch: str, eos_ids: list[int]) -> dict[str, Any]:
+    cfg = dict(ARCHS[arch])
+    # float32 on CPU: quantized matmul is ~10x slower in bf16, ~50x in fp16
+    cfg.update({"torch_dtype": "float32", "eos_token_id": eos_ids, "bos_token_id": None})
+    return cfg
+
+
+def pretrain(
+    data_dir: Path,
+    tokenizer_dir: Path,
+    out_dir: Path,
+    arch: str = "qwen3",
+    seed: int = 0,
+    iters: int = 300,
+    batch_size: int = 8,
+    learning_rate: float = 1e-3,
+    with_system: bool = True,
+    log: Any = print,
+) -> dict[str, Any]:
+    """Write a loadable mlx-lm model directory to ``out_dir``; returns training stats."""
+    from pytest_punie.blas import preload
+
+    preload()
+    import mlx.core as mx
+    import mlx.optimizers as optim
+    import numpy as np
+    from mlx_lm.tokenizer_utils import load as load_tokenizer
+    from mlx_lm.tuner.callbacks import TrainingCallback
+    from mlx_lm.tuner.datasets import CacheDataset, ChatDataset
+    from mlx_lm.tuner.trainer import TrainingArgs, train
+    from mlx_lm.utils import _get_classes, save_config, save_model
+
+    tok = load_tokenizer(tokenizer_dir)
+    eos = [tok.convert_tokens_to_ids("<|im_end|>"), tok.convert_tokens_to_ids("<|endoftext|>")]
+    cfg = model_config(arch, eos)
+    mx.random.seed(seed)
+    np.random.seed(seed)
+    model_cls, args_cls = _get_classes(cfg)
+    model = model_cls(args_cls.from_dict(cfg))
+    model.set_dtype(mx.float32)
+    model.unfreeze()
+
+    def rows(split: str) -> list[dict[str, Any]]:
+        with open(data_dir / f"{split}.jsonl", encoding="utf-8") as fh:
+            out = [json.loads(line) for line in fh]
+        if not with_system:  # a base model has not seen the users' system prompt
+            out = [{"messages": [m for m in r["messages"] if m["role"] != "system"]} for r in out]
+        return out
+
+    train_set = CacheDataset(ChatDataset(rows("train"), tok, mask_prompt=True))  # type: ignore[arg-type]
+    val_set = CacheDataset(ChatDataset(rows("valid"), tok, mask_prompt=True))  # type: ignore[arg-type]
+    schedule = optim.cosine_decay(learning_rate, iters, learning_rate / 20)
+    opt = optim.AdamW(learning_rate=schedule, weight_decay=0.0)
+    losses: dict[str, list[tuple[int, float]]] = {"train": [], "val": []}
+
+    class Record(TrainingCallback):
+        def on_train_loss_report(self, info: dict[str, Any]) -> None:
+            losses["train"].append((info["iteration"], float(info["train_loss"])))
+            log(f"pretrain iter {info['iteration']}/{iters}: train loss {info['train_loss']:.3f}")
+
+        def on_val_loss_report(self, info: dict[str, Any]) -> None:
+            losses["val"].append((info["iteration"], float(info["val_loss"])))
+
+    scratch = out_dir / "_pretrain"
+    scratch.mkdir(parents=True, exist_ok=True)
+    targs = TrainingArgs(
+        batch_size=batch_size,
+        iters=iters,
+        val_batches=4,
+        steps_per_report=25,
+        steps_per_eval=iters,
+        steps_per_save=iters,
+        max_seq_length=1024,
+        adapter_file=str(scratch / "weights.safetensors"),
+    )
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        train(model, opt, train_set, val_set, args=targs, training_callback=Record())
+    shutil.rmtree(scratch)
+    save_model(out_dir, model)
+    save_config(cfg, config_path=out_dir / "config.json")
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+        shutil.copy(tokenizer_dir / name, out_dir / name)
+    (out_dir / "generation_config.json").write_text(json.dumps({"eos_token_id": eos}) + "\n")
+    return {
+        "losses": losses,
+        "params": sum(v.size for _, v in __import__("mlx.utils").utils.tree_flatten(model.parameters())),
+    }

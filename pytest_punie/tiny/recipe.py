@@ -1,0 +1,123 @@
+"""The embedded default: data -> tokenizer -> base (pretrained) -> 4-bit base
+-> LoRA adapter -> fuse --dequantize -> 5-bit, every step cached by the
+digest of its inputs. The last two steps are the production path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pytest_punie.blas import blas_name
+from pytest_punie.errors import ModelError
+from pytest_punie.models.cache import Artifact, BuildCache
+from pytest_punie.models.digest import inputs_key
+
+DEFAULT_LORA = {
+    "iters": 100,
+    "batch_size": 4,
+    "learning_rate": 1e-3,
+    "num_layers": -1,  # the default 16 fails on a 2-layer model
+    "mask_prompt": True,
+    "save_every": 25,
+    "steps_per_report": 10,
+    "steps_per_eval": 25,
+    "val_batches": 5,
+    "max_seq_length": 1024,
+    "seed": 0,
+}
+DEFAULT_PRETRAIN: dict[str, Any] = {"iters": 300, "batch_size": 8, "learning_rate": 1e-3}
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def data_digest(cache: BuildCache, data: Path) -> str:
+    files = [data / f"{s}.jsonl" for s in ("train", "valid", "test")]
+    missing = [f for f in files[:2] if not f.is_file()]
+    if missing:
+        raise ModelError(missing[0], None, "training data missing (need train.jsonl and valid.jsonl)")
+    return "sha256:" + inputs_key({f.name: cache.digest(f) for f in files if f.is_file()})
+
+
+def build_base(cache: BuildCache, root: Path, entry: dict[str, Any], log: Callable[[str], None]) -> Artifact:
+    """The tiny base at 4 bits, like the bases users download."""
+    from pytest_punie.models import pipeline
+    from pytest_punie.tiny.model import pretrain
+    from pytest_punie.tiny.tokenizer import VOCAB_SIZE, train_tokenizer
+
+    data = root / entry.get("data", "data")
+    data_d = data_digest(cache, data)
+    versions = {"mlx": _version("mlx"), "mlx-lm": _version("mlx-lm"), "tokenizers": _version("tokenizers")}
+    tok = cache.build(
+        "tokenizer",
+        {"data": data_d, "vocab": VOCAB_SIZE, "tokenizers": versions["tokenizers"]},
+        lambda out: (train_tokenizer(data, out), None)[1],
+    )
+    arch = entry.get("arch", "qwen3")
+    pre = {**DEFAULT_PRETRAIN, "iters": int(entry.get("pretrain_iters", DEFAULT_PRETRAIN["iters"]))}
+    seed = int(entry.get("seed", 0))
+    base = cache.build(
+        f"base-{arch}",
+        {
+            "tokenizer": tok.digest,
+            "data": data_d,
+            "arch": arch,
+            "seed": seed,
+            "pretrain": pre,
+            "versions": versions,
+            "blas": blas_name(),
+        },
+        lambda out: {"pretrain": _summary(pretrain(data, tok.path, out, arch=arch, seed=seed, log=log, **pre))},
+    )
+    return cache.build(
+        "q4",
+        {"model": base.digest, "bits": 4, "group_size": 64, "versions": versions, "blas": blas_name()},
+        lambda out: pipeline.quantize(base.path, out, 4, 64, log),
+    )
+
+
+def _summary(stats: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "params": stats["params"],
+        "final_train_loss": stats["losses"]["train"][-1][1],
+        "val_loss": stats["losses"]["val"],
+    }
+
+
+def build_adapter(
+    cache: BuildCache, root: Path, base: Artifact, entry: dict[str, Any], log: Callable[[str], None]
+) -> Artifact:
+    from pytest_punie.models import pipeline
+
+    data = root / entry.get("data", "data")
+    params = {**DEFAULT_LORA, **entry.get("lora_params", {})}
+    if "lora_iters" in entry:
+        params["iters"] = int(entry["lora_iters"])
+    return cache.build(
+        "adapter",
+        {
+            "base": base.digest,
+            "data": data_digest(cache, data),
+            "params": params,
+            "versions": {"mlx": _version("mlx"), "mlx-lm": _version("mlx-lm")},
+            "blas": blas_name(),
+        },
+        lambda out: pipeline.lora(base.path, data, out, params, log),
+    )
+
+
+def build_tiny(root: Path, cache: BuildCache, entry: dict[str, Any], log: Callable[[str], None]) -> list[Artifact]:
+    from pytest_punie.models.resolve import fuse_and_quantize
+
+    base = build_base(cache, root, entry, log)
+    adapter = build_adapter(cache, root, base, entry, log)
+    fused, quant = fuse_and_quantize(
+        cache, base.path, adapter.path, int(entry.get("bits", 5)), int(entry.get("group_size", 64)), log
+    )
+    return [base, adapter, fused, quant]
