@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_punie.errors import SuiteError
 from pytest_punie.provenance import host, now_utc, package_versions
-from pytest_punie.report.document import build_document
+from pytest_punie.report.document import FORMAT, build_document
 from pytest_punie.results import PromptResult
 from pytest_punie.suite import Suite, load_suite
 from pytest_punie.verdict import SuiteVerdict, judge_suite
@@ -65,6 +65,17 @@ def _one_identity(run: PunieRun) -> dict[str, Any]:
 
 
 def build_run_document(config: pytest.Config, run: PunieRun) -> dict[str, Any]:
+    if not run.results:  # a data-lint (or pipeline) run: findings and provenance only
+        return {
+            "format": FORMAT,
+            "findings": sorted(run.findings, key=lambda f: (f["path"], f["line"] or 0, f["check"])),
+            "provenance": {
+                "time": now_utc(),
+                "versions": package_versions(),
+                "host": host(),
+                "invocation": list(config.invocation_params.args),
+            },
+        }
     verdicts = judge_results(run.results, run.scorer, config.rootpath)
     suites = [v.suite for v, _ in verdicts]
     from pytest_punie.sources.replay import file_digest
@@ -83,4 +94,6 @@ def build_run_document(config: pytest.Config, run: PunieRun) -> dict[str, Any]:
         "invocation": list(config.invocation_params.args),
         "workers": getattr(config.option, "numprocesses", None) or 0,
     }
-    return build_document(verdicts, provenance, strict_mode=run.strict_mode)
+    doc = build_document(verdicts, provenance, strict_mode=run.strict_mode)
+    doc["findings"] = sorted(run.findings, key=lambda f: (f["path"], f["line"] or 0, f["check"]))
+    return doc

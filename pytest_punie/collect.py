@@ -61,6 +61,10 @@ class SuiteFile(pytest.File):
             return
         for prompt in suite.prompts:
             yield PromptItem.from_parent(self, name=prompt.id, suite=suite, prompt=prompt)
+        from pytest_punie.datacollect import DatasetCollector, datasets_of_suite
+
+        for name, directory in datasets_of_suite(suite).items():
+            yield DatasetCollector.from_parent(self, name=f"data[{name}]", dataset=directory, suites=[suite])
 
 
 def _display_path(config: pytest.Config, path: Path) -> str:

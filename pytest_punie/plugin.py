@@ -69,6 +69,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="glob patterns (relative to rootdir) of pytest-punie suite files",
     )
     parser.addini("punie_model", default="", help="default for --punie-model")
+    group.addoption(
+        "--punie-data",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="lint this training dataset (train/valid/test.jsonl); repeatable",
+    )
+    group.addoption("--punie-tokenizer", metavar="DIR", help="the model's tokenizer, for the data lint's length check")
+    parser.addini(
+        "punie_lint_tool_share", default="0.10 0.80", help="data lint: allowed share of tool-calling examples"
+    )
+    parser.addini("punie_lint_min_tool_examples", default="5", help="data lint: fewest examples per tool")
+    parser.addini("punie_lint_similarity", default="0.85", help="data lint: eval near-copy similarity threshold")
+    parser.addini("punie_lint_max_seq_length", default="2048", help="data lint: training max sequence length")
 
 
 class PunieRun:
@@ -80,7 +94,10 @@ class PunieRun:
         self.scorer: str | None = config.getoption("punie_scorer")
         self.strict_mode: bool = bool(config.getoption("punie_strict"))
         self.results: list[PromptResult] = []
-        self.sources: list[dict[str, Any]] = []  # identities of what answered, as the workers saw them
+        self.sources: list[dict[str, Any]] = []
+        self.findings: list[
+            dict[str, Any]
+        ] = []  # data lint findings from every worker  # identities of what answered, as the workers saw them
         self.run_dir: Path | None = None  # xdist controller: where workers share one server
         self.other_failures: list[str] = []
         self._source: Any = None
@@ -156,6 +173,9 @@ class PunieRun:
                 pass  # reported by every eval item, naming the problem
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        findings = getattr(report, "punie_findings", None)
+        if findings:
+            self.findings.extend(findings)
         wire = getattr(report, "punie_result", None)
         source = getattr(report, "punie_source", None)
         if source is not None and source not in self.sources:
@@ -166,7 +186,7 @@ class PunieRun:
             self.other_failures.append(report.nodeid)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if self.is_worker or not self.results:
+        if self.is_worker or not (self.results or self.findings):
             return
         from pytest_punie.aggregate import build_run_document
 
@@ -192,13 +212,13 @@ class PunieRun:
 
             Path(md_path).parent.mkdir(parents=True, exist_ok=True)
             Path(md_path).write_text(render_markdown(doc), encoding="utf-8")
-        if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        if self.results and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             # the verdict is the thresholds; other failing tests still fail the run
             ok = doc["verdict"] == "PASS" and not self.other_failures
             session.exitstatus = pytest.ExitCode.OK if ok else pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.document is None:
+        if self.document is None or not self.results:
             return
         from pytest_punie.report import render_terminal
 
@@ -240,6 +260,34 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         config.pluginmanager.unregister(run)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """--punie-data DIR: lint datasets given on the command line (before -m/-k select)."""
+    dirs = config.getoption("punie_data")
+    if not dirs:
+        return
+    from pytest_punie.datacollect import DatasetCollector
+    from pytest_punie.suite import load_suite
+
+    suites = []
+    for item in items:
+        if isinstance(item, PromptItem) and item.suite not in suites:
+            suites.append(item.suite)
+    if not suites:
+        import glob
+
+        for pattern in config.getini("punie_suites"):
+            for path in sorted(glob.glob(str(config.rootpath / pattern))):
+                try:
+                    suites.append(load_suite(path))
+                except PunieError:
+                    pass  # reported by that suite's own item
+    for d in dirs:
+        directory = Path(d).resolve()
+        collector = DatasetCollector.from_parent(session, name=f"data[{d}]", dataset=directory, suites=suites)
+        items.extend(collector.collect())
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if is_suite_file(parent.config, file_path):
         return SuiteFile.from_parent(parent, path=file_path)
@@ -251,6 +299,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     outcome = yield
     report = outcome.get_result()
     result = getattr(item, "punie_result", None)
+    findings = getattr(item, "punie_findings", None)
+    if findings and call.when == "call":
+        report.punie_findings = findings
     if isinstance(item, PromptItem) and result is not None and call.when == "call":
         # travels to the xdist controller with the report (plain JSON data)
         report.punie_result = result.to_wire()

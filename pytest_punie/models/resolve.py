@@ -32,7 +32,6 @@ RECIPE_KEYS = {
     "arch",
     "data",
     "seed",
-    "pretrain_iters",
     "lora_iters",
     "lora_params",
     "description",

@@ -66,19 +66,28 @@ def pretrain(
     out_dir: Path,
     arch: str = "qwen3",
     seed: int = 0,
-    iters: int = 300,
+    phases: tuple[tuple[int, float, float], ...] = ((300, 0.0, 1e-3), (150, 1.0, 5e-4)),
     batch_size: int = 8,
-    learning_rate: float = 1e-3,
-    with_system: bool = True,
     log: Any = print,
 ) -> dict[str, Any]:
-    """Write a loadable mlx-lm model directory to ``out_dir``; returns training stats."""
+    """Write a loadable mlx-lm model directory to ``out_dir``; returns training stats.
+
+    ``phases`` are (iterations, share of examples with the system prompt,
+    peak learning rate): a curriculum. First the tools on short examples
+    (no system prompt: 2x cheaper, and a 2-layer model learns the query ->
+    tool mapping far faster), then the same data behind the users' long
+    system prompt, so the base learns to look past it.
+    """
     from pytest_punie.blas import preload
 
     preload()
+    import contextlib
+    import io
+
     import mlx.core as mx
     import mlx.optimizers as optim
     import numpy as np
+    from mlx.utils import tree_flatten
     from mlx_lm.tokenizer_utils import load as load_tokenizer
     from mlx_lm.tuner.callbacks import TrainingCallback
     from mlx_lm.tuner.datasets import CacheDataset, ChatDataset
@@ -95,51 +104,50 @@ def pretrain(
     model.set_dtype(mx.float32)
     model.unfreeze()
 
-    def rows(split: str) -> list[dict[str, Any]]:
+    def rows(split: str, system_share: float) -> list[dict[str, Any]]:
         with open(data_dir / f"{split}.jsonl", encoding="utf-8") as fh:
             out = [json.loads(line) for line in fh]
-        if not with_system:  # a base model has not seen the users' system prompt
-            out = [{"messages": [m for m in r["messages"] if m["role"] != "system"]} for r in out]
-        return out
+        keep = int(round(system_share * 100))
+        return [
+            r if (i * 37) % 100 < keep else {"messages": [m for m in r["messages"] if m["role"] != "system"]}
+            for i, r in enumerate(out)
+        ]
 
-    train_set = CacheDataset(ChatDataset(rows("train"), tok, mask_prompt=True))  # type: ignore[arg-type]
-    val_set = CacheDataset(ChatDataset(rows("valid"), tok, mask_prompt=True))  # type: ignore[arg-type]
-    schedule = optim.cosine_decay(learning_rate, iters, learning_rate / 20)
-    opt = optim.AdamW(learning_rate=schedule, weight_decay=0.0)
     losses: dict[str, list[tuple[int, float]]] = {"train": [], "val": []}
+    done = 0
 
     class Record(TrainingCallback):
         def on_train_loss_report(self, info: dict[str, Any]) -> None:
-            losses["train"].append((info["iteration"], float(info["train_loss"])))
-            log(f"pretrain iter {info['iteration']}/{iters}: train loss {info['train_loss']:.3f}")
+            losses["train"].append((done + info["iteration"], float(info["train_loss"])))
+            log(f"pretrain iter {done + info['iteration']}/{total}: train loss {info['train_loss']:.3f}")
 
         def on_val_loss_report(self, info: dict[str, Any]) -> None:
-            losses["val"].append((info["iteration"], float(info["val_loss"])))
+            losses["val"].append((done + info["iteration"], float(info["val_loss"])))
 
+    total = sum(p[0] for p in phases)
     scratch = out_dir / "_pretrain"
     scratch.mkdir(parents=True, exist_ok=True)
-    targs = TrainingArgs(
-        batch_size=batch_size,
-        iters=iters,
-        val_batches=4,
-        steps_per_report=25,
-        steps_per_eval=iters,
-        steps_per_save=iters,
-        max_seq_length=1024,
-        adapter_file=str(scratch / "weights.safetensors"),
-    )
-    import contextlib
-    import io
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        train(model, opt, train_set, val_set, args=targs, training_callback=Record())
+    for iters, share, lr in phases:
+        train_set = CacheDataset(ChatDataset(rows("train", share), tok, mask_prompt=True))  # type: ignore[arg-type]
+        val_set = CacheDataset(ChatDataset(rows("valid", share), tok, mask_prompt=True))  # type: ignore[arg-type]
+        opt = optim.AdamW(learning_rate=optim.cosine_decay(lr, iters, lr / 20), weight_decay=0.0)
+        targs = TrainingArgs(
+            batch_size=batch_size,
+            iters=iters,
+            val_batches=4,
+            steps_per_report=25,
+            steps_per_eval=iters,
+            steps_per_save=iters,
+            max_seq_length=1024,
+            adapter_file=str(scratch / "weights.safetensors"),
+        )
+        with contextlib.redirect_stdout(io.StringIO()):  # mlx-lm's progress table; we report our own
+            train(model, opt, train_set, val_set, args=targs, training_callback=Record())
+        done += iters
     shutil.rmtree(scratch)
     save_model(out_dir, model)
     save_config(cfg, config_path=out_dir / "config.json")
     for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
         shutil.copy(tokenizer_dir / name, out_dir / name)
     (out_dir / "generation_config.json").write_text(json.dumps({"eos_token_id": eos}) + "\n")
-    return {
-        "losses": losses,
-        "params": sum(v.size for _, v in __import__("mlx.utils").utils.tree_flatten(model.parameters())),
-    }
+    return {"losses": losses, "params": sum(v.size for _, v in tree_flatten(model.parameters()))}

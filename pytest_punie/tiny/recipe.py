@@ -15,19 +15,22 @@ from pytest_punie.models.cache import Artifact, BuildCache
 from pytest_punie.models.digest import inputs_key
 
 DEFAULT_LORA = {
-    "iters": 100,
+    "iters": 60,
     "batch_size": 4,
-    "learning_rate": 1e-3,
+    "learning_rate": 5e-4,
     "num_layers": -1,  # the default 16 fails on a 2-layer model
     "mask_prompt": True,
-    "save_every": 25,
+    "save_every": 20,
     "steps_per_report": 10,
-    "steps_per_eval": 25,
+    "steps_per_eval": 20,
     "val_batches": 5,
     "max_seq_length": 1024,
     "seed": 0,
 }
-DEFAULT_PRETRAIN: dict[str, Any] = {"iters": 300, "batch_size": 8, "learning_rate": 1e-3}
+# a curriculum (iterations, share with the system prompt, peak lr): the tools
+# first on short examples, then behind the users' long system prompt; the
+# LoRA adapter then does the users' part on their exact data
+DEFAULT_PRETRAIN: dict[str, Any] = {"phases": [[300, 0.0, 1e-3], [150, 1.0, 5e-4]], "batch_size": 8}
 
 
 def _version(name: str) -> str | None:
@@ -60,7 +63,7 @@ def build_base(cache: BuildCache, root: Path, entry: dict[str, Any], log: Callab
         lambda out: (train_tokenizer(data, out), None)[1],
     )
     arch = entry.get("arch", "qwen3")
-    pre = {**DEFAULT_PRETRAIN, "iters": int(entry.get("pretrain_iters", DEFAULT_PRETRAIN["iters"]))}
+    pre = {**DEFAULT_PRETRAIN}
     seed = int(entry.get("seed", 0))
     base = cache.build(
         f"base-{arch}",
@@ -73,7 +76,20 @@ def build_base(cache: BuildCache, root: Path, entry: dict[str, Any], log: Callab
             "versions": versions,
             "blas": blas_name(),
         },
-        lambda out: {"pretrain": _summary(pretrain(data, tok.path, out, arch=arch, seed=seed, log=log, **pre))},
+        lambda out: {
+            "pretrain": _summary(
+                pretrain(
+                    data,
+                    tok.path,
+                    out,
+                    arch=arch,
+                    seed=seed,
+                    log=log,
+                    batch_size=pre["batch_size"],
+                    phases=tuple(tuple(p) for p in pre["phases"]),
+                )
+            )
+        },
     )
     return cache.build(
         "q4",

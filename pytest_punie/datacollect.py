@@ -1,0 +1,111 @@
+"""Data lint as pytest items: one per check per dataset, marked ``data``.
+
+Datasets come from a suite's ``datasets:`` (linted against that suite's
+prompts and system prompt) or from ``--punie-data DIR``. The whole dataset
+is linted once per process; each item reports its check's findings, each
+naming file and line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_punie.datalint import CHECKS, Finding, LintConfig, lint_dataset
+from pytest_punie.suite.model import Suite
+
+_LINT_CACHE = pytest.StashKey[dict[tuple[str, str], list[Finding]]]()
+
+
+class DataFindings(Exception):
+    def __init__(self, findings: list[Finding]):
+        self.findings = findings
+        super().__init__(f"{len(findings)} finding(s)")
+
+
+def lint_config(config: pytest.Config, suites: list[Suite]) -> LintConfig:
+    lo, hi = (float(x) for x in config.getini("punie_lint_tool_share").split())
+    tok = config.getoption("punie_tokenizer")
+    if tok and Path(tok).is_dir():
+        tok = str(Path(tok) / "tokenizer.json")
+    prompts = tuple(p.query for s in suites for p in s.prompts)
+    system = suites[0].system_prompt if suites else None
+    return LintConfig(
+        tool_share=(lo, hi),
+        min_tool_examples=int(config.getini("punie_lint_min_tool_examples")),
+        similarity=float(config.getini("punie_lint_similarity")),
+        max_seq_length=int(config.getini("punie_lint_max_seq_length")),
+        eval_queries=prompts,
+        eval_system_prompt=system,
+        tokenizer=tok or None,
+    )
+
+
+class DatasetCollector(pytest.Collector):
+    def __init__(self, *, dataset: Path, suites: list[Suite], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.suites = suites
+
+    def collect(self):  # type: ignore[override]
+        for check in CHECKS:
+            yield DataCheckItem.from_parent(self, name=check, check=check)
+
+    def findings(self) -> list[Finding]:
+        cache = self.config.stash.setdefault(_LINT_CACHE, {})
+        key = (str(self.dataset.resolve()), ",".join(s.digest for s in self.suites))
+        if key not in cache:
+            root = self.config.rootpath
+            found = lint_dataset(self.dataset, lint_config(self.config, self.suites))
+            cache[key] = [dataclasses.replace(f, path=_relative(Path(f.path), root)) for f in found]
+        return cache[key]
+
+
+class DataCheckItem(pytest.Item):
+    def __init__(self, *, check: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.check = check
+        self.add_marker("data")
+        self.punie_findings: list[dict[str, Any]] = []
+
+    @property
+    def dataset(self) -> DatasetCollector:
+        assert isinstance(self.parent, DatasetCollector)
+        return self.parent
+
+    def runtest(self) -> None:
+        if self.check == "length" and not self.config.getoption("punie_tokenizer"):
+            pytest.skip("the length check needs the model's tokenizer: --punie-tokenizer=DIR")
+        mine = [f for f in self.dataset.findings() if f.check == self.check]
+        self.punie_findings = [f.to_dict() for f in mine]
+        errors = [f for f in mine if f.severity == "error"]
+        if errors:
+            raise DataFindings(mine)
+
+    def repr_failure(self, excinfo, style=None):  # type: ignore[override]
+        if isinstance(excinfo.value, DataFindings):
+            lines = [f"{self.check}: {CHECKS[self.check]}"]
+            for f in excinfo.value.findings[:50]:
+                lines.append(f"  {f.where()}: {f.severity}: {f.message}")
+            if len(excinfo.value.findings) > 50:
+                lines.append(f"  ... and {len(excinfo.value.findings) - 50} more (all in --punie-json findings[])")
+            return "\n".join(lines)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.dataset.dataset, None, f"data lint {self.check} [{self.dataset.dataset}]"
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def datasets_of_suite(suite: Suite) -> dict[str, Path]:
+    base = Path(suite.path).parent
+    return {name: (base / rel).resolve() for name, rel in suite.extra.get("datasets", {}).items()}

@@ -1,0 +1,110 @@
+"""The embedded tiny model, end to end: built by the project, fused,
+quantized, served and evaluated for real (no mocks)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from pytest_punie.backends import ChatRequest
+from pytest_punie.scoring.parse import parse_response
+from pytest_punie.sources.model import messages_for
+from pytest_punie.suite import load_suite
+
+from ..conftest import PHASE33
+
+pytestmark = pytest.mark.slow
+
+
+def normalized(response: dict) -> tuple:
+    """What a response says, whatever the wire format: calls and visible text."""
+    parsed = parse_response(response)
+    return tuple((c.name, (c.code or c.raw_arguments).strip()) for c in parsed.calls), parsed.visible_text.strip()
+
+
+def test_main_command_evaluates_the_tiny_model(tiny_project, tiny_model):
+    result = tiny_project.runpytest_subprocess(
+        "--punie-model=tiny_5bit", "-m", "eval", "--punie-json=out.json", "--punie-md=out.md", "-p", "no:cacheprovider"
+    )
+    assert result.ret in (0, 1), result.stdout.str()[-3000:]
+    result.stdout.fnmatch_lines(["*pytest-punie eval*", "overall * 27/27 *", "VERDICT: *"])
+    doc = json.loads((tiny_project.path / "out.json").read_text())
+    assert len(doc["prompts"]) == 27
+    model = doc["provenance"]["model"]
+    assert model["digest"] == tiny_model.digest and model["path"] == str(tiny_model.path)
+    assert model["quantization"] == {"group_size": 64, "bits": 5, "mode": "affine"}
+    assert [b["step"] for b in model["builds"]] == ["q4", "adapter", "fused", "q5"]
+    assert not any(b["built_now"] for b in model["builds"])  # the fixture built it; this run reused it
+    assert model["backend"] == "in-process"
+    scored = [name for name, c in doc["categories"].items() if c["score"] > 0.1]
+    assert len(scored) >= 4, doc["categories"]  # a real model: it scores on most categories
+    assert "[punie] building" not in result.stdout.str()
+
+
+def test_inprocess_and_server_backends_agree_at_temperature_zero(tiny_model):
+    from pytest_punie.backends.http import HttpBackend, ManagedServer
+    from pytest_punie.backends.inprocess import InProcessBackend
+
+    suite = load_suite(PHASE33)
+    reqs = [ChatRequest(p.id, messages_for(suite, p), suite.sampling_for(p)) for p in suite.prompts]
+    local = InProcessBackend(tiny_model.path).complete(reqs)
+    server = ManagedServer(tiny_model.path).start()
+    try:
+        served = HttpBackend(server.url, str(tiny_model.path)).complete(reqs)
+    finally:
+        server.stop()
+    assert all(r.error is None for r in served), [r.error for r in served if r.error]
+    mismatches = [
+        (req.key, normalized(a.response), normalized(b.response))
+        for req, a, b in zip(reqs, local, served, strict=True)
+        if normalized(a.response) != normalized(b.response)
+    ]
+    assert not mismatches, mismatches[:3]
+
+
+def test_xdist_shares_one_server_and_matches_one_process(tiny_project):
+    serial = tiny_project.runpytest_subprocess(
+        "--punie-model=tiny_5bit", "-m", "eval", "--punie-json=s.json", "-p", "no:cacheprovider"
+    )
+    parallel = tiny_project.runpytest_subprocess(
+        "--punie-model=tiny_5bit", "-m", "eval", "--punie-json=p.json", "-n", "2", "-p", "no:cacheprovider"
+    )
+    assert serial.ret == parallel.ret
+    s = json.loads((tiny_project.path / "s.json").read_text())
+    p = json.loads((tiny_project.path / "p.json").read_text())
+    assert p["provenance"]["model"]["server"] == "managed, shared by xdist workers"  # one identity: one server
+    assert p["provenance"]["model"]["digest"] == s["provenance"]["model"]["digest"]
+    by_id = {x["id"]: x for x in s["prompts"]}
+    for q in p["prompts"]:
+        r = by_id[q["id"]]
+        assert (q["scores"], q["label"]) == (r["scores"], r["label"]), q["id"]
+        assert normalized(q["response"]) == normalized(r["response"]), q["id"]
+    assert s["categories"] == p["categories"]
+
+
+def test_a_changed_adapter_is_a_new_build(tiny_model, tmp_path):
+    from pytest_punie.models.cache import BuildCache
+    from pytest_punie.models.resolve import fuse_and_quantize
+
+    q4 = next(b for b in tiny_model.builds if b["step"] == "q4")
+    adapter = next(b for b in tiny_model.builds if b["step"] == "adapter")
+    from pathlib import Path
+
+    adapter_dir = Path(adapter["path"])
+    checkpoints = sorted(adapter_dir.glob("00*_adapters.safetensors"))
+    assert len(checkpoints) >= 3
+    cache = BuildCache(tmp_path / "cache")
+    logs: list[str] = []
+    first = fuse_and_quantize(cache, Path(q4["path"]), checkpoints[0], 5, 64, logs.append)
+    again = fuse_and_quantize(cache, Path(q4["path"]), checkpoints[0], 5, 64, logs.append)
+    other = fuse_and_quantize(cache, Path(q4["path"]), checkpoints[1], 5, 64, logs.append)
+    assert first[0].built and first[1].built
+    assert not again[0].built and not again[1].built and again[1].path == first[1].path
+    assert other[0].built and other[0].key != first[0].key and other[1].digest != first[1].digest
+    # the user's adapter directory is read, never changed
+    assert sorted(p.name for p in adapter_dir.iterdir()) == sorted(
+        [*[c.name for c in checkpoints], "adapters.safetensors", "adapter_config.json", "train.log", "punie-build.json"]
+    )
+    shutil.rmtree(tmp_path / "cache")

@@ -1,0 +1,110 @@
+"""Content-addressed builds: reuse, atomicity, interruption, concurrency."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from pytest_punie.models.cache import MARKER, BuildCache
+
+
+def _writer(text: str):
+    def build(out: Path) -> dict:
+        (out / "weights.safetensors").write_text(text)
+        (out / "config.json").write_text("{}")
+        return {"note": text}
+
+    return build
+
+
+def test_second_build_reuses(tmp_path):
+    cache = BuildCache(tmp_path)
+    first = cache.build("q5", {"model": "sha256:a", "bits": 5}, _writer("x"))
+    again = cache.build("q5", {"model": "sha256:a", "bits": 5}, _writer("never called"))
+    assert first.built and not again.built
+    assert again.path == first.path and again.digest == first.digest
+    assert (first.path / "weights.safetensors").read_text() == "x"
+    assert json.loads((first.path / MARKER).read_text())["note"] == "x"
+
+
+def test_changed_input_is_a_new_build(tmp_path):
+    cache = BuildCache(tmp_path)
+    a = cache.build("fused", {"adapter": "sha256:1"}, _writer("one"))
+    b = cache.build("fused", {"adapter": "sha256:2"}, _writer("two"))
+    assert a.key != b.key and b.built and a.digest != b.digest
+
+
+def test_failed_build_leaves_nothing(tmp_path):
+    cache = BuildCache(tmp_path)
+
+    def broken(out: Path) -> None:
+        (out / "weights.safetensors").write_text("half")
+        raise RuntimeError("fuse crashed")
+
+    with pytest.raises(RuntimeError):
+        cache.build("fused", {"adapter": "sha256:1"}, broken)
+    assert cache.lookup("fused", {"adapter": "sha256:1"}) is None
+    assert not list((tmp_path / "tmp").iterdir())
+    assert not (tmp_path / "fused").exists() or not list((tmp_path / "fused").iterdir())
+
+
+SLOW_BUILDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from pytest_punie.models.cache import BuildCache
+
+    def build(out):
+        (out / "weights.safetensors").write_text("partial")
+        Path(sys.argv[2]).write_text("started")
+        time.sleep(float(sys.argv[3]))
+        (Path(sys.argv[2]).parent / "calls").open("a").write("x")
+        return None
+
+    BuildCache(Path(sys.argv[1])).build("fused", {"adapter": "sha256:1"}, build)
+    """
+)
+
+
+def _spawn(tmp_path: Path, cache: Path, flag: Path, sleep: float) -> subprocess.Popen:
+    script = tmp_path / "builder.py"
+    script.write_text(SLOW_BUILDER)
+    return subprocess.Popen([sys.executable, str(script), str(cache), str(flag), str(sleep)])
+
+
+def _wait_for(path: Path, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def test_killed_build_leaves_no_loadable_artifact(tmp_path):
+    cache_dir = tmp_path / "cache"
+    proc = _spawn(tmp_path, cache_dir, tmp_path / "started", 60)
+    _wait_for(tmp_path / "started")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    cache = BuildCache(cache_dir)
+    assert cache.lookup("fused", {"adapter": "sha256:1"}) is None  # nothing under the final name
+    assert list((cache_dir / "tmp").iterdir())  # the half-built directory is only in tmp/
+    again = cache.build("fused", {"adapter": "sha256:1"}, _writer("whole"))
+    assert again.built and (again.path / "weights.safetensors").read_text() == "whole"
+    assert not list((cache_dir / "tmp").iterdir())  # the stale attempt was cleared
+
+
+def test_concurrent_builders_build_once(tmp_path):
+    cache_dir = tmp_path / "cache"
+    procs = [_spawn(tmp_path, cache_dir, tmp_path / f"started{i}", 1.0) for i in range(2)]
+    for p in procs:
+        assert p.wait(60) == 0
+    assert (tmp_path / "calls").read_text() == "x"
+    assert BuildCache(cache_dir).lookup("fused", {"adapter": "sha256:1"}) is not None
