@@ -28,17 +28,20 @@ sys.path.insert(0, str(ROOT))
 from pytest_punie.backends import ChatRequest  # noqa: E402
 from pytest_punie.backends.http import HttpBackend, ManagedServer, free_port, request_body  # noqa: E402
 from pytest_punie.blas import subprocess_env  # noqa: E402
-from pytest_punie.scoring.parse import parse_response  # noqa: E402
 from pytest_punie.sources.model import messages_for  # noqa: E402
 from pytest_punie.suite import load_suite  # noqa: E402
 
 
-def normalized(response: dict) -> tuple:
-    parsed = parse_response(response)
-    return tuple((c.name, (c.code or c.raw_arguments).strip()) for c in parsed.calls), parsed.visible_text.strip()
+def client_view(response: dict) -> tuple:
+    """What an OpenAI client sees: content, tool calls (name, arguments), finish reason."""
+    choice = response["choices"][0]
+    msg = choice["message"]
+    calls = tuple((c["function"]["name"], c["function"]["arguments"]) for c in msg.get("tool_calls") or [])
+    return msg.get("content"), calls, choice["finish_reason"]
 
 
-def legacy(model_path: Path, reqs: list[ChatRequest], log_dir: Path) -> list[dict]:
+def legacy(model_path: Path, reqs: list[ChatRequest], log_dir: Path) -> tuple[list[dict], float]:
+    """Returns the responses and the seconds spent generating (after start-up)."""
     port = free_port()
     (log_dir / "hf").mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
@@ -58,12 +61,13 @@ def legacy(model_path: Path, reqs: list[ChatRequest], log_dir: Path) -> list[dic
                 pass
             time.sleep(1)
         out = []
+        started = time.perf_counter()
         with httpx.Client() as client:
             for r in reqs:
                 out.append(
                     client.post(f"{url}/v1/chat/completions", json=request_body(str(model_path), r), timeout=120).json()
                 )
-        return out
+        return out, time.perf_counter() - started
     finally:
         proc.terminate()
         proc.wait()
@@ -80,20 +84,23 @@ def main() -> None:
     model = materialize(resolve_spec(args.model, ROOT), ROOT, cache, cache.log)
     suite = load_suite(ROOT / "evalsuites" / "phase33.yaml")
     reqs = [ChatRequest(p.id, messages_for(suite, p), suite.sampling_for(p)) for p in suite.prompts]
-    results: dict[str, tuple[float, list[dict]]] = {}
+    results: dict[str, tuple[float, float, list[dict]]] = {}  # name -> (end to end, generation only, outputs)
 
     t = time.perf_counter()
-    outs = legacy(model.path, reqs, cache.root / "bench")
-    results["legacy script (server, sleep 3 s, poll 1 s, sequential)"] = (time.perf_counter() - t, outs)
+    outs, gen = legacy(model.path, reqs, cache.root / "bench")
+    results["legacy script (server, sleep 3 s, poll 1 s, sequential)"] = (time.perf_counter() - t, gen, outs)
 
     # in a fresh process, so model loading is counted like the other two
     t = time.perf_counter()
     code = (
-        "import json,sys; from pytest_punie.backends.inprocess import InProcessBackend;"
+        "import json,sys;"
+        "from pytest_punie.backends.inprocess import InProcessBackend;"
         "from pytest_punie.backends import ChatRequest; from pytest_punie.suite.model import Sampling;"
-        "reqs=[ChatRequest(r['key'], tuple(r['messages']), Sampling(**{**r['sampling'], 'stop': tuple(r['sampling']['stop'])}))"
+        "reqs=[ChatRequest(r['key'], tuple(r['messages']),"
+        " Sampling(**{**r['sampling'], 'stop': tuple(r['sampling']['stop'])}))"
         " for r in json.load(sys.stdin)];"
-        "print(json.dumps([x.response for x in InProcessBackend(sys.argv[1]).complete(reqs)]))"
+        "import time; b=InProcessBackend(sys.argv[1]); b.load(); t=time.perf_counter(); out=b.complete(reqs);"
+        "print(json.dumps({'gen': time.perf_counter()-t, 'out': [x.response for x in out]}))"
     )
     import json
 
@@ -106,23 +113,35 @@ def main() -> None:
         env=subprocess_env(),
         check=True,
     )
-    results["pytest-punie in-process (batched)"] = (time.perf_counter() - t, json.loads(proc.stdout))
+    got = json.loads(proc.stdout)
+    results["pytest-punie in-process (batched)"] = (time.perf_counter() - t, got["gen"], got["out"])
 
     t = time.perf_counter()
     server = ManagedServer(model.path, log_dir=cache.root / "bench").start()
     try:
-        recs = HttpBackend(server.url, str(model.path)).complete(reqs)
+        g = time.perf_counter()
+        recs = HttpBackend(server.url, str(model.path), tokenizer_file=model.path / "tokenizer.json").complete(reqs)
+        gen = time.perf_counter() - g
     finally:
         server.stop()
-    results["pytest-punie managed server (8 concurrent)"] = (time.perf_counter() - t, [r.response for r in recs])
+    results["pytest-punie managed server (8 concurrent)"] = (time.perf_counter() - t, gen, [r.response for r in recs])
 
-    base_time, base_out = next(iter(results.values()))
-    ref = [normalized(o) for o in base_out]
+    base_time, base_gen, base_out = next(iter(results.values()))
+    ref = [client_view(o) for o in base_out]
+    ids = [o["punie"]["token_ids"] for o in results["pytest-punie in-process (batched)"][2]]
     print(f"model {model.path} ({model.digest[:19]}), {len(reqs)} prompts, temperature 0")
-    print(f"{'method':<58} {'seconds':>8} {'speed-up':>9} {'same outputs':>13}")
-    for name, (secs, outs) in results.items():
-        same = sum(normalized(o) == r for o, r in zip(outs, ref, strict=True))
-        print(f"{name:<58} {secs:>8.2f} {base_time / secs:>8.1f}x {same:>6}/{len(reqs)}")
+    print(f"{'method':<56} {'end to end':>10} {'ratio':>6} {'generation':>10} {'ratio':>6} {'same':>6} {'ids':>6}")
+    for name, (secs, gen, outs) in results.items():
+        same = sum(client_view(o) == r for o, r in zip(outs, ref, strict=True))
+        same_ids = sum(o.get("punie", {}).get("token_ids") == i for o, i in zip(outs, ids, strict=True))
+        print(
+            f"{name:<56} {secs:>9.2f}s {base_time / secs:>5.1f}x {gen:>9.2f}s {base_gen / gen:>5.1f}x "
+            f"{same:>3}/{len(reqs)} {same_ids if 'punie' in outs[0] else '-':>3}/{len(reqs)}"
+        )
+    print(
+        "same: identical client view (content, tool calls, finish reason) to the legacy run; "
+        "ids: identical generated token ids to the in-process run"
+    )
 
 
 if __name__ == "__main__":

@@ -30,13 +30,19 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def completion_dict(model: str, content: str, finish_reason: str, prompt_tokens: int, completion_tokens: int) -> dict:
+def completion_dict(
+    model: str, message: dict[str, Any], finish_reason: str, prompt_tokens: int, token_ids: list[int], raw_text: str
+) -> dict[str, Any]:
+    """A chat.completion as a server returns it, plus ``punie``: the token ids
+    and raw text of the generation, which scoring and comparisons use."""
+    completion_tokens = len(token_ids)
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+        "punie": {"token_ids": token_ids, "raw_text": raw_text},
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,

@@ -35,6 +35,7 @@ def request_body(model: str, req: ChatRequest) -> dict[str, Any]:
         "top_p": s.top_p,
         "max_tokens": s.max_tokens,
         "stop": list(s.stop),
+        "logprobs": True,  # the token ids: what the model generated, before the server parses tool calls
     }
     if s.seed is not None and s.temperature > 0:
         body["seed"] = s.seed  # mlx_lm server turns batching off for seeded requests
@@ -43,12 +44,37 @@ def request_body(model: str, req: ChatRequest) -> dict[str, Any]:
 
 class HttpBackend:
     def __init__(
-        self, url: str, model: str, identity: dict[str, Any] | None = None, connections: int = MAX_CONNECTIONS
+        self,
+        url: str,
+        model: str,
+        identity: dict[str, Any] | None = None,
+        connections: int = MAX_CONNECTIONS,
+        tokenizer_file: Path | None = None,
     ):
         self.url = url.rstrip("/")
         self.model = model
         self.connections = connections
         self._identity = identity or {}
+        self._decoder: Any = None
+        if tokenizer_file is not None and tokenizer_file.is_file():
+            from tokenizers import Tokenizer
+
+            self._decoder = Tokenizer.from_file(str(tokenizer_file))
+
+    def _keep_raw(self, body: dict[str, Any], stop: tuple[str, ...]) -> None:
+        """Move the token ids out of ``logprobs`` into ``punie`` (with their text).
+
+        The server lists the stop token it ended on; generation output does
+        not include it (the in-process backend drops it too)."""
+        choices = body.get("choices") or [{}]
+        content = (choices[0].pop("logprobs", None) or {}).get("content") or []
+        ids = [int(t["id"]) for t in content if isinstance(t, dict) and "id" in t]
+        if ids and self._decoder is not None and choices[0].get("finish_reason") != "length":
+            last = self._decoder.decode([ids[-1]], skip_special_tokens=False)
+            if last in stop or self._decoder.decode([ids[-1]], skip_special_tokens=True) == "":
+                ids = ids[:-1]
+        if self._decoder is not None:
+            body["punie"] = {"token_ids": ids, "raw_text": self._decoder.decode(ids, skip_special_tokens=False)}
 
     def identity(self) -> dict[str, Any]:
         return {**self._identity, "backend": "http", "url": self.url, "served_model": self.model}
@@ -77,6 +103,7 @@ class HttpBackend:
             return ResponseRecord(
                 None, error=f"server answered for model {answered!r}, not {self.model!r}", seconds=seconds
             )
+        self._keep_raw(body, req.sampling.stop)
         return ResponseRecord(body, seconds=seconds)
 
     def complete(self, requests: list[ChatRequest]) -> list[ResponseRecord]:

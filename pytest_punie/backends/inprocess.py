@@ -86,14 +86,47 @@ class InProcessBackend:
                 self.last_token_ids[req.key] = ids
                 text = self._tokenizer.decode(ids)
                 reason = "length" if finish.get(uid) == "length" else "stop"
+                message, reason = server_message(self._tokenizer, text, reason)
                 out[req.key] = ResponseRecord(
-                    response=completion_dict(str(self.model_path), text, reason, len(prompt), len(ids)),
+                    response=completion_dict(str(self.model_path), message, reason, len(prompt), ids, text),
                     seconds=round(elapsed / len(reqs), 4),
                 )
         return [out[r.key] for r in requests]
 
     def close(self) -> None:
         self._model = self._tokenizer = None
+
+
+def server_message(tokenizer: Any, text: str, finish_reason: str) -> tuple[dict[str, Any], str]:
+    """The message mlx_lm server would return for this text: tool calls parsed
+    out with the model's own tool parser (one that does not parse is dropped,
+    as the server drops it), the rest as content. Keeps the legacy scorer's
+    view the same whichever backend generated."""
+    if not getattr(tokenizer, "has_tool_calling", False) or tokenizer.tool_parser is None:
+        return {"role": "assistant", "content": text or None}, finish_reason
+    from mlx_lm.server import ToolCallFormatter
+
+    start, end = tokenizer.tool_call_start, tokenizer.tool_call_end
+    content, tool_texts, pos = [], [], 0
+    while True:
+        i = text.find(start, pos)
+        if i < 0:
+            content.append(text[pos:])
+            break
+        content.append(text[pos:i])
+        j = text.find(end, i + len(start))
+        tool_texts.append(text[i + len(start) : j if j >= 0 else len(text)])
+        if j < 0:
+            break
+        pos = j + len(end)
+    body = "".join(content)
+    message: dict[str, Any] = {"role": "assistant", "content": body or None}
+    calls = ToolCallFormatter(tokenizer.tool_parser, None)(tool_texts)
+    if calls:
+        message["tool_calls"] = calls
+    if tool_texts and finish_reason == "stop":
+        finish_reason = "tool_calls"
+    return message, finish_reason
 
 
 def _trim_stop(ids: list[int], stops: list[list[int]]) -> list[int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import itertools
 import json
 import re
 from collections import Counter
@@ -180,7 +181,7 @@ class Linter:
         convo = [r for r in roles if r != "system"]
         if convo and convo[0] != "user":
             self.add("structure", "error", path, line, f"the conversation starts with {convo[0]!r}, not 'user'")
-        for a, b in zip(convo, convo[1:], strict=False):
+        for a, b in itertools.pairwise(convo):
             if a == b == "assistant":
                 self.add("structure", "error", path, line, "two assistant messages in a row")
                 break

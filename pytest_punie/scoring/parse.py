@@ -202,8 +202,23 @@ def _text_calls(text: str) -> tuple[list[ToolCall], str]:
     return calls, "".join(visible)
 
 
+def raw_text_of(response: dict[str, Any] | None) -> str | None:
+    """The generated text itself, when the backend kept it (``punie.raw_text``).
+
+    A server parses tool calls out of the text and silently drops one it
+    cannot parse (mlx_lm server does, for a call cut off mid-generation);
+    the raw text still shows what the model wrote."""
+    if isinstance(response, dict) and isinstance(response.get("punie"), dict):
+        raw = response["punie"].get("raw_text")
+        return raw if isinstance(raw, str) else None
+    return None
+
+
 def parse_response(response: dict[str, Any] | None) -> ParsedResponse:
     message = message_of(response)
+    raw = raw_text_of(response)
+    if raw is not None:
+        message = {"role": "assistant", "content": raw}
     content = message.get("content")
     content = content if isinstance(content, str) else ""
     outside, opened, closed = _split_think(content)

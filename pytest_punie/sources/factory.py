@@ -120,10 +120,18 @@ def make_source(config: pytest.Config, log: Callable[[str], None]) -> Any:
 
     if workerinput and workerinput.get("punie_run_dir"):
         url = shared_server_url(Path(workerinput["punie_run_dir"]), resolved.path)
-        shared = HttpBackend(url, str(resolved.path), {"server": "managed, shared by xdist workers"})
+        shared = HttpBackend(
+            url,
+            str(resolved.path),
+            {"server": "managed, shared by xdist workers"},
+            tokenizer_file=resolved.path / "tokenizer.json",
+        )
         return ModelSource(shared, resolved.identity(), overrides, batch=False)
     server = ManagedServer(resolved.path).start()
-    backend = OwnedServerBackend(HttpBackend(server.url, str(resolved.path), {"server": "managed"}), server)
+    http = HttpBackend(
+        server.url, str(resolved.path), {"server": "managed"}, tokenizer_file=resolved.path / "tokenizer.json"
+    )
+    backend = OwnedServerBackend(http, server)
     return ModelSource(backend, resolved.identity(), overrides)
 
 

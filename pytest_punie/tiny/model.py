@@ -107,7 +107,7 @@ def pretrain(
     def rows(split: str, system_share: float) -> list[dict[str, Any]]:
         with open(data_dir / f"{split}.jsonl", encoding="utf-8") as fh:
             out = [json.loads(line) for line in fh]
-        keep = int(round(system_share * 100))
+        keep = round(system_share * 100)
         return [
             r if (i * 37) % 100 < keep else {"messages": [m for m in r["messages"] if m["role"] != "system"]}
             for i, r in enumerate(out)
@@ -150,4 +150,5 @@ def pretrain(
     for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
         shutil.copy(tokenizer_dir / name, out_dir / name)
     (out_dir / "generation_config.json").write_text(json.dumps({"eos_token_id": eos}) + "\n")
-    return {"losses": losses, "params": sum(v.size for _, v in tree_flatten(model.parameters()))}
+    params = sum(int(v.size) for _, v in tree_flatten(model.parameters()))  # type: ignore[misc,union-attr,str-unpack]
+    return {"losses": losses, "params": params}

@@ -24,6 +24,14 @@ def normalized(response: dict) -> tuple:
     return tuple((c.name, (c.code or c.raw_arguments).strip()) for c in parsed.calls), parsed.visible_text.strip()
 
 
+def client_view(response: dict) -> tuple:
+    """What an OpenAI client sees: content, tool calls (name, arguments), finish reason."""
+    choice = response["choices"][0]
+    msg = choice["message"]
+    calls = tuple((c["function"]["name"], c["function"]["arguments"]) for c in msg.get("tool_calls") or [])
+    return msg.get("content"), calls, choice["finish_reason"]
+
+
 def test_main_command_evaluates_the_tiny_model(tiny_project, tiny_model):
     result = tiny_project.runpytest_subprocess(
         "--punie-model=tiny_5bit", "-m", "eval", "--punie-json=out.json", "--punie-md=out.md", "-p", "no:cacheprovider"
@@ -52,16 +60,21 @@ def test_inprocess_and_server_backends_agree_at_temperature_zero(tiny_model):
     local = InProcessBackend(tiny_model.path).complete(reqs)
     server = ManagedServer(tiny_model.path).start()
     try:
-        served = HttpBackend(server.url, str(tiny_model.path)).complete(reqs)
+        served = HttpBackend(
+            server.url, str(tiny_model.path), tokenizer_file=tiny_model.path / "tokenizer.json"
+        ).complete(reqs)
     finally:
         server.stop()
     assert all(r.error is None for r in served), [r.error for r in served if r.error]
-    mismatches = [
-        (req.key, normalized(a.response), normalized(b.response))
-        for req, a, b in zip(reqs, local, served, strict=True)
-        if normalized(a.response) != normalized(b.response)
+    ids = [
+        (a.response["punie"]["token_ids"], b.response["punie"]["token_ids"]) for a, b in zip(local, served, strict=True)
     ]
-    assert not mismatches, mismatches[:3]
+    assert all(x == y for x, y in ids), [r.key for r, (x, y) in zip(reqs, ids, strict=True) if x != y]
+    views = [
+        (r.key, client_view(a.response), client_view(b.response)) for r, a, b in zip(reqs, local, served, strict=True)
+    ]
+    assert not [v for v in views if v[1] != v[2]], [v for v in views if v[1] != v[2]][:2]
+    assert all(normalized(a.response) == normalized(b.response) for a, b in zip(local, served, strict=True))
 
 
 def test_xdist_shares_one_server_and_matches_one_process(tiny_project):
