@@ -62,9 +62,31 @@ class SuiteFile(pytest.File):
         for prompt in suite.prompts:
             yield PromptItem.from_parent(self, name=prompt.id, suite=suite, prompt=prompt)
         from pytest_punie.datacollect import DatasetCollector, datasets_of_suite
+        from pytest_punie.plugin import punie_run
 
+        run = punie_run(self.config)
+        run.suites_seen.append(suite)
         for name, directory in datasets_of_suite(suite).items():
             yield DatasetCollector.from_parent(self, name=f"data[{name}]", dataset=directory, suites=[suite])
+        yield from self._pipeline(run)
+
+    def _pipeline(self, run: Any) -> Any:
+        """Pipeline checks of the model under test, under the first suite collected."""
+        from pytest_punie.sources.factory import model_name, uses_model
+
+        if run.pipeline_collected or not uses_model(self.config):
+            return
+        run.pipeline_collected = True
+        from pytest_punie.models.resolve import resolve_spec
+        from pytest_punie.pipelinecollect import PipelineCollector
+
+        name = model_name(self.config)
+        assert name is not None
+        try:
+            spec = resolve_spec(name, self.config.rootpath)
+        except PunieError:
+            return  # the eval items report an unknown model
+        yield PipelineCollector.from_parent(self, name=f"pipeline[{name}]", model_name=name, entry=spec.entry)
 
 
 def _display_path(config: pytest.Config, path: Path) -> str:

@@ -76,7 +76,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="lint this training dataset (train/valid/test.jsonl); repeatable",
     )
-    group.addoption("--punie-tokenizer", metavar="DIR", help="the model's tokenizer, for the data lint's length check")
+    group.addoption(
+        "--punie-train-log",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="check an mlx-lm training log (either format); repeatable",
+    )
+    group.addoption(
+        "--punie-adapter",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="check an mlx-lm adapter directory; repeatable",
+    )
+    group.addoption(
+        "--punie-tokenizer",
+        metavar="DIR",
+        help="a tokenizer directory: preflight checks (-m tokenizer) and the data lint's length check",
+    )
+    group.addoption(
+        "--punie-reference-tokenizer",
+        metavar="DIR",
+        help="the tokenizer the candidate must match (chat template, special-token positions)",
+    )
+    group.addoption(
+        "--punie-tokenizer-family",
+        default="qwen3",
+        metavar="NAME",
+        help="expected single-id tokens: evalsuites/tokenizers/NAME.yaml (default qwen3)",
+    )
+    group.addoption("--punie-tokenizer-spec", metavar="FILE", help="expected single-id tokens from this YAML instead")
     parser.addini(
         "punie_lint_tool_share", default="0.10 0.80", help="data lint: allowed share of tool-calling examples"
     )
@@ -101,6 +131,9 @@ class PunieRun:
         self.run_dir: Path | None = None  # xdist controller: where workers share one server
         self.other_failures: list[str] = []
         self._source: Any = None
+        self._model: Any = None
+        self.suites_seen: list[Any] = []  # suites collected in this process
+        self.pipeline_collected = False
         self.document: dict[str, Any] | None = None
 
     @property
@@ -112,8 +145,51 @@ class PunieRun:
             from pytest_punie.sources.factory import make_source
 
             with self._visible() as log:
-                self._source = make_source(self.config, log)
+                self._source = make_source(self.config, log, self.model)
         return self._source
+
+    def model(self) -> Any:
+        """The model under test, resolved and built once per process."""
+        if self._model is None:
+            from pytest_punie.sources.factory import model_name, resolve_model
+
+            name = model_name(self.config)
+            if not name:
+                raise PunieError(None, None, "no model: pass --punie-model NAME|PATH")
+            with self._visible() as log:
+                self._model = resolve_model(self.config, name, log)
+        return self._model
+
+    def training_example(self, with_response: bool = True) -> list[dict[str, str]] | None:
+        """The first tool-calling training example of the first suite dataset;
+        with ``with_response``, preferably one that carries a tool response."""
+        import json
+
+        from pytest_punie.datacollect import datasets_of_suite
+
+        first = None
+        for suite in self.suites_seen:
+            for directory in datasets_of_suite(suite).values():
+                train = directory / "train.jsonl"
+                if train.is_file():
+                    with open(train, encoding="utf-8") as fh:
+                        for line in fh:
+                            msgs = json.loads(line).get("messages") or []
+                            if len(msgs) >= 3 and "<tool_call>" in str(msgs[2].get("content")):
+                                if not with_response or "<tool_response>" in line:
+                                    return list(msgs)
+                                first = first or list(msgs)
+        return first
+
+    def smoke_prompt(self) -> tuple[str, str]:
+        """(system prompt, query): the first tool-calling training example of the
+        first suite dataset, else the first suite prompt."""
+        example = self.training_example(with_response=False)
+        for suite in self.suites_seen:
+            if example:
+                return suite.system_prompt, str(example[1]["content"])
+            return suite.system_prompt, suite.prompts[0].query
+        raise PunieError(None, None, "no suite collected: the smoke check takes its prompt from a suite")
 
     def _visible(self) -> Any:
         """Build progress shown live, even while pytest captures output."""
@@ -263,6 +339,26 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """--punie-data DIR: lint datasets given on the command line (before -m/-k select)."""
+    from pytest_punie.pipelinecollect import PipelineItem
+
+    for log_file in config.getoption("punie_train_log"):
+        items.append(
+            PipelineItem.from_parent(
+                session,
+                name=f"pipeline[{log_file}]::training-log",
+                check="training-log",
+                artifact=Path(log_file).resolve(),
+            )
+        )
+    for adapter in config.getoption("punie_adapter"):
+        items.append(
+            PipelineItem.from_parent(
+                session, name=f"pipeline[{adapter}]::adapter", check="adapter", artifact=Path(adapter).resolve()
+            )
+        )
+    from pytest_punie.pipelinecollect import tokenizer_items
+
+    items.extend(tokenizer_items(session, config))
     dirs = config.getoption("punie_data")
     if not dirs:
         return

@@ -52,6 +52,7 @@ class ResolvedModel:
     digest: str
     summary: dict[str, Any]
     builds: list[dict[str, Any]] = field(default_factory=list)
+    spec_entry: dict[str, Any] = field(default_factory=dict)
 
     def identity(self) -> dict[str, Any]:
         return {
@@ -188,4 +189,4 @@ def materialize(spec: ModelSpec, root: Path, cache: BuildCache, log: Log) -> Res
         raise ModelError(None, None, f'{spec.source}: give path, base + adapter, or recipe = "tiny"')
     summary = validate_model_dir(path)
     digest = builds[-1]["digest"] if builds else cache.digest(path)
-    return ResolvedModel(spec.name, path, digest, summary, builds)
+    return ResolvedModel(spec.name, path, digest, summary, builds, dict(e))

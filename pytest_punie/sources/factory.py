@@ -77,7 +77,7 @@ def stop_shared_server(run_dir: Path) -> None:
         stop_pid(int(json.loads(state.read_text())["pid"]))
 
 
-def make_source(config: pytest.Config, log: Callable[[str], None]) -> Any:
+def make_source(config: pytest.Config, log: Callable[[str], None], model: Callable[[], Any] | None = None) -> Any:
     responses = config.getoption("punie_responses")
     if responses:
         from pytest_punie.sources.replay import ReplaySource
@@ -107,7 +107,7 @@ def make_source(config: pytest.Config, log: Callable[[str], None]) -> Any:
             "no model to evaluate: pass --punie-model NAME|PATH, --punie-responses FILE or "
             "--punie-server-url URL (or set punie_model in [tool.pytest.ini_options])",
         )
-    resolved = resolve_model(config, name, log)
+    resolved = model() if model is not None else resolve_model(config, name, log)
     workerinput = getattr(config, "workerinput", None)
     kind = config.getoption("punie_backend")
     if kind == "auto":

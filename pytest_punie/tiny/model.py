@@ -53,6 +53,9 @@ ARCHS: dict[str, dict[str, Any]] = {
 }
 
 
+GENERIC_SYSTEM = "You are a helpful assistant. You can write Python code and call functions to get work done."
+
+
 def model_config(arch: str, eos_ids: list[int]) -> dict[str, Any]:
     cfg = dict(ARCHS[arch])
     # float32 on CPU: quantized matmul is ~10x slower in bf16, ~50x in fp16
@@ -66,17 +69,18 @@ def pretrain(
     out_dir: Path,
     arch: str = "qwen3",
     seed: int = 0,
-    phases: tuple[tuple[int, float, float], ...] = ((300, 0.0, 1e-3), (150, 1.0, 5e-4)),
+    phases: tuple[tuple[int, str, float], ...] = ((300, "none", 1e-3), (150, "generic", 5e-4)),
     batch_size: int = 8,
     log: Any = print,
 ) -> dict[str, Any]:
     """Write a loadable mlx-lm model directory to ``out_dir``; returns training stats.
 
-    ``phases`` are (iterations, share of examples with the system prompt,
-    peak learning rate): a curriculum. First the tools on short examples
-    (no system prompt: 2x cheaper, and a 2-layer model learns the query ->
-    tool mapping far faster), then the same data behind the users' long
-    system prompt, so the base learns to look past it.
+    ``phases`` are (iterations, system prompt, peak learning rate): a
+    curriculum. First the tools on short examples (system prompt ``none``:
+    2x cheaper, and a 2-layer model learns the query -> tool mapping far
+    faster), then behind a ``generic`` assistant system prompt, so the base
+    learns to look past one. The users' own system prompt (``data``) is
+    left to the LoRA adapter, as with a downloaded base model.
     """
     from pytest_punie.blas import preload
 
@@ -104,14 +108,18 @@ def pretrain(
     model.set_dtype(mx.float32)
     model.unfreeze()
 
-    def rows(split: str, system_share: float) -> list[dict[str, Any]]:
+    def rows(split: str, system: str) -> list[dict[str, Any]]:
         with open(data_dir / f"{split}.jsonl", encoding="utf-8") as fh:
             out = [json.loads(line) for line in fh]
-        keep = round(system_share * 100)
-        return [
-            r if (i * 37) % 100 < keep else {"messages": [m for m in r["messages"] if m["role"] != "system"]}
-            for i, r in enumerate(out)
-        ]
+        if system == "data":
+            return out
+        convert = []
+        for r in out:
+            msgs = [m for m in r["messages"] if m["role"] != "system"]
+            if system == "generic":
+                msgs = [{"role": "system", "content": GENERIC_SYSTEM}, *msgs]
+            convert.append({"messages": msgs})
+        return convert
 
     losses: dict[str, list[tuple[int, float]]] = {"train": [], "val": []}
     done = 0
@@ -127,9 +135,9 @@ def pretrain(
     total = sum(p[0] for p in phases)
     scratch = out_dir / "_pretrain"
     scratch.mkdir(parents=True, exist_ok=True)
-    for iters, share, lr in phases:
-        train_set = CacheDataset(ChatDataset(rows("train", share), tok, mask_prompt=True))  # type: ignore[arg-type]
-        val_set = CacheDataset(ChatDataset(rows("valid", share), tok, mask_prompt=True))  # type: ignore[arg-type]
+    for iters, system, lr in phases:
+        train_set = CacheDataset(ChatDataset(rows("train", system), tok, mask_prompt=True))  # type: ignore[arg-type]
+        val_set = CacheDataset(ChatDataset(rows("valid", system), tok, mask_prompt=True))  # type: ignore[arg-type]
         opt = optim.AdamW(learning_rate=optim.cosine_decay(lr, iters, lr / 20), weight_decay=0.0)
         targs = TrainingArgs(
             batch_size=batch_size,

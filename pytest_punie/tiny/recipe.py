@@ -17,7 +17,7 @@ from pytest_punie.models.digest import inputs_key
 DEFAULT_LORA = {
     "iters": 60,
     "batch_size": 4,
-    "learning_rate": 5e-4,
+    "learning_rate": 1e-3,
     "num_layers": -1,  # the default 16 fails on a 2-layer model
     "mask_prompt": True,
     "save_every": 20,
@@ -27,10 +27,10 @@ DEFAULT_LORA = {
     "max_seq_length": 1024,
     "seed": 0,
 }
-# a curriculum (iterations, share with the system prompt, peak lr): the tools
-# first on short examples, then behind the users' long system prompt; the
-# LoRA adapter then does the users' part on their exact data
-DEFAULT_PRETRAIN: dict[str, Any] = {"phases": [[300, 0.0, 1e-3], [150, 1.0, 5e-4]], "batch_size": 8}
+# a curriculum (iterations, system prompt, peak lr): the tools first on short
+# examples, then behind a generic system prompt; the users' own (long, Punie)
+# system prompt is what the LoRA adapter learns, on their exact data
+DEFAULT_PRETRAIN: dict[str, Any] = {"phases": [[300, "none", 1e-3], [150, "generic", 5e-4]], "batch_size": 8}
 
 
 def _version(name: str) -> str | None:
