@@ -30,19 +30,19 @@ def _sampling(suites: list[Suite]) -> dict[str, Any]:
     return {"default": default, "overrides": overrides}
 
 
-def group_results(results: list[PromptResult]) -> dict[str, list[PromptResult]]:
-    """Results by suite path; a prompt that ran twice keeps its last result."""
-    by_suite: dict[str, dict[str, PromptResult]] = {}
+def group_results(results: list[PromptResult]) -> dict[tuple[str, str], list[PromptResult]]:
+    """Results by (suite path, variant); a prompt that ran twice keeps its last result."""
+    by_suite: dict[tuple[str, str], dict[str, PromptResult]] = {}
     for r in results:
-        by_suite.setdefault(r.suite, {})[r.id] = r
-    return {path: list(rs.values()) for path, rs in by_suite.items()}
+        by_suite.setdefault((r.suite, r.variant), {})[r.id] = r
+    return {key: list(rs.values()) for key, rs in by_suite.items()}
 
 
 def judge_results(
     results: list[PromptResult], scorer: str | None, root: Path | None = None
 ) -> list[tuple[SuiteVerdict, list[PromptResult]]]:
     out = []
-    for path, rs in sorted(group_results(results).items()):
+    for (path, _variant), rs in sorted(group_results(results).items(), key=lambda kv: (kv[0][0], _order(kv[0][1]))):
         suite = load_suite(root / path if root else path)
         suite = dataclasses.replace(suite, path=path)
         digests = {r.suite_digest for r in rs}
@@ -54,14 +54,26 @@ def judge_results(
     return out
 
 
-def _one_identity(run: PunieRun) -> dict[str, Any]:
-    """What answered. Every worker must have seen the same artifact."""
-    if not run.sources:
-        return {"kind": "unknown"}
-    strip = [{k: v for k, v in s.items() if k not in ("blas",)} for s in run.sources]
-    if any(s != strip[0] for s in strip[1:]):
-        raise SuiteError(None, None, f"workers answered with different models: {run.sources}")
-    return run.sources[0]
+def _order(variant: str) -> tuple[int, float, str]:
+    """Variants in a natural order: checkpoint iteration, then temperature."""
+    import re
+
+    ck = re.search(r"ckpt=(\d+)", variant)
+    t = re.search(r"t=([0-9.]+)", variant)
+    return (int(ck.group(1)) if ck else -1, float(t.group(1)) if t else -1.0, variant)
+
+
+def _identities(run: PunieRun) -> dict[str, dict[str, Any]]:
+    """What answered, per variant. Every worker must have seen the same artifact."""
+    out: dict[str, dict[str, Any]] = {}
+    for s in run.sources:
+        variant = s.get("variant", "")
+        strip = {k: v for k, v in s.items() if k != "blas"}
+        seen = out.get(variant)
+        if seen is not None and {k: v for k, v in seen.items() if k != "blas"} != strip:
+            raise SuiteError(None, None, f"workers answered with different models: {seen} / {s}")
+        out[variant] = s
+    return out
 
 
 def build_run_document(config: pytest.Config, run: PunieRun) -> dict[str, Any]:
@@ -77,6 +89,7 @@ def build_run_document(config: pytest.Config, run: PunieRun) -> dict[str, Any]:
             },
         }
     verdicts = judge_results(run.results, run.scorer, config.rootpath)
+    idents = _identities(run)
     suites = [v.suite for v, _ in verdicts]
     from pytest_punie.sources.replay import file_digest
     from pytest_punie.toolsurface import DEFAULT_SURFACE
@@ -84,7 +97,7 @@ def build_run_document(config: pytest.Config, run: PunieRun) -> dict[str, Any]:
     surfaces = sorted({s.tool_surface or str(DEFAULT_SURFACE) for s in suites})
     provenance = {
         "time": now_utc(),
-        "model": _one_identity(run),
+        "model": next(iter(idents.values())) if idents else {"kind": "unknown"},
         "suites": [{"suite": s.name, "path": s.path, "digest": s.digest} for s in suites],
         "tool_surfaces": [{"path": p, "digest": file_digest(p)} for p in surfaces],
         "sampling": _sampling(suites),
@@ -94,6 +107,15 @@ def build_run_document(config: pytest.Config, run: PunieRun) -> dict[str, Any]:
         "invocation": list(config.invocation_params.args),
         "workers": getattr(config.option, "numprocesses", None) or 0,
     }
+    if len(idents) > 1:
+        provenance["variants"] = idents
+    variants = [r.variant for r in run.results]
     doc = build_document(verdicts, provenance, strict_mode=run.strict_mode)
+    if len(set(variants)) > 1:
+        from pytest_punie.report.matrix import matrix_of, sweep_of
+
+        doc["matrix"] = matrix_of(doc)
+        if any(v.startswith("ckpt=") for v in variants):
+            doc["sweep"] = sweep_of(doc, idents)
     doc["findings"] = sorted(run.findings, key=lambda f: (f["path"], f["line"] or 0, f["check"]))
     return doc

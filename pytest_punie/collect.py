@@ -59,8 +59,16 @@ class SuiteFile(pytest.File):
             err.path = _display_path(self.config, self.path)
             yield SuiteErrorItem.from_parent(self, name="<suite>", error=err)
             return
-        for prompt in suite.prompts:
-            yield PromptItem.from_parent(self, name=prompt.id, suite=suite, prompt=prompt)
+        from pytest_punie.variants import Variant, variants_of
+
+        try:
+            variants = variants_of(self.config)
+        except PunieError:
+            variants = [Variant()]  # the items report the bad option
+        for variant in variants:
+            for prompt in suite.prompts:
+                name = prompt.id if not variant.name else f"{prompt.id}[{variant.name}]"
+                yield PromptItem.from_parent(self, name=name, suite=suite, prompt=prompt, variant=variant)
         from pytest_punie.datacollect import DatasetCollector, datasets_of_suite
         from pytest_punie.plugin import punie_run
 
@@ -113,17 +121,24 @@ class SuiteErrorItem(pytest.Item):
 
 
 class PromptItem(pytest.Item):
-    def __init__(self, *, suite: Suite, prompt: Prompt, **kwargs: Any):
+    def __init__(self, *, suite: Suite, prompt: Prompt, variant: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
+        from pytest_punie.variants import Variant
+
         self.suite = suite
         self.prompt = prompt
+        self.variant: Variant = variant or Variant()
         self.punie_result: PromptResult | None = None
         self.add_marker(EVAL_MARK)
         self.extra_keyword_matches.update({prompt.category, suite.name})
 
     # -- running ------------------------------------------------------------------
     def _batch(self) -> list[Prompt]:
-        return [i.prompt for i in self.session.items if isinstance(i, PromptItem) and i.suite is self.suite]
+        return [
+            i.prompt
+            for i in self.session.items
+            if isinstance(i, PromptItem) and i.suite is self.suite and i.variant == self.variant
+        ]
 
     def runtest(self) -> None:
         from pytest_punie.plugin import punie_run
@@ -133,7 +148,7 @@ class PromptItem(pytest.Item):
         run = punie_run(self.config)
         started = time.monotonic()
         try:
-            record = run.source().get(self.suite, self.prompt, self._batch())
+            record = run.source_for(self.variant).get(self.suite, self.prompt, self._batch())
         except MissingResponse as exc:
             self.punie_result = self._no_response(str(exc))
             raise NoResponse(str(exc)) from None
@@ -142,6 +157,7 @@ class PromptItem(pytest.Item):
             record.response if record.error is None else None, self.prompt, self.suite_surface()
         )
         result = PromptResult.from_scored(self.suite_ref, self.suite, self.prompt, scored, scorer, record)
+        result.variant = self.variant.name
         if result.seconds is None:
             result.seconds = round(time.monotonic() - started, 3)
         self.punie_result = result
@@ -175,6 +191,7 @@ class PromptItem(pytest.Item):
             label="error",
             response=None,
             error=why,
+            variant=self.variant.name,
         )
 
     # -- reporting ----------------------------------------------------------------

@@ -7,6 +7,7 @@ no model. Options are ``--punie-*``; markers are registered here.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="glob patterns (relative to rootdir) of pytest-punie suite files",
     )
     parser.addini("punie_model", default="", help="default for --punie-model")
+    group.addoption("--punie-temperatures", metavar="T,T", help="run the suite at each of these temperatures")
+    group.addoption(
+        "--punie-checkpoints",
+        metavar="ADAPTER_DIR",
+        help="evaluate every saved checkpoint of this adapter (fused and quantized, cached)",
+    )
+    group.addoption(
+        "--punie-base",
+        metavar="PATH",
+        help="the base model the checkpoints were trained on (default: the --punie-model recipe's base)",
+    )
+    group.addoption("--punie-save", metavar="NAME", help="save this run's results as baseline NAME")
+    group.addoption("--punie-compare", metavar="NAME|PATH", help="gate this run against a saved baseline")
+    group.addoption("--punie-compare-md", metavar="PATH", help="write the comparison as Markdown here")
+    group.addoption(
+        "--punie-allow-suite-change",
+        action="store_true",
+        default=False,
+        help="compare even when the suite, scorer or sampling differ from the baseline's",
+    )
+    parser.addini("punie_baseline_dir", default=".punie/baselines", help="where --punie-save stores baselines")
     group.addoption(
         "--punie-data",
         action="append",
@@ -132,6 +154,7 @@ class PunieRun:
         self.other_failures: list[str] = []
         self._source: Any = None
         self._model: Any = None
+        self._variant_sources: dict[str, Any] = {}
         self.suites_seen: list[Any] = []  # suites collected in this process
         self.pipeline_collected = False
         self.document: dict[str, Any] | None = None
@@ -147,6 +170,40 @@ class PunieRun:
             with self._visible() as log:
                 self._source = make_source(self.config, log, self.model)
         return self._source
+
+    def source_for(self, variant: Any) -> Any:
+        """The source for one variant: another temperature shares the model's
+        backend; a checkpoint is fused and quantized (cached) into its own model."""
+        if not variant.name:
+            return self.source()
+        if variant.name not in self._variant_sources:
+            self._variant_sources[variant.name] = self._make_variant_source(variant)
+        return self._variant_sources[variant.name]
+
+    def _make_variant_source(self, variant: Any) -> Any:
+        from pytest_punie.sources.model import ModelSource
+
+        if variant.checkpoint is not None:
+            from pytest_punie.backends.inprocess import InProcessBackend
+            from pytest_punie.sources.factory import checkpoint_model
+
+            with self._visible() as log:
+                resolved = checkpoint_model(self.config, self.model, variant.checkpoint, log)
+            backend: Any = InProcessBackend(resolved.path)
+            identity = {**resolved.identity(), "checkpoint": str(variant.checkpoint), "iteration": variant.iteration}
+        else:
+            base = self.source()
+            if not isinstance(base, ModelSource):
+                raise PunieError(
+                    None, None, "--punie-temperatures needs a model (recorded responses have one temperature)"
+                )
+            backend, identity = base.backend, base._identity
+        overrides = dict(getattr(self.source(), "overrides", {}) or {}) if not variant.checkpoint else {}
+        if variant.temperature is not None:
+            overrides["temperature"] = variant.temperature
+            if variant.temperature > 0 and overrides.get("seed") is None:
+                overrides["seed"] = 0  # sampled, but reproducibly
+        return ModelSource(backend, {**identity, "variant": variant.name}, overrides)
 
     def model(self) -> Any:
         """The model under test, resolved and built once per process."""
@@ -220,6 +277,9 @@ class PunieRun:
     def close(self) -> None:
         if self._source is not None:
             self._source.close()
+        for src in self._variant_sources.values():
+            if src is not self._source and getattr(src, "backend", None) is not getattr(self._source, "backend", None):
+                src.close()
         if self.run_dir is not None:
             import shutil
 
@@ -272,6 +332,11 @@ class PunieRun:
             self.config.get_terminal_writer().line(f"pytest-punie: {err.describe()}", red=True)
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
             return
+        if self.results:
+            try:
+                self._gate(doc)
+            except PunieError as err:
+                doc["gate"] = {"verdict": "REFUSED", "reasons": [err.message]}
         self.document = doc
         json_path = self.config.getoption("punie_json")
         if json_path:
@@ -289,9 +354,44 @@ class PunieRun:
             Path(md_path).parent.mkdir(parents=True, exist_ok=True)
             Path(md_path).write_text(render_markdown(doc), encoding="utf-8")
         if self.results and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-            # the verdict is the thresholds; other failing tests still fail the run
+            # the verdict is the thresholds (and, when comparing, the gate); other failing tests still fail the run
             ok = doc["verdict"] == "PASS" and not self.other_failures
+            if "gate" in doc:
+                ok = ok and doc["gate"]["verdict"] == "PASS"
             session.exitstatus = pytest.ExitCode.OK if ok else pytest.ExitCode.TESTS_FAILED
+
+    def _gate(self, doc: dict[str, Any]) -> None:
+        """--punie-save / --punie-compare: baselines and the regression gate."""
+        from pytest_punie.gate import baselines
+        from pytest_punie.gate.compare import SuiteChanged, compare
+
+        root = self.config.rootpath
+        directory = root / self.config.getini("punie_baseline_dir")
+        target = self.config.getoption("punie_compare")
+        if target:
+            baseline, where = baselines.load(directory, target)
+            try:
+                gate = compare(
+                    doc, baseline, baselines.rules_of(doc), self.config.getoption("punie_allow_suite_change")
+                )
+            except SuiteChanged as exc:
+                raise PunieError(where, None, str(exc)) from None
+            doc["gate"] = gate.to_dict()
+            doc["comparison"] = {**gate.comparison, "baseline_name": target, "baseline_path": str(where)}
+            md = self.config.getoption("punie_compare_md")
+            from pytest_punie.gate.report import render_gate_markdown
+
+            text = render_gate_markdown(doc)
+            if md:
+                Path(md).parent.mkdir(parents=True, exist_ok=True)
+                Path(md).write_text(text, encoding="utf-8")
+            summary = os.environ.get("GITHUB_STEP_SUMMARY")
+            if summary:
+                with open(summary, "a", encoding="utf-8") as fh:
+                    fh.write(text + "\n")
+        name = self.config.getoption("punie_save")
+        if name:
+            doc["saved_as"] = str(baselines.save(directory, name, doc))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.document is None or not self.results:
@@ -301,6 +401,24 @@ class PunieRun:
         terminalreporter.section("pytest-punie eval", sep="=")
         for line in render_terminal(self.document):
             terminalreporter.write_line(line)
+        if "matrix" in self.document:
+            from pytest_punie.report.matrix import render_matrix_terminal
+
+            terminalreporter.section("pytest-punie variants", sep="=")
+            for line in render_matrix_terminal(self.document):
+                terminalreporter.write_line(line)
+        if "comparison" in self.document:
+            from pytest_punie.gate.report import render_gate_terminal
+
+            terminalreporter.section("pytest-punie regression gate", sep="=")
+            for line in render_gate_terminal(self.document):
+                terminalreporter.write_line(line)
+        elif self.document.get("gate", {}).get("verdict") == "REFUSED":
+            terminalreporter.section("pytest-punie regression gate", sep="=")
+            terminalreporter.write_line("GATE: REFUSED")
+            terminalreporter.write_line(self.document["gate"]["reasons"][0])
+        if self.document.get("saved_as"):
+            terminalreporter.write_line(f"saved baseline {self.document['saved_as']}")
         for name in ("punie_json", "punie_md"):
             path = self.config.getoption(name)
             if path:
@@ -402,8 +520,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
         # travels to the xdist controller with the report (plain JSON data)
         report.punie_result = result.to_wire()
         run = punie_run(item.config)
-        if run._source is not None:
-            report.punie_source = run._source.identity()
+        variant = item.variant.name
+        src = run._variant_sources.get(variant) if variant else run._source
+        if src is not None:
+            report.punie_source = {**src.identity(), "variant": variant}
 
 
 __all__ = ["PromptItem", "SuiteErrorItem", "SuiteFile"]

@@ -28,6 +28,7 @@ class PromptResult:
     retries: int = 0
     seconds: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    variant: str = ""  # "" or e.g. "t=0.7", "ckpt=40"
 
     @property
     def score(self) -> Fraction:
@@ -74,6 +75,7 @@ class PromptResult:
             "retries": self.retries,
             "seconds": self.seconds,
             "details": self.details,
+            "variant": self.variant,
         }
 
     @classmethod
@@ -92,4 +94,5 @@ class PromptResult:
             retries=int(data.get("retries") or 0),
             seconds=data.get("seconds"),
             details=data.get("details") or {},
+            variant=data.get("variant") or "",
         )

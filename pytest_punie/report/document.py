@@ -52,6 +52,7 @@ def _prompt(r: PromptResult, query: str) -> dict[str, Any]:
         "retries": r.retries,
         "seconds": r.seconds,
         "details": r.details,
+        "variant": r.variant,
         "response": r.response,
     }
 
@@ -60,6 +61,7 @@ def build_document(
     verdicts: list[tuple[SuiteVerdict, list[PromptResult]]], provenance: dict[str, Any], strict_mode: bool = False
 ) -> dict[str, Any]:
     single = len(verdicts) == 1
+    one_suite = len({v.suite.path for v, _ in verdicts}) == 1
     suites = []
     prompts: list[dict[str, Any]] = []
     categories: dict[str, Any] = {}
@@ -72,8 +74,10 @@ def build_document(
         modes = Counter(r.label for r in rs)
         failure_modes.update(modes)
         cats = {name: _category(c) for name, c in verdict.categories.items()}
+        variant = results[0].variant if results else ""
         entry = {
             "suite": suite.name,
+            "variant": variant,
             "path": suite.path,
             "digest": suite.digest,
             "scorer": verdict.scorer,
@@ -83,13 +87,24 @@ def build_document(
             "categories": cats,
             "overall": _category(verdict.overall),
             "failure_modes": dict(sorted(modes.items())),
+            "rules": {
+                **{n: _num(c.max_regression) for n, c in suite.categories.items()},
+                "overall": _num(suite.overall_max_regression),
+                "critical": [p.id for p in suite.prompts if p.critical],
+            },
         }
         suites.append(entry)
         for r in rs:
             prompts.append(_prompt(r, suite.prompt(r.id).query))
             overall_scores.append(r.score)
         for name, c in cats.items():
-            categories[name if single else f"{suite.name}:{name}"] = c
+            if single:
+                key = name
+            elif one_suite:
+                key = f"{variant}:{name}"
+            else:
+                key = f"{suite.name}:{variant + ':' if variant else ''}{name}"
+            categories[key] = c
     passed = bool(suites) and all(s["passed"] for s in suites)
     misses = [p["id"] for p in prompts if not p["passed"]]
     if strict_mode and misses:

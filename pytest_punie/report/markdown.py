@@ -40,7 +40,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
     out.append(f"- time: {prov.get('time')}")
     out.append("")
     for s in doc["suites"]:
-        out += [f"## {s['suite']}: categories", ""]
+        title = s["suite"] + (f" [{s['variant']}]" if s.get("variant") else "")
+        out += [f"## {title}: categories", ""]
         out.append("| category | prompts | passed | score | threshold | verdict |")
         out.append("|---|---:|---:|---:|---|---|")
         for name, c in list(s["categories"].items()) + [("**overall**", s["overall"])]:
@@ -50,11 +51,11 @@ def render_markdown(doc: dict[str, Any]) -> str:
                 f"| {c['threshold']} | {verdict} |"
             )
         out += ["", "Failure modes: " + ", ".join(f"{k} {v}" for k, v in s["failure_modes"].items()), ""]
-        out += [f"## {s['suite']}: prompts", ""]
+        out += [f"## {title}: prompts", ""]
         out.append("| id | category | legacy | strict | pass | label | what it did |")
         out.append("|---|---|---:|---:|---|---|---|")
         for p in doc["prompts"]:
-            if p["suite"] != s["path"]:
+            if p["suite"] != s["path"] or p.get("variant", "") != s.get("variant", ""):
                 continue
             out.append(
                 f"| {p['id']} | {p['category']} | {p['scores']['legacy']:.2f} | {p['scores']['strict']:.2f} "

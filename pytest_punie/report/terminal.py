@@ -17,7 +17,9 @@ def _strict_mean(doc: dict[str, Any], suite: dict[str, Any], category: str | Non
     scores = [
         p["scores"].get("strict")
         for p in doc["prompts"]
-        if p["suite"] == suite["path"] and (category is None or p["category"] == category)
+        if p["suite"] == suite["path"]
+        and p.get("variant", "") == suite.get("variant", "")
+        and (category is None or p["category"] == category)
     ]
     scores = [s for s in scores if s is not None]
     return _pct(sum(scores) / len(scores)) if scores else "-"
@@ -27,8 +29,9 @@ def render_terminal(doc: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     for suite in doc["suites"]:
         metric = next(iter(suite["categories"].values()))["metric"]
+        variant = f" [{suite['variant']}]" if suite.get("variant") else ""
         lines.append(
-            f"suite {suite['suite']} ({suite['path']}, {suite['digest'][:19]}), "
+            f"suite {suite['suite']}{variant} ({suite['path']}, {suite['digest'][:19]}), "
             f"scorer {suite['scorer']}, thresholds on {metric.replace('_', ' ')}"
         )
         header = f"{'category':<12} {'prompts':>7} {'passed':>6} {'score':>7} {'strict':>7}  {'threshold':<10} verdict"

@@ -156,3 +156,44 @@ def new_run_dir() -> Path:
     import tempfile
 
     return Path(tempfile.mkdtemp(prefix=f"punie-run-{os.getpid()}-"))
+
+
+def checkpoint_model(
+    config: pytest.Config, model: Callable[[], Any], checkpoint: Path, log: Callable[[str], None]
+) -> Any:
+    """One adapter checkpoint, fused into its base and quantized like the model under test."""
+    from pytest_punie.models.cache import BuildCache, default_cache_dir
+    from pytest_punie.models.resolve import ResolvedModel, fuse_and_quantize
+    from pytest_punie.models.validate import validate_model_dir
+
+    base_opt = config.getoption("punie_base")
+    bits, group = 5, 64
+    if base_opt:
+        base = Path(base_opt).resolve()
+    else:
+        resolved = model()
+        entry = resolved.spec_entry
+        bits, group = int(entry.get("bits", bits)), int(entry.get("group_size", group))
+        if "base" in entry:
+            base = (config.rootpath / entry["base"]).resolve()
+        else:
+            q4 = [b for b in resolved.builds if b["step"] == "q4"]
+            if not q4:
+                raise PunieError(
+                    None, None, "--punie-checkpoints needs --punie-base PATH (the model has no recipe base)"
+                )
+            base = Path(q4[0]["path"])
+    cache = BuildCache(default_cache_dir(config.rootpath), log=log)
+    fused, quant = fuse_and_quantize(cache, base, checkpoint, bits, group, log)
+    builds = [
+        {"step": a.step, "key": a.key, "digest": a.digest, "path": str(a.path), "built_now": a.built}
+        for a in (fused, quant)
+    ]
+    return ResolvedModel(
+        checkpoint.name,
+        quant.path,
+        quant.digest,
+        validate_model_dir(quant.path),
+        builds,
+        {"bits": bits, "group_size": group},
+    )

@@ -79,8 +79,9 @@ def pretrain(
     curriculum. First the tools on short examples (system prompt ``none``:
     2x cheaper, and a 2-layer model learns the query -> tool mapping far
     faster), then behind a ``generic`` assistant system prompt, so the base
-    learns to look past one. The users' own system prompt (``data``) is
-    left to the LoRA adapter, as with a downloaded base model.
+    learns to look past one, or behind the users' own (``data``). The
+    base sees single-turn examples only: answering from a tool response is
+    what the LoRA adapter adds, so its loss has something real to show.
     """
     from pytest_punie.blas import preload
 
@@ -110,7 +111,9 @@ def pretrain(
 
     def rows(split: str, system: str) -> list[dict[str, Any]]:
         with open(data_dir / f"{split}.jsonl", encoding="utf-8") as fh:
-            out = [json.loads(line) for line in fh]
+            # single-turn examples only: reading a <tool_response> and answering
+            # from it is left for the LoRA adapter to learn
+            out = [r for r in (json.loads(line) for line in fh) if len(r["messages"]) <= 3]
         if system == "data":
             return out
         convert = []

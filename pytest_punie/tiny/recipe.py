@@ -17,7 +17,7 @@ from pytest_punie.models.digest import inputs_key
 DEFAULT_LORA = {
     "iters": 60,
     "batch_size": 4,
-    "learning_rate": 1e-3,
+    "learning_rate": 2e-4,
     "num_layers": -1,  # the default 16 fails on a 2-layer model
     "mask_prompt": True,
     "save_every": 20,
@@ -28,9 +28,12 @@ DEFAULT_LORA = {
     "seed": 0,
 }
 # a curriculum (iterations, system prompt, peak lr): the tools first on short
-# examples, then behind a generic system prompt; the users' own (long, Punie)
-# system prompt is what the LoRA adapter learns, on their exact data
-DEFAULT_PRETRAIN: dict[str, Any] = {"phases": [[300, "none", 1e-3], [150, "generic", 5e-4]], "batch_size": 8}
+# single-turn examples without a system prompt, then behind the users' long
+# system prompt; the LoRA adapter adds the multi-turn answers on the 4-bit base
+DEFAULT_PRETRAIN: dict[str, Any] = {
+    "phases": [[300, "none", 1e-3], [150, "data", 5e-4], "single-turn"],
+    "batch_size": 8,
+}
 
 
 def _version(name: str) -> str | None:
@@ -86,7 +89,7 @@ def build_base(cache: BuildCache, root: Path, entry: dict[str, Any], log: Callab
                     seed=seed,
                     log=log,
                     batch_size=pre["batch_size"],
-                    phases=tuple(tuple(p) for p in pre["phases"]),
+                    phases=tuple(tuple(p) for p in pre["phases"] if isinstance(p, list)),
                 )
             )
         },

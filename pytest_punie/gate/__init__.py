@@ -1,0 +1,1 @@
+"""Regression gate: a candidate's results against a saved baseline."""

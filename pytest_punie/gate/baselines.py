@@ -1,0 +1,52 @@
+"""Saved baselines: a run's results document under a name."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from pytest_punie.errors import PunieError
+
+NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def save(directory: Path, name: str, doc: dict[str, Any]) -> Path:
+    if not NAME.match(name):
+        raise PunieError(None, None, f"baseline name {name!r}: use letters, digits, '.', '_' and '-'")
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.json"
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def load(directory: Path, name_or_path: str) -> tuple[dict[str, Any], Path]:
+    path = Path(name_or_path)
+    if not (path.suffix == ".json" and path.is_file()):
+        path = directory / f"{name_or_path}.json"
+    if not path.is_file():
+        known = sorted(p.stem for p in directory.glob("*.json")) if directory.is_dir() else []
+        raise PunieError(path, None, f"no baseline {name_or_path!r} (saved: {', '.join(known) or 'none'})")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise PunieError(path, getattr(exc, "lineno", None), f"not a results document: {exc}") from None
+    if not isinstance(doc, dict) or "prompts" not in doc:
+        raise PunieError(path, None, "not a pytest-punie results document (no prompts)")
+    return doc, path
+
+
+def rules_of(doc: dict[str, Any]) -> dict[str, Any]:
+    """The gate rules the suite pre-registered, as recorded in the document."""
+    rules: dict[str, Any] = {"critical": []}
+    for suite in doc.get("suites", []):
+        for name, r in (suite.get("rules") or {}).items():
+            if name == "critical":
+                rules["critical"] += r
+            else:
+                rules[name] = r
+    return rules

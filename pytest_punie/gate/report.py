@@ -1,0 +1,73 @@
+"""The comparison as text: terminal lines and a Markdown document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x * 100:.1f}%"
+
+
+def _ci(iv: list[float] | tuple[float, float] | None) -> str:
+    return "-" if not iv else f"[{iv[0] * 100:.0f}, {iv[1] * 100:.0f}]"
+
+
+def render_gate_terminal(doc: dict[str, Any]) -> list[str]:
+    gate, comp = doc["gate"], doc["comparison"]
+    lines = [f"baseline: {comp.get('baseline_name')} ({(comp['baseline'].get('model') or {}).get('digest', '?')[:19]})"]
+    cols = f"{'baseline':>8} {'cand.':>7} {'delta':>7} {'worse':>5} {'better':>6} {'p':>6}"
+    header = f"{'category':<12} {cols}  pass-rate 95% CI"
+    lines += [header, "-" * len(header)]
+    for name, c in comp["categories"].items():
+        lines.append(
+            f"{name:<12} {_pct(c['baseline']):>8} {_pct(c['candidate']):>7} {c['delta'] * 100:>+6.1f} "
+            f"{c['worse']:>5} {c['better']:>6} {c['p_value']:>6.3f}  {_ci(c['candidate_interval'])}"
+        )
+    if comp["label_moves"]:
+        lines.append(
+            "label changes: "
+            + ", ".join(f"{k}: {v}" for k, v in sorted(comp["label_moves"].items(), key=lambda kv: -kv[1]))
+        )
+    lines.append(f"GATE: {gate['verdict']}")
+    lines += [f"  - {r}" for r in gate["reasons"]]
+    return lines
+
+
+def render_gate_markdown(doc: dict[str, Any]) -> str:
+    gate, comp = doc["gate"], doc["comparison"]
+    out = [f"# Regression gate: {gate['verdict']}", ""]
+    out += [f"- {r}" for r in gate["reasons"]]
+    base_model = comp["baseline"].get("model") or {}
+    model = doc["provenance"].get("model") or {}
+    out += [
+        "",
+        f"- baseline `{comp.get('baseline_name')}`: `{base_model.get('digest')}` ({comp['baseline'].get('time')})",
+        f"- candidate: `{model.get('digest')}` ({doc['provenance'].get('time')})",
+        f"- test: exact McNemar on flipped prompts, alpha {gate.get('alpha')}; intervals: Wilson 95% on pass rates",
+        "",
+    ]
+    out += [
+        "| category | baseline | candidate | delta | worse | better | p | candidate pass rate 95% CI |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, c in comp["categories"].items():
+        out.append(
+            f"| {name} | {_pct(c['baseline'])} | {_pct(c['candidate'])} | {c['delta'] * 100:+.1f} | "
+            f"{c['worse']} | {c['better']} | {c['p_value']:.3f} | {_ci(c['candidate_interval'])} |"
+        )
+    if comp["flips"]:
+        out += ["", "| prompt | category | baseline | candidate |", "|---|---|---|---|"]
+        for f in comp["flips"]:
+            out.append(
+                f"| {f['id']} | {f['category']} | {'pass' if f['from'] else 'fail'} ({f['score_from']:.2f}) | "
+                f"{'pass' if f['to'] else 'fail'} ({f['score_to']:.2f}) |"
+            )
+    if comp["label_moves"]:
+        out += ["", "Label changes: " + ", ".join(f"{k} ({v})" for k, v in comp["label_moves"].items())]
+    out += [
+        "",
+        "What 27 prompts can show: one flip moves the overall score by 3.7 points and a 3-prompt category by "
+        "33 points; a change smaller than the intervals above is not evidence either way.",
+    ]
+    return "\n".join(out) + "\n"

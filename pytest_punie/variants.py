@@ -1,0 +1,64 @@
+"""Variants of one suite in one session: temperatures (the users' "format
+lock" question) and adapter checkpoints (compare checkpoints by eval, not
+by validation loss)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pytest_punie.errors import PunieError
+
+CHECKPOINT = re.compile(r"^(\d{7})_adapters\.safetensors$")
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str = ""
+    temperature: float | None = None
+    checkpoint: Path | None = None
+
+    @property
+    def iteration(self) -> int | None:
+        if self.checkpoint is None:
+            return None
+        m = CHECKPOINT.match(self.checkpoint.name)
+        return int(m.group(1)) if m else None
+
+
+def checkpoints_of(adapter_dir: Path) -> list[Path]:
+    if not adapter_dir.is_dir():
+        raise PunieError(adapter_dir, None, "--punie-checkpoints needs an adapter directory")
+    found = sorted(p for p in adapter_dir.iterdir() if CHECKPOINT.match(p.name))
+    if not found:
+        raise PunieError(adapter_dir, None, "no NNNNNNN_adapters.safetensors checkpoints in this directory")
+    return found
+
+
+def variants_of(config: pytest.Config) -> list[Variant]:
+    temps_opt = config.getoption("punie_temperatures")
+    ckpt_opt = config.getoption("punie_checkpoints")
+    temps: list[float | None] = [None]
+    if temps_opt:
+        try:
+            temps = [float(t) for t in temps_opt.split(",") if t.strip()]
+        except ValueError:
+            raise PunieError(
+                None, None, f"--punie-temperatures: expected numbers like 0,0.7, got {temps_opt!r}"
+            ) from None
+    ckpts: list[Path | None] = [None]
+    if ckpt_opt:
+        ckpts = list(checkpoints_of(Path(ckpt_opt).resolve()))
+    out = []
+    for c in ckpts:
+        for t in temps:
+            parts = []
+            if c is not None:
+                parts.append(f"ckpt={CHECKPOINT.match(c.name).group(1).lstrip('0') or '0'}")  # type: ignore[union-attr]
+            if t is not None and temps_opt:
+                parts.append(f"t={t:g}")
+            out.append(Variant(",".join(parts), t, c))
+    return out

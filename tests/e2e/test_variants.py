@@ -1,0 +1,57 @@
+"""Robustness sweeps on the tiny model, end to end: a two-temperature
+matrix and a checkpoint sweep (each checkpoint fused, quantized, evaluated)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_two_temperature_matrix(tiny_project):
+    plain = tiny_project.runpytest_subprocess(
+        "--punie-model=tiny_5bit", "-m", "eval", "--punie-json=plain.json", "-p", "no:cacheprovider"
+    )
+    result = tiny_project.runpytest_subprocess(
+        "--punie-model=tiny_5bit",
+        "-m",
+        "eval",
+        "--punie-temperatures=0,0.7",
+        "--punie-json=m.json",
+        "-p",
+        "no:cacheprovider",
+    )
+    assert plain.ret in (0, 1) and result.ret in (0, 1)
+    result.stdout.fnmatch_lines(["*pytest-punie variants*", "category * t=0 * t=0.7 * holds", "overall *"])
+    doc = json.loads((tiny_project.path / "m.json").read_text())
+    assert [s["variant"] for s in doc["suites"]] == ["t=0", "t=0.7"]
+    assert len(doc["prompts"]) == 54
+    assert set(doc["matrix"]["overall"]["variants"]) == {"t=0", "t=0.7"}
+    assert doc["provenance"]["variants"]["t=0.7"]["sampling_overrides"]["temperature"] == 0.7
+    base = {p["id"]: p for p in json.loads((tiny_project.path / "plain.json").read_text())["prompts"]}
+    for p in doc["prompts"]:
+        if p["variant"] == "t=0":  # the same greedy answers as a plain run
+            assert p["response"]["punie"]["token_ids"] == base[p["id"]]["response"]["punie"]["token_ids"]
+
+
+def test_checkpoint_sweep_reports_eval_beside_val_loss(tiny_project, tiny_model):
+    adapter = Path(next(b for b in tiny_model.builds if b["step"] == "adapter")["path"])
+    result = tiny_project.runpytest_subprocess(
+        "--punie-model=tiny_5bit",
+        "-m",
+        "eval",
+        f"--punie-checkpoints={adapter}",
+        "--punie-json=s.json",
+        "-p",
+        "no:cacheprovider",
+    )
+    assert result.ret in (0, 1), result.stdout.str()[-2000:]
+    result.stdout.fnmatch_lines(["*checkpoint sweep (eval score beside validation loss):*", "best by eval: *"])
+    sweep = json.loads((tiny_project.path / "s.json").read_text())["sweep"]
+    assert [p["iteration"] for p in sweep["checkpoints"]] == [20, 40, 60]
+    assert all(isinstance(p["val_loss"], float) and 0 <= p["eval_score"] <= 1 for p in sweep["checkpoints"])
+    assert len({p["digest"] for p in sweep["checkpoints"]}) == 3  # three different fused + quantized models
+    assert sweep["best_by_eval"] in {p["checkpoint"] for p in sweep["checkpoints"]}
