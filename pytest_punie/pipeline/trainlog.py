@@ -74,7 +74,7 @@ def check_training_log(log: TrainingLog, max_final_val: float | None = None) -> 
         if not math.isfinite(loss):
             out.append(f"{log.path}:{line}: loss is {loss} at iteration {it}")
     first, last = log.train[0], log.train[-1]
-    if math.isfinite(first[1]) and math.isfinite(last[1]) and not last[1] < first[1]:
+    if len(log.train) > 1 and math.isfinite(first[1]) and math.isfinite(last[1]) and not last[1] < first[1]:
         change = f"{first[1]:.3f} at {first[0]} -> {last[1]:.3f} at {last[0]}"
         out.append(f"{log.path}:{last[2]}: train loss did not decrease ({change})")
     if not log.val:
