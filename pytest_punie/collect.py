@@ -45,7 +45,14 @@ def is_suite_file(config: pytest.Config, path: Path) -> bool:
         rel = path.relative_to(config.rootpath).as_posix()
     except ValueError:
         rel = path.as_posix()
-    return any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(path.as_posix(), g) for g in suite_globs(config))
+    return any(glob_match(rel, g) or glob_match(path.as_posix(), g) for g in suite_globs(config))
+
+
+def glob_match(path: str, pattern: str) -> bool:
+    """Shell-style, part by part: ``*`` never crosses a ``/`` (so
+    ``evalsuites/*.yaml`` does not take ``evalsuites/tokenizers/qwen3.yaml``)."""
+    parts, pats = path.split("/"), pattern.split("/")
+    return len(parts) == len(pats) and all(fnmatch.fnmatchcase(a, b) for a, b in zip(parts, pats, strict=True))
 
 
 class SuiteFile(pytest.File):

@@ -18,6 +18,7 @@ LABELS = (
     "prose",
     "think-unclosed",
     "truncated",
+    "unclosed-call",
     "empty",
     "error",
 )
@@ -47,7 +48,8 @@ def failure_label(parsed: ParsedResponse | None, strict: StrictResult, expect: E
             return "wrapped-partial"
         return "wrapped-wrong-tool"
     if strict.incomplete_calls:
-        return "truncated"
+        # cut off by max_tokens, or the model itself stopped inside the call
+        return "truncated" if parsed.finish_reason == "length" else "unclosed-call"
     if strict.direct_calls:
         return "direct-call"
     if parsed.think_unclosed:

@@ -75,7 +75,7 @@ def score_strict(parsed: ParsedResponse | None, expect: Expectation, surface: To
     res.imports = sorted(set(merged.imports))
 
     if res.incomplete_calls:
-        res.problems.append(f"{res.incomplete_calls} tool call(s) cut off before they closed")
+        res.problems.append(f"{res.incomplete_calls} tool call(s) ended before </tool_call>")
     if res.direct_calls:
         res.problems.append(f"called without the {surface.wrapper} wrapper: {', '.join(res.direct_calls)}")
     if not res.wrapped_calls:

@@ -216,3 +216,12 @@ def test_options_are_prefixed(pytestconfig):
     group = pytestconfig._parser.getgroup("punie")
     names = [n for opt in group.options for n in opt.names()]
     assert names and all(n.startswith("--punie-") for n in names)
+
+
+def test_suite_glob_does_not_descend(eval_project):
+    """evalsuites/*.yaml takes suites, not the tokenizer specs in evalsuites/tokenizers/."""
+    (eval_project.path / "evalsuites" / "tokenizers").mkdir()
+    (eval_project.path / "evalsuites" / "tokenizers" / "qwen3.yaml").write_text("family: qwen3\nsingle_tokens: {}\n")
+    result = eval_project.runpytest("--collect-only", "-q", "-m", "eval")
+    assert "tokenizers" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["27/41 tests collected (14 deselected)*"])

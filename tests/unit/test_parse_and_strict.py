@@ -180,6 +180,7 @@ def test_all_of_strict_is_the_fraction_called(surface):
         (completion("<think>\nhmm", "length"), "think-unclosed"),
         (completion("Sure, the answer is 4."), "prose"),
         (completion("<tool_call><function=execute_code>\n<parameter=code>\nprint(typecheck(", "length"), "truncated"),
+        (completion("<tool_call><function=execute_code>\n<parameter=code>\nr = typecheck(", "stop"), "unclosed-call"),
     ],
 )
 def test_failure_mode_labels(response, label, surface):
