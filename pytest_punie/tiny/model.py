@@ -13,42 +13,35 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+_QWEN3: dict[str, Any] = {
+    "model_type": "qwen3",
+    "architectures": ["Qwen3ForCausalLM"],
+    "hidden_size": 128,
+    "num_hidden_layers": 2,
+    "intermediate_size": 384,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 32,
+    "rms_norm_eps": 1e-6,
+    "vocab_size": 2048,
+    "max_position_embeddings": 4096,
+    "rope_theta": 1000000.0,
+    "tie_word_embeddings": False,
+}
+# every layer input a multiple of 64, or quantization silently skips the layer
 ARCHS: dict[str, dict[str, Any]] = {
-    "qwen3": {
-        "model_type": "qwen3",
-        "architectures": ["Qwen3ForCausalLM"],
-        "hidden_size": 128,
-        "num_hidden_layers": 2,
-        "intermediate_size": 384,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "head_dim": 32,
-        "rms_norm_eps": 1e-6,
-        "vocab_size": 2048,
-        "max_position_embeddings": 4096,
-        "rope_theta": 1000000.0,
-        "tie_word_embeddings": False,
-    },
+    "qwen3": _QWEN3,
+    # the production model is an MoE (A3B): the same shape with 8 experts, top-2
     "qwen3_moe": {
+        **_QWEN3,
         "model_type": "qwen3_moe",
         "architectures": ["Qwen3MoeForCausalLM"],
-        "hidden_size": 128,
-        "num_hidden_layers": 2,
-        "intermediate_size": 384,
         "moe_intermediate_size": 128,
         "num_experts": 8,
         "num_experts_per_tok": 2,
         "decoder_sparse_step": 1,
         "mlp_only_layers": [],
         "norm_topk_prob": True,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "head_dim": 32,
-        "rms_norm_eps": 1e-6,
-        "vocab_size": 2048,
-        "max_position_embeddings": 4096,
-        "rope_theta": 1000000.0,
-        "tie_word_embeddings": False,
     },
 }
 
