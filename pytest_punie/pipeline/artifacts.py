@@ -117,12 +117,14 @@ def adapter_applied(fused: Path, base: Path, adapter: Path) -> list[str]:
             continue
         b = base_w[key]
         if f"{t}.scales" in base_w:
+            # a layer may carry its own quantization (mlx-lm keeps MoE routers at 8 bits)
+            q = base_cfg.get(t) if isinstance(base_cfg.get(t), dict) else base_cfg
             b = mx.dequantize(
                 b,
                 base_w[f"{t}.scales"],
                 base_w.get(f"{t}.biases"),
-                group_size=base_cfg.get("group_size", 64),
-                bits=base_cfg.get("bits", 4),
+                group_size=q.get("group_size", 64),
+                bits=q.get("bits", 4),
             )
         f = fused_w[key]
         if f"{t}.scales" in fused_w:
