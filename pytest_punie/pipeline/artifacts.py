@@ -118,7 +118,8 @@ def adapter_applied(fused: Path, base: Path, adapter: Path) -> list[str]:
         b = base_w[key]
         if f"{t}.scales" in base_w:
             # a layer may carry its own quantization (mlx-lm keeps MoE routers at 8 bits)
-            q = base_cfg.get(t) if isinstance(base_cfg.get(t), dict) else base_cfg
+            own = base_cfg.get(t)
+            q: dict[str, Any] = own if isinstance(own, dict) else base_cfg
             b = mx.dequantize(
                 b,
                 base_w[f"{t}.scales"],
