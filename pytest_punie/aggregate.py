@@ -106,6 +106,7 @@ def build_run_document(config: pytest.Config, run: PunieRun) -> dict[str, Any]:
         "host": host(),
         "invocation": list(config.invocation_params.args),
         "workers": getattr(config.option, "numprocesses", None) or 0,
+        "repeat": int(config.getoption("punie_repeat") or 1),
     }
     if len(idents) > 1:
         provenance["variants"] = idents

@@ -21,6 +21,31 @@ from pytest_punie.toolsurface import ToolSurface, load_surface
 EVAL_MARK = "eval"
 
 
+def combine_samples(scoreds: list[Any], pass_score: Any, scorer: str) -> Any:
+    """N samples of one prompt: mean scores, the most common label, and in
+    details the pass rate and pass^k (the chance that k samples all pass)."""
+    from collections import Counter
+    from fractions import Fraction
+
+    from pytest_punie.gate.stats import pass_hat_k
+    from pytest_punie.scoring import SampledResponse
+
+    n = len(scoreds)
+    means = {k: sum((s.scores[k] for s in scoreds), Fraction(0)) / n for k in scoreds[0].scores}
+    passes = sum(1 for s in scoreds if s.scores[scorer] >= pass_score)
+    label = Counter(s.label for s in scoreds).most_common(1)[0][0]
+    extra = {
+        "samples": n,
+        "sample_passes": passes,
+        "pass_rate": round(passes / n, 6),
+        "pass_hat_k": {str(k): round(pass_hat_k(passes, n, k), 6) for k in range(1, n + 1)},
+        "sample_scores": [float(s.scores[scorer]) for s in scoreds],
+        "sample_labels": [s.label for s in scoreds],
+    }
+    first = scoreds[0]
+    return SampledResponse(means, label, first.legacy, first.strict, first.parsed, extra)
+
+
 class PromptMissed(Exception):
     """The prompt's score is below the suite's pass score."""
 
@@ -154,15 +179,19 @@ class PromptItem(pytest.Item):
 
         run = punie_run(self.config)
         started = time.monotonic()
+        repeat = max(1, int(self.config.getoption("punie_repeat") or 1))
+        source = run.source_for(self.variant)
         try:
-            record = run.source_for(self.variant).get(self.suite, self.prompt, self._batch())
+            records = [source.get(self.suite, self.prompt, self._batch(), sample=i) for i in range(repeat)]
         except MissingResponse as exc:
             self.punie_result = self._no_response(str(exc))
             raise NoResponse(str(exc)) from None
         scorer = run.scorer or self.suite.primary_scorer
-        scored = score_response(  # a transport error is scored as no response
-            record.response if record.error is None else None, self.prompt, self.suite_surface()
-        )
+        surface = self.suite_surface()
+        # a transport error is scored as no response
+        scoreds = [score_response(r.response if r.error is None else None, self.prompt, surface) for r in records]
+        record = next((r for r in records if r.error is not None), records[0])
+        scored = scoreds[0] if repeat == 1 else combine_samples(scoreds, self.suite.pass_score, scorer)
         result = PromptResult.from_scored(self.suite_ref, self.suite, self.prompt, scored, scorer, record)
         result.variant = self.variant.name
         if result.seconds is None:

@@ -72,6 +72,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("punie_model", default="", help="default for --punie-model")
     group.addoption("--punie-temperatures", metavar="T,T", help="run the suite at each of these temperatures")
     group.addoption(
+        "--punie-repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="sample each prompt N times (seeded; pass rate, pass^k and intervals per prompt and category)",
+    )
+    group.addoption(
         "--punie-checkpoints",
         metavar="ADAPTER_DIR",
         help="evaluate every saved checkpoint of this adapter (fused and quantized, cached)",

@@ -57,6 +57,26 @@ def _prompt(r: PromptResult, query: str) -> dict[str, Any]:
     }
 
 
+def _add_interval(entry: dict[str, Any], results: list[PromptResult]) -> None:
+    """Wilson 95% interval of the pass rate: over prompts, or over every sample
+    when prompts were sampled repeatedly (--punie-repeat)."""
+    from pytest_punie.gate.stats import wilson
+
+    if not results:
+        return
+    samples = sum(int(r.details.get("samples", 1)) for r in results)
+    passes = sum(int(r.details["sample_passes"]) if "samples" in r.details else int(r.passed) for r in results)
+    lo, hi = wilson(passes, samples)
+    entry["interval"] = {
+        "over": "samples" if samples > len(results) else "prompts",
+        "passes": passes,
+        "n": samples,
+        "pass_rate": round(passes / samples, 6),
+        "low": round(lo, 6),
+        "high": round(hi, 6),
+    }
+
+
 def build_document(
     verdicts: list[tuple[SuiteVerdict, list[PromptResult]]], provenance: dict[str, Any], strict_mode: bool = False
 ) -> dict[str, Any]:
@@ -74,6 +94,10 @@ def build_document(
         modes = Counter(r.label for r in rs)
         failure_modes.update(modes)
         cats = {name: _category(c) for name, c in verdict.categories.items()}
+        for name, entry in cats.items():
+            _add_interval(entry, [r for r in rs if r.category == name])
+        overall_entry = _category(verdict.overall)
+        _add_interval(overall_entry, rs)
         variant = results[0].variant if results else ""
         entry = {
             "suite": suite.name,
@@ -85,7 +109,7 @@ def build_document(
             "passed": verdict.passed,
             "no_response": list(verdict.no_response),
             "categories": cats,
-            "overall": _category(verdict.overall),
+            "overall": overall_entry,
             "failure_modes": dict(sorted(modes.items())),
             "rules": {
                 **{n: _num(c.max_regression) for n, c in suite.categories.items()},

@@ -40,6 +40,16 @@ class ScoredResponse:
         }
 
 
+@dataclass
+class SampledResponse(ScoredResponse):
+    """Several samples of one prompt, summarised (``--punie-repeat``)."""
+
+    extra: dict[str, Any] | None = None
+
+    def details(self) -> dict[str, Any]:
+        return {**super().details(), **(self.extra or {})}
+
+
 def score_response(response: dict[str, Any] | None, prompt: Prompt, surface: ToolSurface) -> ScoredResponse:
     """Score one chat completion (None: no response) with both scorers."""
     parsed = parse_response(response) if response is not None else None

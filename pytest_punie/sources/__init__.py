@@ -27,9 +27,9 @@ class ResponseSource(Protocol):
         """What produced the responses (kind, path, digest, backend)."""
         ...
 
-    def get(self, suite: Suite, prompt: Prompt, batch: list[Prompt]) -> ResponseRecord:
-        """The response to ``prompt``; ``batch`` are the prompts of this suite
-        this process will ask for, so a backend may generate them together."""
+    def get(self, suite: Suite, prompt: Prompt, batch: list[Prompt], sample: int = 0) -> ResponseRecord:
+        """The response to ``prompt`` (``sample`` i of --punie-repeat); ``batch`` are
+        the prompts of this suite this process will ask for, generated together."""
         ...
 
     def close(self) -> None: ...

@@ -82,7 +82,7 @@ def make_source(config: pytest.Config, log: Callable[[str], None], model: Callab
     if responses:
         from pytest_punie.sources.replay import ReplaySource
 
-        return ReplaySource(responses)
+        return ReplaySource(responses, repeated=(config.getoption("punie_repeat") or 1) > 1)
     from pytest_punie.sources.model import ModelSource
 
     overrides = sampling_overrides(config)

@@ -26,25 +26,26 @@ class ModelSource:
         self._identity = identity
         self.overrides = overrides
         self.batch = batch  # False under xdist: each worker asks for its own prompts
-        self._cache: dict[tuple[str, str], ResponseRecord] = {}
+        self._cache: dict[tuple[str, str, int], ResponseRecord] = {}
 
     def identity(self) -> dict[str, Any]:
         return {**self._identity, **self.backend.identity(), "sampling_overrides": self.overrides}
 
-    def request(self, suite: Suite, prompt: Prompt) -> ChatRequest:
-        return ChatRequest(
-            prompt.id, messages_for(suite, prompt), apply_overrides(suite.sampling_for(prompt), self.overrides)
-        )
+    def request(self, suite: Suite, prompt: Prompt, sample: int = 0) -> ChatRequest:
+        sampling = apply_overrides(suite.sampling_for(prompt), self.overrides)
+        if sample:  # repeated sampling: seeded, a different seed per sample, never a cached answer
+            sampling = replace(sampling, seed=(sampling.seed or 0) + sample)
+        return ChatRequest(f"{prompt.id}#{sample}", messages_for(suite, prompt), sampling)
 
-    def get(self, suite: Suite, prompt: Prompt, batch: list[Prompt]) -> ResponseRecord:
-        key = (suite.digest, prompt.id)
+    def get(self, suite: Suite, prompt: Prompt, batch: list[Prompt], sample: int = 0) -> ResponseRecord:
+        key = (suite.digest, prompt.id, sample)
         if key not in self._cache:
-            todo = [p for p in (batch if self.batch else [prompt]) if (suite.digest, p.id) not in self._cache]
+            todo = [p for p in (batch if self.batch else [prompt]) if (suite.digest, p.id, sample) not in self._cache]
             if prompt not in todo:
                 todo.append(prompt)
-            records = self.backend.complete([self.request(suite, p) for p in todo])
+            records = self.backend.complete([self.request(suite, p, sample) for p in todo])
             for p, rec in zip(todo, records, strict=True):
-                self._cache[(suite.digest, p.id)] = rec
+                self._cache[(suite.digest, p.id, sample)] = rec
         return self._cache[key]
 
     def close(self) -> None:

@@ -73,8 +73,9 @@ def read_responses(path: str | Path) -> tuple[dict[str, ResponseRecord], dict[st
 
 
 class ReplaySource:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, repeated: bool = False):
         self.path = Path(path)
+        self.repeated = repeated
         self.records, self.recorded_provenance = read_responses(self.path)
         self.digest = file_digest(self.path)
 
@@ -84,11 +85,13 @@ class ReplaySource:
             out["recorded"] = self.recorded_provenance
         return out
 
-    def get(self, suite: Suite, prompt: Prompt, batch: list[Prompt]) -> ResponseRecord:
+    def get(self, suite: Suite, prompt: Prompt, batch: list[Prompt], sample: int = 0) -> ResponseRecord:
+        """Sample i of a repeated run is recorded as ``"<id>#<i>"``."""
+        key = prompt.id if not self.repeated else f"{prompt.id}#{sample}"
         try:
-            return self.records[prompt.id]
+            return self.records[key]
         except KeyError:
-            raise MissingResponse(f"{self.path} has no recorded response for {prompt.id!r}") from None
+            raise MissingResponse(f"{self.path} has no recorded response for {key!r}") from None
 
     def close(self) -> None:
         pass

@@ -60,9 +60,15 @@ def test_passing_thresholds_exit_zero_with_missed_prompts_visible(eval_project):
     doc = json.loads((eval_project.path / "out.json").read_text())
     assert doc["verdict"] == "PASS"
     assert doc["overall"]["score"] == pytest.approx(0.824074, abs=1e-6)
-    assert (
-        doc["categories"]["lsp"] == pytest.approx(doc["categories"]["lsp"]) and doc["categories"]["lsp"]["score"] == 0.9
-    )
+    assert doc["categories"]["lsp"]["score"] == 0.9
+    assert doc["categories"]["lsp"]["interval"] == {
+        "over": "prompts",
+        "passes": 5,
+        "n": 5,
+        "pass_rate": 1.0,
+        "low": 0.565518,
+        "high": 1.0,
+    }
     assert len(doc["prompts"]) == 27
     first = doc["prompts"][0]
     assert set(first) >= {"id", "category", "score", "scores", "label", "response"}
@@ -225,3 +231,27 @@ def test_suite_glob_does_not_descend(eval_project):
     result = eval_project.runpytest("--collect-only", "-q", "-m", "eval")
     assert "tokenizers" not in result.stdout.str()
     result.stdout.fnmatch_lines(["27/41 tests collected (14 deselected)*"])
+
+
+def test_repeat_reports_pass_rate_pass_k_and_intervals(eval_project):
+    """--punie-repeat with recorded samples "<id>#<i>": per-prompt pass rate and
+    pass^k, and Wilson intervals over every sample."""
+    rows = [r for r in read_jsonl(eval_project.path / "phase33b_responses.jsonl") if "id" in r]
+    bad = {r["id"]: r for r in read_jsonl(eval_project.path / "phase43a_responses.jsonl") if "id" in r}
+    lines = []
+    for r in rows:
+        for i in range(3):  # sample 2 of lsp-01 is the 43a answer (a direct call, 0.5: still a pass)
+            resp = bad[r["id"]]["response"] if (r["id"] in ("git-03", "lsp-01") and i == 2) else r["response"]
+            lines.append({"id": f"{r['id']}#{i}", "response": resp})
+    (eval_project.path / "rep.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    result = eval_project.runpytest(
+        "-m", "eval", "--punie-responses=rep.jsonl", "--punie-repeat=3", "--punie-json=r.json"
+    )
+    doc = json.loads((eval_project.path / "r.json").read_text())
+    git03 = next(p for p in doc["prompts"] if p["id"] == "git-03")
+    assert git03["details"]["sample_passes"] == 2 and git03["details"]["pass_rate"] == pytest.approx(2 / 3)
+    assert git03["details"]["pass_hat_k"] == {"1": pytest.approx(2 / 3), "2": pytest.approx(1 / 3), "3": 0.0}
+    assert git03["score"] == pytest.approx(2 / 3)  # the mean of 1, 1, 0
+    assert doc["categories"]["git"]["interval"]["over"] == "samples" and doc["categories"]["git"]["interval"]["n"] == 9
+    assert doc["provenance"]["repeat"] == 3
+    assert result.ret == 1  # git 88.9% < 90%
