@@ -91,6 +91,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--punie-save", metavar="NAME", help="save this run's results as baseline NAME")
     group.addoption("--punie-compare", metavar="NAME|PATH", help="gate this run against a saved baseline")
     group.addoption("--punie-compare-md", metavar="PATH", help="write the comparison as Markdown here")
+    group.addoption("--punie-chart", metavar="PATH", help="write a PNG chart of the categories (needs matplotlib)")
     group.addoption(
         "--punie-allow-suite-change",
         action="store_true",
@@ -349,6 +350,14 @@ class PunieRun:
         if json_path:
             Path(json_path).parent.mkdir(parents=True, exist_ok=True)
             Path(json_path).write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        chart = self.config.getoption("punie_chart")
+        if chart and self.results:
+            from pytest_punie.report.chart import render_chart
+
+            try:
+                render_chart(doc, Path(chart))
+            except ImportError:
+                self.config.get_terminal_writer().line("pytest-punie: --punie-chart needs matplotlib", red=True)
         record_path = self.config.getoption("punie_record")
         if record_path:
             from pytest_punie.sources.record import write_record

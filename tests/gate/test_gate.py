@@ -130,3 +130,10 @@ def test_statistics():
     assert mcnemar_exact(16, 3) == pytest.approx(0.0044, abs=1e-4)
     assert min_flips_for_significance() == 6
     assert pass_hat_k(3, 3, 3) == 1.0 and pass_hat_k(2, 3, 2) == pytest.approx(1 / 3)
+
+
+def test_chart_is_a_png_with_the_comparison(gate_project):
+    gate_project.run_with("base", set(), "--punie-save=prod")
+    gate_project.run_with("cand", {"lsp-03"}, "--punie-compare=prod", "--punie-chart=chart.png")
+    data = (gate_project.path / "chart.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
