@@ -29,7 +29,7 @@ def render_chart(doc: dict[str, Any], path: Path) -> Path:
             x + 0.35,
             colors="black",
             linewidth=2,
-            label="threshold" if x == 0 else None,
+            label="threshold" if x == 0 else "_nolegend_",
         )
         iv = c.get("interval")
         if iv:
@@ -41,7 +41,7 @@ def render_chart(doc: dict[str, Any], path: Path) -> Path:
                 color="#1565c0",
                 markersize=3,
                 capsize=3,
-                label="pass rate, Wilson 95%" if x == 0 else None,
+                label="pass rate, Wilson 95%" if x == 0 else "_nolegend_",
             )
     marked = [x for x, name in zip(xs, names, strict=True) if name in base]
     for x in marked:
