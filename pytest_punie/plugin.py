@@ -543,3 +543,49 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
 
 
 __all__ = ["PromptItem", "SuiteErrorItem", "SuiteFile"]
+
+
+@pytest.fixture(scope="session")
+def punie_model(pytestconfig: pytest.Config) -> Any:
+    """The model under test (``--punie-model``), resolved and built if needed:
+    ``.path``, ``.digest``, ``.builds``, ``.identity()``."""
+    return punie_run(pytestconfig).model()
+
+
+@pytest.fixture(scope="session")
+def punie_generate(pytestconfig: pytest.Config) -> Any:
+    """Generate with the run's model and backend from your own tests::
+
+        def test_answers_with_a_tool_call(punie_generate):
+            response = punie_generate("Show the git status.", max_tokens=128)
+            assert "<tool_call>" in response["punie"]["raw_text"]
+
+    Takes a query (with the first suite's system prompt) or a list of chat
+    messages, and sampling keywords; returns the chat.completion dict."""
+    from pytest_punie.backends import ChatRequest
+    from pytest_punie.errors import PunieError as _PunieError
+    from pytest_punie.suite.model import Sampling
+
+    run = punie_run(pytestconfig)
+    source = run.source()
+    backend = getattr(source, "backend", None)
+    if backend is None:
+        raise _PunieError(None, None, "punie_generate needs a model (--punie-model or --punie-server-url), not replay")
+
+    def generate(prompt: str | list[dict[str, str]], **sampling: Any) -> dict[str, Any]:
+        if isinstance(prompt, str):
+            system = run.suites_seen[0].system_prompt if run.suites_seen else None
+            messages = ([{"role": "system", "content": system}] if system else []) + [
+                {"role": "user", "content": prompt}
+            ]
+        else:
+            messages = list(prompt)
+        defaults = {"stop": ("<|im_end|>", "<|endoftext|>")}
+        params = {**defaults, **sampling}
+        params["stop"] = tuple(params["stop"])
+        record = backend.complete([ChatRequest("fixture", tuple(messages), Sampling(**params))])[0]
+        if record.error:
+            raise _PunieError(None, None, f"generation failed: {record.error}")
+        return dict(record.response)
+
+    return generate

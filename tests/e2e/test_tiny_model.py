@@ -137,3 +137,69 @@ def test_the_moe_variant_takes_the_same_path(tiny_project):
     assert model["model_type"] == "qwen3_moe" and model["quantization"]["bits"] == 5
     assert [b["step"] for b in model["builds"]] == ["q4", "adapter", "fused", "q5"]
     assert len([n for n, c in doc["categories"].items() if c["score"] > 0.1]) >= 4
+
+
+def test_fixtures_for_users_own_tests(tiny_project, tiny_model):
+    tiny_project.makepyfile(
+        test_mine="""
+        def test_model_fixture(punie_model):
+            assert punie_model.summary["quantization"]["bits"] == 5
+            assert punie_model.digest.startswith("sha256:")
+
+        ASK = [{"role": "user", "content": "Show the git status of the repository."}]
+
+        def test_generate_fixture(punie_generate):
+            r = punie_generate(ASK, max_tokens=64)
+            assert r["object"] == "chat.completion" and r["punie"]["token_ids"]
+            again = punie_generate(ASK, max_tokens=64)
+            assert again["punie"]["token_ids"] == r["punie"]["token_ids"]  # greedy: reproducible
+        """
+    )
+    result = tiny_project.runpytest_subprocess("--punie-model=tiny_5bit", "test_mine.py", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_a_registered_base_and_adapter_is_the_same_build(tiny_project, tiny_model):
+    """A real model's registry entry (base + adapter + bits) takes the very path the
+    tiny recipe's last two steps take: same inputs, so the same cached artifact."""
+    q4 = next(b for b in tiny_model.builds if b["step"] == "q4")["path"]
+    adapter = next(b for b in tiny_model.builds if b["step"] == "adapter")["path"]
+    pyproject = tiny_project.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text()
+        + f'\n[tool.punie.models.fused_5bit]\nbase = "{q4}"\nadapter = "{adapter}"\nbits = 5\ngroup_size = 64\n'
+    )
+    result = tiny_project.runpytest_subprocess(
+        "--punie-model=fused_5bit", "-m", "eval", "--punie-json=f.json", "-p", "no:cacheprovider"
+    )
+    assert result.ret in (0, 1)
+    model = json.loads((tiny_project.path / "f.json").read_text())["provenance"]["model"]
+    assert model["name"] == "fused_5bit" and model["digest"] == tiny_model.digest
+    assert [b["built_now"] for b in model["builds"]] == [False, False]
+
+
+def test_an_external_openai_compatible_server(tiny_project, tiny_model):
+    from pytest_punie.backends.http import ManagedServer
+
+    server = ManagedServer(tiny_model.path).start()
+    try:
+        missing = tiny_project.runpytest_subprocess(
+            "-m", "eval", f"--punie-server-url={server.url}", "-p", "no:cacheprovider"
+        )
+        assert missing.ret == pytest.ExitCode.USAGE_ERROR  # never "the first id of /v1/models"
+        result = tiny_project.runpytest_subprocess(
+            "-m",
+            "eval",
+            f"--punie-server-url={server.url}",
+            f"--punie-server-model={tiny_model.path}",
+            "--punie-json=x.json",
+            "-p",
+            "no:cacheprovider",
+        )
+    finally:
+        server.stop()
+    assert result.ret in (0, 1)
+    doc = json.loads((tiny_project.path / "x.json").read_text())
+    assert doc["provenance"]["model"]["kind"] == "external-server"
+    assert doc["provenance"]["model"]["url"] == server.url
+    assert all(p["error"] is None for p in doc["prompts"])
