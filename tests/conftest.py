@@ -8,8 +8,16 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# any JSON value: what a broken server or a hand-edited file may hand the scorers
+odd_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda c: st.lists(c) | st.dictionaries(st.text(), c),
+    max_leaves=20,
+)
 PHASE33 = ROOT / "evalsuites" / "phase33.yaml"
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -16,7 +16,7 @@ from pytest_punie.sources import ResponseRecord
 from pytest_punie.suite.model import Expectation
 from pytest_punie.verdict import judge_suite
 
-from ..conftest import FIXTURES, read_jsonl
+from ..conftest import FIXTURES, odd_json, read_jsonl
 from ..fixtures.make_responses import code_mode, completion
 
 SINGLE = Expectation(tools=("typecheck",), keywords=("typecheck", "type_check"))
@@ -120,13 +120,7 @@ def test_all_of_is_fraction_found_plus_bonus(found, wrapped):
     assert score == min(Fraction(1), Fraction(len(found), 4) + (Fraction(1, 10) if wrapped else 0))
 
 
-@given(
-    st.recursive(
-        st.none() | st.booleans() | st.integers() | st.text(),
-        lambda c: st.lists(c) | st.dictionaries(st.text(), c),
-        max_leaves=20,
-    )
-)
+@given(odd_json)
 def test_extraction_never_raises_on_odd_json(obj):
     legacy_extract(obj)
     legacy_extract({"choices": [{"message": {"content": None, "tool_calls": obj}}]})

@@ -16,6 +16,7 @@ from pytest_punie.scoring.parse import parse_response
 from pytest_punie.scoring.strict import score_strict
 from pytest_punie.suite.model import Expectation, Prompt
 
+from ..conftest import odd_json
 from ..fixtures.make_responses import code_mode, completion
 
 TYPECHECK = Expectation(tools=("typecheck",), keywords=("typecheck",))
@@ -86,13 +87,7 @@ def test_output_cut_off_mid_call_is_an_incomplete_call(cut):
     assert all(not c.complete for c in parsed.calls)
 
 
-@given(
-    st.recursive(
-        st.none() | st.booleans() | st.integers() | st.text(),
-        lambda c: st.lists(c) | st.dictionaries(st.text(), c),
-        max_leaves=20,
-    )
-)
+@given(odd_json)
 def test_parser_and_scorers_never_raise_on_odd_json(obj):
     for resp in (
         obj,
