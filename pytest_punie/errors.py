@@ -16,9 +16,9 @@ class PunieError(Exception):
         super().__init__(self.describe())
 
     def describe(self) -> str:
-        where = self.path or "<input>"
-        if self.line is not None:
-            where = f"{where}:{self.line}"
+        if self.path is None:
+            return self.message
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
         key = f" [{self.key}]" if self.key else ""
         return f"{where}:{key} {self.message}"
 

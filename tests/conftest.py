@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy  # noqa: F401  (pytester's inline runs drop modules first imported inside them; numpy cannot load twice)
 import pytest
 from hypothesis import strategies as st
 
