@@ -106,20 +106,10 @@ def server_message(tokenizer: Any, text: str, finish_reason: str) -> tuple[dict[
         return {"role": "assistant", "content": text or None}, finish_reason
     from mlx_lm.server import ToolCallFormatter
 
-    start, end = tokenizer.tool_call_start, tokenizer.tool_call_end
-    content, tool_texts, pos = [], [], 0
-    while True:
-        i = text.find(start, pos)
-        if i < 0:
-            content.append(text[pos:])
-            break
-        content.append(text[pos:i])
-        j = text.find(end, i + len(start))
-        tool_texts.append(text[i + len(start) : j if j >= 0 else len(text)])
-        if j < 0:
-            break
-        pos = j + len(end)
-    body = "".join(content)
+    from pytest_punie.scoring.parse import split_sections
+
+    body, sections = split_sections(text, tokenizer.tool_call_start, tokenizer.tool_call_end)
+    tool_texts = [section for section, _closed in sections]
     message: dict[str, Any] = {"role": "assistant", "content": body or None}
     calls = ToolCallFormatter(tokenizer.tool_parser, None)(tool_texts)
     if calls:

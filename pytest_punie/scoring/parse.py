@@ -182,24 +182,31 @@ def _call_from_block(body: str, complete: bool) -> ToolCall:
     )
 
 
-def _text_calls(text: str) -> tuple[list[ToolCall], str]:
-    calls: list[ToolCall] = []
-    visible: list[str] = []
+def split_sections(text: str, start: str, end: str) -> tuple[str, list[tuple[str, bool]]]:
+    """The text outside ``start``...``end`` sections, and each section's body
+    with whether it closed (a section left open runs to the end of the text)."""
+    outside: list[str] = []
+    sections: list[tuple[str, bool]] = []
     pos = 0
     while True:
-        start = text.find(_CALL_OPEN, pos)
-        if start < 0:
-            visible.append(text[pos:])
+        i = text.find(start, pos)
+        if i < 0:
+            outside.append(text[pos:])
             break
-        visible.append(text[pos:start])
-        body_start = start + len(_CALL_OPEN)
-        end = text.find(_CALL_CLOSE, body_start)
-        if end < 0:
-            calls.append(_call_from_block(text[body_start:], complete=False))
+        outside.append(text[pos:i])
+        body = i + len(start)
+        j = text.find(end, body)
+        if j < 0:
+            sections.append((text[body:], False))
             break
-        calls.append(_call_from_block(text[body_start:end], complete=True))
-        pos = end + len(_CALL_CLOSE)
-    return calls, "".join(visible)
+        sections.append((text[body:j], True))
+        pos = j + len(end)
+    return "".join(outside), sections
+
+
+def _text_calls(text: str) -> tuple[list[ToolCall], str]:
+    visible, sections = split_sections(text, _CALL_OPEN, _CALL_CLOSE)
+    return [_call_from_block(body, complete=closed) for body, closed in sections], visible
 
 
 def raw_text_of(response: dict[str, Any] | None) -> str | None:
