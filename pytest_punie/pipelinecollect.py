@@ -22,13 +22,6 @@ class PipelineProblems(Exception):
         super().__init__("; ".join(problems))
 
 
-def _step(builds: list[dict[str, Any]], step: str) -> Path | None:
-    for b in builds:
-        if b["step"] == step or (step == "quantized" and b["step"].startswith("q") and b is builds[-1]):
-            return Path(b["path"])
-    return None
-
-
 CHECKS: dict[str, str] = {
     "training-log": "the LoRA run's loss decreased, stayed finite and the log is complete",
     "adapter": "the adapter is in mlx-lm's format, with every checkpoint",
@@ -57,25 +50,22 @@ class PipelineItem(pytest.Item):
             if self.check == "training-log":
                 return trainlog.check_training_log(trainlog.parse_training_log(self.artifact))
             return artifacts.check_adapter(self.artifact)[0]
+        from pytest_punie.models.resolve import recipe_parts
         from pytest_punie.plugin import punie_run
 
         model = punie_run(self.config).model()
-        builds = model.builds
+        base, adapter = recipe_parts(model, self.config.rootpath)
+        fused = next((Path(b["path"]) for b in model.builds if b["step"] == "fused"), None)
         if self.check == "training-log":
-            adapter = _step(builds, "adapter")
-            assert adapter is not None
+            assert adapter is not None  # collected for the tiny recipe only, which builds its adapter
             return trainlog.check_training_log(trainlog.parse_training_log(adapter / "train.log"))
         if self.check == "adapter":
-            adapter = _step(builds, "adapter")
             assert adapter is not None
             return artifacts.check_adapter(adapter)[0]
         if self.check == "fused":
-            fused = _step(builds, "fused")
-            assert fused is not None
+            assert fused is not None  # collected only for models built by fusing
             return artifacts.check_model(fused)
         if self.check == "adapter-applied":
-            fused, adapter = _step(builds, "fused"), _step(builds, "adapter")
-            base = _base_of(builds)
             assert fused and adapter and base
             return artifacts.adapter_applied(fused, base, adapter)
         if self.check == "quantized":
@@ -103,13 +93,6 @@ class PipelineItem(pytest.Item):
             None,
             f"pipeline {self.check} [{self.model_name or self.artifact}]",
         )
-
-
-def _base_of(builds: list[dict[str, Any]]) -> Path | None:
-    for b in builds:
-        if b["step"] in ("q4",) or b["step"].startswith("base"):
-            return Path(b["path"])
-    return None
 
 
 def smoke_generation(config: pytest.Config, model_path: Path) -> list[str]:

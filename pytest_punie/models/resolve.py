@@ -162,6 +162,16 @@ def fuse_and_quantize(
     return fused, quant
 
 
+def recipe_parts(model: ResolvedModel, root: Path) -> tuple[Path | None, Path | None]:
+    """(base, adapter) the model under test was fused from: a base + adapter
+    entry names them; the tiny recipe built them (its 4-bit base and adapter)."""
+    e = model.spec_entry
+    if "base" in e and "adapter" in e:
+        return _abs(root, e["base"]), _abs(root, e["adapter"])
+    steps = {b["step"]: Path(b["path"]) for b in model.builds}
+    return steps.get("q4"), steps.get("adapter")
+
+
 def materialize(spec: ModelSpec, root: Path, cache: BuildCache, log: Log) -> ResolvedModel:
     """Find or build the model directory; validate it before anything loads it."""
     e = spec.entry

@@ -163,7 +163,7 @@ def checkpoint_model(
 ) -> Any:
     """One adapter checkpoint, fused into its base and quantized like the model under test."""
     from pytest_punie.models.cache import BuildCache, default_cache_dir
-    from pytest_punie.models.resolve import ResolvedModel, fuse_and_quantize
+    from pytest_punie.models.resolve import ResolvedModel, fuse_and_quantize, recipe_parts
     from pytest_punie.models.validate import validate_model_dir
 
     base_opt = config.getoption("punie_base")
@@ -174,15 +174,10 @@ def checkpoint_model(
         resolved = model()
         entry = resolved.spec_entry
         bits, group = int(entry.get("bits", bits)), int(entry.get("group_size", group))
-        if "base" in entry:
-            base = (config.rootpath / entry["base"]).resolve()
-        else:
-            q4 = [b for b in resolved.builds if b["step"] == "q4"]
-            if not q4:
-                raise PunieError(
-                    None, None, "--punie-checkpoints needs --punie-base PATH (the model has no recipe base)"
-                )
-            base = Path(q4[0]["path"])
+        recipe_base = recipe_parts(resolved, config.rootpath)[0]
+        if recipe_base is None:
+            raise PunieError(None, None, "--punie-checkpoints needs --punie-base PATH (the model has no recipe base)")
+        base = recipe_base
     cache = BuildCache(default_cache_dir(config.rootpath), log=log)
     fused, quant = fuse_and_quantize(cache, base, checkpoint, bits, group, log)
     builds = [
