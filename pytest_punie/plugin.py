@@ -154,10 +154,8 @@ class PunieRun:
         self.scorer: str | None = config.getoption("punie_scorer")
         self.strict_mode: bool = bool(config.getoption("punie_strict"))
         self.results: list[PromptResult] = []
-        self.sources: list[dict[str, Any]] = []
-        self.findings: list[
-            dict[str, Any]
-        ] = []  # data lint findings from every worker  # identities of what answered, as the workers saw them
+        self.sources: list[dict[str, Any]] = []  # identities of what answered, as the workers saw them
+        self.findings: list[dict[str, Any]] = []  # data lint findings from every worker
         self.run_dir: Path | None = None  # xdist controller: where workers share one server
         self.other_failures: list[str] = []
         self._source: Any = None
@@ -348,8 +346,7 @@ class PunieRun:
         self.document = doc
         json_path = self.config.getoption("punie_json")
         if json_path:
-            Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-            Path(json_path).write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            _write(json_path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
         chart = self.config.getoption("punie_chart")
         if chart and self.results:
             from pytest_punie.report.chart import render_chart
@@ -367,8 +364,7 @@ class PunieRun:
         if md_path:
             from pytest_punie.report import render_markdown
 
-            Path(md_path).parent.mkdir(parents=True, exist_ok=True)
-            Path(md_path).write_text(render_markdown(doc), encoding="utf-8")
+            _write(md_path, render_markdown(doc))
         if self.results and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             # the verdict is the thresholds (and, when comparing, the gate); other failing tests still fail the run
             ok = doc["verdict"] == "PASS" and not self.other_failures
@@ -399,8 +395,7 @@ class PunieRun:
 
             text = render_gate_markdown(doc)
             if md:
-                Path(md).parent.mkdir(parents=True, exist_ok=True)
-                Path(md).write_text(text, encoding="utf-8")
+                _write(md, text)
             summary = os.environ.get("GITHUB_STEP_SUMMARY")
             if summary:
                 with open(summary, "a", encoding="utf-8") as fh:
@@ -439,6 +434,11 @@ class PunieRun:
             path = self.config.getoption(name)
             if path:
                 terminalreporter.write_line(f"wrote {path}")
+
+
+def _write(path: str, text: str) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(text, encoding="utf-8")
 
 
 def punie_run(config: pytest.Config) -> PunieRun:
