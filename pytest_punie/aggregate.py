@@ -63,6 +63,10 @@ def _order(variant: str) -> tuple[int, float, str]:
     return (int(ck.group(1)) if ck else -1, float(t.group(1)) if t else -1.0, variant)
 
 
+def _sorted_findings(run: PunieRun) -> list[dict[str, Any]]:
+    return sorted(run.findings, key=lambda f: (f["path"], f["line"] or 0, f["check"]))
+
+
 def _identities(run: PunieRun) -> dict[str, dict[str, Any]]:
     """What answered, per variant. Every worker must have seen the same artifact."""
     out: dict[str, dict[str, Any]] = {}
@@ -80,7 +84,7 @@ def build_run_document(config: pytest.Config, run: PunieRun) -> dict[str, Any]:
     if not run.results:  # a data-lint (or pipeline) run: findings and provenance only
         return {
             "format": FORMAT,
-            "findings": sorted(run.findings, key=lambda f: (f["path"], f["line"] or 0, f["check"])),
+            "findings": _sorted_findings(run),
             "provenance": {
                 "time": now_utc(),
                 "versions": package_versions(),
@@ -118,5 +122,5 @@ def build_run_document(config: pytest.Config, run: PunieRun) -> dict[str, Any]:
         doc["matrix"] = matrix_of(doc)
         if any(v.startswith("ckpt=") for v in variants):
             doc["sweep"] = sweep_of(doc, idents)
-    doc["findings"] = sorted(run.findings, key=lambda f: (f["path"], f["line"] or 0, f["check"]))
+    doc["findings"] = _sorted_findings(run)
     return doc

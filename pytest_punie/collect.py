@@ -88,7 +88,7 @@ class SuiteFile(pytest.File):
             suite = load_suite(self.path)
         except PunieError as err:
             # an item, not a collection error: the other suites still collect and run
-            err.path = _display_path(self.config, self.path)
+            err.path = display_path(self.config, self.path)
             yield SuiteErrorItem.from_parent(self, name="<suite>", error=err)
             return
         from pytest_punie.variants import Variant, variants_of
@@ -129,7 +129,8 @@ class SuiteFile(pytest.File):
         yield PipelineCollector.from_parent(self, name=f"pipeline[{name}]", model_name=name, entry=spec.entry)
 
 
-def _display_path(config: pytest.Config, path: Path) -> str:
+def display_path(config: pytest.Config, path: Path) -> str:
+    """A path as reports show it: relative to rootdir when it is under it."""
     try:
         return path.relative_to(config.rootpath).as_posix()
     except ValueError:
@@ -211,7 +212,7 @@ class PromptItem(pytest.Item):
     @property
     def suite_ref(self) -> str:
         """The suite path as results name it: relative to rootdir when possible."""
-        return _display_path(self.config, self.path)
+        return display_path(self.config, self.path)
 
     def _no_response(self, why: str) -> PromptResult:
         from fractions import Fraction

@@ -58,9 +58,10 @@ class DatasetCollector(pytest.Collector):
         cache = self.config.stash.setdefault(_LINT_CACHE, {})
         key = (str(self.dataset.resolve()), ",".join(s.digest for s in self.suites))
         if key not in cache:
-            root = self.config.rootpath
+            from pytest_punie.collect import display_path
+
             found = lint_dataset(self.dataset, lint_config(self.config, self.suites))
-            cache[key] = [dataclasses.replace(f, path=_relative(Path(f.path), root)) for f in found]
+            cache[key] = [dataclasses.replace(f, path=display_path(self.config, Path(f.path).resolve())) for f in found]
         return cache[key]
 
 
@@ -97,13 +98,6 @@ class DataCheckItem(pytest.Item):
 
     def reportinfo(self):
         return self.dataset.dataset, None, f"data lint {self.check} [{self.dataset.dataset}]"
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def datasets_of_suite(suite: Suite) -> dict[str, Path]:
