@@ -9,15 +9,19 @@ from importlib import metadata
 PACKAGES = ("pytest-punie", "pytest", "pytest-xdist", "mlx", "mlx-lm", "transformers", "tokenizers")
 
 
-def package_versions() -> dict[str, str | None]:
-    """Installed versions, read from metadata: importing mlx is not needed."""
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for name in PACKAGES:
+def versions_of(*names: str) -> dict[str, str | None]:
+    """Installed versions, read from metadata (None: not installed): no import needed."""
+    out: dict[str, str | None] = {}
+    for name in names:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = None
     return out
+
+
+def package_versions() -> dict[str, str | None]:
+    return {"python": platform.python_version(), **versions_of(*PACKAGES)}
 
 
 def host() -> dict[str, str]:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from pytest_punie.errors import ModelError
 from pytest_punie.models.cache import Artifact, BuildCache
 from pytest_punie.models.validate import validate_model_dir
+from pytest_punie.provenance import versions_of
 
 Log = Callable[[str], None]
 
@@ -100,17 +100,7 @@ def resolve_spec(value: str, root: Path) -> ModelSpec:
     )
 
 
-def _versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for name in ("mlx", "mlx-lm"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def _record(a: Artifact) -> dict[str, Any]:
+def build_record(a: Artifact) -> dict[str, Any]:
     return {"step": a.step, "key": a.key, "digest": a.digest, "path": str(a.path), "built_now": a.built}
 
 
@@ -139,7 +129,7 @@ def fuse_and_quantize(
     from pytest_punie.models import pipeline
 
     weights, cfg = adapter_parts(adapter)
-    versions = _versions()
+    versions = versions_of("mlx", "mlx-lm")
     fused = cache.lookup(
         "fused",
         fused_inputs := {
@@ -182,7 +172,7 @@ def materialize(spec: ModelSpec, root: Path, cache: BuildCache, log: Log) -> Res
         from pytest_punie.tiny.recipe import build_tiny
 
         artifacts = build_tiny(root, cache, e, log)
-        builds = [_record(a) for a in artifacts]
+        builds = [build_record(a) for a in artifacts]
         path = artifacts[-1].path
     elif "base" in e and "adapter" in e:
         fused, quant = fuse_and_quantize(
@@ -193,7 +183,7 @@ def materialize(spec: ModelSpec, root: Path, cache: BuildCache, log: Log) -> Res
             int(e.get("group_size", 64)),
             log,
         )
-        builds = [_record(fused), _record(quant)]
+        builds = [build_record(fused), build_record(quant)]
         path = quant.path
     else:
         raise ModelError(None, None, f'{spec.source}: give path, base + adapter, or recipe = "tiny"')

@@ -163,7 +163,7 @@ def checkpoint_model(
 ) -> Any:
     """One adapter checkpoint, fused into its base and quantized like the model under test."""
     from pytest_punie.models.cache import BuildCache, default_cache_dir
-    from pytest_punie.models.resolve import ResolvedModel, fuse_and_quantize, recipe_parts
+    from pytest_punie.models.resolve import ResolvedModel, build_record, fuse_and_quantize, recipe_parts
     from pytest_punie.models.validate import validate_model_dir
 
     base_opt = config.getoption("punie_base")
@@ -180,10 +180,7 @@ def checkpoint_model(
         base = recipe_base
     cache = BuildCache(default_cache_dir(config.rootpath), log=log)
     fused, quant = fuse_and_quantize(cache, base, checkpoint, bits, group, log)
-    builds = [
-        {"step": a.step, "key": a.key, "digest": a.digest, "path": str(a.path), "built_now": a.built}
-        for a in (fused, quant)
-    ]
+    builds = [build_record(a) for a in (fused, quant)]
     return ResolvedModel(
         checkpoint.name,
         quant.path,

@@ -5,7 +5,6 @@ digest of its inputs. The last two steps are the production path."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from pytest_punie.blas import blas_name
 from pytest_punie.errors import ModelError
 from pytest_punie.models.cache import Artifact, BuildCache
 from pytest_punie.models.digest import inputs_key
+from pytest_punie.provenance import versions_of
 
 DEFAULT_LORA = {
     "iters": 60,
@@ -36,13 +36,6 @@ DEFAULT_PRETRAIN: dict[str, Any] = {
 }
 
 
-def _version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def data_digest(cache: BuildCache, data: Path) -> str:
     files = [data / f"{s}.jsonl" for s in ("train", "valid", "test")]
     missing = [f for f in files[:2] if not f.is_file()]
@@ -59,7 +52,7 @@ def build_base(cache: BuildCache, root: Path, entry: dict[str, Any], log: Callab
 
     data = root / entry.get("data", "data")
     data_d = data_digest(cache, data)
-    versions = {"mlx": _version("mlx"), "mlx-lm": _version("mlx-lm"), "tokenizers": _version("tokenizers")}
+    versions = versions_of("mlx", "mlx-lm", "tokenizers")
     tok = cache.build(
         "tokenizer",
         {"data": data_d, "vocab": VOCAB_SIZE, "tokenizers": versions["tokenizers"]},
@@ -124,7 +117,7 @@ def build_adapter(
             "base": base.digest,
             "data": data_digest(cache, data),
             "params": params,
-            "versions": {"mlx": _version("mlx"), "mlx-lm": _version("mlx-lm")},
+            "versions": versions_of("mlx", "mlx-lm"),
             "blas": blas_name(),
         },
         lambda out: pipeline.lora(base.path, data, out, params, log),
