@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_punie.datalint.examples import ROLES, ExampleFormatError, chatml_messages
 from pytest_punie.datalint.findings import Finding
 from pytest_punie.scoring.parse import parse_response
 from pytest_punie.scoring.program import analyze_program
@@ -43,7 +44,6 @@ CHECKS = {
 
 PLACEHOLDERS = ("[tool execution completed]", "[no output]", "[tool output]", "[result]", "...")
 _TOOL_RESPONSE = re.compile(r"<tool_response>\s*(.*?)\s*(?:</tool_response>|$)", re.DOTALL)
-ROLES = {"system", "user", "assistant", "tool"}
 
 
 @dataclass
@@ -109,13 +109,14 @@ class Linter:
             return
         st.examples += 1
         if "text" in obj and "messages" not in obj:
-            if not isinstance(obj["text"], str) or not obj["text"].strip():
-                self.add("structure", "error", path, line, '"text" is empty')
-            return
-        messages = obj["messages"]
-        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
-            self.add("format", "error", path, line, '"messages" must be a non-empty list of objects')
-            return
+            messages = self._chatml(path, line, obj["text"])
+            if messages is None:
+                return
+        else:
+            messages = obj["messages"]
+            if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+                self.add("format", "error", path, line, '"messages" must be a non-empty list of objects')
+                return
         self._structure(path, line, messages)
         self._system(st, path, line, messages)
         query = _first_user(messages)
@@ -167,6 +168,26 @@ class Linter:
                     line,
                     f"{n} tokens, over the training max sequence length {self.cfg.max_seq_length} (truncated)",
                 )
+
+    def _chatml(self, path: Path, line: int, text: Any) -> list[dict[str, Any]] | None:
+        """mlx-lm's ``text`` format read into turns, so every check applies to it."""
+        if not isinstance(text, str) or not text.strip():
+            self.add("structure", "error", path, line, '"text" is empty')
+            return None
+        try:
+            messages, closed = chatml_messages(text)
+        except ExampleFormatError as exc:
+            self.add("format", "error", path, line, f'"text" cannot be read as ChatML turns: {exc}')
+            return None
+        if not closed:
+            self.add(
+                "structure",
+                "error",
+                path,
+                line,
+                f"the last turn ({messages[-1]['role']}) is not closed with <|im_end|>: the model never learns to stop",
+            )
+        return list(messages)
 
     def _structure(self, path: Path, line: int, messages: list[dict[str, Any]]) -> None:
         roles = [m.get("role") for m in messages]
