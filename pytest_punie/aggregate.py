@@ -19,15 +19,22 @@ if TYPE_CHECKING:
     from pytest_punie.plugin import PunieRun
 
 
-def _sampling(suites: list[Suite]) -> dict[str, Any]:
-    default = suites[0].sampling.as_dict() if suites else {}
+def _sampling(suites: list[Suite], run_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The sampling the run used: the suite's default with the run's overrides
+    (--punie-temperature, --punie-max-tokens, --punie-seed) applied, and the
+    per-prompt max_tokens that still apply."""
+    applied = {k: v for k, v in (run_overrides or {}).items() if v is not None}
+    default = {**(suites[0].sampling.as_dict() if suites else {}), **applied}
     overrides = {
         p.id: {"max_tokens": p.max_tokens}
         for s in suites
         for p in s.prompts
-        if p.max_tokens not in (None, s.sampling.max_tokens)
+        if p.max_tokens not in (None, s.sampling.max_tokens) and "max_tokens" not in applied
     }
-    return {"default": default, "overrides": overrides}
+    out = {"default": default, "overrides": overrides}
+    if applied:
+        out["run_overrides"] = applied
+    return out
 
 
 def group_results(results: list[PromptResult]) -> dict[tuple[str, str], list[PromptResult]]:
@@ -104,7 +111,7 @@ def build_run_document(config: pytest.Config, run: PunieRun) -> dict[str, Any]:
         "model": next(iter(idents.values())) if idents else {"kind": "unknown"},
         "suites": [{"suite": s.name, "path": s.path, "digest": s.digest} for s in suites],
         "tool_surfaces": [{"path": p, "digest": file_digest(p)} for p in surfaces],
-        "sampling": _sampling(suites),
+        "sampling": _sampling(suites, next(iter(idents.values()), {}).get("sampling_overrides")),
         "scorer": run.scorer or "suite primary",
         "versions": package_versions(),
         "host": host(),

@@ -43,7 +43,7 @@ def combine_samples(scoreds: list[Any], pass_score: Any, scorer: str) -> Any:
         "sample_labels": [s.label for s in scoreds],
     }
     first = scoreds[0]
-    return SampledResponse(means, label, first.legacy, first.strict, first.parsed, extra)
+    return SampledResponse(means, label, first.legacy, first.strict, first.parsed, served=first.served, extra=extra)
 
 
 class PromptMissed(Exception):
@@ -101,12 +101,12 @@ class SuiteFile(pytest.File):
             for prompt in suite.prompts:
                 name = prompt.id if not variant.name else f"{prompt.id}[{variant.name}]"
                 yield PromptItem.from_parent(self, name=name, suite=suite, prompt=prompt, variant=variant)
-        from pytest_punie.datacollect import DatasetCollector, datasets_of_suite
+        from pytest_punie.datacollect import DatasetCollector
         from pytest_punie.plugin import punie_run
 
         run = punie_run(self.config)
         run.suites_seen.append(suite)
-        for name, directory in datasets_of_suite(suite).items():
+        for name, directory in suite.datasets().items():
             yield DatasetCollector.from_parent(self, name=f"data[{name}]", dataset=directory, suites=[suite])
         yield from self._pipeline(run)
 

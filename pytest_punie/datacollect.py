@@ -98,8 +98,3 @@ class DataCheckItem(pytest.Item):
 
     def reportinfo(self):
         return self.dataset.dataset, None, f"data lint {self.check} [{self.dataset.dataset}]"
-
-
-def datasets_of_suite(suite: Suite) -> dict[str, Path]:
-    base = Path(suite.path).parent
-    return {name: (base / rel).resolve() for name, rel in suite.extra.get("datasets", {}).items()}

@@ -146,6 +146,7 @@ class PipelineCollector(pytest.Collector):
 
 TOKENIZER_CHECKS = {
     "single-tokens": "each marker of the model family encodes to exactly its one id",
+    "tool-parser": "mlx-lm's tool parser for this tokenizer reads every tool call of the training data and the suite",
     "chat-template": "the chat template renders [system, user] exactly as the reference's",
     "example-encoding": "a training example's special tokens sit where the reference puts them",
 }
@@ -164,6 +165,16 @@ class TokenizerItem(pytest.Item):
         from pytest_punie.pipeline import tokenizer as tk
         from pytest_punie.plugin import punie_run
 
+        if self.check == "tool-parser":
+            from pytest_punie.serving.calls import call_texts
+            from pytest_punie.serving.toolparser import preflight
+
+            data = [Path(d) for d in self.config.getoption("punie_data")]
+            texts = call_texts(punie_run(self.config).suites_seen, data, self.config.rootpath)
+            report = preflight(self.tokenizer, texts)
+            if not report.passed:
+                raise PipelineProblems(report.problems())
+            return
         cand = tk.load_tokenizer(self.tokenizer)
         if self.check == "single-tokens":
             problems = tk.check_single_tokens(cand, self.spec)
@@ -208,7 +219,7 @@ def tokenizer_items(session: pytest.Session, config: pytest.Config) -> list[Toke
     spec = config.rootpath / "evalsuites" / "tokenizers" / f"{family}.yaml"
     if config.getoption("punie_tokenizer_spec"):
         spec = Path(config.getoption("punie_tokenizer_spec")).resolve()
-    checks = ["single-tokens"] + (["chat-template", "example-encoding"] if ref else [])
+    checks = ["single-tokens", "tool-parser"] + (["chat-template", "example-encoding"] if ref else [])
     tok_path = Path(tok).resolve()
     return [
         TokenizerItem.from_parent(

@@ -27,6 +27,8 @@ MARKERS = {
 }
 
 _RUN_KEY = pytest.StashKey["PunieRun"]()
+# the exit status of an INVALID run: the measurement is broken (not a FAIL of the model)
+EXIT_INVALID = 6
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -174,7 +176,7 @@ class PunieRun:
             from pytest_punie.sources.factory import make_source
 
             with self._visible() as log:
-                self._source = make_source(self.config, log, self.model)
+                self._source = make_source(self.config, log, self.model, self.suites_seen)
         return self._source
 
     def source_for(self, variant: Any) -> Any:
@@ -228,11 +230,9 @@ class PunieRun:
         with ``with_response``, preferably one that carries a tool response."""
         import json
 
-        from pytest_punie.datacollect import datasets_of_suite
-
         first = None
         for suite in self.suites_seen:
-            for directory in datasets_of_suite(suite).values():
+            for directory in suite.datasets().values():
                 train = directory / "train.jsonl"
                 if train.is_file():
                     with open(train, encoding="utf-8") as fh:
@@ -366,6 +366,9 @@ class PunieRun:
 
             _write(md_path, render_markdown(doc))
         if self.results and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            if doc["verdict"] == "INVALID":  # a broken measurement is neither PASS nor FAIL
+                session.exitstatus = EXIT_INVALID
+                return
             # the verdict is the thresholds (and, when comparing, the gate); other failing tests still fail the run
             ok = doc["verdict"] == "PASS" and not self.other_failures
             if "gate" in doc:
@@ -380,6 +383,10 @@ class PunieRun:
         root = self.config.rootpath
         directory = root / self.config.getini("punie_baseline_dir")
         target = self.config.getoption("punie_compare")
+        if doc["verdict"] == "INVALID" and (target or self.config.getoption("punie_save")):
+            raise PunieError(
+                None, None, "an INVALID run is neither saved as a baseline nor gated: " + _first_warning(doc)
+            )
         if target:
             baseline, where = baselines.load(directory, target)
             try:
@@ -434,6 +441,10 @@ class PunieRun:
             path = self.config.getoption(name)
             if path:
                 terminalreporter.write_line(f"wrote {path}")
+
+
+def _first_warning(doc: dict[str, Any]) -> str:
+    return str(doc["warnings"][0]["message"]) if doc.get("warnings") else "see the warnings"
 
 
 def _write(path: str, text: str) -> None:

@@ -12,6 +12,8 @@ from fractions import Fraction
 from typing import Any
 
 from pytest_punie.results import PromptResult
+from pytest_punie.scoring import depends_on_drop
+from pytest_punie.scoring.agreement import scorer_agreement
 from pytest_punie.verdict import CategoryVerdict, SuiteVerdict
 
 FORMAT = "pytest-punie/results/1"
@@ -46,8 +48,10 @@ def _prompt(r: PromptResult, query: str) -> dict[str, Any]:
         "query": query,
         "score": _num(r.score),
         "scores": {k: _num(v) for k, v in sorted(r.scores.items())},
+        "scores_exact": {k: str(v) for k, v in sorted(r.scores.items())},
         "passed": r.passed,
         "label": r.label,
+        "served": (r.details.get("served") or {}).get("status"),
         "error": r.error,
         "retries": r.retries,
         "seconds": r.seconds,
@@ -87,12 +91,15 @@ def build_document(
     categories: dict[str, Any] = {}
     overall_scores: list[Fraction] = []
     failure_modes: Counter[str] = Counter()
+    invalid: list[PromptResult] = []
     for verdict, results in verdicts:
         suite = verdict.suite
         order = {p.id: i for i, p in enumerate(suite.prompts)}
         rs = sorted(results, key=lambda r: order.get(r.id, len(order)))
         modes = Counter(r.label for r in rs)
         failure_modes.update(modes)
+        dropped_matters = [r for r in rs if depends_on_drop(r.details.get("served"), r.scores, r.primary_scorer)]
+        invalid += dropped_matters
         cats = {name: _category(c) for name, c in verdict.categories.items()}
         for name, entry in cats.items():
             _add_interval(entry, [r for r in rs if r.category == name])
@@ -111,6 +118,8 @@ def build_document(
             "categories": cats,
             "overall": overall_entry,
             "failure_modes": dict(sorted(modes.items())),
+            "served": dict(sorted(Counter(str((r.details.get("served") or {}).get("status")) for r in rs).items())),
+            "invalid": [r.id for r in dropped_matters],
             "rules": {
                 **{n: _num(c.max_regression) for n, c in suite.categories.items()},
                 "overall": _num(suite.overall_max_regression),
@@ -140,15 +149,59 @@ def build_document(
             "score": _num(sum(overall_scores, Fraction(0)) / len(overall_scores)) if overall_scores else None,
             "prompts_run": len(overall_scores),
         }
-    overall["passed"] = passed
+    overall["passed"] = passed and not invalid
+    pass_scores = {v.suite.path: v.suite.pass_score for v, _ in verdicts}
     return {
         "format": FORMAT,
-        "verdict": "PASS" if passed else "FAIL",
+        "verdict": "INVALID" if invalid else "PASS" if passed else "FAIL",
+        "warnings": serving_warnings(invalid, provenance),
         "strict_mode": strict_mode,
         "overall": overall,
         "categories": categories,
         "failure_modes": dict(sorted(failure_modes.items())),
+        "scorer_agreement": scorer_agreement(prompts, pass_scores),
         "suites": suites,
         "prompts": prompts,
         "provenance": provenance,
     }
+
+
+def serving_warnings(invalid: list[PromptResult], provenance: dict[str, Any]) -> list[dict[str, Any]]:
+    """What makes the numbers untrustworthy: calls the serving path dropped
+    where the primary score depends on them, and a failing tool-parser preflight."""
+    out: list[dict[str, Any]] = []
+    preflight = (provenance.get("model") or {}).get("tool_parser") or {}
+    parser = preflight.get("parser")
+    fix = preflight.get("fix")
+    if invalid:
+        unknown = [r.id for r in invalid if not (r.details.get("served") or {}).get("scores_as_written")]
+        scorers = sorted({r.primary_scorer for r in invalid})
+        how = (
+            f"mlx-lm's tool parser {parser!r} ({preflight.get('reason')})"
+            if parser
+            else "the server (it kept no raw text, so what the model wrote and would score is unknown; "
+            "with --punie-tokenizer DIR the text is read back from the token ids)"
+            if unknown
+            else "the serving path"
+        )
+        message = (
+            f"INVALID: {how} dropped the tool calls of {len(invalid)} prompt(s) "
+            f"({', '.join(r.id for r in invalid[:8])}{', ...' if len(invalid) > 8 else ''}), and the "
+            f"{'/'.join(scorers)} score of each depends on them: these numbers measure the server, not the model"
+        )
+        if fix:
+            message += f"; fix: add {fix}"
+        out.append({"code": "dropped-calls", "parser": parser, "prompts": [r.id for r in invalid], "message": message})
+    if preflight and not preflight.get("passed"):
+        lines = preflight.get("problems") or []
+        out.append(
+            {
+                "code": "tool-parser-preflight",
+                "parser": parser,
+                "prompts": [],
+                "message": "tool-parser preflight failed: "
+                + (lines[0] if lines else f"parser {parser!r}")
+                + (f"; fix: add {fix}" if fix else ""),
+            }
+        )
+    return out

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pytest_punie.report.terminal import agreement_lines, repeat_lines, sampling_text, served_line, verdict_reason
+
 
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x * 100:.1f}%"
@@ -31,14 +33,26 @@ def render_markdown(doc: dict[str, Any]) -> str:
     out.append(f"- model: `{model.get('kind')}` `{model.get('path') or model.get('name')}` `{model.get('digest')}`")
     for s in doc["suites"]:
         out.append(f"- suite: `{s['suite']}` `{s['path']}` `{s['digest']}` (scorer: {s['scorer']})")
-    samp = prov.get("sampling", {})
-    out.append(
-        f"- sampling: `{samp.get('default')}`"
-        + (f", per prompt `{samp['overrides']}`" if samp.get("overrides") else "")
-    )
+    out.append(f"- sampling: {sampling_text(prov.get('sampling', {}))}")
     out.append("- versions: " + ", ".join(f"{k} {v}" for k, v in prov.get("versions", {}).items() if v))
     out.append(f"- time: {prov.get('time')}")
     out.append("")
+    for warning in doc.get("warnings") or []:
+        out += [f"> **WARNING** {_cell(warning['message'])}", ""]
+    if doc["verdict"] == "INVALID":
+        out += [f"**Verdict: INVALID** ({verdict_reason(doc)})", ""]
+    agreement = agreement_lines(doc)
+    if agreement:
+        out += [f"**{agreement[0]}**", ""]
+        if len(agreement) > 1:
+            out += ["| prompt | legacy | strict | why they disagree |", "|---|---|---|---|"]
+            for d in doc["scorer_agreement"]["disagreements"]:
+                out.append(
+                    f"| {d['id']}{' [' + d['variant'] + ']' if d.get('variant') else ''} "
+                    f"| {'pass' if d['legacy_passed'] else 'fail'} {d['legacy']:.2f} "
+                    f"| {'pass' if d['strict_passed'] else 'fail'} {d['strict']:.2f} | {_cell(d['reason'])} |"
+                )
+            out.append("")
     for s in doc["suites"]:
         title = s["suite"] + (f" [{s['variant']}]" if s.get("variant") else "")
         out += [f"## {title}: categories", ""]
@@ -51,15 +65,19 @@ def render_markdown(doc: dict[str, Any]) -> str:
                 f"| {c['threshold']} | {verdict} |"
             )
         out += ["", "Failure modes: " + ", ".join(f"{k} {v}" for k, v in s["failure_modes"].items()), ""]
+        out += [served_line(s), ""]
+        repeats = repeat_lines(doc, s)
+        if repeats:
+            out += ["```", *repeats, "```", ""]
         out += [f"## {title}: prompts", ""]
-        out.append("| id | category | legacy | strict | pass | label | what it did |")
-        out.append("|---|---|---:|---:|---|---|---|")
+        out.append("| id | category | legacy | strict | pass | label | served | what it did |")
+        out.append("|---|---|---:|---:|---|---|---|---|")
         for p in doc["prompts"]:
             if p["suite"] != s["path"] or p.get("variant", "") != s.get("variant", ""):
                 continue
             out.append(
                 f"| {p['id']} | {p['category']} | {p['scores']['legacy']:.2f} | {p['scores']['strict']:.2f} "
-                f"| {'yes' if p['passed'] else 'no'} | {p['label']} | {_cell(_snippet(p))} |"
+                f"| {'yes' if p['passed'] else 'no'} | {p['label']} | {p.get('served') or '-'} | {_cell(_snippet(p))} |"
             )
         out.append("")
     return "\n".join(out)

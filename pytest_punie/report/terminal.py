@@ -54,22 +54,103 @@ def render_terminal(doc: dict[str, Any]) -> list[str]:
             )
         if suite["no_response"]:
             lines.append(f"no response (fails the run): {', '.join(suite['no_response'])}")
+        lines.append(served_line(suite))
+        lines += repeat_lines(doc, suite)
+    lines += agreement_lines(doc)
     prov = doc["provenance"]
     model = prov.get("model", {})
     ident = model.get("digest") or model.get("artifact_digest") or ""
     lines.append(
         f"model: {model.get('kind', '?')} {model.get('path') or model.get('name') or ''} {ident[:19]}".rstrip()
     )
-    samp = prov.get("sampling", {})
-    lines.append(
-        "sampling: "
-        + ", ".join(f"{k}={v}" for k, v in samp.get("default", {}).items() if k != "stop")
-        + (f"; per prompt: {samp['overrides']}" if samp.get("overrides") else "")
-    )
+    lines.append("sampling: " + sampling_text(prov.get("sampling", {})))
     versions = prov.get("versions", {})
     lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v))
+    for warning in doc.get("warnings") or []:
+        lines.append(f"WARNING: {warning['message']}")
+    lines.append(f"VERDICT: {doc['verdict']} ({verdict_reason(doc)})")
+    return lines
+
+
+def verdict_reason(doc: dict[str, Any]) -> str:
+    if doc["verdict"] == "INVALID":
+        return "the measurement is broken, not the model judged: see WARNING; exit status 6"
     reason = "every pre-registered threshold holds" if doc["verdict"] == "PASS" else "see FAIL rows above"
     if doc.get("strict_mode") and doc["verdict"] == "FAIL":
         reason += " (--punie-strict: any missed prompt fails)"
-    lines.append(f"VERDICT: {doc['verdict']} ({reason})")
+    return reason
+
+
+SERVED_WORDS = {
+    "parsed": "calls parsed",
+    "dropped": "calls dropped",
+    "no-call": "no call",
+    "unclosed": "call never closed",
+    "raw-unavailable": "raw text unavailable",
+    "None": "no response",
+}
+
+
+def served_line(suite: dict[str, Any]) -> str:
+    """What the serving path did, counted per status."""
+    counts = suite.get("served") or {}
+    text = ", ".join(f"{SERVED_WORDS.get(k, k)} {v}" for k, v in counts.items())
+    if counts.get("raw-unavailable"):
+        text += " (without the raw text a dropped call can only be seen when the server says tool_calls)"
+    return f"served: {text}"
+
+
+def sampling_text(samp: dict[str, Any]) -> str:
+    """The sampling this run used: the suite's, with the run's overrides applied."""
+    text = ", ".join(f"{k}={v}" for k, v in samp.get("default", {}).items() if k != "stop")
+    if samp.get("run_overrides"):
+        text += " (run overrides: " + ", ".join(f"{k}={v}" for k, v in samp["run_overrides"].items()) + ")"
+    if samp.get("overrides"):
+        text += f"; per prompt: {samp['overrides']}"
+    return text
+
+
+def agreement_lines(doc: dict[str, Any]) -> list[str]:
+    agreement = doc.get("scorer_agreement")
+    if not agreement:
+        return []
+    lines = [
+        f"scorer agreement: legacy and strict agree on {agreement['agree']} of {agreement['prompts']} prompts "
+        "(pass or fail at the suite's pass score)"
+    ]
+    for d in agreement["disagreements"]:
+        variant = f"[{d['variant']}]" if d.get("variant") else ""
+        lines.append(
+            f"  {d['id']}{variant}: legacy {'pass' if d['legacy_passed'] else 'fail'} ({d['legacy']:.2f}), "
+            f"strict {'pass' if d['strict_passed'] else 'fail'} ({d['strict']:.2f}): {d['reason']}"
+        )
+    return lines
+
+
+def repeat_lines(doc: dict[str, Any], suite: dict[str, Any]) -> list[str]:
+    """--punie-repeat: per category, the sample pass rate, pass^k and its interval."""
+    prompts = [
+        p
+        for p in doc["prompts"]
+        if p["suite"] == suite["path"]
+        and p.get("variant", "") == suite.get("variant", "")
+        and "samples" in p["details"]
+    ]
+    if not prompts:
+        return []
+    k = max(int(p["details"]["samples"]) for p in prompts)
+    lines = [
+        f"repeats: {k} samples per prompt",
+        f"  {'category':<12} {'samples':>7} {'pass rate':>9} {'pass^' + str(k):>7}  95% interval",
+    ]
+    for name, c in [*suite["categories"].items(), ("overall", suite["overall"])]:
+        mine = [p for p in prompts if name == "overall" or p["category"] == name]
+        if not mine:
+            continue
+        passes = sum(int(p["details"]["sample_passes"]) for p in mine)
+        n = sum(int(p["details"]["samples"]) for p in mine)
+        hat = sum(float(p["details"]["pass_hat_k"].get(str(k), 0.0)) for p in mine) / len(mine)
+        iv = c.get("interval") or {}
+        interval = f"[{iv['low']:.3f}, {iv['high']:.3f}] over {iv['over']}" if iv else "-"
+        lines.append(f"  {name:<12} {n:>7} {_pct(passes / n):>9} {_pct(hat):>7}  {interval}")
     return lines

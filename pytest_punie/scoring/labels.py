@@ -20,6 +20,7 @@ LABELS = (
     "truncated",
     "unclosed-call",
     "empty",
+    "unknown",
     "error",
 )
 
@@ -28,6 +29,9 @@ def failure_label(parsed: ParsedResponse | None, strict: StrictResult, expect: E
     if parsed is None:
         return "error"
     if not parsed.calls and not parsed.visible_text:
+        if not parsed.raw_available and (parsed.finish_reason == "tool_calls" or parsed.content_null):
+            # the server sent nothing and kept no raw text: a dropped call looks like this; never guess
+            return "unknown"
         if parsed.think_unclosed:
             return "think-unclosed"
         return "empty" if not parsed.content.strip() or parsed.think_closed else "prose"

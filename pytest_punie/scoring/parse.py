@@ -53,6 +53,8 @@ class ParsedResponse:
     think_closed: bool
     finish_reason: str | None
     malformed: tuple[str, ...] = field(default=())
+    raw_available: bool = False  # the generated text itself was kept (punie.raw_text)
+    content_null: bool = False  # the served message's content was null
 
     @property
     def think_unclosed(self) -> bool:
@@ -152,7 +154,8 @@ def _split_think(text: str) -> tuple[str, bool, bool]:
     return joined, opened, closed
 
 
-def _call_from_block(body: str, complete: bool) -> ToolCall:
+def call_from_block(body: str, complete: bool) -> ToolCall:
+    """One ``<tool_call>`` section's body as the call it is (format A, JSON or format B)."""
     stripped = body.strip()
     fm = _FUNCTION.match(stripped)
     if fm:
@@ -206,7 +209,7 @@ def split_sections(text: str, start: str, end: str) -> tuple[str, list[tuple[str
 
 def _text_calls(text: str) -> tuple[list[ToolCall], str]:
     visible, sections = split_sections(text, _CALL_OPEN, _CALL_CLOSE)
-    return [_call_from_block(body, complete=closed) for body, closed in sections], visible
+    return [call_from_block(body, complete=closed) for body, closed in sections], visible
 
 
 def raw_text_of(response: dict[str, Any] | None) -> str | None:
@@ -223,6 +226,7 @@ def raw_text_of(response: dict[str, Any] | None) -> str | None:
 
 def parse_response(response: dict[str, Any] | None) -> ParsedResponse:
     message = message_of(response)
+    content_null = message.get("content") is None
     raw = raw_text_of(response)
     if raw is not None:
         message = {"role": "assistant", "content": raw}
@@ -238,4 +242,6 @@ def parse_response(response: dict[str, Any] | None) -> ParsedResponse:
         think_opened=opened,
         think_closed=closed,
         finish_reason=finish_reason_of(response),
+        raw_available=raw is not None,
+        content_null=content_null,
     )

@@ -77,7 +77,31 @@ def stop_shared_server(run_dir: Path) -> None:
         stop_pid(int(json.loads(state.read_text())["pid"]))
 
 
-def make_source(config: pytest.Config, log: Callable[[str], None], model: Callable[[], Any] | None = None) -> Any:
+def serving_preflight(config: pytest.Config, model_path: Path, suites: list[Any], log: Callable[[str], None]) -> Any:
+    """The tool-parser preflight, before any generation: which parser mlx-lm
+    will apply to this model, and whether it reads the calls it was trained on."""
+    from pytest_punie.serving.calls import call_texts
+    from pytest_punie.serving.toolparser import preflight
+
+    data = [Path(d) for d in config.getoption("punie_data")]
+    report = preflight(model_path, call_texts(suites, data, config.rootpath))
+    if report.passed:
+        log(
+            f"tool-parser preflight: mlx-lm's {report.choice.name} parser reads all "
+            f"{report.outcome.total} tool calls of the training data and the suite"
+        )
+    else:
+        for line in report.problems():
+            log(f"WARNING tool-parser preflight: {line}")
+    return report.to_dict()
+
+
+def make_source(
+    config: pytest.Config,
+    log: Callable[[str], None],
+    model: Callable[[], Any] | None = None,
+    suites: list[Any] | None = None,
+) -> Any:
     responses = config.getoption("punie_responses")
     if responses:
         from pytest_punie.sources.replay import ReplaySource
@@ -98,7 +122,12 @@ def make_source(config: pytest.Config, log: Callable[[str], None], model: Callab
                 "--punie-server-url needs --punie-server-model NAME: the model the server "
                 "must answer for (the first id of /v1/models is never assumed)",
             )
-        return ModelSource(HttpBackend(url, served), {"kind": "external-server", "name": served}, overrides)
+        tokenizer = config.getoption("punie_tokenizer")
+        # with the model's tokenizer the generated text is read back from the token ids (logprobs),
+        # so a call the server dropped is seen and measured instead of unknown
+        tokenizer_file = Path(tokenizer) / "tokenizer.json" if tokenizer else None
+        backend = HttpBackend(url, served, tokenizer_file=tokenizer_file)
+        return ModelSource(backend, {"kind": "external-server", "name": served}, overrides)
     name = model_name(config)
     if not name:
         raise PunieError(
@@ -108,6 +137,7 @@ def make_source(config: pytest.Config, log: Callable[[str], None], model: Callab
             "--punie-server-url URL (or set punie_model in [tool.pytest.ini_options])",
         )
     resolved = model() if model is not None else resolve_model(config, name, log)
+    identity = {**resolved.identity(), "tool_parser": serving_preflight(config, resolved.path, suites or [], log)}
     workerinput = getattr(config, "workerinput", None)
     kind = config.getoption("punie_backend")
     if kind == "auto":
@@ -115,7 +145,7 @@ def make_source(config: pytest.Config, log: Callable[[str], None], model: Callab
     if kind == "inprocess":
         from pytest_punie.backends.inprocess import InProcessBackend
 
-        return ModelSource(InProcessBackend(resolved.path), resolved.identity(), overrides)
+        return ModelSource(InProcessBackend(resolved.path), identity, overrides)
     from pytest_punie.backends.http import HttpBackend, ManagedServer
 
     if workerinput and workerinput.get("punie_run_dir"):
@@ -126,13 +156,13 @@ def make_source(config: pytest.Config, log: Callable[[str], None], model: Callab
             {"server": "managed, shared by xdist workers"},
             tokenizer_file=resolved.path / "tokenizer.json",
         )
-        return ModelSource(shared, resolved.identity(), overrides, batch=False)
+        return ModelSource(shared, identity, overrides, batch=False)
     server = ManagedServer(resolved.path).start()
     http = HttpBackend(
         server.url, str(resolved.path), {"server": "managed"}, tokenizer_file=resolved.path / "tokenizer.json"
     )
     backend = OwnedServerBackend(http, server)
-    return ModelSource(backend, resolved.identity(), overrides)
+    return ModelSource(backend, identity, overrides)
 
 
 class OwnedServerBackend:

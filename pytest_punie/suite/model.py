@@ -6,6 +6,7 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {">=": operator.ge, ">": operator.gt}
@@ -109,6 +110,11 @@ class Suite:
             if p.id == prompt_id:
                 return p
         raise KeyError(prompt_id)
+
+    def datasets(self) -> dict[str, Path]:
+        """The training datasets the suite names (``datasets:``), resolved beside it."""
+        base = Path(self.path).parent
+        return {name: (base / rel).resolve() for name, rel in self.extra.get("datasets", {}).items()}
 
     def sampling_for(self, prompt: Prompt) -> Sampling:
         if prompt.max_tokens is None:

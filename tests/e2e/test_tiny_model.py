@@ -189,19 +189,35 @@ def test_an_external_openai_compatible_server(tiny_project, tiny_model):
             "-m", "eval", f"--punie-server-url={server.url}", "-p", "no:cacheprovider"
         )
         assert missing.ret == pytest.ExitCode.USAGE_ERROR  # never "the first id of /v1/models"
+        blind = tiny_project.runpytest_subprocess(
+            "-m",
+            "eval",
+            f"--punie-server-url={server.url}",
+            f"--punie-server-model={tiny_model.path}",
+            "--punie-json=blind.json",
+            "-p",
+            "no:cacheprovider",
+        )
         result = tiny_project.runpytest_subprocess(
             "-m",
             "eval",
             f"--punie-server-url={server.url}",
             f"--punie-server-model={tiny_model.path}",
+            f"--punie-tokenizer={tiny_model.path}",
             "--punie-json=x.json",
             "-p",
             "no:cacheprovider",
         )
     finally:
         server.stop()
+    # without the tokenizer the server's empty tool_calls answers (calls it could not parse) are unknowable
+    assert blind.ret == 6, blind.stdout.str()[-2000:]
+    blind.stdout.fnmatch_lines(["WARNING: INVALID: the server (it kept no raw text*--punie-tokenizer DIR*"])
+    blind_doc = json.loads((tiny_project.path / "blind.json").read_text())
+    assert {p["label"] for p in blind_doc["prompts"] if p["served"] == "dropped"} == {"unknown"}
     assert result.ret in (0, 1)
     doc = json.loads((tiny_project.path / "x.json").read_text())
+    assert doc["verdict"] == "FAIL" and {p["served"] for p in doc["prompts"]} <= {"parsed", "unclosed", "no-call"}
     assert doc["provenance"]["model"]["kind"] == "external-server"
     assert doc["provenance"]["model"]["url"] == server.url
     assert all(p["error"] is None for p in doc["prompts"])

@@ -255,3 +255,11 @@ def test_repeat_reports_pass_rate_pass_k_and_intervals(eval_project):
     assert doc["categories"]["git"]["interval"]["over"] == "samples" and doc["categories"]["git"]["interval"]["n"] == 9
     assert doc["provenance"]["repeat"] == 3
     assert result.ret == 1  # git 88.9% < 90%
+    iv = doc["categories"]["git"]["interval"]
+    result.stdout.fnmatch_lines(  # the repeat statistics are printed, not only in the JSON
+        [
+            "repeats: 3 samples per prompt",
+            "  category*samples*pass rate*pass^3*95% interval",
+            f"  git * 9 * 88.9% * 66.7% * [[]{iv['low']:.3f}, {iv['high']:.3f}[]] over samples",
+        ]
+    )

@@ -40,3 +40,18 @@ def test_document_is_json_and_keeps_both_scores(document):
     assert round_tripped == document
     assert all(set(p["scores"]) == {"legacy", "strict"} for p in document["prompts"])
     assert document["format"] == "pytest-punie/results/1"
+
+
+def test_sampling_line_shows_the_runs_overrides(phase33):
+    """--punie-temperature 0.7 --punie-seed 1 is what the run used: the line says so."""
+    from pytest_punie.aggregate import _sampling
+    from pytest_punie.report.terminal import sampling_text
+
+    samp = _sampling([phase33], {"temperature": 0.7, "seed": 1, "max_tokens": None})
+    assert samp["default"]["temperature"] == 0.7 and samp["default"]["seed"] == 1
+    assert samp["run_overrides"] == {"temperature": 0.7, "seed": 1}
+    assert sampling_text(samp).startswith("temperature=0.7, top_p=1.0, max_tokens=512, timeout_s=120.0, seed=1")
+    assert "(run overrides: temperature=0.7, seed=1)" in sampling_text(samp)
+    capped = _sampling([phase33], {"max_tokens": 64})
+    assert capped["overrides"] == {} and capped["default"]["max_tokens"] == 64  # no per-prompt budget survives
+    assert "run_overrides" not in _sampling([phase33], {"temperature": None})
