@@ -1,10 +1,12 @@
-"""What every printed number can be traced to: versions, host, time."""
+"""What every printed number can be traced to: versions, host, time, file digests."""
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import platform
 from importlib import metadata
+from pathlib import Path
 
 PACKAGES = ("pytest-punie", "pytest", "pytest-xdist", "mlx", "mlx-lm", "transformers", "tokenizers")
 
@@ -30,3 +32,17 @@ def host() -> dict[str, str]:
 
 def now_utc() -> str:
     return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes (hex), read in 4 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def file_digest(path: str | Path) -> str:
+    """A file's identity as documents record it: ``sha256:<hex>``."""
+    return "sha256:" + file_sha256(path)

@@ -7,9 +7,13 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from pytest_punie.scoring import ScoredResponse, score_response
+from pytest_punie.scoring.reduce import combine_samples
+from pytest_punie.serving.served import serving_record
+from pytest_punie.toolsurface import ToolSurface, load_surface
+
 if TYPE_CHECKING:
-    from pytest_punie.scoring import ScoredResponse
-    from pytest_punie.sources import ResponseRecord
+    from pytest_punie.backends import ResponseRecord
     from pytest_punie.suite.model import Prompt, Suite
 
 
@@ -96,3 +100,47 @@ class PromptResult:
             details=data.get("details") or {},
             variant=data.get("variant") or "",
         )
+
+
+def judge_prompt(
+    suite_ref: str,
+    suite: Suite,
+    prompt: Prompt,
+    records: list[ResponseRecord],
+    scorer: str | None = None,
+    variant: str = "",
+) -> PromptResult:
+    """One prompt's result from its response record(s), one per sample: both
+    scores, the label, what the serving path did, pass or miss. A transport
+    error is scored as no response, and a prompt with one never passes."""
+    scorer = scorer or suite.primary_scorer
+    surface = load_surface(suite.tool_surface) if suite.tool_surface else load_surface()
+    scoreds = [_scored(r.response if r.error is None else None, prompt, surface) for r in records]
+    record = next((r for r in records if r.error is not None), records[0])
+    scored = scoreds[0] if len(scoreds) == 1 else combine_samples(scoreds, suite.pass_score, scorer)
+    result = PromptResult.from_scored(suite_ref, suite, prompt, scored, scorer, record)
+    result.variant = variant
+    return result
+
+
+def _scored(response: dict[str, Any] | None, prompt: Prompt, surface: ToolSurface) -> ScoredResponse:
+    scored = score_response(response, prompt, surface)
+    scored.served = serving_record(response, prompt, surface)
+    return scored
+
+
+def no_response(suite_ref: str, suite: Suite, prompt: Prompt, why: str, variant: str = "") -> PromptResult:
+    """A prompt with nothing to score (nothing recorded for it): an error, never a zero."""
+    return PromptResult(
+        suite=suite_ref,
+        suite_digest=suite.digest,
+        id=prompt.id,
+        category=prompt.category,
+        scores={"legacy": Fraction(0), "strict": Fraction(0)},
+        primary_scorer=suite.primary_scorer,
+        passed=False,
+        label="error",
+        response=None,
+        error=why,
+        variant=variant,
+    )

@@ -11,8 +11,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pytest_punie.sources import ResponseRecord
 from pytest_punie.suite.model import Sampling
+
+
+@dataclass
+class ResponseRecord:
+    """A response, or the reason there is none (transport error, timeout)."""
+
+    response: dict[str, Any] | None
+    error: str | None = None
+    retries: int = 0
+    seconds: float | None = None
 
 
 @dataclass(frozen=True)

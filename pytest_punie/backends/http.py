@@ -19,9 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from pytest_punie.backends import ChatRequest
+from pytest_punie.backends import ChatRequest, ResponseRecord
 from pytest_punie.errors import ModelError
-from pytest_punie.sources import ResponseRecord
 
 MAX_CONNECTIONS = 8
 

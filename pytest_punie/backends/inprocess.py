@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pytest_punie.backends import ChatRequest, completion_dict
-from pytest_punie.sources import ResponseRecord
+from pytest_punie.backends import ChatRequest, ResponseRecord, completion_dict
 
 
 class InProcessBackend:

@@ -85,3 +85,22 @@ def assistant_turns(path: Path) -> Iterator[tuple[int, int, str]]:
             for i, m in enumerate(messages):
                 if m.get("role") == "assistant" and isinstance(m.get("content"), str):
                     yield lineno, i, m["content"]
+
+
+def first_tool_example(directories: list[Path], with_response: bool = True) -> list[dict[str, Any]] | None:
+    """The first training example (``messages`` format) whose first answer is a
+    tool call, from each directory's train.jsonl in turn; with ``with_response``,
+    preferably one that also carries a tool response."""
+    first = None
+    for directory in directories:
+        train = directory / "train.jsonl"
+        if not train.is_file():
+            continue
+        with open(train, encoding="utf-8") as fh:
+            for line in fh:
+                msgs = json.loads(line).get("messages") or []
+                if len(msgs) >= 3 and "<tool_call>" in str(msgs[2].get("content")):
+                    if not with_response or "<tool_response>" in line:
+                        return list(msgs)
+                    first = first or list(msgs)
+    return first

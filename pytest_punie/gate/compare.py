@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_punie.gate.stats import mcnemar_exact, min_flips_for_significance, wilson
+from pytest_punie.stats import mcnemar_exact, min_flips_for_significance, wilson
 
 ALPHA = 0.05
 

@@ -12,15 +12,9 @@ import json
 import os
 from pathlib import Path
 
+from pytest_punie.provenance import file_sha256
+
 MODEL_FILE_SUFFIXES = (".safetensors", ".json", ".jinja", ".txt", ".model", ".tiktoken")
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def model_files(directory: Path) -> list[Path]:

@@ -17,8 +17,9 @@ from typing import Any
 
 from pytest_punie.errors import ModelError
 from pytest_punie.models.cache import Artifact, BuildCache
+from pytest_punie.models.steps import fuse_and_quantize
+from pytest_punie.models.tiny.recipe import build_tiny
 from pytest_punie.models.validate import validate_model_dir
-from pytest_punie.provenance import versions_of
 
 Log = Callable[[str], None]
 
@@ -109,49 +110,6 @@ def _abs(root: Path, p: str) -> Path:
     return q if q.is_absolute() else root / q
 
 
-def adapter_parts(adapter: Path) -> tuple[Path, Path]:
-    """(weights file, adapter_config.json) for an adapter dir or a checkpoint file."""
-    if adapter.is_dir():
-        weights, cfg = adapter / "adapters.safetensors", adapter / "adapter_config.json"
-    else:
-        weights, cfg = adapter, adapter.parent / "adapter_config.json"
-    for p in (weights, cfg):
-        if not p.is_file():
-            raise ModelError(p, None, "adapter file missing")
-    return weights, cfg
-
-
-def fuse_and_quantize(
-    cache: BuildCache, base: Path, adapter: Path, bits: int, group_size: int, log: Log
-) -> tuple[Artifact, Artifact]:
-    """The production path: fuse (dequantized) then quantize, both content-addressed."""
-    from pytest_punie.blas import blas_name
-    from pytest_punie.models import pipeline
-
-    weights, cfg = adapter_parts(adapter)
-    versions = versions_of("mlx", "mlx-lm")
-    fused = cache.lookup(
-        "fused",
-        fused_inputs := {
-            "base": cache.digest(base),
-            "adapter": cache.digest(weights),
-            "adapter_config": cache.digest(cfg),
-            "dequantize": True,
-            "versions": versions,
-            "blas": blas_name(),
-        },
-    )
-    if fused is None:
-        pipeline.check_free_space(cache.root, pipeline.fuse_space_needed(base))
-        fused = cache.build("fused", fused_inputs, lambda out: pipeline.fuse(base, weights, cfg, out, log))
-    quant = cache.build(
-        f"q{bits}",
-        {"model": fused.digest, "bits": bits, "group_size": group_size, "versions": versions, "blas": blas_name()},
-        lambda out: pipeline.quantize(fused.path, out, bits, group_size, log),
-    )
-    return fused, quant
-
-
 def recipe_parts(model: ResolvedModel, root: Path) -> tuple[Path | None, Path | None]:
     """(base, adapter) the model under test was fused from: a base + adapter
     entry names them; the tiny recipe built them (its 4-bit base and adapter)."""
@@ -169,8 +127,6 @@ def materialize(spec: ModelSpec, root: Path, cache: BuildCache, log: Log) -> Res
     if "path" in e:
         path = _abs(root, e["path"])
     elif e.get("recipe") == "tiny":
-        from pytest_punie.tiny.recipe import build_tiny
-
         artifacts = build_tiny(root, cache, e, log)
         builds = [build_record(a) for a in artifacts]
         path = artifacts[-1].path

@@ -12,8 +12,8 @@ from fractions import Fraction
 from typing import Any
 
 from pytest_punie.results import PromptResult
-from pytest_punie.scoring import depends_on_drop
 from pytest_punie.scoring.agreement import scorer_agreement
+from pytest_punie.serving.served import depends_on_drop
 from pytest_punie.verdict import CategoryVerdict, SuiteVerdict
 
 FORMAT = "pytest-punie/results/1"
@@ -64,7 +64,7 @@ def _prompt(r: PromptResult, query: str) -> dict[str, Any]:
 def _add_interval(entry: dict[str, Any], results: list[PromptResult]) -> None:
     """Wilson 95% interval of the pass rate: over prompts, or over every sample
     when prompts were sampled repeatedly (--punie-repeat)."""
-    from pytest_punie.gate.stats import wilson
+    from pytest_punie.stats import wilson
 
     if not results:
         return

@@ -21,7 +21,7 @@ def matrix_of(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def sweep_of(doc: dict[str, Any], identities: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    from pytest_punie.pipeline.trainlog import parse_training_log
+    from pytest_punie.checks.trainlog import parse_training_log
 
     points = []
     for suite in doc["suites"]:

@@ -130,28 +130,12 @@ def _native_calls(message: dict[str, Any]) -> list[ToolCall]:
 
 def _split_think(text: str) -> tuple[str, bool, bool]:
     """Remove think blocks; return (text outside them, opened, closed)."""
-    opened = closed = False
-    out = []
-    pos = 0
-    while True:
-        start = text.find(_THINK_OPEN, pos)
-        if start < 0:
-            out.append(text[pos:])
-            break
-        opened = True
-        out.append(text[pos:start])
-        end = text.find(_THINK_CLOSE, start)
-        if end < 0:
-            closed = False
-            break
-        closed = True
-        pos = end + len(_THINK_CLOSE)
+    outside, sections = split_sections(text, _THINK_OPEN, _THINK_CLOSE)
+    opened, closed = bool(sections), bool(sections) and sections[-1][1]
     # a stray </think> with no opener (the template may have opened it)
-    joined = "".join(out)
-    if not opened and _THINK_CLOSE in joined:
-        opened = closed = True
-        joined = joined.split(_THINK_CLOSE, 1)[1]
-    return joined, opened, closed
+    if not opened and _THINK_CLOSE in outside:
+        return outside.split(_THINK_CLOSE, 1)[1], True, True
+    return outside, opened, closed
 
 
 def call_from_block(body: str, complete: bool) -> ToolCall:

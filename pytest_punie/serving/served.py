@@ -9,9 +9,13 @@ then unknown, and is said to be.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
+from pytest_punie.scoring import score_response
 from pytest_punie.scoring.parse import finish_reason_of, message_of, raw_text_of, split_sections
+from pytest_punie.suite.model import Prompt
+from pytest_punie.toolsurface import ToolSurface
 
 CALL_START, CALL_END = "<tool_call>", "</tool_call>"
 
@@ -66,3 +70,24 @@ def as_written(response: dict[str, Any]) -> dict[str, Any]:
     first["message"] = {"role": "assistant", "content": raw}
     out["choices"] = [first, *choices[1:]]
     return out
+
+
+def serving_record(response: dict[str, Any] | None, prompt: Prompt, surface: ToolSurface) -> dict[str, Any] | None:
+    """``served_status``, and for a drop whose raw text is known, what it cost:
+    each scorer on the response as the model wrote it (``scores_as_written``)."""
+    served = served_status(response)
+    if response is not None and served is not None and served["status"] == DROPPED and served["written"]:
+        scores = score_response(as_written(response), prompt, surface).scores
+        served["scores_as_written"] = {k: str(v) for k, v in scores.items()}
+    return served
+
+
+def depends_on_drop(served: dict[str, Any] | None, scores: dict[str, Fraction], scorer: str) -> bool:
+    """True when the serving path dropped calls and ``scorer``'s score would
+    differ had they been served, or when what was dropped is unknown."""
+    if not served or served.get("status") != DROPPED:
+        return False
+    as_written_scores = served.get("scores_as_written")
+    if not as_written_scores:
+        return True  # the raw text is unavailable: the cost of the drop cannot be measured
+    return Fraction(as_written_scores[scorer]) != scores[scorer]

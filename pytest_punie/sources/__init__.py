@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pytest_punie.backends import ResponseRecord
 from pytest_punie.suite.model import Prompt, Suite
-
-
-@dataclass
-class ResponseRecord:
-    """A response, or the reason there is none (transport error, timeout)."""
-
-    response: dict[str, Any] | None
-    error: str | None = None
-    retries: int = 0
-    seconds: float | None = None
 
 
 class MissingResponse(Exception):

@@ -126,8 +126,8 @@ def make_source(
         # with the model's tokenizer the generated text is read back from the token ids (logprobs),
         # so a call the server dropped is seen and measured instead of unknown
         tokenizer_file = Path(tokenizer) / "tokenizer.json" if tokenizer else None
-        backend = HttpBackend(url, served, tokenizer_file=tokenizer_file)
-        return ModelSource(backend, {"kind": "external-server", "name": served}, overrides)
+        external = HttpBackend(url, served, tokenizer_file=tokenizer_file)
+        return ModelSource(external, {"kind": "external-server", "name": served}, overrides)
     name = model_name(config)
     if not name:
         raise PunieError(
@@ -193,7 +193,8 @@ def checkpoint_model(
 ) -> Any:
     """One adapter checkpoint, fused into its base and quantized like the model under test."""
     from pytest_punie.models.cache import BuildCache, default_cache_dir
-    from pytest_punie.models.resolve import ResolvedModel, build_record, fuse_and_quantize, recipe_parts
+    from pytest_punie.models.resolve import ResolvedModel, build_record, recipe_parts
+    from pytest_punie.models.steps import fuse_and_quantize
     from pytest_punie.models.validate import validate_model_dir
 
     base_opt = config.getoption("punie_base")
@@ -219,3 +220,33 @@ def checkpoint_model(
         builds,
         {"bits": bits, "group_size": group},
     )
+
+
+def variant_source(
+    config: pytest.Config,
+    variant: Any,
+    source: Callable[[], Any],
+    model: Callable[[], Any],
+    log: Callable[[str], None],
+) -> Any:
+    """The source for one variant: another temperature shares the model's
+    backend; a checkpoint is fused and quantized (cached) into its own model."""
+    from pytest_punie.sources.model import ModelSource
+
+    if variant.checkpoint is not None:
+        from pytest_punie.backends.inprocess import InProcessBackend
+
+        resolved = checkpoint_model(config, model, variant.checkpoint, log)
+        backend: Any = InProcessBackend(resolved.path)
+        identity = {**resolved.identity(), "checkpoint": str(variant.checkpoint), "iteration": variant.iteration}
+    else:
+        base = source()
+        if not isinstance(base, ModelSource):
+            raise PunieError(None, None, "--punie-temperatures needs a model (recorded responses have one temperature)")
+        backend, identity = base.backend, base._identity
+    overrides = dict(getattr(source(), "overrides", {}) or {}) if not variant.checkpoint else {}
+    if variant.temperature is not None:
+        overrides["temperature"] = variant.temperature
+        if variant.temperature > 0 and overrides.get("seed") is None:
+            overrides["seed"] = 0  # sampled, but reproducibly
+    return ModelSource(backend, {**identity, "variant": variant.name}, overrides)

@@ -7,13 +7,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from pytest_punie.backends import Backend, ChatRequest
-from pytest_punie.sources import ResponseRecord
-from pytest_punie.suite.model import Prompt, Sampling, Suite
+from pytest_punie.backends import Backend, ChatRequest, ResponseRecord
+from pytest_punie.suite.model import Prompt, Sampling, Suite, chat_messages
 
 
 def messages_for(suite: Suite, prompt: Prompt) -> tuple[dict[str, str], ...]:
-    return ({"role": "system", "content": suite.system_prompt}, {"role": "user", "content": prompt.query})
+    return chat_messages(suite.system_prompt, prompt.query)
 
 
 def apply_overrides(sampling: Sampling, overrides: dict[str, Any]) -> Sampling:

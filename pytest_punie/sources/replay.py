@@ -7,22 +7,14 @@ or ``{"id": "text-01", "error": "timeout after 120 s"}``; an optional
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from pytest_punie.errors import ResponsesError
+from pytest_punie.provenance import file_digest
 from pytest_punie.sources import MissingResponse, ResponseRecord
 from pytest_punie.suite.model import Prompt, Suite
-
-
-def file_digest(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()
 
 
 def read_responses(path: str | Path) -> tuple[dict[str, ResponseRecord], dict[str, Any]]:

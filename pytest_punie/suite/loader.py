@@ -14,8 +14,6 @@ from pytest_punie.suite.schema import THRESHOLD_PATTERN, check_schema
 from pytest_punie.suite.yamlsource import KeyPath, LocatedYaml, load_located
 from pytest_punie.toolsurface import DEFAULT_SURFACE, load_surface
 
-SCORERS = ("legacy", "strict")
-
 
 def canonical_digest(data: Any) -> str:
     """sha256 of the suite's content: comments and layout do not change it."""

@@ -11,6 +11,14 @@ from typing import Any
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {">=": operator.ge, ">": operator.gt}
 
+SCORERS = ("legacy", "strict")  # the scorers a suite may name as its primary one
+DEFAULT_STOP = ("<|im_end|>", "<|endoftext|>")  # ChatML's end of turn and end of text
+
+
+def chat_messages(system: str | None, user: str) -> tuple[dict[str, str], ...]:
+    """The chat one query is asked as: [system, user] (no system message when None)."""
+    return (*([{"role": "system", "content": system}] if system else []), {"role": "user", "content": user})
+
 
 @dataclass(frozen=True)
 class Threshold:

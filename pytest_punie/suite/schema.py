@@ -11,6 +11,7 @@ import json
 import re
 from typing import Any
 
+from pytest_punie.suite.model import SCORERS
 from pytest_punie.suite.yamlsource import KeyPath, LocatedYaml
 
 THRESHOLD_PATTERN = r"^\s*(>=|>)\s*([0-9]*\.?[0-9]+)\s*(%?)\s*$"
@@ -34,7 +35,7 @@ SUITE_SCHEMA: dict[str, Any] = {
         "suite": {"type": "string", "minLength": 1, "description": "The suite's name."},
         "description": {"type": "string"},
         "system_prompt": {"type": "string", "minLength": 1},
-        "primary_scorer": {"enum": ["legacy", "strict"], "description": "The scorer the verdict uses."},
+        "primary_scorer": {"enum": list(SCORERS), "description": "The scorer the verdict uses."},
         "threshold_metric": {
             "enum": ["mean_score", "pass_rate"],
             "description": "What the thresholds bound: the mean prompt score (legacy) or the share of prompts passed.",

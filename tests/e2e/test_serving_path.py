@@ -11,8 +11,8 @@ import shutil
 
 import pytest
 
+from pytest_punie.models.tiny.json_tools import apply_fix, make_json_tools_variant
 from pytest_punie.serving.toolparser import learn_parser
-from pytest_punie.tiny.json_tools import apply_fix, make_json_tools_variant
 
 pytestmark = pytest.mark.slow
 

@@ -99,7 +99,7 @@ def test_xdist_shares_one_server_and_matches_one_process(tiny_project):
 
 def test_a_changed_adapter_is_a_new_build(tiny_model, tmp_path):
     from pytest_punie.models.cache import BuildCache
-    from pytest_punie.models.resolve import fuse_and_quantize
+    from pytest_punie.models.steps import fuse_and_quantize
 
     q4 = next(b for b in tiny_model.builds if b["step"] == "q4")
     adapter = next(b for b in tiny_model.builds if b["step"] == "adapter")

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pytest_punie.gate.stats import mcnemar_exact, min_flips_for_significance, pass_hat_k, wilson
+from pytest_punie.stats import mcnemar_exact, min_flips_for_significance, pass_hat_k, wilson
 from pytest_punie.suite import load_suite
 
 from ..conftest import PHASE33

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from pytest_punie.errors import ModelError
-from pytest_punie.models.pipeline import check_free_space
 from pytest_punie.models.resolve import resolve_spec
+from pytest_punie.models.steps import check_free_space
 from pytest_punie.models.validate import validate_model_dir
 
 

@@ -211,7 +211,7 @@ def test_xdist_gives_the_same_results_as_one_process(eval_project, fixture):
 
 def test_importing_the_plugin_is_inert():
     code = (
-        "import sys, pytest_punie.plugin, pytest_punie.collect;"
+        "import sys, pytest_punie.plugin, pytest_punie.items.prompts, pytest_punie.session;"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('mlx', 'mlx_lm', 'transformers', 'httpx')];"
         "print(bad); sys.exit(1 if bad else 0)"
     )

@@ -10,7 +10,7 @@ import pytest
 from pytest_punie.report import build_document, render_markdown, render_terminal
 from pytest_punie.verdict import judge_suite
 
-from ..unit.test_legacy_scorer import _results
+from ..verdict.test_reference_tables import results_of
 
 PROVENANCE = {
     "time": "2026-11-22T00:00:00+00:00",
@@ -21,9 +21,9 @@ PROVENANCE = {
 
 
 @pytest.fixture(params=["phase33b_responses.jsonl", "phase43a_responses.jsonl"])
-def document(request, phase33, surface):
+def document(request, phase33):
     phase33 = dataclasses.replace(phase33, path="phase33.yaml")  # as results name it: relative, portable
-    results = _results(phase33, surface, request.param)
+    results = results_of(phase33, request.param)
     return build_document([(judge_suite(phase33, results), results)], PROVENANCE)
 
 
@@ -44,7 +44,7 @@ def test_document_is_json_and_keeps_both_scores(document):
 
 def test_sampling_line_shows_the_runs_overrides(phase33):
     """--punie-temperature 0.7 --punie-seed 1 is what the run used: the line says so."""
-    from pytest_punie.aggregate import _sampling
+    from pytest_punie.report.run import _sampling
     from pytest_punie.report.terminal import sampling_text
 
     samp = _sampling([phase33], {"temperature": 0.7, "seed": 1, "max_tokens": None})

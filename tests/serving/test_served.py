@@ -8,9 +8,9 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_punie.scoring import depends_on_drop, score_response
+from pytest_punie.scoring import score_response
 from pytest_punie.scoring.labels import LABELS
-from pytest_punie.serving.served import STATUSES, served_status
+from pytest_punie.serving.served import STATUSES, depends_on_drop, served_status, serving_record
 from pytest_punie.suite import load_suite
 from pytest_punie.toolsurface import load_surface
 
@@ -31,6 +31,11 @@ def completion(content, raw=None, tool_calls=None, finish="stop"):
     if raw is not None:
         out["punie"] = {"raw_text": raw, "token_ids": []}
     return out
+
+
+def scored_and_served(response, prompt, surface):
+    scored = score_response(response, prompt, surface)
+    return scored, serving_record(response, prompt, surface)
 
 
 def test_a_call_the_server_parsed():
@@ -74,24 +79,26 @@ def test_without_raw_text_only_an_evident_drop_is_seen():
 
 def test_a_dropped_call_changes_the_legacy_score_only(phase33, surface):
     prompt = phase33.prompt("git-01")
-    scored = score_response(completion(None, CALL, None, "tool_calls"), prompt, surface)
+    scored, served = scored_and_served(completion(None, CALL, None, "tool_calls"), prompt, surface)
     assert scored.scores == {"legacy": Fraction(0), "strict": Fraction(1)}
-    assert scored.served["scores_as_written"] == {"legacy": "1", "strict": "1"}
-    assert depends_on_drop(scored.served, scored.scores, "legacy")
-    assert not depends_on_drop(scored.served, scored.scores, "strict")
+    assert served["scores_as_written"] == {"legacy": "1", "strict": "1"}
+    assert depends_on_drop(served, scored.scores, "legacy")
+    assert not depends_on_drop(served, scored.scores, "strict")
     assert scored.label == "wrapped-correct"
 
 
 def test_a_parsed_call_depends_on_nothing(phase33, surface):
-    scored = score_response(completion(None, CALL, [SERVED_CALL], "tool_calls"), phase33.prompt("git-01"), surface)
-    assert not depends_on_drop(scored.served, scored.scores, "legacy")
-    assert "scores_as_written" not in scored.served
+    scored, served = scored_and_served(
+        completion(None, CALL, [SERVED_CALL], "tool_calls"), phase33.prompt("git-01"), surface
+    )
+    assert not depends_on_drop(served, scored.scores, "legacy")
+    assert "scores_as_written" not in served
 
 
 def test_an_unknown_drop_always_matters(phase33, surface):
-    scored = score_response(completion(None, None, None, "tool_calls"), phase33.prompt("git-01"), surface)
-    assert depends_on_drop(scored.served, scored.scores, "legacy")
-    assert depends_on_drop(scored.served, scored.scores, "strict")
+    scored, served = scored_and_served(completion(None, None, None, "tool_calls"), phase33.prompt("git-01"), surface)
+    assert depends_on_drop(served, scored.scores, "legacy")
+    assert depends_on_drop(served, scored.scores, "strict")
     assert scored.label == "unknown"  # nothing served, no raw text: never guessed as empty
 
 

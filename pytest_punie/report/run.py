@@ -1,22 +1,32 @@
-"""Controller-side aggregation: worker results -> verdicts -> results document."""
+"""The run's results document, on the controller: every worker's prompt
+results judged per suite (and variant), with the run's provenance."""
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pytest_punie.errors import SuiteError
-from pytest_punie.provenance import host, now_utc, package_versions
+from pytest_punie.provenance import file_digest, host, now_utc, package_versions
 from pytest_punie.report.document import FORMAT, build_document
 from pytest_punie.results import PromptResult
 from pytest_punie.suite import Suite, load_suite
+from pytest_punie.toolsurface import DEFAULT_SURFACE
 from pytest_punie.verdict import SuiteVerdict, judge_suite
 
-if TYPE_CHECKING:
-    import pytest
 
-    from pytest_punie.plugin import PunieRun
+@dataclass(frozen=True)
+class RunFacts:
+    """What the document says about the run itself (from the pytest config)."""
+
+    root: Path
+    scorer: str | None = None
+    strict_mode: bool = False
+    repeat: int = 1
+    invocation: tuple[str, ...] | list[str] = ()
+    workers: int = 0
 
 
 def _sampling(suites: list[Suite], run_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -70,14 +80,14 @@ def _order(variant: str) -> tuple[int, float, str]:
     return (int(ck.group(1)) if ck else -1, float(t.group(1)) if t else -1.0, variant)
 
 
-def _sorted_findings(run: PunieRun) -> list[dict[str, Any]]:
-    return sorted(run.findings, key=lambda f: (f["path"], f["line"] or 0, f["check"]))
+def _sorted_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(findings, key=lambda f: (f["path"], f["line"] or 0, f["check"]))
 
 
-def _identities(run: PunieRun) -> dict[str, dict[str, Any]]:
+def _identities(sources: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """What answered, per variant. Every worker must have seen the same artifact."""
     out: dict[str, dict[str, Any]] = {}
-    for s in run.sources:
+    for s in sources:
         variant = s.get("variant", "")
         strip = {k: v for k, v in s.items() if k != "blas"}
         seen = out.get(variant)
@@ -87,24 +97,23 @@ def _identities(run: PunieRun) -> dict[str, dict[str, Any]]:
     return out
 
 
-def build_run_document(config: pytest.Config, run: PunieRun) -> dict[str, Any]:
-    if not run.results:  # a data-lint (or pipeline) run: findings and provenance only
+def build_run_document(
+    results: list[PromptResult], sources: list[dict[str, Any]], findings: list[dict[str, Any]], facts: RunFacts
+) -> dict[str, Any]:
+    if not results:  # a data-lint (or pipeline) run: findings and provenance only
         return {
             "format": FORMAT,
-            "findings": _sorted_findings(run),
+            "findings": _sorted_findings(findings),
             "provenance": {
                 "time": now_utc(),
                 "versions": package_versions(),
                 "host": host(),
-                "invocation": list(config.invocation_params.args),
+                "invocation": list(facts.invocation),
             },
         }
-    verdicts = judge_results(run.results, run.scorer, config.rootpath)
-    idents = _identities(run)
+    verdicts = judge_results(results, facts.scorer, facts.root)
+    idents = _identities(sources)
     suites = [v.suite for v, _ in verdicts]
-    from pytest_punie.sources.replay import file_digest
-    from pytest_punie.toolsurface import DEFAULT_SURFACE
-
     surfaces = sorted({s.tool_surface or str(DEFAULT_SURFACE) for s in suites})
     provenance = {
         "time": now_utc(),
@@ -112,22 +121,22 @@ def build_run_document(config: pytest.Config, run: PunieRun) -> dict[str, Any]:
         "suites": [{"suite": s.name, "path": s.path, "digest": s.digest} for s in suites],
         "tool_surfaces": [{"path": p, "digest": file_digest(p)} for p in surfaces],
         "sampling": _sampling(suites, next(iter(idents.values()), {}).get("sampling_overrides")),
-        "scorer": run.scorer or "suite primary",
+        "scorer": facts.scorer or "suite primary",
         "versions": package_versions(),
         "host": host(),
-        "invocation": list(config.invocation_params.args),
-        "workers": getattr(config.option, "numprocesses", None) or 0,
-        "repeat": int(config.getoption("punie_repeat") or 1),
+        "invocation": list(facts.invocation),
+        "workers": facts.workers,
+        "repeat": facts.repeat,
     }
     if len(idents) > 1:
         provenance["variants"] = idents
-    variants = [r.variant for r in run.results]
-    doc = build_document(verdicts, provenance, strict_mode=run.strict_mode)
+    variants = [r.variant for r in results]
+    doc = build_document(verdicts, provenance, strict_mode=facts.strict_mode)
     if len(set(variants)) > 1:
         from pytest_punie.report.matrix import matrix_of, sweep_of
 
         doc["matrix"] = matrix_of(doc)
         if any(v.startswith("ckpt=") for v in variants):
             doc["sweep"] = sweep_of(doc, idents)
-    doc["findings"] = _sorted_findings(run)
+    doc["findings"] = _sorted_findings(findings)
     return doc

@@ -8,7 +8,7 @@ piece, which is what mlx-lm's inference looks at; and the
 identical token for token, so every difference in the scores is the serving
 path's. Used to show that such a model is caught, not scored.
 
-    python -m pytest_punie.tiny.json_tools SRC_MODEL_DIR DST_DIR
+    python -m pytest_punie.models.tiny.json_tools SRC_MODEL_DIR DST_DIR
 """
 
 from __future__ import annotations
@@ -52,5 +52,5 @@ def apply_fix(model_dir: Path, parser: str) -> None:
 
 if __name__ == "__main__":  # pragma: no cover - a command for people
     if len(sys.argv) != 3:
-        sys.exit("usage: python -m pytest_punie.tiny.json_tools SRC_MODEL_DIR DST_DIR")
+        sys.exit("usage: python -m pytest_punie.models.tiny.json_tools SRC_MODEL_DIR DST_DIR")
     print(make_json_tools_variant(Path(sys.argv[1]), Path(sys.argv[2])))

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from pytest_punie.datalint import CHECKS, Finding, LintConfig, lint_dataset
+from pytest_punie.items.paths import display_path
 from pytest_punie.suite.model import Suite
 
 _LINT_CACHE = pytest.StashKey[dict[tuple[str, str], list[Finding]]]()
@@ -58,8 +59,6 @@ class DatasetCollector(pytest.Collector):
         cache = self.config.stash.setdefault(_LINT_CACHE, {})
         key = (str(self.dataset.resolve()), ",".join(s.digest for s in self.suites))
         if key not in cache:
-            from pytest_punie.collect import display_path
-
             found = lint_dataset(self.dataset, lint_config(self.config, self.suites))
             cache[key] = [dataclasses.replace(f, path=display_path(self.config, Path(f.path).resolve())) for f in found]
         return cache[key]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_punie.errors import SuiteError
+from pytest_punie.suite.model import chat_messages
 from pytest_punie.suite.yamlsource import load_located
 
 
@@ -52,7 +53,7 @@ def check_single_tokens(tok: Any, spec_path: Path) -> list[str]:
 
 
 def chat_template_text(tok: Any, system: str, user: str) -> str:
-    msgs = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    msgs = list(chat_messages(system, user))
     return str(tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True))
 
 

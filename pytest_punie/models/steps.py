@@ -15,8 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pytest_punie.blas import subprocess_env
+from pytest_punie.blas import blas_name, subprocess_env
 from pytest_punie.errors import ModelError
+from pytest_punie.models.cache import Artifact, BuildCache
+from pytest_punie.provenance import versions_of
 
 Log = Callable[[str], None]
 
@@ -122,3 +124,43 @@ def check_free_space(where: Path, needed: int) -> None:
         raise ModelError(
             where, None, f"not enough free disk for this build: needs {needed / 1e9:.2f} GB, has {free / 1e9:.2f} GB"
         )
+
+
+def adapter_parts(adapter: Path) -> tuple[Path, Path]:
+    """(weights file, adapter_config.json) for an adapter dir or a checkpoint file."""
+    if adapter.is_dir():
+        weights, cfg = adapter / "adapters.safetensors", adapter / "adapter_config.json"
+    else:
+        weights, cfg = adapter, adapter.parent / "adapter_config.json"
+    for p in (weights, cfg):
+        if not p.is_file():
+            raise ModelError(p, None, "adapter file missing")
+    return weights, cfg
+
+
+def fuse_and_quantize(
+    cache: BuildCache, base: Path, adapter: Path, bits: int, group_size: int, log: Log
+) -> tuple[Artifact, Artifact]:
+    """The production path: fuse (dequantized) then quantize, both content-addressed."""
+    weights, cfg = adapter_parts(adapter)
+    versions = versions_of("mlx", "mlx-lm")
+    fused = cache.lookup(
+        "fused",
+        fused_inputs := {
+            "base": cache.digest(base),
+            "adapter": cache.digest(weights),
+            "adapter_config": cache.digest(cfg),
+            "dequantize": True,
+            "versions": versions,
+            "blas": blas_name(),
+        },
+    )
+    if fused is None:
+        check_free_space(cache.root, fuse_space_needed(base))
+        fused = cache.build("fused", fused_inputs, lambda out: fuse(base, weights, cfg, out, log))
+    quant = cache.build(
+        f"q{bits}",
+        {"model": fused.digest, "bits": bits, "group_size": group_size, "versions": versions, "blas": blas_name()},
+        lambda out: quantize(fused.path, out, bits, group_size, log),
+    )
+    return fused, quant

@@ -772,7 +772,7 @@ def write_dataset(out_dir: str | Path, system_prompt: str, seed: int = SEED) -> 
     return paths
 
 
-if __name__ == "__main__":  # python -m pytest_punie.tiny.datagen [OUT_DIR]
+if __name__ == "__main__":  # python -m pytest_punie.models.tiny.datagen [OUT_DIR]
     import sys
 
     from pytest_punie.suite import load_suite

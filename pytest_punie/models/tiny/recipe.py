@@ -10,8 +10,10 @@ from typing import Any
 
 from pytest_punie.blas import blas_name
 from pytest_punie.errors import ModelError
+from pytest_punie.models import steps
 from pytest_punie.models.cache import Artifact, BuildCache
 from pytest_punie.models.digest import inputs_key
+from pytest_punie.models.steps import fuse_and_quantize
 from pytest_punie.provenance import versions_of
 
 DEFAULT_LORA = {
@@ -46,9 +48,8 @@ def data_digest(cache: BuildCache, data: Path) -> str:
 
 def build_base(cache: BuildCache, root: Path, entry: dict[str, Any], log: Callable[[str], None]) -> Artifact:
     """The tiny base at 4 bits, like the bases users download."""
-    from pytest_punie.models import pipeline
-    from pytest_punie.tiny.model import pretrain
-    from pytest_punie.tiny.tokenizer import VOCAB_SIZE, train_tokenizer
+    from pytest_punie.models.tiny.model import pretrain
+    from pytest_punie.models.tiny.tokenizer import VOCAB_SIZE, train_tokenizer
 
     data = root / entry.get("data", "data")
     data_d = data_digest(cache, data)
@@ -90,7 +91,7 @@ def build_base(cache: BuildCache, root: Path, entry: dict[str, Any], log: Callab
     return cache.build(
         "q4",
         {"model": base.digest, "bits": 4, "group_size": 64, "versions": versions, "blas": blas_name()},
-        lambda out: pipeline.quantize(base.path, out, 4, 64, log),
+        lambda out: steps.quantize(base.path, out, 4, 64, log),
     )
 
 
@@ -105,7 +106,6 @@ def _summary(stats: dict[str, Any]) -> dict[str, Any]:
 def build_adapter(
     cache: BuildCache, root: Path, base: Artifact, entry: dict[str, Any], log: Callable[[str], None]
 ) -> Artifact:
-    from pytest_punie.models import pipeline
 
     data = root / entry.get("data", "data")
     params = {**DEFAULT_LORA, **entry.get("lora_params", {})}
@@ -120,13 +120,11 @@ def build_adapter(
             "versions": versions_of("mlx", "mlx-lm"),
             "blas": blas_name(),
         },
-        lambda out: pipeline.lora(base.path, data, out, params, log),
+        lambda out: steps.lora(base.path, data, out, params, log),
     )
 
 
 def build_tiny(root: Path, cache: BuildCache, entry: dict[str, Any], log: Callable[[str], None]) -> list[Artifact]:
-    from pytest_punie.models.resolve import fuse_and_quantize
-
     base = build_base(cache, root, entry, log)
     adapter = build_adapter(cache, root, base, entry, log)
     fused, quant = fuse_and_quantize(

@@ -1,0 +1,71 @@
+"""--punie-save and --punie-compare on a finished run's document: save it as
+a baseline, gate it against one, and write the comparison where asked."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_punie.errors import PunieError
+from pytest_punie.report.write import write_text
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    baseline_dir: Path
+    save: str | None = None
+    compare: str | None = None
+    compare_md: str | None = None
+    allow_suite_change: bool = False
+
+    @classmethod
+    def from_config(cls, config: Any) -> GateOptions:
+        return cls(
+            baseline_dir=config.rootpath / config.getini("punie_baseline_dir"),
+            save=config.getoption("punie_save"),
+            compare=config.getoption("punie_compare"),
+            compare_md=config.getoption("punie_compare_md"),
+            allow_suite_change=bool(config.getoption("punie_allow_suite_change")),
+        )
+
+
+def first_warning(doc: dict[str, Any]) -> str:
+    return str(doc["warnings"][0]["message"]) if doc.get("warnings") else "see the warnings"
+
+
+def apply_gate(doc: dict[str, Any], options: GateOptions) -> None:
+    """Adds ``gate`` / ``comparison`` / ``saved_as`` to ``doc``; a refusal is a
+    gate verdict (REFUSED, with its reason), never an exception."""
+    try:
+        _gate(doc, options)
+    except PunieError as err:
+        doc["gate"] = {"verdict": "REFUSED", "reasons": [err.message]}
+
+
+def _gate(doc: dict[str, Any], options: GateOptions) -> None:
+    from pytest_punie.gate import baselines
+    from pytest_punie.gate.compare import SuiteChanged, compare
+
+    if doc["verdict"] == "INVALID" and (options.compare or options.save):
+        raise PunieError(None, None, "an INVALID run is neither saved as a baseline nor gated: " + first_warning(doc))
+    if options.compare:
+        baseline, where = baselines.load(options.baseline_dir, options.compare)
+        try:
+            gate = compare(doc, baseline, baselines.rules_of(doc), options.allow_suite_change)
+        except SuiteChanged as exc:
+            raise PunieError(where, None, str(exc)) from None
+        doc["gate"] = gate.to_dict()
+        doc["comparison"] = {**gate.comparison, "baseline_name": options.compare, "baseline_path": str(where)}
+        from pytest_punie.gate.report import render_gate_markdown
+
+        text = render_gate_markdown(doc)
+        if options.compare_md:
+            write_text(options.compare_md, text)
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:
+            with open(summary, "a", encoding="utf-8") as fh:
+                fh.write(text + "\n")
+    if options.save:
+        doc["saved_as"] = str(baselines.save(options.baseline_dir, options.save, doc))

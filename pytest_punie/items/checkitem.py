@@ -1,0 +1,39 @@
+"""What pipeline and tokenizer check items share: a named check with a
+one-line purpose, failing with its problems listed in the user's terms."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pytest
+
+from pytest_punie.errors import PunieError
+
+
+class CheckProblems(Exception):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class CheckItem(pytest.Item):
+    """An item named after its check; ``CHECKS`` maps each check to what it ensures."""
+
+    CHECKS: ClassVar[dict[str, str]] = {}
+    MARK: ClassVar[str] = ""
+
+    def __init__(self, *, check: str, **kw: Any):
+        super().__init__(**kw)
+        self.check = check
+        self.add_marker(self.MARK)
+
+    def fail_on(self, problems: list[str]) -> None:
+        if problems:
+            raise CheckProblems(problems)
+
+    def repr_failure(self, excinfo, style=None):  # type: ignore[override]
+        if isinstance(excinfo.value, CheckProblems):
+            return "\n".join([f"{self.check}: {self.CHECKS[self.check]}", *(f"  {p}" for p in excinfo.value.problems)])
+        if isinstance(excinfo.value, PunieError):
+            return f"{self.check}: {excinfo.value.describe()}"
+        return super().repr_failure(excinfo, style=style)

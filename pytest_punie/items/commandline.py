@@ -1,0 +1,47 @@
+"""Items that come from command-line options rather than from files:
+``--punie-train-log``, ``--punie-adapter``, ``--punie-tokenizer`` and
+``--punie-data`` (datasets linted against the suites collected, or every
+suite the ini globs name when none was)."""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+import pytest
+
+from pytest_punie.errors import PunieError
+from pytest_punie.items.data import DatasetCollector
+from pytest_punie.items.pipeline import command_line_items as artifact_items
+from pytest_punie.items.prompts import PromptItem
+from pytest_punie.items.tokenizer import tokenizer_items
+from pytest_punie.suite import Suite, load_suite
+
+
+def command_line_items(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> list[pytest.Item]:
+    out: list[pytest.Item] = [*artifact_items(session, config), *tokenizer_items(session, config)]
+    dirs = config.getoption("punie_data")
+    if dirs:
+        suites = _suites(config, items)
+        for d in dirs:
+            collector = DatasetCollector.from_parent(
+                session, name=f"data[{d}]", dataset=Path(d).resolve(), suites=suites
+            )
+            out.extend(collector.collect())
+    return out
+
+
+def _suites(config: pytest.Config, items: list[pytest.Item]) -> list[Suite]:
+    suites: list[Suite] = []
+    for item in items:
+        if isinstance(item, PromptItem) and item.suite not in suites:
+            suites.append(item.suite)
+    if suites:
+        return suites
+    for pattern in config.getini("punie_suites"):
+        for path in sorted(glob.glob(str(config.rootpath / pattern))):
+            try:
+                suites.append(load_suite(path))
+            except PunieError:
+                pass  # reported by that suite's own item
+    return suites

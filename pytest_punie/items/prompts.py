@@ -1,0 +1,177 @@
+"""A suite YAML file becomes a File node with one item per prompt.
+
+Like pytest's "non-python tests" example: ``reportinfo`` and ``repr_failure``
+point at the YAML line and explain a miss in the user's terms. The work of
+an item is one call: ``judge_prompt(prompt, its response records)``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pytest_punie.errors import PunieError
+from pytest_punie.items.data import DatasetCollector
+from pytest_punie.items.paths import display_path
+from pytest_punie.items.pipeline import PipelineCollector
+from pytest_punie.items.variants import Variant, variants_of
+from pytest_punie.results import PromptResult, judge_prompt, no_response
+from pytest_punie.scoring.parse import message_of
+from pytest_punie.session import punie_session
+from pytest_punie.sources import MissingResponse
+from pytest_punie.suite import load_suite
+from pytest_punie.suite.model import Prompt, Suite
+from pytest_punie.toolsurface import load_surface
+
+EVAL_MARK = "eval"
+
+
+class PromptMissed(Exception):
+    """The prompt's score is below the suite's pass score."""
+
+    def __init__(self, result: PromptResult, prompt: Prompt):
+        self.result = result
+        self.prompt = prompt
+        super().__init__(f"{prompt.id} scored {float(result.score):.2f}")
+
+
+class NoResponse(Exception):
+    """The prompt got no response (transport error, timeout, nothing recorded)."""
+
+
+class SuiteFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
+        try:
+            suite = load_suite(self.path)
+        except PunieError as err:
+            # an item, not a collection error: the other suites still collect and run
+            err.path = display_path(self.config, self.path)
+            yield SuiteErrorItem.from_parent(self, name="<suite>", error=err)
+            return
+        try:
+            variants = variants_of(self.config)
+        except PunieError:
+            variants = [Variant()]  # the items report the bad option
+        for variant in variants:
+            for prompt in suite.prompts:
+                name = prompt.id if not variant.name else f"{prompt.id}[{variant.name}]"
+                yield PromptItem.from_parent(self, name=name, suite=suite, prompt=prompt, variant=variant)
+        session = punie_session(self.config)
+        session.suites_seen.append(suite)
+        for name, directory in suite.datasets().items():
+            yield DatasetCollector.from_parent(self, name=f"data[{name}]", dataset=directory, suites=[suite])
+        if not session.pipeline_collected:
+            collector = PipelineCollector.for_model_under_test(self)
+            if collector is not None:
+                session.pipeline_collected = True
+                yield collector
+
+
+class SuiteErrorItem(pytest.Item):
+    def __init__(self, *, error: PunieError, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.error = error
+        self.add_marker(EVAL_MARK)
+
+    def runtest(self) -> None:
+        raise self.error
+
+    def repr_failure(self, excinfo, style=None):  # type: ignore[override]
+        return f"invalid suite: {self.error.describe()}"
+
+    def reportinfo(self):
+        return self.path, (self.error.line or 1) - 1, f"{self.path.name}: invalid suite"
+
+
+class PromptItem(pytest.Item):
+    def __init__(self, *, suite: Suite, prompt: Prompt, variant: Variant | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.suite = suite
+        self.prompt = prompt
+        self.variant = variant or Variant()
+        self.punie_result: PromptResult | None = None
+        self.add_marker(EVAL_MARK)
+        self.extra_keyword_matches.update({prompt.category, suite.name})
+
+    # -- running ------------------------------------------------------------------
+    def _batch(self) -> list[Prompt]:
+        """The prompts of this suite and variant this process will ask for: generated together."""
+        return [
+            i.prompt
+            for i in self.session.items
+            if isinstance(i, PromptItem) and i.suite is self.suite and i.variant == self.variant
+        ]
+
+    def runtest(self) -> None:
+        session = punie_session(self.config)
+        started = time.monotonic()
+        repeat = max(1, int(self.config.getoption("punie_repeat") or 1))
+        source = session.source_for(self.variant)
+        try:
+            records = [source.get(self.suite, self.prompt, self._batch(), sample=i) for i in range(repeat)]
+        except MissingResponse as exc:
+            self.punie_result = no_response(self.suite_ref, self.suite, self.prompt, str(exc), self.variant.name)
+            raise NoResponse(str(exc)) from None
+        result = judge_prompt(self.suite_ref, self.suite, self.prompt, records, session.scorer, self.variant.name)
+        if result.seconds is None:
+            result.seconds = round(time.monotonic() - started, 3)
+        self.punie_result = result
+        for name, value in result.scores.items():
+            self.user_properties.append((f"punie_score_{name}", f"{float(value):.4f}"))
+        self.user_properties.append(("punie_label", result.label))
+        if result.error is not None:
+            raise NoResponse(f"no response: {result.error}")
+        if not result.passed:
+            raise PromptMissed(result, self.prompt)
+
+    @property
+    def suite_ref(self) -> str:
+        """The suite path as results name it: relative to rootdir when possible."""
+        return display_path(self.config, self.path)
+
+    # -- reporting ----------------------------------------------------------------
+    def repr_failure(self, excinfo, style=None):  # type: ignore[override]
+        exc = excinfo.value
+        where = f"{self.path.name}:{self.prompt.line}"
+        if isinstance(exc, PromptMissed):
+            r = exc.result
+            d = r.details
+            exp = self.prompt.expect
+            wanted = (" and " if exp.match == "all" else " or ").join(exp.tools)
+            wrapper = load_surface(self.suite.tool_surface).wrapper
+            lines = [
+                f"{self.prompt.id} ({self.prompt.category}) missed at {where}",
+                f"  query:          {self.prompt.query}",
+                f"  expected tools: {wanted} (called through {wrapper})",
+                f"  found tools:    {', '.join(d.get('tools_called') or []) or 'none'}"
+                + (f"; direct calls: {', '.join(d['direct_calls'])}" if d.get("direct_calls") else ""),
+                f"  label:          {r.label}",
+                "  scores:         "
+                + ", ".join(f"{k} {float(v):.2f}" for k, v in sorted(r.scores.items()))
+                + f" (primary {r.primary_scorer}, pass at {float(self.suite.pass_score):.2f})",
+            ]
+            for problem in d.get("problems") or []:
+                lines.append(f"  problem:        {problem}")
+            lines.append(f"  response:       {_snippet(r.response)}")
+            return "\n".join(lines)
+        if isinstance(exc, (NoResponse, PunieError)):
+            msg = exc.describe() if isinstance(exc, PunieError) else str(exc)
+            return f"{self.prompt.id} ({self.prompt.category}) at {where}: {msg}"
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, self.prompt.line - 1, f"{self.suite.name}::{self.prompt.id} [{self.prompt.category}]"
+
+
+def _snippet(response: dict[str, Any] | None, width: int = 300) -> str:
+    if not response:
+        return "(none)"
+    msg = message_of(response)
+    text = msg.get("content") or ""
+    if msg.get("tool_calls"):
+        text = f"tool_calls={msg['tool_calls']!r} " + text
+    text = text.replace("\n", "\\n")
+    return repr(text[:width]) + (" ..." if len(text) > width else "")

@@ -1,0 +1,162 @@
+"""The ``--punie-*`` options and ini keys, one function per feature."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_punie.suite.model import SCORERS
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("punie", "pytest-punie: evaluate and validate fine-tuned MLX models")
+    add_model_options(group, parser)
+    add_sampling_options(group)
+    add_scoring_options(group)
+    add_output_options(group)
+    add_variant_options(group)
+    add_gate_options(group, parser)
+    add_data_options(group, parser)
+    add_pipeline_options(group)
+    add_tokenizer_options(group)
+
+
+def add_model_options(group: pytest.OptionGroup, parser: pytest.Parser) -> None:
+    """What answers: a model, recorded responses, or an external server."""
+    group.addoption(
+        "--punie-model",
+        metavar="NAME|PATH",
+        help="model to evaluate: a name from [tool.punie.models] or a model directory",
+    )
+    group.addoption(
+        "--punie-responses", metavar="FILE", help="score recorded responses (JSONL) instead of running a model"
+    )
+    group.addoption("--punie-server-url", metavar="URL", help="an external OpenAI-compatible server to evaluate")
+    group.addoption("--punie-server-model", metavar="NAME", help="the model name requests to --punie-server-url carry")
+    group.addoption(
+        "--punie-backend",
+        choices=("auto", "inprocess", "server"),
+        default="auto",
+        help="how a local model generates: in-process batched mlx-lm, or a managed mlx_lm server "
+        "(auto: in-process, one shared server under xdist)",
+    )
+    parser.addini("punie_model", default="", help="default for --punie-model")
+    parser.addini(
+        "punie_suites",
+        type="linelist",
+        default=["evalsuites/*.yaml", "evalsuites/*.yml"],
+        help="glob patterns (relative to rootdir) of pytest-punie suite files",
+    )
+
+
+def add_sampling_options(group: pytest.OptionGroup) -> None:
+    group.addoption("--punie-temperature", type=float, metavar="T", help="override the suite's sampling temperature")
+    group.addoption("--punie-max-tokens", type=int, metavar="N", help="override every prompt's max_tokens")
+    group.addoption("--punie-seed", type=int, metavar="N", help="sampling seed (temperature > 0)")
+
+
+def add_scoring_options(group: pytest.OptionGroup) -> None:
+    group.addoption("--punie-scorer", choices=SCORERS, help="judge with this scorer instead of the suite's primary one")
+    group.addoption(
+        "--punie-strict",
+        action="store_true",
+        default=False,
+        help="any missed prompt fails the run, not only the thresholds",
+    )
+
+
+def add_output_options(group: pytest.OptionGroup) -> None:
+    group.addoption("--punie-json", metavar="PATH", help="write the results document (JSON) here")
+    group.addoption("--punie-md", metavar="PATH", help="write a Markdown results document here")
+    group.addoption("--punie-record", metavar="PATH", help="write the responses of this run as replayable JSONL")
+    group.addoption("--punie-chart", metavar="PATH", help="write a PNG chart of the categories (needs matplotlib)")
+
+
+def add_variant_options(group: pytest.OptionGroup) -> None:
+    """Several measurements of one suite in one run."""
+    group.addoption("--punie-temperatures", metavar="T,T", help="run the suite at each of these temperatures")
+    group.addoption(
+        "--punie-repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="sample each prompt N times (seeded; pass rate, pass^k and intervals per prompt and category)",
+    )
+    group.addoption(
+        "--punie-checkpoints",
+        metavar="ADAPTER_DIR",
+        help="evaluate every saved checkpoint of this adapter (fused and quantized, cached)",
+    )
+    group.addoption(
+        "--punie-base",
+        metavar="PATH",
+        help="the base model the checkpoints were trained on (default: the --punie-model recipe's base)",
+    )
+
+
+def add_gate_options(group: pytest.OptionGroup, parser: pytest.Parser) -> None:
+    """Baselines and the regression gate."""
+    group.addoption("--punie-save", metavar="NAME", help="save this run's results as baseline NAME")
+    group.addoption("--punie-compare", metavar="NAME|PATH", help="gate this run against a saved baseline")
+    group.addoption("--punie-compare-md", metavar="PATH", help="write the comparison as Markdown here")
+    group.addoption(
+        "--punie-allow-suite-change",
+        action="store_true",
+        default=False,
+        help="compare even when the suite, scorer or sampling differ from the baseline's",
+    )
+    parser.addini("punie_baseline_dir", default=".punie/baselines", help="where --punie-save stores baselines")
+
+
+def add_data_options(group: pytest.OptionGroup, parser: pytest.Parser) -> None:
+    """The training-data lint."""
+    group.addoption(
+        "--punie-data",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="lint this training dataset (train/valid/test.jsonl); repeatable",
+    )
+    parser.addini(
+        "punie_lint_tool_share", default="0.10 0.80", help="data lint: allowed share of tool-calling examples"
+    )
+    parser.addini("punie_lint_min_tool_examples", default="5", help="data lint: fewest examples per tool")
+    parser.addini("punie_lint_similarity", default="0.85", help="data lint: eval near-copy similarity threshold")
+    parser.addini("punie_lint_max_seq_length", default="2048", help="data lint: training max sequence length")
+
+
+def add_pipeline_options(group: pytest.OptionGroup) -> None:
+    """Artifacts of the training pipeline given directly."""
+    group.addoption(
+        "--punie-train-log",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="check an mlx-lm training log (either format); repeatable",
+    )
+    group.addoption(
+        "--punie-adapter",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="check an mlx-lm adapter directory; repeatable",
+    )
+
+
+def add_tokenizer_options(group: pytest.OptionGroup) -> None:
+    group.addoption(
+        "--punie-tokenizer",
+        metavar="DIR",
+        help="a tokenizer directory: preflight checks (-m tokenizer) and the data lint's length check",
+    )
+    group.addoption(
+        "--punie-reference-tokenizer",
+        metavar="DIR",
+        help="the tokenizer the candidate must match (chat template, special-token positions)",
+    )
+    group.addoption(
+        "--punie-tokenizer-family",
+        default="qwen3",
+        metavar="NAME",
+        help="expected single-id tokens: evalsuites/tokenizers/NAME.yaml (default qwen3)",
+    )
+    group.addoption("--punie-tokenizer-spec", metavar="FILE", help="expected single-id tokens from this YAML instead")

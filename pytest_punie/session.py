@@ -1,0 +1,298 @@
+"""One pytest run of pytest-punie: its state and lifecycle.
+
+The plugin registers a ``PunieSession`` per process and delegates to it.
+Items ask it for the response source, the model under test and the suites
+collected; on the controller it gathers every worker's results, writes the
+documents, and ``finish()`` returns the exit status (the verdict).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_punie.errors import PunieError
+from pytest_punie.report.write import OutputPaths
+from pytest_punie.results import PromptResult
+from pytest_punie.sources import ResponseSource
+from pytest_punie.suite.model import Suite, chat_messages
+
+# the exit status of an INVALID run: the measurement is broken (not a FAIL of the model)
+EXIT_INVALID = 6
+
+_KEY = pytest.StashKey["PunieSession"]()
+
+
+def punie_session(config: pytest.Config) -> PunieSession:
+    """The run's session (registered by the plugin in ``pytest_configure``)."""
+    return config.stash[_KEY]
+
+
+def find_session(config: pytest.Config) -> PunieSession | None:
+    return config.stash.get(_KEY, None)
+
+
+class PunieSession:
+    """Per-process state of one pytest run: the response source and, on the
+    controller, the results gathered from every worker."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.scorer: str | None = config.getoption("punie_scorer")
+        self.strict_mode: bool = bool(config.getoption("punie_strict"))
+        self.results: list[PromptResult] = []
+        self.sources: list[dict[str, Any]] = []  # identities of what answered, as the workers saw them
+        self.findings: list[dict[str, Any]] = []  # data lint findings from every worker
+        self.run_dir: Path | None = None  # xdist controller: where workers share one server
+        self.other_failures: list[str] = []
+        self.suites_seen: list[Suite] = []  # suites collected in this process
+        self.pipeline_collected = False
+        self.document: dict[str, Any] | None = None
+        self.outputs = OutputPaths.from_config(config)
+        self._source: ResponseSource | None = None
+        self._model: Any = None
+        self._variant_sources: dict[str, ResponseSource] = {}
+        config.stash[_KEY] = self
+
+    @property
+    def is_worker(self) -> bool:
+        return hasattr(self.config, "workerinput")
+
+    # -- what items ask for ------------------------------------------------------------
+    def source(self) -> ResponseSource:
+        """Where responses come from (replay, external server, or the model), made once."""
+        if self._source is None:
+            from pytest_punie.sources.factory import make_source
+
+            with self.progress() as log:
+                self._source = make_source(self.config, log, self.model, self.suites_seen)
+        return self._source
+
+    def source_for(self, variant: Any) -> ResponseSource:
+        """The source for one variant: another temperature shares the model's
+        backend; a checkpoint is fused and quantized (cached) into its own model."""
+        if not variant.name:
+            return self.source()
+        if variant.name not in self._variant_sources:
+            from pytest_punie.sources.factory import variant_source
+
+            with self.progress() as log:
+                self._variant_sources[variant.name] = variant_source(self.config, variant, self.source, self.model, log)
+        return self._variant_sources[variant.name]
+
+    def source_identity(self, variant_name: str) -> dict[str, Any] | None:
+        src = self._variant_sources.get(variant_name) if variant_name else self._source
+        return None if src is None else {**src.identity(), "variant": variant_name}
+
+    def model(self) -> Any:
+        """The model under test, resolved and built once per process."""
+        if self._model is None:
+            from pytest_punie.sources.factory import model_name, resolve_model
+
+            name = model_name(self.config)
+            if not name:
+                raise PunieError(None, None, "no model: pass --punie-model NAME|PATH")
+            with self.progress() as log:
+                self._model = resolve_model(self.config, name, log)
+        return self._model
+
+    def training_example(self, with_response: bool = True) -> list[dict[str, Any]] | None:
+        """The first tool-calling training example of the first suite dataset;
+        with ``with_response``, preferably one that carries a tool response."""
+        from pytest_punie.datalint.examples import first_tool_example
+
+        return first_tool_example(
+            [d for s in self.suites_seen for d in s.datasets().values()], with_response=with_response
+        )
+
+    def smoke_prompt(self) -> tuple[str, str]:
+        """(system prompt, query): the first tool-calling training example of the
+        first suite dataset, else the first suite prompt."""
+        if not self.suites_seen:
+            raise PunieError(None, None, "no suite collected: the smoke check takes its prompt from a suite")
+        suite = self.suites_seen[0]
+        example = self.training_example(with_response=False)
+        return suite.system_prompt, str(example[1]["content"]) if example else suite.prompts[0].query
+
+    def smoke_messages(self) -> tuple[dict[str, str], ...]:
+        return chat_messages(*self.smoke_prompt())
+
+    def generator(self) -> Callable[..., dict[str, Any]]:
+        """``generate(query or messages, **sampling)`` with the run's model and
+        backend: the ``punie_generate`` fixture."""
+        from pytest_punie.backends import ChatRequest
+        from pytest_punie.suite.model import DEFAULT_STOP, Sampling
+
+        backend = getattr(self.source(), "backend", None)
+        if backend is None:
+            raise PunieError(
+                None, None, "punie_generate needs a model (--punie-model or --punie-server-url), not replay"
+            )
+
+        def generate(prompt: str | list[dict[str, str]], **sampling: Any) -> dict[str, Any]:
+            if isinstance(prompt, str):
+                system = self.suites_seen[0].system_prompt if self.suites_seen else None
+                messages = chat_messages(system, prompt)
+            else:
+                messages = tuple(prompt)
+            params = {"stop": DEFAULT_STOP, **sampling}
+            params["stop"] = tuple(params["stop"])
+            record = backend.complete([ChatRequest("fixture", messages, Sampling(**params))])[0]
+            if record.error:
+                raise PunieError(None, None, f"generation failed: {record.error}")
+            return dict(record.response or {})
+
+        return generate
+
+    @contextlib.contextmanager
+    def progress(self) -> Iterator[Callable[[str], None]]:
+        """Build progress shown live, even while pytest captures output."""
+        config = self.config
+        capman = config.pluginmanager.getplugin("capturemanager")
+
+        def log(msg: str) -> None:
+            reporter = config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is None:
+                sys.stderr.write(f"[punie] {msg}\n")
+                return
+            reporter.write_line(f"[punie] {msg}")
+            reporter.flush()
+
+        with capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext():
+            yield log
+
+    # -- the lifecycle -------------------------------------------------------------------
+    def start(self, has_prompts: bool) -> None:
+        """Resolve (and build) the model before the first prompt item, not inside it."""
+        if has_prompts and not self.config.option.collectonly:
+            with contextlib.suppress(PunieError):  # reported by every eval item, naming the problem
+                self.source()
+
+    def configure_node(self, node: Any) -> None:
+        """xdist controller: give workers a place to share one model server."""
+        from pytest_punie.sources.factory import new_run_dir, uses_model
+
+        if uses_model(self.config):
+            if self.run_dir is None:
+                self.run_dir = new_run_dir()
+            node.workerinput["punie_run_dir"] = str(self.run_dir)
+
+    def attach(self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
+        """Put an item's result on its report: it travels to the xdist controller."""
+        if call.when != "call":
+            return
+        findings = getattr(item, "punie_findings", None)
+        if findings:
+            report.punie_findings = findings  # type: ignore[attr-defined]
+        result: PromptResult | None = getattr(item, "punie_result", None)
+        if result is not None:
+            report.punie_result = result.to_wire()  # type: ignore[attr-defined]
+            identity = self.source_identity(result.variant)
+            if identity is not None:
+                report.punie_source = identity  # type: ignore[attr-defined]
+
+    # -- hooks without a config argument: this object is registered as a plugin ----------
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """https://docs.pytest.org/en/stable/reference/reference.html#pytest.hookspec.pytest_runtest_logreport"""
+        self.collect_report(report)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """pytest-xdist's hook, on the controller, for each worker it starts."""
+        self.configure_node(node)
+
+    def collect_report(self, report: pytest.TestReport) -> None:
+        """Controller (and single process): gather what the items reported."""
+        self.findings.extend(getattr(report, "punie_findings", None) or [])
+        source = getattr(report, "punie_source", None)
+        if source is not None and source not in self.sources:
+            self.sources.append(source)
+        wire = getattr(report, "punie_result", None)
+        if wire is not None:
+            self.results.append(PromptResult.from_wire(wire))
+        elif report.failed:
+            self.other_failures.append(report.nodeid)
+
+    def finish(self, exitstatus: int) -> int:
+        """Judge, gate and write the documents; return the run's exit status."""
+        if self.is_worker or not (self.results or self.findings):
+            return exitstatus
+        from pytest_punie.report.run import RunFacts, build_run_document
+        from pytest_punie.report.write import write_documents
+
+        facts = RunFacts(
+            root=self.config.rootpath,
+            scorer=self.scorer,
+            strict_mode=self.strict_mode,
+            repeat=int(self.config.getoption("punie_repeat") or 1),
+            invocation=list(self.config.invocation_params.args),
+            workers=getattr(self.config.option, "numprocesses", None) or 0,
+        )
+        try:
+            doc = build_run_document(self.results, self.sources, self.findings, facts)
+        except PunieError as err:
+            self.config.get_terminal_writer().line(f"pytest-punie: {err.describe()}", red=True)
+            return int(pytest.ExitCode.TESTS_FAILED)
+        if self.results:
+            from pytest_punie.gate.run import GateOptions, apply_gate
+
+            apply_gate(doc, GateOptions.from_config(self.config))
+        self.document = doc
+        for problem in write_documents(doc, self.results, self.outputs):
+            self.config.get_terminal_writer().line(problem, red=True)
+        return self.exit_status(doc, exitstatus)
+
+    def exit_status(self, doc: dict[str, Any], exitstatus: int) -> int:
+        """The verdict (and, when comparing, the gate) is the exit status; other
+        failing tests still fail the run; pytest's own statuses stand."""
+        if not self.results or exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            return exitstatus
+        if doc["verdict"] == "INVALID":  # a broken measurement is neither PASS nor FAIL
+            return EXIT_INVALID
+        ok = doc["verdict"] == "PASS" and not self.other_failures
+        if "gate" in doc:
+            ok = ok and doc["gate"]["verdict"] == "PASS"
+        return int(pytest.ExitCode.OK if ok else pytest.ExitCode.TESTS_FAILED)
+
+    def summary_sections(self) -> list[tuple[str | None, list[str]]]:
+        """(section title or None, lines) for the terminal summary."""
+        doc = self.document
+        if doc is None or not self.results:
+            return []
+        from pytest_punie.gate.report import render_gate_terminal
+        from pytest_punie.report import render_terminal
+        from pytest_punie.report.matrix import render_matrix_terminal
+
+        out: list[tuple[str | None, list[str]]] = [("pytest-punie eval", render_terminal(doc))]
+        if "matrix" in doc:
+            out.append(("pytest-punie variants", render_matrix_terminal(doc)))
+        if "comparison" in doc:
+            out.append(("pytest-punie regression gate", render_gate_terminal(doc)))
+        elif doc.get("gate", {}).get("verdict") == "REFUSED":
+            out.append(("pytest-punie regression gate", ["GATE: REFUSED", doc["gate"]["reasons"][0]]))
+        tail = [f"saved baseline {doc['saved_as']}"] if doc.get("saved_as") else []
+        tail += [f"wrote {path}" for path in (self.outputs.json, self.outputs.md) if path]
+        if tail:
+            out.append((None, tail))
+        return out
+
+    def close(self) -> None:
+        sources = [self._source, *self._variant_sources.values()]
+        closed: list[Any] = []
+        for src in sources:
+            backend = getattr(src, "backend", src)
+            if src is not None and backend not in closed:
+                closed.append(backend)
+                src.close()
+        if self.run_dir is not None:
+            import shutil
+
+            from pytest_punie.sources.factory import stop_shared_server
+
+            stop_shared_server(self.run_dir)
+            shutil.rmtree(self.run_dir, ignore_errors=True)
