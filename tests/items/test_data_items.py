@@ -1,0 +1,33 @@
+"""Data lint as pytest items (-m data), through pytester."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from ..conftest import FIXTURES, ROOT
+
+
+def test_suite_datasets_are_linted_as_items(eval_project):
+    shutil.copytree(ROOT / "data", eval_project.path / "data")
+    result = eval_project.runpytest("-m", "data", "-q")
+    result.assert_outcomes(passed=13, skipped=1)  # length needs --punie-tokenizer
+    assert result.ret == 0
+
+
+def test_defective_dataset_fails_each_check_at_file_and_line(eval_project):
+    shutil.copytree(FIXTURES / "defective", eval_project.path / "bad")
+    result = eval_project.runpytest("-m", "data", "--punie-data=bad", "--punie-json=f.json")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "*known-tools: only tools the sandbox has are called*",
+            "  bad/train.jsonl:1: error: message 2: calls 'validate_component_direct', not in the sandbox*",
+            "  bad/train.jsonl:4: error: message 2: reads HoverResult.type_info, which does not exist",
+        ]
+    )
+    doc = json.loads((eval_project.path / "f.json").read_text())
+    keys = {(f["check"], f["path"], f["line"]) for f in doc["findings"]}
+    assert ("split-leak", "bad/valid.jsonl", 1) in keys and ("eval-contamination", "bad/train.jsonl", 9) in keys
+    assert all(set(f) == {"check", "severity", "path", "line", "message"} for f in doc["findings"])
+    assert "Traceback" not in result.stdout.str()
