@@ -55,7 +55,9 @@ class PunieSession:
         self.document: dict[str, Any] | None = None
         self.outputs = OutputPaths.from_config(config)
         self._source: ResponseSource | None = None
+        self._source_error: PunieError | None = None
         self._model: Any = None
+        self._model_error: PunieError | None = None
         self._variant_sources: dict[str, ResponseSource] = {}
         config.stash[_KEY] = self
 
@@ -65,12 +67,19 @@ class PunieSession:
 
     # -- what items ask for ------------------------------------------------------------
     def source(self) -> ResponseSource:
-        """Where responses come from (replay, external server, or the model), made once."""
+        """Where responses come from (replay, external server, or the model), made once:
+        a failure is remembered, so a failing build fails once, not once per prompt."""
+        if self._source_error is not None:
+            raise self._source_error
         if self._source is None:
             from pytest_punie.sources.factory import make_source
 
-            with self.progress() as log:
-                self._source = make_source(self.config, log, self.model, self.suites_seen)
+            try:
+                with self.progress() as log:
+                    self._source = make_source(self.config, log, self.model, self.suites_seen)
+            except PunieError as err:
+                self._source_error = err
+                raise
         return self._source
 
     def source_for(self, variant: Any) -> ResponseSource:
@@ -91,14 +100,20 @@ class PunieSession:
 
     def model(self) -> Any:
         """The model under test, resolved and built once per process."""
+        if self._model_error is not None:
+            raise self._model_error
         if self._model is None:
             from pytest_punie.sources.factory import model_name, resolve_model
 
             name = model_name(self.config)
             if not name:
                 raise PunieError(None, None, "no model: pass --punie-model NAME|PATH")
-            with self.progress() as log:
-                self._model = resolve_model(self.config, name, log)
+            try:
+                with self.progress() as log:
+                    self._model = resolve_model(self.config, name, log)
+            except PunieError as err:
+                self._model_error = err
+                raise
         return self._model
 
     def training_example(self, with_response: bool = True) -> list[dict[str, Any]] | None:
@@ -232,6 +247,8 @@ class PunieSession:
             repeat=int(self.config.getoption("punie_repeat") or 1),
             invocation=list(self.config.invocation_params.args),
             workers=getattr(self.config.option, "numprocesses", None) or 0,
+            interrupted=exitstatus == pytest.ExitCode.INTERRUPTED,
+            variants=self.expected_variants(),
         )
         try:
             doc = build_run_document(self.results, self.sources, self.findings, facts)
@@ -246,6 +263,14 @@ class PunieSession:
         for problem in write_documents(doc, self.results, self.outputs):
             self.config.get_terminal_writer().line(problem, red=True)
         return self.exit_status(doc, exitstatus)
+
+    def expected_variants(self) -> tuple[str, ...]:
+        from pytest_punie.sources.variants import variants_of
+
+        try:
+            return tuple(v.name for v in variants_of(self.config))
+        except PunieError:
+            return ("",)
 
     def exit_status(self, doc: dict[str, Any], exitstatus: int) -> int:
         """The verdict (and, when comparing, the gate) is the exit status; other

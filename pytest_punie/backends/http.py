@@ -9,17 +9,21 @@ an error is a result.
 
 from __future__ import annotations
 
+import json
 import os
+import queue
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from pytest_punie.backends import ChatRequest, ResponseRecord
+from pytest_punie.children import die_with_parent, listener_pids, stop
 from pytest_punie.errors import ModelError
 
 MAX_CONNECTIONS = 8
@@ -78,42 +82,110 @@ class HttpBackend:
     def identity(self) -> dict[str, Any]:
         return {**self._identity, "backend": "http", "url": self.url, "served_model": self.model}
 
+    def reported_models(self) -> list[str] | str:
+        """What the server says it serves (``/v1/models``), or why that is unknown."""
+        import httpx
+
+        try:
+            data = httpx.get(f"{self.url}/v1/models", timeout=10).json().get("data")
+            return [str(m.get("id")) for m in data if isinstance(m, dict)]
+        except (httpx.HTTPError, ValueError, AttributeError, TypeError) as exc:
+            return f"unknown ({type(exc).__name__})"
+
+    def _post(self, client: Any, req: ChatRequest) -> tuple[int, bytes]:
+        """POST with an overall deadline of ``timeout_s``: a server that trickles
+        bytes is cut off at the deadline (httpx's own timeout is per read)."""
+        timeout = req.sampling.timeout_s
+        deadline = time.monotonic() + timeout
+        body = request_body(self.model, req)
+        with client.stream("POST", f"{self.url}/v1/chat/completions", json=body, timeout=timeout) as r:
+            chunks = []
+            for chunk in r.iter_bytes():
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no complete reply within timeout_s={timeout:g} s (overall deadline)")
+            return r.status_code, b"".join(chunks)
+
     def _one(self, client: Any, req: ChatRequest) -> ResponseRecord:
         import httpx
 
         started = time.monotonic()
         try:
-            r = client.post(
-                f"{self.url}/v1/chat/completions", json=request_body(self.model, req), timeout=req.sampling.timeout_s
-            )
-        except httpx.HTTPError as exc:
+            status, raw = self._post(client, req)
+        except (httpx.HTTPError, TimeoutError) as exc:
             return ResponseRecord(
                 None, error=f"{type(exc).__name__}: {exc}", seconds=round(time.monotonic() - started, 3)
             )
         seconds = round(time.monotonic() - started, 3)
-        if r.status_code != 200:
-            return ResponseRecord(None, error=f"HTTP {r.status_code}: {r.text[:300]}", seconds=seconds)
+        text = raw.decode("utf-8", errors="replace")
+        if status != 200:
+            return ResponseRecord(None, error=f"HTTP {status}: {text[:300]}", seconds=seconds)
         try:
-            body = r.json()
+            body = json.loads(text)
         except ValueError:
-            return ResponseRecord(None, error=f"response is not JSON: {r.text[:300]}", seconds=seconds)
+            return ResponseRecord(None, error=f"response is not JSON: {text[:300]}", seconds=seconds)
+        malformed = malformed_reply(body)
+        if malformed:
+            return ResponseRecord(None, error=f"malformed reply ({malformed}): {text[:200]}", seconds=seconds)
         answered = body.get("model")
         if answered not in (None, self.model):
             return ResponseRecord(
                 None, error=f"server answered for model {answered!r}, not {self.model!r}", seconds=seconds
             )
         self._keep_raw(body, req.sampling.stop)
+        if answered is None:  # nothing says which model answered: flagged in the results
+            body.setdefault("punie", {})["unnamed_model"] = True
         return ResponseRecord(body, seconds=seconds)
 
     def complete(self, requests: list[ChatRequest]) -> list[ResponseRecord]:
+        """Every request, at most ``connections`` at a time, on daemon threads: a
+        Ctrl-C returns at once (in-flight requests are abandoned, never waited for)."""
         import httpx
 
         limits = httpx.Limits(max_connections=self.connections, max_keepalive_connections=self.connections)
-        with httpx.Client(limits=limits) as client, ThreadPoolExecutor(self.connections) as pool:
-            return list(pool.map(lambda r: self._one(client, r), requests))
+        client = httpx.Client(limits=limits)
+        results: list[ResponseRecord | None] = [None] * len(requests)
+        todo: queue.Queue[int] = queue.Queue()
+        for i in range(len(requests)):
+            todo.put(i)
+        stopping = threading.Event()
+
+        def work() -> None:
+            while not stopping.is_set():
+                try:
+                    i = todo.get_nowait()
+                except queue.Empty:
+                    return
+                results[i] = self._one(client, requests[i])
+
+        threads = [threading.Thread(target=work, daemon=True) for _ in range(min(self.connections, len(requests)))]
+        for t in threads:
+            t.start()
+        try:
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.2)
+        except BaseException:
+            stopping.set()
+            raise
+        client.close()
+        return [r if r is not None else ResponseRecord(None, error="not sent") for r in results]
 
     def close(self) -> None:
         pass
+
+
+def malformed_reply(body: Any) -> str | None:
+    """What is wrong with a reply that is JSON but not a chat.completion (None: nothing)."""
+    if not isinstance(body, dict):
+        return f"a JSON {type(body).__name__}, not an object"
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return "no choices[0]"
+    message = choices[0].get("message")
+    if not isinstance(message, dict):
+        return f"choices[0].message is {json.dumps(message)[:40]}, not an object"
+    return None
 
 
 def free_port() -> int:
@@ -127,6 +199,7 @@ class ManagedServer:
 
     def __init__(self, model_path: Path, log_dir: Path | None = None, startup_timeout: float = 180.0):
         self.model_path = Path(model_path)
+        self.own_log_dir = log_dir is None  # a directory we made is removed when the server stops
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="punie-server-"))
         self.startup_timeout = startup_timeout
         self.proc: subprocess.Popen[bytes] | None = None
@@ -164,31 +237,47 @@ class ManagedServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
+                preexec_fn=die_with_parent(),
             )
+            log.close()
             deadline = time.monotonic() + self.startup_timeout
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
                     break  # died: port taken or model unloadable; try again, then report
+                pids = listener_pids(self.port)
+                if pids and self.proc.pid not in pids:
+                    last = f"port {self.port} is answered by process {sorted(pids)}, not by our server"
+                    break  # a foreign server took the port first: never talk to it
                 try:
-                    if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                        if self.proc.poll() is None:  # our process, not another server on that port
-                            return self
+                    ready = httpx.get(f"{self.url}/health", timeout=2).status_code == 200
                 except httpx.HTTPError:
-                    pass
+                    ready = False
+                if ready and self.proc.poll() is None and self._owned():
+                    return self
                 time.sleep(0.1)
-            last = (self.log_dir / f"server-{self.port}.log").read_text(errors="replace")[-800:]
-            self.stop()
+            else:
+                last = "no answer on /health in time"
+            log_text = (self.log_dir / f"server-{self.port}.log").read_text(errors="replace")[-800:]
+            last = f"{last}\n{log_text}"
+            self._stop_process()
+        self.stop()
         raise ModelError(self.model_path, None, f"mlx_lm server did not become ready:\n{last}")
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    def _owned(self) -> bool:
+        """The socket that answered belongs to our child (where the machine can tell)."""
+        assert self.proc is not None and self.port is not None
+        pids = listener_pids(self.port)
+        return pids is None or pids == {self.proc.pid}
+
+    def _stop_process(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
         self.proc = None
+
+    def stop(self) -> None:
+        self._stop_process()
+        if self.own_log_dir:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
 
 
 def stop_pid(pid: int) -> None:

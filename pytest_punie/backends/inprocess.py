@@ -69,6 +69,7 @@ class InProcessBackend:
             gen = BatchGenerator(self._model, stop_tokens=stops, sampler=sampler)
             prompts = [self.encode_prompt(r.messages) for r in reqs]
             started = time.monotonic()
+            timeout = max(r.sampling.timeout_s for r in reqs)  # the batch shares one overall deadline
             uids = gen.insert(prompts, [r.sampling.max_tokens for r in reqs])
             tokens: dict[int, list[int]] = {u: [] for u in uids}
             finish: dict[int, str] = {}
@@ -78,9 +79,18 @@ class InProcessBackend:
                         tokens[r.uid].append(r.token)
                     if r.finish_reason is not None:
                         finish[r.uid] = r.finish_reason
+                if time.monotonic() - started > timeout:
+                    break  # what has not finished by the deadline is a timeout, not an answer
             gen.close()
             elapsed = time.monotonic() - started
             for req, uid, prompt in zip(reqs, uids, prompts, strict=True):
+                if uid not in finish:
+                    out[req.key] = ResponseRecord(
+                        None,
+                        error=f"timeout: generation did not finish within timeout_s={timeout:g} s",
+                        seconds=round(elapsed, 3),
+                    )
+                    continue
                 ids = _trim_stop(tokens[uid], stops)
                 self.last_token_ids[req.key] = ids
                 text = self._tokenizer.decode(ids)

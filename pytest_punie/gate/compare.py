@@ -49,8 +49,48 @@ def check_same_measurement(candidate: dict[str, Any], baseline: dict[str, Any]) 
     return [f"{key}: baseline {b[key]!r}, candidate {a[key]!r}" for key in a if a[key] != b[key]]
 
 
-def _prompts(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(p["suite"], p["id"]): p for p in doc.get("prompts", [])}
+def completeness_of(doc: dict[str, Any]) -> tuple[str, list[str]]:
+    """A document's completeness; older documents without one are judged by their suites."""
+    recorded = doc.get("completeness")
+    if isinstance(recorded, dict) and recorded.get("state"):
+        return str(recorded["state"]), list(recorded.get("reasons") or [])
+    partial = [s.get("suite", "?") for s in doc.get("suites", []) if not s.get("complete", False)]
+    return ("partial", [f"{', '.join(partial)}: not every prompt ran"]) if partial else ("whole", [])
+
+
+def _prompts(doc: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    return {(p["suite"], p.get("variant", ""), p["id"]): p for p in doc.get("prompts", [])}
+
+
+def _category_key(doc: dict[str, Any], p: dict[str, Any]) -> str:
+    """The key of a prompt's category in ``doc["categories"]`` (as the document builds it)."""
+    suites = doc.get("suites", [])
+    name, variant = p["category"], p.get("variant", "")
+    if len(suites) == 1:
+        return str(name)
+    if len({s["path"] for s in suites}) == 1:
+        return f"{variant}:{name}"
+    suite = next((s["suite"] for s in suites if s["path"] == p["suite"]), p["suite"])
+    return f"{suite}:{variant + ':' if variant else ''}{name}"
+
+
+def restricted_to(doc: dict[str, Any], keys: set[tuple[str, str, str]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each category's and the overall score recomputed on the prompts ``keys``
+    only, with the metric the document used: like is compared with like."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    chosen = [p for k, p in _prompts(doc).items() if k in keys]
+    for p in chosen:
+        groups.setdefault(_category_key(doc, p), []).append(p)
+    metrics = {k: c.get("metric", "mean_score") for k, c in doc.get("categories", {}).items()}
+
+    def summary(ps: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+        passed = sum(1 for p in ps if p["passed"])
+        score = sum(p["score"] for p in ps) / len(ps) if metric == "mean_score" else passed / len(ps)
+        return {"score": score, "prompts_run": len(ps), "prompts_passed": passed, "metric": metric}
+
+    cats = {k: summary(ps, metrics.get(k, "mean_score")) for k, ps in groups.items()}
+    overall_metric = doc.get("overall", {}).get("metric", "mean_score")
+    return cats, (summary(chosen, overall_metric) if chosen else {})
 
 
 def compare(
@@ -66,6 +106,8 @@ def compare(
     reasons_fail: list[str] = []
     reasons_inc: list[str] = []
     cand_p, base_p = _prompts(candidate), _prompts(baseline)
+    common = set(cand_p) & set(base_p)
+    restricted = common != set(cand_p) or common != set(base_p)
     flips = []
     labels = []
     for key, cp in cand_p.items():
@@ -91,9 +133,13 @@ def compare(
 
     categories: dict[str, Any] = {}
     cand_cats, base_cats = candidate.get("categories", {}), baseline.get("categories", {})
+    cand_overall, base_overall = candidate.get("overall"), baseline.get("overall")
+    if restricted:  # each side's totals on the prompts both runs have
+        cand_cats, cand_overall = restricted_to(candidate, common)
+        base_cats, base_overall = restricted_to(baseline, common)
     for name in [*cand_cats, "overall"]:
-        c: Any = cand_cats.get(name) if name != "overall" else candidate.get("overall")
-        b: Any = base_cats.get(name) if name != "overall" else baseline.get("overall")
+        c: Any = cand_cats.get(name) if name != "overall" else cand_overall
+        b: Any = base_cats.get(name) if name != "overall" else base_overall
         if not c or not b or c.get("score") is None or b.get("score") is None:
             continue
         mine = [f for f in flips if name == "overall" or f["category"] == name]
@@ -143,6 +189,12 @@ def compare(
         crit = next((x for x in cand_p.values() if x["id"] == pid), None)
         if crit is not None and not crit["passed"]:
             reasons_fail.append(f"critical prompt {pid} failed ({crit['label']}, score {crit['score']:.2f})")
+    cand_state, _ = completeness_of(candidate)
+    if cand_state != "whole" and not reasons_fail:
+        total = sum(int(s["overall"]["prompts"]) for s in candidate.get("suites", []))
+        reasons_inc.append(
+            f"the candidate run was {cand_state} ({len(cand_p)} of {total} prompts ran): a PASS needs the whole suite"
+        )
     verdict = "FAIL" if reasons_fail else "INCONCLUSIVE" if reasons_inc else "PASS"
     if verdict == "PASS":
         reasons = ["every threshold holds, no critical prompt failed, no regression beyond its allowance"]
@@ -161,5 +213,11 @@ def compare(
             "label_changes": labels,
             "label_moves": label_moves,
             "measurement_changed": changed,
+            "scope": {
+                "common_prompts": len(common),
+                "candidate_prompts": len(cand_p),
+                "baseline_prompts": len(base_p),
+                "restricted": restricted,
+            },
         },
     )

@@ -16,6 +16,7 @@ def _ci(iv: list[float] | tuple[float, float] | None) -> str:
 def render_gate_terminal(doc: dict[str, Any]) -> list[str]:
     gate, comp = doc["gate"], doc["comparison"]
     lines = [f"baseline: {comp.get('baseline_name')} ({(comp['baseline'].get('model') or {}).get('digest', '?')[:19]})"]
+    lines += scope_lines(comp)
     cols = f"{'baseline':>8} {'cand.':>7} {'delta':>7} {'worse':>5} {'better':>6} {'p':>6}"
     header = f"{'category':<12} {cols}  pass-rate 95% CI"
     lines += [header, "-" * len(header)]
@@ -34,9 +35,20 @@ def render_gate_terminal(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def scope_lines(comp: dict[str, Any]) -> list[str]:
+    scope = comp.get("scope") or {}
+    if not scope.get("restricted"):
+        return []
+    return [
+        f"compared on the {scope['common_prompts']} prompts both runs have (candidate {scope['candidate_prompts']}, "
+        f"baseline {scope['baseline_prompts']}); each side's scores recomputed on them"
+    ]
+
+
 def render_gate_markdown(doc: dict[str, Any]) -> str:
     gate, comp = doc["gate"], doc["comparison"]
     out = [f"# Regression gate: {gate['verdict']}", ""]
+    out += [f"_{line}_" for line in scope_lines(comp)]
     out += [f"- {r}" for r in gate["reasons"]]
     base_model = comp["baseline"].get("model") or {}
     model = doc["provenance"].get("model") or {}

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_punie.errors import PunieError
+from pytest_punie.gate.compare import completeness_of
 from pytest_punie.report.write import write_text
 
 
@@ -50,8 +51,16 @@ def _gate(doc: dict[str, Any], options: GateOptions) -> None:
 
     if doc["verdict"] == "INVALID" and (options.compare or options.save):
         raise PunieError(None, None, "an INVALID run is neither saved as a baseline nor gated: " + first_warning(doc))
+    state, why = completeness_of(doc)
+    if options.save and state != "whole":
+        raise PunieError(None, None, f"not saved as baseline {options.save!r}: the run was {state} ({'; '.join(why)})")
+    if options.compare and state == "interrupted":
+        raise PunieError(None, None, f"an interrupted run is not gated ({'; '.join(why)})")
     if options.compare:
         baseline, where = baselines.load(options.baseline_dir, options.compare)
+        base_state, base_why = completeness_of(baseline)
+        if base_state != "whole":
+            raise PunieError(where, None, f"the baseline was itself {base_state} ({'; '.join(base_why)}): not gated")
         try:
             gate = compare(doc, baseline, baselines.rules_of(doc), options.allow_suite_change)
         except SuiteChanged as exc:

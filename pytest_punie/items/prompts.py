@@ -17,11 +17,11 @@ from pytest_punie.errors import PunieError
 from pytest_punie.items.data import DatasetCollector
 from pytest_punie.items.paths import display_path
 from pytest_punie.items.pipeline import PipelineCollector
-from pytest_punie.items.variants import Variant, variants_of
 from pytest_punie.results import PromptResult, judge_prompt, no_response
 from pytest_punie.scoring.parse import message_of
 from pytest_punie.session import punie_session
 from pytest_punie.sources import MissingResponse
+from pytest_punie.sources.variants import Variant, variants_of
 from pytest_punie.suite import load_suite
 from pytest_punie.suite.model import Prompt, Suite
 from pytest_punie.toolsurface import load_surface

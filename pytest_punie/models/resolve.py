@@ -9,6 +9,7 @@ fuse + quantize path as a 30B model.
 
 from __future__ import annotations
 
+import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 
 from pytest_punie.errors import ModelError
 from pytest_punie.models.cache import Artifact, BuildCache
+from pytest_punie.models.digest import path_digest
 from pytest_punie.models.steps import fuse_and_quantize
 from pytest_punie.models.tiny.recipe import build_tiny
 from pytest_punie.models.validate import validate_model_dir
@@ -54,6 +56,7 @@ class ResolvedModel:
     summary: dict[str, Any]
     builds: list[dict[str, Any]] = field(default_factory=list)
     spec_entry: dict[str, Any] = field(default_factory=dict)
+    verified_s: float | None = None  # seconds it took to hash every file in this run
 
     def identity(self) -> dict[str, Any]:
         return {
@@ -61,6 +64,9 @@ class ResolvedModel:
             "name": self.name,
             "path": str(self.path),
             "digest": self.digest,
+            "digest_verified": None
+            if self.verified_s is None
+            else f"every file hashed in this run ({self.verified_s:.1f} s)",
             "model_type": self.summary.get("model_type"),
             "quantization": self.summary.get("quantization"),
             "builds": self.builds,
@@ -120,8 +126,30 @@ def recipe_parts(model: ResolvedModel, root: Path) -> tuple[Path | None, Path | 
     return steps.get("q4"), steps.get("adapter")
 
 
+class DamagedArtifact(Exception):
+    def __init__(self, path: Path, why: str):
+        self.path, self.why = path, why
+        super().__init__(why)
+
+
 def materialize(spec: ModelSpec, root: Path, cache: BuildCache, log: Log) -> ResolvedModel:
-    """Find or build the model directory; validate it before anything loads it."""
+    """Find or build the model directory; validate it and verify its digest
+    (every file hashed in this run, never remembered) before anything loads
+    it. A damaged cache entry is moved aside and built again, once; a damaged
+    directory of the user's is an error that names it, never touched."""
+    try:
+        return _materialize(spec, root, cache, log)
+    except DamagedArtifact as damaged:
+        cache.quarantine(damaged.path, damaged.why)
+    try:
+        return _materialize(spec, root, cache, log)
+    except DamagedArtifact as again:
+        raise ModelError(
+            again.path, None, f"{again.why}, again after a rebuild; remove it with: rm -rf {again.path}"
+        ) from None
+
+
+def _materialize(spec: ModelSpec, root: Path, cache: BuildCache, log: Log) -> ResolvedModel:
     e = spec.entry
     builds: list[dict[str, Any]] = []
     if "path" in e:
@@ -143,6 +171,16 @@ def materialize(spec: ModelSpec, root: Path, cache: BuildCache, log: Log) -> Res
         path = quant.path
     else:
         raise ModelError(None, None, f'{spec.source}: give path, base + adapter, or recipe = "tiny"')
-    summary = validate_model_dir(path)
-    digest = builds[-1]["digest"] if builds else cache.digest(path)
-    return ResolvedModel(spec.name, path, digest, summary, builds, dict(e))
+    try:
+        summary = validate_model_dir(path)
+    except ModelError as err:
+        if builds:
+            raise DamagedArtifact(path, err.message) from None
+        raise
+    started = time.monotonic()
+    digest = path_digest(path)  # no memo: what is reported is what is on disk now
+    seconds = time.monotonic() - started
+    if builds and digest != builds[-1]["digest"]:
+        recorded = builds[-1]["digest"]
+        raise DamagedArtifact(path, f"its files hash to {digest[:19]}, not the {recorded[:19]} recorded at build time")
+    return ResolvedModel(spec.name, path, digest, summary, builds, dict(e), verified_s=seconds)

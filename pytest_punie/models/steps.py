@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from pytest_punie.blas import blas_name, subprocess_env
+from pytest_punie.children import die_with_parent, stop
 from pytest_punie.errors import ModelError
 from pytest_punie.models.cache import Artifact, BuildCache
+from pytest_punie.models.validate import validate_model_dir
 from pytest_punie.provenance import versions_of
 
 Log = Callable[[str], None]
@@ -32,13 +34,19 @@ def mlx_lm(args: list[str], log_path: Path, log: Log, progress: Callable[[str], 
     with open(log_path, "w", encoding="utf-8") as out:
         out.write("$ " + " ".join(cmd) + "\n")
         out.flush()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, preexec_fn=die_with_parent()
+        )
         assert proc.stdout is not None
-        for line in proc.stdout:
-            out.write(line)
-            if progress and progress(line):
-                log("  " + line.rstrip())
-        code = proc.wait()
+        try:
+            for line in proc.stdout:
+                out.write(line)
+                if progress and progress(line):
+                    log("  " + line.rstrip())
+            code = proc.wait()
+        except BaseException:  # Ctrl-C, or an error here: the step dies with us
+            stop(proc, grace=2.0)
+            raise
     shutil.rmtree(hf_cache, ignore_errors=True)
     if code != 0:
         tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
@@ -156,11 +164,15 @@ def fuse_and_quantize(
         },
     )
     if fused is None:
+        validate_model_dir(base)  # a damaged base fails here, named, not as an mlx_lm traceback
         check_free_space(cache.root, fuse_space_needed(base))
-        fused = cache.build("fused", fused_inputs, lambda out: fuse(base, weights, cfg, out, log))
+    fused = cache.build(
+        "fused", fused_inputs, lambda out: fuse(base, weights, cfg, out, log), validate=validate_model_dir
+    )
     quant = cache.build(
         f"q{bits}",
         {"model": fused.digest, "bits": bits, "group_size": group_size, "versions": versions, "blas": blas_name()},
         lambda out: quantize(fused.path, out, bits, group_size, log),
+        validate=validate_model_dir,
     )
     return fused, quant

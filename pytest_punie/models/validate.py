@@ -61,7 +61,11 @@ def validate_model_dir(path: Path) -> dict[str, Any]:
                 tensors[name] = shard.name
     index_path = path / "model.safetensors.index.json"
     if index_path.is_file():
-        weight_map = json.loads(index_path.read_text()).get("weight_map", {})
+        try:
+            weight_map = json.loads(index_path.read_text())["weight_map"]
+            assert isinstance(weight_map, dict)
+        except (OSError, ValueError, KeyError, TypeError, AssertionError) as exc:
+            raise ModelError(index_path, None, f"not a safetensors index (weight_map): {type(exc).__name__}") from None
         missing = sorted({f for f in weight_map.values() if not (path / f).is_file()})
         if missing:
             raise ModelError(index_path, None, f"index names shards that are missing: {', '.join(missing)}")

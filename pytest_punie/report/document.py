@@ -151,10 +151,21 @@ def build_document(
         }
     overall["passed"] = passed and not invalid
     pass_scores = {v.suite.path: v.suite.pass_score for v, _ in verdicts}
+    unnamed = [p["id"] for p in prompts if ((p.get("response") or {}).get("punie") or {}).get("unnamed_model")]
+    warnings = serving_warnings(invalid, provenance)
+    if unnamed:
+        warnings.append(
+            {
+                "code": "unnamed-model",
+                "parser": None,
+                "prompts": unnamed,
+                "message": f"{len(unnamed)} replies named no model: nothing shows which model answered them",
+            }
+        )
     return {
         "format": FORMAT,
         "verdict": "INVALID" if invalid else "PASS" if passed else "FAIL",
-        "warnings": serving_warnings(invalid, provenance),
+        "warnings": warnings,
         "strict_mode": strict_mode,
         "overall": overall,
         "categories": categories,

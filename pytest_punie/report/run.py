@@ -27,6 +27,8 @@ class RunFacts:
     repeat: int = 1
     invocation: tuple[str, ...] | list[str] = ()
     workers: int = 0
+    interrupted: bool = False  # pytest stopped before every item ran (Ctrl-C, a signal)
+    variants: tuple[str, ...] = ("",)  # every variant the run was asked for
 
 
 def _sampling(suites: list[Suite], run_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -139,4 +141,25 @@ def build_run_document(
         if any(v.startswith("ckpt=") for v in variants):
             doc["sweep"] = sweep_of(doc, idents)
     doc["findings"] = _sorted_findings(findings)
+    doc["completeness"] = completeness(doc, facts)
+    if facts.interrupted and doc["verdict"] != "INVALID":
+        doc["verdict"] = "INCOMPLETE"  # nothing is judged on an interrupted run
+        doc["overall"]["passed"] = False
     return doc
+
+
+def completeness(doc: dict[str, Any], facts: RunFacts) -> dict[str, Any]:
+    """Whether the run measured everything it was asked to: ``whole``,
+    ``partial`` (-k, --lf, a variant that produced nothing) or ``interrupted``."""
+    reasons = []
+    if facts.interrupted:
+        reasons.append("the run was interrupted (Ctrl-C or a signal) before every item ran")
+    for s in doc["suites"]:
+        if not s["complete"]:
+            name = s["suite"] + (f"[{s['variant']}]" if s["variant"] else "")
+            reasons.append(f"{name}: {s['overall']['prompts_run']} of {s['overall']['prompts']} prompts ran")
+    for path in dict.fromkeys(s["path"] for s in doc["suites"]):
+        ran = {s["variant"] for s in doc["suites"] if s["path"] == path}
+        reasons += [f"{path}[{v}]: no prompt produced a result" for v in facts.variants if v not in ran]
+    state = "interrupted" if facts.interrupted else "partial" if reasons else "whole"
+    return {"state": state, "reasons": reasons}

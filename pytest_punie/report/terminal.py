@@ -75,6 +75,8 @@ def render_terminal(doc: dict[str, Any]) -> list[str]:
 def verdict_reason(doc: dict[str, Any]) -> str:
     if doc["verdict"] == "INVALID":
         return "the measurement is broken, not the model judged: see WARNING; exit status 6"
+    if doc["verdict"] == "INCOMPLETE":
+        return "the run was interrupted: nothing is judged, saved or gated"
     reason = "every pre-registered threshold holds" if doc["verdict"] == "PASS" else "see FAIL rows above"
     if doc.get("strict_mode") and doc["verdict"] == "FAIL":
         reason += " (--punie-strict: any missed prompt fails)"

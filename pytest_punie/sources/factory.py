@@ -127,7 +127,8 @@ def make_source(
         # so a call the server dropped is seen and measured instead of unknown
         tokenizer_file = Path(tokenizer) / "tokenizer.json" if tokenizer else None
         external = HttpBackend(url, served, tokenizer_file=tokenizer_file)
-        return ModelSource(external, {"kind": "external-server", "name": served}, overrides)
+        identity = {"kind": "external-server", "name": served, "reported_models": external.reported_models()}
+        return ModelSource(external, identity, overrides)
     name = model_name(config)
     if not name:
         raise PunieError(

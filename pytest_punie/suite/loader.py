@@ -9,6 +9,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from pytest_punie.suite.model import Category, Expectation, Prompt, Sampling, Suite, Threshold
 from pytest_punie.suite.schema import THRESHOLD_PATTERN, check_schema
 from pytest_punie.suite.yamlsource import KeyPath, LocatedYaml, load_located
@@ -45,7 +47,13 @@ def load_suite(path: str | Path, text: str | None = None) -> Suite:
     surface_file = (base / surface_path) if surface_path else DEFAULT_SURFACE
     if not surface_file.is_file():
         raise doc.error(("tool_surface",), f"tool surface file {surface_file} does not exist")
-    surface = load_surface(str(surface_file))
+    try:
+        surface = load_surface(str(surface_file))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError) as exc:
+        raise doc.error(
+            ("tool_surface",),
+            f"{surface_file} is not a tool surface (a YAML with wrapper, tools and types): {type(exc).__name__}",
+        ) from None
 
     categories: dict[str, Category] = {}
     for name, spec in data["categories"].items():

@@ -24,6 +24,9 @@ _threshold = {
 _fraction = {"type": "number", "minimum": 0, "maximum": 1}
 _names = {"type": "array", "items": {"type": "string", "minLength": 1}}
 
+MAX_TOKENS = 262_144  # Qwen3's longest context: a larger budget is a typo, not a plan
+MAX_TIMEOUT_S = 86_400
+
 SUITE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://pytest-punie.invalid/suite.schema.json",
@@ -48,9 +51,9 @@ SUITE_SCHEMA: dict[str, Any] = {
             "properties": {
                 "temperature": {"type": "number", "minimum": 0},
                 "top_p": {"type": "number", "minimum": 0, "maximum": 1},
-                "max_tokens": {"type": "integer", "minimum": 1},
+                "max_tokens": {"type": "integer", "minimum": 1, "maximum": MAX_TOKENS},
                 "stop": _names,
-                "timeout_s": {"type": "number", "minimum": 0},
+                "timeout_s": {"type": "number", "minimum": 0, "maximum": MAX_TIMEOUT_S},
                 "seed": {"type": "integer"},
             },
         },
@@ -86,7 +89,7 @@ SUITE_SCHEMA: dict[str, Any] = {
                     "id": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]+$"},
                     "category": {"type": "string"},
                     "query": {"type": "string", "minLength": 1},
-                    "max_tokens": {"type": "integer", "minimum": 1},
+                    "max_tokens": {"type": "integer", "minimum": 1, "maximum": MAX_TOKENS},
                     "critical": {"type": "boolean"},
                     "expect": {
                         "type": "object",

@@ -50,7 +50,37 @@ def _scalar(node: yaml.ScalarNode) -> Any:
         loader.dispose()
 
 
-def _convert(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], file: Path) -> Any:
+MAX_VALUES = 100_000  # a suite is a few hundred values; aliases must not expand without bound
+MAX_DEPTH = 64
+
+
+class _Budget:
+    """Bounds alias expansion: values converted so far and the nodes on the current path."""
+
+    def __init__(self) -> None:
+        self.values = 0
+        self.active: set[int] = set()
+
+
+def _convert(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], file: Path, budget: _Budget) -> Any:
+    line = node.start_mark.line + 1
+    budget.values += 1
+    if budget.values > MAX_VALUES:
+        raise SuiteError(
+            file, line, f"the YAML expands to more than {MAX_VALUES:,} values (aliases of aliases?): not loaded"
+        )
+    if id(node) in budget.active:
+        raise SuiteError(file, line, "a YAML alias refers to a node that contains it: the value would be infinite")
+    if len(path) > MAX_DEPTH:
+        raise SuiteError(file, line, f"nested more than {MAX_DEPTH} levels deep: not loaded")
+    budget.active.add(id(node))
+    try:
+        return _convert_node(node, path, lines, file, budget)
+    finally:
+        budget.active.discard(id(node))
+
+
+def _convert_node(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], file: Path, budget: _Budget) -> Any:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
@@ -62,11 +92,11 @@ def _convert(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], file: Pa
                 raise SuiteError(
                     file, key_node.start_mark.line + 1, f"duplicate key {key!r}", keypath_str(path + (key,))
                 )
-            out[key] = _convert(value_node, path + (key,), lines, file)
+            out[key] = _convert(value_node, path + (key,), lines, file, budget)
             lines[path + (key,)] = key_node.start_mark.line + 1
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(child, path + (i,), lines, file) for i, child in enumerate(node.value)]
+        return [_convert(child, path + (i,), lines, file, budget) for i, child in enumerate(node.value)]
     assert isinstance(node, yaml.ScalarNode)
     return _scalar(node)
 
@@ -92,7 +122,7 @@ def load_located(path: str | Path, text: str | None = None) -> LocatedYaml:
         raise SuiteError(file, 1, "the file is empty")
     lines: dict[KeyPath, int] = {}
     try:
-        data = _convert(node, (), lines, file)
+        data = _convert(node, (), lines, file, _Budget())
     except yaml.YAMLError as exc:
         raise SuiteError(file, None, f"invalid YAML: {exc}") from None
     return LocatedYaml(data, lines, file)

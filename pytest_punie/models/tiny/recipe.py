@@ -14,6 +14,7 @@ from pytest_punie.models import steps
 from pytest_punie.models.cache import Artifact, BuildCache
 from pytest_punie.models.digest import inputs_key
 from pytest_punie.models.steps import fuse_and_quantize
+from pytest_punie.models.validate import validate_model_dir
 from pytest_punie.provenance import versions_of
 
 DEFAULT_LORA = {
@@ -92,6 +93,7 @@ def build_base(cache: BuildCache, root: Path, entry: dict[str, Any], log: Callab
         "q4",
         {"model": base.digest, "bits": 4, "group_size": 64, "versions": versions, "blas": blas_name()},
         lambda out: steps.quantize(base.path, out, 4, 64, log),
+        validate=validate_model_dir,
     )
 
 
