@@ -73,10 +73,13 @@ class InProcessBackend:
             uids = gen.insert(prompts, [r.sampling.max_tokens for r in reqs])
             tokens: dict[int, list[int]] = {u: [] for u in uids}
             finish: dict[int, str] = {}
+            ended_on: dict[int, int] = {}  # the stop token a sequence ended on (not part of its text)
             while responses := gen.next_generated():
                 for r in responses:
                     if r.finish_reason != "stop":
                         tokens[r.uid].append(r.token)
+                    else:
+                        ended_on[r.uid] = r.token
                     if r.finish_reason is not None:
                         finish[r.uid] = r.finish_reason
                 if time.monotonic() - started > timeout:
@@ -96,10 +99,10 @@ class InProcessBackend:
                 text = self._tokenizer.decode(ids)
                 reason = "length" if finish.get(uid) == "length" else "stop"
                 message, reason = server_message(self._tokenizer, text, reason)
-                out[req.key] = ResponseRecord(
-                    response=completion_dict(str(self.model_path), message, reason, len(prompt), ids, text),
-                    seconds=round(elapsed / len(reqs), 4),
-                )
+                response = completion_dict(str(self.model_path), message, reason, len(prompt), ids, text)
+                if uid in ended_on:
+                    response["punie"]["stop_token"] = ended_on[uid]
+                out[req.key] = ResponseRecord(response=response, seconds=round(elapsed / len(reqs), 4))
         return [out[r.key] for r in requests]
 
     def close(self) -> None:

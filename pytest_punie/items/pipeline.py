@@ -10,16 +10,20 @@ themselves are plain functions in ``pytest_punie.checks``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from pytest_punie.backends import ChatRequest
+from pytest_punie.backends.inprocess import InProcessBackend
 from pytest_punie.checks import artifacts, trainlog
+from pytest_punie.checks.eos import check_eos, eos_token_id
+from pytest_punie.checks.expectations import PipelineExpectations, check_bits, expectations, planned_from_adapter
 from pytest_punie.errors import PunieError
 from pytest_punie.items.checkitem import CheckItem
+from pytest_punie.items.paths import display_path
 from pytest_punie.models.resolve import recipe_parts, resolve_spec
-from pytest_punie.scoring.parse import parse_response
+from pytest_punie.scoring.parse import control_tokens, parse_response
 from pytest_punie.session import punie_session
 from pytest_punie.sources.factory import model_name, uses_model
 from pytest_punie.suite.model import DEFAULT_STOP, Sampling
@@ -29,8 +33,9 @@ CHECKS: dict[str, str] = {
     "adapter": "the adapter is in mlx-lm's format, with every checkpoint",
     "fused": "the fused model is whole, with tokenizer, template and eos ids",
     "adapter-applied": "the fused weights differ from the base where the adapter has LoRA tensors",
-    "quantized": "the model under test is whole and quantized as its recipe says",
-    "smoke": "a greedy generation of a training query yields a parseable tool call",
+    "quantized": "the model under test is whole and quantized as its recipe says, not below its expected bits",
+    "eos": "config and generation config end on the template's end-of-turn token, and generation really does",
+    "smoke": "a greedy generation of a training query yields a parseable tool call and no control token",
 }
 
 
@@ -46,17 +51,39 @@ class PipelineItem(CheckItem):
     def runtest(self) -> None:
         self.fail_on(self._problems())
 
+    def _expect(self, entry: dict[str, Any] | None, adapter: Path | None) -> PipelineExpectations:
+        """Defaults, then the suite's pipeline_expect, then the registry entry's expect table."""
+        session = punie_session(self.config)
+        layers: list[tuple[dict[str, Any] | None, str]] = []
+        if adapter is not None:
+            layers.append((planned_from_adapter(adapter), f"{adapter}/adapter_config.json"))
+        layers += [
+            (s.extra.get("pipeline_expect"), f"{display_path(self.config, Path(s.path))} pipeline_expect")
+            for s in session.suites_seen[:1]
+        ]
+        if entry is not None and self.model_name:
+            layers.append((entry.get("expect"), f"pyproject.toml [tool.punie.models.{self.model_name}.expect]"))
+        return expectations(*layers)
+
+    def _training_log(self, log_file: Path, expect: PipelineExpectations) -> list[str]:
+        problems, warnings = trainlog.judge_training_log(trainlog.parse_training_log(log_file), expect.loss)
+        for message in warnings:
+            self.warn(pytest.PytestWarning(f"training-log: {message}"))
+        return problems
+
     def _problems(self) -> list[str]:
         if self.artifact is not None:  # an artifact given on the command line
             if self.check == "training-log":
-                return trainlog.check_training_log(trainlog.parse_training_log(self.artifact))
+                beside = self.artifact.parent if (self.artifact.parent / "adapter_config.json").is_file() else None
+                return self._training_log(self.artifact, self._expect(None, beside))
             return artifacts.check_adapter(self.artifact)[0]
         model = punie_session(self.config).model()
         base, adapter = recipe_parts(model, self.config.rootpath)
         fused = next((Path(b["path"]) for b in model.builds if b["step"] == "fused"), None)
+        expect = self._expect(model.spec_entry, adapter)
         if self.check == "training-log":
             assert adapter is not None  # collected for the tiny recipe only, which builds its adapter
-            return trainlog.check_training_log(trainlog.parse_training_log(adapter / "train.log"))
+            return self._training_log(adapter / "train.log", expect)
         if self.check == "adapter":
             assert adapter is not None
             return artifacts.check_adapter(adapter)[0]
@@ -71,7 +98,9 @@ class PipelineItem(CheckItem):
             spec = model.spec_entry
             return artifacts.check_model(
                 model.path, spec.get("bits", q.get("bits")), spec.get("group_size", q.get("group_size"))
-            )
+            ) + check_bits(q.get("bits"), expect, f"{model.path / 'config.json'}")
+        if self.check == "eos":
+            return eos_generation(self.config, model.path, expect)
         if self.check == "smoke":
             return smoke_generation(self.config, model.path)
         raise AssertionError(self.check)
@@ -89,24 +118,50 @@ def smoke_generation(config: pytest.Config, model_path: Path) -> list[str]:
     session = punie_session(config)
     backend = getattr(session.source(), "backend", None)
     if backend is None:
-        from pytest_punie.backends.inprocess import InProcessBackend
-
         backend = InProcessBackend(model_path)
     messages = session.smoke_messages()
     record = backend.complete([ChatRequest("smoke", messages, Sampling(max_tokens=256, stop=DEFAULT_STOP))])[0]
     if record.error:
         return [f"{model_path}: smoke generation failed: {record.error}"]
     parsed = parse_response(record.response)
+    problems = []
     if not any(c.complete for c in parsed.calls):
         text = (parsed.content or "")[:200]
-        return [
+        problems.append(
             f"{model_path}: smoke generation for {messages[-1]['content']!r} yielded no complete tool call: {text!r}"
-        ]
-    return []
+        )
+    leaks = control_tokens(parsed.content)
+    if leaks:
+        problems.append(f"{model_path}: the generation contains control tokens {leaks}: it ran past a turn's end")
+    return problems
+
+
+def eos_generation(config: pytest.Config, model_path: Path, expect: PipelineExpectations) -> list[str]:
+    """The eos ids name the end-of-turn token, and a greedy generation with no
+    stop strings at all (only the model's own eos) really ends on it."""
+    source = expect.source("eos_token") if expect.eos_token else "the chat template"
+    problems = check_eos(model_path, expect.eos_token, source)
+    token, eot = eos_token_id(model_path, expect.eos_token)
+    session = punie_session(config)
+    backend = getattr(session.source(), "backend", None)
+    if not isinstance(backend, InProcessBackend):
+        backend = InProcessBackend(model_path)  # the stop token is only seen in process
+    record = backend.complete([ChatRequest("eos", session.smoke_messages(), Sampling(max_tokens=256, stop=()))])[0]
+    if record.error or record.response is None:
+        return [*problems, f"{model_path}: generation without stop strings failed: {record.error}"]
+    reason = record.response["choices"][0]["finish_reason"]
+    ended = record.response.get("punie", {}).get("stop_token")
+    if reason == "length" or ended != eot:
+        how = "ran to max_tokens (256)" if reason == "length" else f"ended on token {ended}"
+        problems.append(
+            f"{model_path}: a generation with no stop strings {how}, not on the end-of-turn {token!r} ({eot}): "
+            "the eval's stop strings would hide this in every answer"
+        )
+    return problems
 
 
 def pipeline_items(parent: pytest.Collector, name: str, entry: dict[str, Any]) -> list[PipelineItem]:
-    checks = ["quantized", "smoke"]
+    checks = ["quantized", "eos", "smoke"]
     if entry.get("recipe") == "tiny" or ("base" in entry and "adapter" in entry):
         checks = ["fused", "adapter-applied", *checks]
     if entry.get("recipe") == "tiny":
@@ -115,10 +170,11 @@ def pipeline_items(parent: pytest.Collector, name: str, entry: dict[str, Any]) -
 
 
 class PipelineCollector(pytest.Collector):
-    def __init__(self, *, model_name: str, entry: dict[str, Any], **kw: Any):
+    def __init__(self, *, model_name: str, entry: dict[str, Any], error: PunieError | None = None, **kw: Any):
         super().__init__(**kw)
         self.model_name = model_name
         self.entry = entry
+        self.error = error
 
     @classmethod
     def for_model_under_test(cls, parent: pytest.Collector) -> PipelineCollector | None:
@@ -129,12 +185,28 @@ class PipelineCollector(pytest.Collector):
         assert name is not None
         try:
             spec = resolve_spec(name, parent.config.rootpath)
-        except PunieError:
-            return None  # the eval items report an unknown model
+        except PunieError as err:  # reported by an item of its own, not swallowed
+            return cls.from_parent(parent, name=f"pipeline[{name}]", model_name=name, entry={}, error=err)
         return cls.from_parent(parent, name=f"pipeline[{name}]", model_name=name, entry=spec.entry)
 
     def collect(self):  # type: ignore[override]
+        if self.error is not None:
+            return [ModelErrorItem.from_parent(self, name="model", check="model", error=self.error)]
         return pipeline_items(self, self.model_name, self.entry)
+
+
+class ModelErrorItem(CheckItem):
+    """The model under test cannot be resolved: one failing item that says why."""
+
+    CHECKS: ClassVar[dict[str, str]] = {"model": "the model under test resolves to a model directory"}
+    MARK = "pipeline"
+
+    def __init__(self, *, error: PunieError, **kw: Any):
+        super().__init__(**kw)
+        self.error = error
+
+    def runtest(self) -> None:
+        raise self.error
 
 
 def command_line_items(session: pytest.Session, config: pytest.Config) -> list[PipelineItem]:

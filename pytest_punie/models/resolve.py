@@ -22,6 +22,7 @@ from pytest_punie.models.digest import path_digest
 from pytest_punie.models.steps import fuse_and_quantize
 from pytest_punie.models.tiny.recipe import build_tiny
 from pytest_punie.models.validate import validate_model_dir
+from pytest_punie.suite.model import EXPECT_KEYS
 
 Log = Callable[[str], None]
 
@@ -38,6 +39,7 @@ RECIPE_KEYS = {
     "lora_iters",
     "lora_params",
     "description",
+    "expect",
 }
 
 
@@ -86,6 +88,13 @@ def load_registry(root: Path) -> dict[str, dict[str, Any]]:
         unknown = set(entry) - RECIPE_KEYS
         if unknown:
             raise ModelError(pyproject, None, f"[tool.punie.models.{name}]: unknown keys {sorted(unknown)}")
+        bad = sorted(set(entry.get("expect") or {}) - set(EXPECT_KEYS))
+        if bad:
+            raise ModelError(
+                pyproject,
+                None,
+                f"[tool.punie.models.{name}.expect]: unknown keys {bad} (known: {', '.join(EXPECT_KEYS)})",
+            )
     return models
 
 

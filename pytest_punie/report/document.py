@@ -62,23 +62,34 @@ def _prompt(r: PromptResult, query: str) -> dict[str, Any]:
 
 
 def _add_interval(entry: dict[str, Any], results: list[PromptResult]) -> None:
-    """Wilson 95% interval of the pass rate: over prompts, or over every sample
-    when prompts were sampled repeatedly (--punie-repeat)."""
+    """Wilson 95% interval of the pass rate over prompts, the independent units:
+    repeated samples of one prompt are not independent (at temperature 0 they
+    are identical), so they never narrow it. With --punie-repeat, the sample
+    pass rate and pass^k (the mean over prompts, as tau-bench defines it) are
+    reported beside it."""
     from pytest_punie.stats import wilson
 
     if not results:
         return
-    samples = sum(int(r.details.get("samples", 1)) for r in results)
-    passes = sum(int(r.details["sample_passes"]) if "samples" in r.details else int(r.passed) for r in results)
-    lo, hi = wilson(passes, samples)
+    passes = sum(int(r.passed) for r in results)
+    lo, hi = wilson(passes, len(results))
     entry["interval"] = {
-        "over": "samples" if samples > len(results) else "prompts",
+        "over": "prompts",
         "passes": passes,
-        "n": samples,
-        "pass_rate": round(passes / samples, 6),
+        "n": len(results),
+        "pass_rate": round(passes / len(results), 6),
         "low": round(lo, 6),
         "high": round(hi, 6),
     }
+    sampled = [r for r in results if "samples" in r.details]
+    if sampled:
+        n = sum(int(r.details["samples"]) for r in sampled)
+        sample_passes = sum(int(r.details["sample_passes"]) for r in sampled)
+        entry["samples"] = {"n": n, "passes": sample_passes, "pass_rate": round(sample_passes / n, 6)}
+        ks = sorted({k for r in sampled for k in r.details["pass_hat_k"]}, key=int)
+        entry["pass_hat_k"] = {
+            k: round(sum(float(r.details["pass_hat_k"].get(k, 0.0)) for r in sampled) / len(sampled), 6) for k in ks
+        }
 
 
 def build_document(

@@ -142,10 +142,33 @@ def build_run_document(
             doc["sweep"] = sweep_of(doc, idents)
     doc["findings"] = _sorted_findings(findings)
     doc["completeness"] = completeness(doc, facts)
+    if facts.repeat > 1:
+        doc["repeats"] = repeats_of(doc, facts.repeat)
     if facts.interrupted and doc["verdict"] != "INVALID":
         doc["verdict"] = "INCOMPLETE"  # nothing is judged on an interrupted run
         doc["overall"]["passed"] = False
     return doc
+
+
+def repeats_of(doc: dict[str, Any], k: int) -> dict[str, Any]:
+    """What --punie-repeat measured: at temperature 0 the samples are (nearly always)
+    identical and say nothing new; say so rather than count them as evidence."""
+    sampled = [p for p in doc["prompts"] if "samples" in p["details"]]
+    identical = sum(
+        1
+        for p in sampled
+        if len(set(p["details"]["sample_scores"])) == 1 and len(set(p["details"]["sample_labels"])) == 1
+    )
+    temperature = doc["provenance"]["sampling"]["default"].get("temperature")
+    out = {"k": k, "temperature": temperature, "prompts": len(sampled), "identical_prompts": identical}
+    if temperature == 0:
+        out["note"] = (
+            f"temperature 0: the {k} samples were identical for {identical} of {len(sampled)} prompts; "
+            "greedy repeats add no information, and intervals are over prompts, never over samples"
+        )
+    else:
+        out["note"] = "intervals are over prompts (the independent units); samples give pass rates and pass^k"
+    return out
 
 
 def completeness(doc: dict[str, Any], facts: RunFacts) -> dict[str, Any]:

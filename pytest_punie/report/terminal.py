@@ -141,18 +141,15 @@ def repeat_lines(doc: dict[str, Any], suite: dict[str, Any]) -> list[str]:
     if not prompts:
         return []
     k = max(int(p["details"]["samples"]) for p in prompts)
-    lines = [
-        f"repeats: {k} samples per prompt",
-        f"  {'category':<12} {'samples':>7} {'pass rate':>9} {'pass^' + str(k):>7}  95% interval",
-    ]
+    note = (doc.get("repeats") or {}).get("note")
+    lines = [f"repeats: {k} samples per prompt" + (f" ({note})" if note else "")]
+    lines.append(f"  {'category':<12} {'samples':>7} {'pass rate':>9} {'pass^' + str(k):>7}  95% interval (prompts)")
     for name, c in [*suite["categories"].items(), ("overall", suite["overall"])]:
-        mine = [p for p in prompts if name == "overall" or p["category"] == name]
-        if not mine:
+        samples, hat, iv = c.get("samples"), c.get("pass_hat_k") or {}, c.get("interval") or {}
+        if not samples:
             continue
-        passes = sum(int(p["details"]["sample_passes"]) for p in mine)
-        n = sum(int(p["details"]["samples"]) for p in mine)
-        hat = sum(float(p["details"]["pass_hat_k"].get(str(k), 0.0)) for p in mine) / len(mine)
-        iv = c.get("interval") or {}
-        interval = f"[{iv['low']:.3f}, {iv['high']:.3f}] over {iv['over']}" if iv else "-"
-        lines.append(f"  {name:<12} {n:>7} {_pct(passes / n):>9} {_pct(hat):>7}  {interval}")
+        interval = f"[{iv['low']:.3f}, {iv['high']:.3f}] over {iv['n']} prompts" if iv else "-"
+        lines.append(
+            f"  {name:<12} {samples['n']:>7} {_pct(samples['pass_rate']):>9} {_pct(hat.get(str(k))):>7}  {interval}"
+        )
     return lines

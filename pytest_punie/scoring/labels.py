@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_punie.scoring.parse import ParsedResponse
+from pytest_punie.scoring.parse import ParsedResponse, control_tokens
 from pytest_punie.scoring.strict import StrictResult
 from pytest_punie.suite.model import Expectation
 
@@ -19,6 +19,7 @@ LABELS = (
     "think-unclosed",
     "truncated",
     "unclosed-call",
+    "control-token-leak",
     "empty",
     "unknown",
     "error",
@@ -28,6 +29,8 @@ LABELS = (
 def failure_label(parsed: ParsedResponse | None, strict: StrictResult, expect: Expectation) -> str:
     if parsed is None:
         return "error"
+    if control_tokens(parsed.content):
+        return "control-token-leak"  # the model wrote past the end of its turn
     if not parsed.calls and not parsed.visible_text:
         if not parsed.raw_available and (parsed.finish_reason == "tool_calls" or parsed.content_null):
             # the server sent nothing and kept no raw text: a dropped call looks like this; never guess

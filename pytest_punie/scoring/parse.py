@@ -229,3 +229,11 @@ def parse_response(response: dict[str, Any] | None) -> ParsedResponse:
         raw_available=raw is not None,
         content_null=content_null,
     )
+
+
+CONTROL_TOKENS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")
+
+
+def control_tokens(text: str) -> list[str]:
+    """Chat control tokens inside generated text: the model wrote past the end of its turn."""
+    return [t for t in CONTROL_TOKENS if t in text]

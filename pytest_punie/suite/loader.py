@@ -149,5 +149,5 @@ def load_suite(path: str | Path, text: str | None = None) -> Suite:
         prompts=tuple(prompts),
         tool_surface=str(surface_file),
         line_of_overall=doc.line(("overall_threshold",)) or 0,
-        extra={"datasets": data.get("datasets") or {}},
+        extra={"datasets": data.get("datasets") or {}, "pipeline_expect": data.get("pipeline_expect") or {}},
     )

@@ -13,6 +13,18 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {">=": operator.ge, ">": operator.
 
 SCORERS = ("legacy", "strict")  # the scorers a suite may name as its primary one
 DEFAULT_STOP = ("<|im_end|>", "<|endoftext|>")  # ChatML's end of turn and end of text
+# pipeline expectations a suite (pipeline_expect:) or a registry entry (expect) may pre-register
+EXPECT_KEYS = (
+    "min_loss_decrease",
+    "warn_final_loss_above",
+    "max_final_train_loss",
+    "max_final_val_loss",
+    "min_val_reduction",
+    "planned_iters",
+    "min_bits",
+    "low_bits_on_purpose",
+    "eos_token",
+)
 
 
 def chat_messages(system: str | None, user: str) -> tuple[dict[str, str], ...]:

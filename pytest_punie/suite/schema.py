@@ -73,6 +73,22 @@ SUITE_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "pipeline_expect": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "Pre-registered pipeline expectations (a registry entry's expect table overrides them).",
+            "properties": {
+                "min_loss_decrease": {"type": "number", "minimum": 0},
+                "warn_final_loss_above": {"type": "number", "minimum": 0},
+                "max_final_train_loss": {"type": "number", "minimum": 0},
+                "max_final_val_loss": {"type": "number", "minimum": 0},
+                "min_val_reduction": _fraction,
+                "planned_iters": {"type": "integer", "minimum": 1},
+                "min_bits": {"type": "integer", "minimum": 1, "maximum": 16},
+                "low_bits_on_purpose": {"type": "boolean"},
+                "eos_token": {"type": "string", "minLength": 1},
+            },
+        },
         "datasets": {
             "type": "object",
             "description": "Training datasets this suite's model was trained on (for the data lint).",

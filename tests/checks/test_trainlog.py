@@ -5,10 +5,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_punie.checks.trainlog import ANSI, check_training_log, parse_training_log
+from pytest_punie.checks.trainlog import (
+    ANSI,
+    LossExpectations,
+    check_training_log,
+    judge_training_log,
+    parse_training_log,
+)
 
 TABLE = """$ python -m mlx_lm lora --train --model base --iters 60 --steps-per-report 10
 Trainable parameters: 4.238% (0.039M/0.918M)
@@ -74,7 +81,9 @@ def test_legacy_format_keeps_every_validation_line(tmp_path):
 def test_truncated_log(tmp_path):
     cut = "\n".join(TABLE.splitlines()[:8]) + "\n"
     problems = check_training_log(parse_training_log(write(tmp_path, cut)))
-    assert any("log ends at iteration 20 of 60: truncated" in p for p in problems)
+    assert any(
+        "log ends at iteration 20 of 60 planned (the command's --iters): the run stopped early" in p for p in problems
+    )
 
 
 def test_nan_and_no_decrease(tmp_path):
@@ -85,8 +94,95 @@ def test_nan_and_no_decrease(tmp_path):
 
 
 def test_final_validation_bound(tmp_path):
-    problems = check_training_log(parse_training_log(write(tmp_path, TABLE)), max_final_val=0.5)
-    assert any("final validation loss 0.519 is above the bound 0.5" in p for p in problems)
+    expect = LossExpectations(max_final_val=0.5, sources=(("max_final_val", "the Phase 26 plan"),))
+    problems = check_training_log(parse_training_log(write(tmp_path, TABLE)), expect)
+    assert any("final validation loss 0.519 is above 0.5 (the Phase 26 plan)" in p for p in problems)
+
+
+# -- what real runs that died look like ------------------------------------------------
+LEGACY_500 = """Loading pretrained model
+Loading datasets
+Training
+Trainable parameters: 0.074% (22.938M/30532.123M)
+Starting training..., iters: 500
+Iter 1: Val loss 2.498, Val took 12.1s
+Iter 10: Train loss 2.201, Learning Rate 1.000e-04, It/sec 0.4, Tokens/sec 158, Trained Tokens 1900, Peak mem 18 GB
+Iter 50: Val loss 1.102, Val took 11.0s
+Iter 50: Train loss 1.153, Learning Rate 1.000e-04, It/sec 0.4, Tokens/sec 275, Trained Tokens 9500, Peak mem 18 GB
+Iter 70: Train loss 0.996, Learning Rate 1.000e-04, It/sec 0.4, Tokens/sec 275, Trained Tokens 9500, Peak mem 19 GB
+"""
+OOM = """libc++abi: terminating due to uncaught exception of type std::runtime_error: [METAL] Command buffer execution
+ failed: Insufficient Memory (00000008:kIOGPUCommandBufferCallbackErrorOutOfMemory)
+"""
+
+
+def test_the_planned_count_comes_from_mlx_lm_itself_not_only_an_echoed_flag(tmp_path):
+    """Real logs have no echoed --iters; mlx-lm prints 'Starting training..., iters: 500'."""
+    log = parse_training_log(write(tmp_path, LEGACY_500))
+    assert (log.planned_iters, log.planned_source) == (500, "mlx-lm's 'Starting training..., iters: N'")
+    problems = check_training_log(log)
+    assert any(
+        "log ends at iteration 70 of 500 planned (mlx-lm's 'Starting training..., iters: N')" in p for p in problems
+    )
+    assert any("Iter 70: Train loss 0.996" in p for p in problems)  # the last lines are shown
+
+
+def test_a_crash_is_named_with_the_iteration_reached(tmp_path):
+    problems = check_training_log(parse_training_log(write(tmp_path, LEGACY_500 + OOM)))
+    crash = [p for p in problems if "the run crashed" in p]
+    assert (
+        len(crash) == 1 and "[METAL] Command buffer execution" in crash[0] and "reached iteration 70 of 500" in crash[0]
+    )
+
+
+def test_the_032_header_and_progress_bar_state_the_plan(tmp_path):
+    header = "│    batch · iters   4 · 1,000                    │\n"
+    log = parse_training_log(write(tmp_path, header + ANSI.sub("", TABLE).replace("--iters 60", "")))
+    assert (log.planned_iters, log.planned_source) == (1000, "mlx-lm's 'batch · iters' header")
+    bar = "train ██████████████████████████████ 100% ·    60/60\n"
+    log = parse_training_log(write(tmp_path, ANSI.sub("", TABLE).replace("--iters 60", "") + bar))
+    assert (log.planned_iters, log.last_iter) == (60, 60) and check_training_log(log) == []
+
+
+@pytest.mark.parametrize("cut", [4, 6, 9, 11])
+def test_both_formats_cut_anywhere_fail_the_same_way(tmp_path, cut):
+    lines = TABLE.splitlines()[:cut]
+    for text in ("\n".join(lines) + "\n", to_legacy("\n".join(lines) + "\n")):
+        log = parse_training_log(write(tmp_path, text))
+        problems = check_training_log(log)
+        assert any(f"log ends at iteration {log.last_iter} of 60 planned" in p for p in problems), problems
+
+
+def test_the_planned_count_can_come_from_the_recipe(tmp_path):
+    text = ANSI.sub("", TABLE).replace("--iters 60", "")
+    cut = "\n".join(text.splitlines()[:8]) + "\n"
+    log = parse_training_log(write(tmp_path, cut))
+    assert log.planned_iters is None
+    unknown = check_training_log(log)
+    assert any("the planned iteration count is nowhere" in p for p in unknown)
+    known = check_training_log(log, LossExpectations(planned_iters=60, sources=(("planned_iters", "the recipe"),)))
+    assert any("log ends at iteration 20 of 60 planned (the recipe)" in p for p in known)
+
+
+def test_loss_bounds_are_the_users_own(tmp_path):
+    small = TABLE.replace("0.388 \u25bc", "1.200 \u25bc")  # fell 1.258 -> 1.200: less than 0.1
+    problems, warnings = judge_training_log(parse_training_log(write(tmp_path, small)), LossExpectations())
+    assert any("train loss fell by less than 0.1 (1.258 at 10 -> 1.200 at 60" in p for p in problems)
+    assert warnings == []
+    high = TABLE.replace("1.258 \u25bc", "3.500 \u25bc").replace("0.388 \u25bc", "2.300 \u25bc")
+    problems, warnings = judge_training_log(parse_training_log(write(tmp_path, high)), LossExpectations())
+    assert problems == [] and any("final train loss 2.300 is above 2" in w for w in warnings)
+
+
+def test_negative_losses_and_reduction_bounds_fail(tmp_path):
+    neg = TABLE.replace("0.896 \u25bc", "-0.100 \u25bc")
+    assert any(
+        "loss is negative (-0.1) at iteration 40" in p
+        for p in check_training_log(parse_training_log(write(tmp_path, neg)))
+    )
+    plan = LossExpectations(min_val_reduction=0.9, sources=(("min_val_reduction", "the Phase 26 plan"),))
+    problems = check_training_log(parse_training_log(write(tmp_path, TABLE)), plan)
+    assert any("validation loss fell 79% (2.498 -> 0.519), less than 90% (the Phase 26 plan)" in p for p in problems)
 
 
 @given(st.lists(st.text(max_size=80), max_size=30))

@@ -177,7 +177,7 @@ def test_a_registered_base_and_adapter_is_the_same_build(tiny_project, tiny_mode
     assert model["name"] == "fused_5bit" and model["digest"] == tiny_model.digest
     assert [b["built_now"] for b in model["builds"]] == [False, False]
     checks = tiny_project.runpytest_subprocess("--punie-model=fused_5bit", "-m", "pipeline", "-p", "no:cacheprovider")
-    checks.assert_outcomes(passed=4)  # fused, adapter-applied, quantized, smoke
+    checks.assert_outcomes(passed=5)  # fused, adapter-applied, quantized, eos, smoke
 
 
 def test_an_external_openai_compatible_server(tiny_project, tiny_model):

@@ -235,7 +235,8 @@ def test_suite_glob_does_not_descend(eval_project):
 
 def test_repeat_reports_pass_rate_pass_k_and_intervals(eval_project):
     """--punie-repeat with recorded samples "<id>#<i>": per-prompt pass rate and
-    pass^k, and Wilson intervals over every sample."""
+    pass^k; per category the sample pass rate and pass^k (the mean over prompts),
+    and Wilson intervals over prompts, never over samples."""
     rows = [r for r in read_jsonl(eval_project.path / "phase33b_responses.jsonl") if "id" in r]
     bad = {r["id"]: r for r in read_jsonl(eval_project.path / "phase43a_responses.jsonl") if "id" in r}
     lines = []
@@ -252,14 +253,18 @@ def test_repeat_reports_pass_rate_pass_k_and_intervals(eval_project):
     assert git03["details"]["sample_passes"] == 2 and git03["details"]["pass_rate"] == pytest.approx(2 / 3)
     assert git03["details"]["pass_hat_k"] == {"1": pytest.approx(2 / 3), "2": pytest.approx(1 / 3), "3": 0.0}
     assert git03["score"] == pytest.approx(2 / 3)  # the mean of 1, 1, 0
-    assert doc["categories"]["git"]["interval"]["over"] == "samples" and doc["categories"]["git"]["interval"]["n"] == 9
+    git = doc["categories"]["git"]
+    assert git["interval"]["over"] == "prompts" and git["interval"]["n"] == 3 and git["interval"]["passes"] == 3
+    assert git["samples"] == {"n": 9, "passes": 8, "pass_rate": pytest.approx(8 / 9)}
+    assert git["pass_hat_k"]["3"] == pytest.approx((1 + 1 + 0) / 3)  # git-03 never passes three times running
+    assert doc["repeats"]["k"] == 3 and doc["repeats"]["identical_prompts"] == 25
     assert doc["provenance"]["repeat"] == 3
     assert result.ret == 1  # git 88.9% < 90%
     iv = doc["categories"]["git"]["interval"]
     result.stdout.fnmatch_lines(  # the repeat statistics are printed, not only in the JSON
         [
-            "repeats: 3 samples per prompt",
-            "  category*samples*pass rate*pass^3*95% interval",
-            f"  git * 9 * 88.9% * 66.7% * [[]{iv['low']:.3f}, {iv['high']:.3f}[]] over samples",
+            "repeats: 3 samples per prompt (temperature 0: the 3 samples were identical for 25 of 27 prompts;*",
+            "  category*samples*pass rate*pass^3*95% interval (prompts)",
+            f"  git * 9 * 88.9% * 66.7% * [[]{iv['low']:.3f}, {iv['high']:.3f}[]] over 3 prompts",
         ]
     )

@@ -196,3 +196,11 @@ def test_unknown_names_are_hallucinated_unless_defined(name, surface):
         completion(code_mode(f"def {name}():\n    return 1\ntypecheck('src')\n{name}()")), prompt(), surface
     )
     assert defined.scores["strict"] == 1
+
+
+@pytest.mark.parametrize("leak", ["<|im_end|>", "<|im_start|>", "<|endoftext|>"])
+def test_a_control_token_inside_a_generation_is_its_own_label(surface, leak):
+    text = code_mode('result = git_status(".")\nprint(result.files)') + f"{leak}user\nthanks"
+    scored = score_response(completion(text), prompt(), surface)
+    assert scored.label == "control-token-leak"
+    assert score_response(completion(text.replace(leak, "")), prompt(), surface).label != "control-token-leak"
