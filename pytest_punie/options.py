@@ -12,7 +12,7 @@ def add_options(parser: pytest.Parser) -> None:
     add_model_options(group, parser)
     add_sampling_options(group)
     add_scoring_options(group)
-    add_output_options(group)
+    add_output_options(group, parser)
     add_variant_options(group)
     add_gate_options(group, parser)
     add_data_options(group, parser)
@@ -64,11 +64,24 @@ def add_scoring_options(group: pytest.OptionGroup) -> None:
     )
 
 
-def add_output_options(group: pytest.OptionGroup) -> None:
+def add_output_options(group: pytest.OptionGroup, parser: pytest.Parser) -> None:
     group.addoption("--punie-json", metavar="PATH", help="write the results document (JSON) here")
     group.addoption("--punie-md", metavar="PATH", help="write a Markdown results document here")
     group.addoption("--punie-record", metavar="PATH", help="write the responses of this run as replayable JSONL")
+    parser.addini(
+        "punie_runs_dir",
+        default=".punie/runs",
+        help="every run's results (JSON, Markdown, HTML) are written under <dir>/<time>-<model>/",
+    )
     group.addoption("--punie-chart", metavar="PATH", help="write a PNG chart of the categories (needs matplotlib)")
+    group.addoption("--punie-html", metavar="PATH", help="write the single-file HTML report here")
+    group.addoption(
+        "--punie-suite",
+        action="append",
+        default=[],
+        metavar="NAME|FILE",
+        help="evaluate this suite too: a packaged one by name (phase33) or a YAML file; repeatable",
+    )
 
 
 def add_variant_options(group: pytest.OptionGroup) -> None:

@@ -7,6 +7,7 @@ here; each hook delegates to the run's ``PunieSession`` or to the items.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,12 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the markers and the run's session; bad options are usage errors before anything runs."""
     for name, doc in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {doc}")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")  # "PyTorch was not found": not the user's business
     session = PunieSession(config)
     config.pluginmanager.register(session, "punie-session")
+    errors = [] if session.is_worker else session.usage_errors()
+    if errors:
+        raise pytest.UsageError("\n".join(f"pytest-punie: {e}" for e in errors))
     if config.getoption("punie_responses"):
         try:  # a bad responses file names its file and line
             session.source()
@@ -87,6 +92,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     status = punie_session(session.config).finish(exitstatus)
     if status != exitstatus:
         session.exitstatus = status
+
+
+def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
+    """A run meant to evaluate that found no suite says so."""
+    return punie_session(config).collection_report()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

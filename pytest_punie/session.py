@@ -54,6 +54,7 @@ class PunieSession:
         self.pipeline_collected = False
         self.document: dict[str, Any] | None = None
         self.outputs = OutputPaths.from_config(config)
+        self.written: list[str] = []  # what finish() wrote, as lines for the summary
         self._source: ResponseSource | None = None
         self._source_error: PunieError | None = None
         self._model: Any = None
@@ -76,11 +77,22 @@ class PunieSession:
 
             try:
                 with self.progress() as log:
-                    self._source = make_source(self.config, log, self.model, self.suites_seen)
+                    self._source = self._live(make_source(self.config, log, self.model, self.suites_seen))
             except PunieError as err:
                 self._source_error = err
                 raise
         return self._source
+
+    def _live(self, source: Any) -> Any:
+        """Responses are reported one line each as they complete (not on xdist workers:
+        their lines would interleave with the controller's)."""
+        if hasattr(source, "progress") and not self.is_worker:
+            source.progress = self.say
+        return source
+
+    def say(self, message: str) -> None:
+        with self.progress() as log:
+            log(message)
 
     def source_for(self, variant: Any) -> ResponseSource:
         """The source for one variant: another temperature shares the model's
@@ -91,7 +103,9 @@ class PunieSession:
             from pytest_punie.sources.factory import variant_source
 
             with self.progress() as log:
-                self._variant_sources[variant.name] = variant_source(self.config, variant, self.source, self.model, log)
+                self._variant_sources[variant.name] = self._live(
+                    variant_source(self.config, variant, self.source, self.model, log)
+                )
         return self._variant_sources[variant.name]
 
     def source_identity(self, variant_name: str) -> dict[str, Any] | None:
@@ -181,6 +195,51 @@ class PunieSession:
         with capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext():
             yield log
 
+    def usage_errors(self) -> list[str]:
+        """What is wrong with how the run was asked for, before anything runs."""
+        from pytest_punie.models.resolve import resolve_spec
+        from pytest_punie.models.validate import validate_model_dir
+        from pytest_punie.sources.factory import model_name, uses_model
+        from pytest_punie.usage import option_errors, space_separated_error
+
+        config = self.config
+        errors = option_errors(config)
+        spaced = space_separated_error(config.invocation_params.args, config.rootpath, config.inipath)
+        if spaced:
+            errors.insert(0, spaced)
+        from pytest_punie.suites import packaged_suites
+
+        packaged = packaged_suites()
+        for value in config.getoption("punie_suite"):
+            if value not in packaged and not Path(value).is_file():
+                errors.append(
+                    f"--punie-suite {value}: no packaged suite of that name (packaged: {', '.join(packaged)}) "
+                    "and no such file"
+                )
+        errors += marker_typos(config)
+        if uses_model(config) and not spaced:
+            name = model_name(config)
+            try:
+                spec = resolve_spec(str(name), config.rootpath)
+                if "path" in spec.entry:
+                    validate_model_dir(Path(spec.entry["path"]))
+            except PunieError as err:
+                errors.append(f"--punie-model {name}: {err.describe()}")
+        return errors
+
+    def collection_report(self) -> list[str]:
+        """Said when a run meant to evaluate found nothing to evaluate."""
+        config = self.config
+        meant = config.getoption("punie_model") or config.getoption("punie_responses")
+        meant = meant or config.getoption("punie_server_url") or "eval" in (config.option.markexpr or "")
+        if self.suites_seen or not meant or self.is_worker:
+            return []
+        globs = ", ".join(config.getini("punie_suites"))
+        return [
+            f"pytest-punie: no eval suite was collected (punie_suites: {globs}); "
+            "pass --punie-suite phase33 for the packaged Phase 33 suite, or a suite file"
+        ]
+
     # -- the lifecycle -------------------------------------------------------------------
     def start(self, has_prompts: bool) -> None:
         """Resolve (and build) the model before the first prompt item, not inside it."""
@@ -260,8 +319,7 @@ class PunieSession:
 
             apply_gate(doc, GateOptions.from_config(self.config))
         self.document = doc
-        for problem in write_documents(doc, self.results, self.outputs):
-            self.config.get_terminal_writer().line(problem, red=True)
+        self.written = write_documents(doc, self.results, self.outputs)
         return self.exit_status(doc, exitstatus)
 
     def expected_variants(self) -> tuple[str, ...]:
@@ -301,7 +359,10 @@ class PunieSession:
         elif doc.get("gate", {}).get("verdict") == "REFUSED":
             out.append(("pytest-punie regression gate", ["GATE: REFUSED", doc["gate"]["reasons"][0]]))
         tail = [f"saved baseline {doc['saved_as']}"] if doc.get("saved_as") else []
-        tail += [f"wrote {path}" for path in (self.outputs.json, self.outputs.md) if path]
+        compare_md = self.config.getoption("punie_compare_md")
+        if compare_md and doc.get("comparison"):
+            tail.append(f"wrote {compare_md}")
+        tail += self.written
         if tail:
             out.append((None, tail))
         return out
@@ -321,3 +382,22 @@ class PunieSession:
 
             stop_shared_server(self.run_dir)
             shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def marker_typos(config: pytest.Config) -> list[str]:
+    """``-m evl``: a name close to one of ours that no plugin registered would
+    deselect everything; say so instead of 'no tests ran'."""
+    import difflib
+    import re
+
+    expr = config.option.markexpr or ""
+    registered = {line.split(":")[0].split("(")[0].strip() for line in config.getini("markers")}
+    ours = ["eval", "data", "tokenizer", "pipeline"]
+    out = []
+    for name in dict.fromkeys(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expr)):
+        if name in ("and", "or", "not") or name in registered:
+            continue
+        close = difflib.get_close_matches(name, ours, n=1, cutoff=0.6)
+        if close:
+            out.append(f"-m {expr!r}: no marker {name!r} is registered; did you mean {close[0]!r}?")
+    return out

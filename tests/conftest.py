@@ -8,12 +8,16 @@ import shutil
 from pathlib import Path
 
 # pytester's inline runs drop modules first imported inside them, and numpy and
-# mlx cannot load twice in one process: import them before any inline run
-import mlx.core  # noqa: F401
-import mlx_lm.utils  # noqa: F401
-import numpy  # noqa: F401
-import pytest
-from hypothesis import strategies as st
+# mlx cannot load twice in one process: import them before any inline run; MKL
+# first, as the plugin does, or mlx-cpu keeps its own BLAS (~25x slower builds)
+from pytest_punie.blas import preload
+
+preload()
+import mlx.core  # noqa: E402, F401
+import mlx_lm.utils  # noqa: E402, F401
+import numpy  # noqa: E402, F401
+import pytest  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,14 +70,35 @@ def cache_dir() -> Path:
     return default_cache_dir(ROOT)
 
 
-@pytest.fixture(scope="session")
-def tiny_model():
-    """The tiny_5bit model, resolved (and built when missing) exactly as --punie-model does."""
+def build_for_tests(config: pytest.Config, name: str):
+    """A registry model resolved (and built when missing) exactly as --punie-model does;
+    a build says what it is doing, live, even while pytest captures output."""
     from pytest_punie.models.cache import BuildCache
     from pytest_punie.models.resolve import materialize, resolve_spec
 
-    cache = BuildCache(cache_dir(), log=lambda m: print(f"[punie] {m}", flush=True))
-    return materialize(resolve_spec("tiny_5bit", ROOT), ROOT, cache, cache.log)
+    capman = config.pluginmanager.getplugin("capturemanager")
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+
+    def say(message: str) -> None:
+        with capman.global_and_fixture_disabled():
+            if reporter is not None:
+                reporter.write_line(f"[punie] {message}  (tests: {name})")
+                reporter.flush()
+
+    cache = BuildCache(cache_dir(), log=say)
+    return materialize(resolve_spec(name, ROOT), ROOT, cache, cache.log)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(pytestconfig):
+    """The tiny_5bit model, built once per cache."""
+    return build_for_tests(pytestconfig, "tiny_5bit")
+
+
+@pytest.fixture(scope="session")
+def tiny_moe_model(pytestconfig):
+    """The tiny_moe_5bit model (Qwen3 MoE), built once per cache, its build shown live."""
+    return build_for_tests(pytestconfig, "tiny_moe_5bit")
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -31,10 +32,14 @@ class ChatRequest:
     sampling: Sampling
 
 
+# called as each request finishes (in the calling thread): live progress
+OnResult = Callable[[ChatRequest, ResponseRecord], None]
+
+
 class Backend(Protocol):
     def identity(self) -> dict[str, Any]: ...
 
-    def complete(self, requests: list[ChatRequest]) -> list[ResponseRecord]: ...
+    def complete(self, requests: list[ChatRequest], on_result: OnResult | None = None) -> list[ResponseRecord]: ...
 
     def close(self) -> None: ...
 

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pytest_punie.backends import ChatRequest, ResponseRecord
+from pytest_punie.backends import ChatRequest, OnResult, ResponseRecord
 from pytest_punie.children import die_with_parent, listener_pids, stop
 from pytest_punie.errors import ModelError
 
@@ -137,7 +137,7 @@ class HttpBackend:
             body.setdefault("punie", {})["unnamed_model"] = True
         return ResponseRecord(body, seconds=seconds)
 
-    def complete(self, requests: list[ChatRequest]) -> list[ResponseRecord]:
+    def complete(self, requests: list[ChatRequest], on_result: OnResult | None = None) -> list[ResponseRecord]:
         """Every request, at most ``connections`` at a time, on daemon threads: a
         Ctrl-C returns at once (in-flight requests are abandoned, never waited for)."""
         import httpx
@@ -161,10 +161,21 @@ class HttpBackend:
         threads = [threading.Thread(target=work, daemon=True) for _ in range(min(self.connections, len(requests)))]
         for t in threads:
             t.start()
+        reported: set[int] = set()
+
+        def report() -> None:  # from this (the calling) thread, as results come in
+            for i, r in enumerate(results):
+                if r is not None and i not in reported:
+                    reported.add(i)
+                    if on_result is not None:
+                        on_result(requests[i], r)
+
         try:
             for t in threads:
                 while t.is_alive():
                     t.join(0.2)
+                    report()
+            report()
         except BaseException:
             stopping.set()
             raise

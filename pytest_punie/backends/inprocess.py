@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pytest_punie.backends import ChatRequest, ResponseRecord, completion_dict
+from pytest_punie.backends import ChatRequest, OnResult, ResponseRecord, completion_dict
 
 
 class InProcessBackend:
@@ -50,7 +50,7 @@ class InProcessBackend:
                 seqs.append(ids)
         return seqs
 
-    def complete(self, requests: list[ChatRequest]) -> list[ResponseRecord]:
+    def complete(self, requests: list[ChatRequest], on_result: OnResult | None = None) -> list[ResponseRecord]:
         self.load()
         import mlx.core as mx
         from mlx_lm.generate import BatchGenerator
@@ -74,6 +74,7 @@ class InProcessBackend:
             tokens: dict[int, list[int]] = {u: [] for u in uids}
             finish: dict[int, str] = {}
             ended_on: dict[int, int] = {}  # the stop token a sequence ended on (not part of its text)
+            by_uid = {uid: (req, prompt) for req, uid, prompt in zip(reqs, uids, prompts, strict=True)}
             while responses := gen.next_generated():
                 for r in responses:
                     if r.finish_reason != "stop":
@@ -82,28 +83,45 @@ class InProcessBackend:
                         ended_on[r.uid] = r.token
                     if r.finish_reason is not None:
                         finish[r.uid] = r.finish_reason
+                        req, prompt = by_uid[r.uid]
+                        out[req.key] = self._record(
+                            req, prompt, tokens[r.uid], stops, r.finish_reason, ended_on.get(r.uid), started
+                        )
+                        if on_result is not None:
+                            on_result(req, out[req.key])
                 if time.monotonic() - started > timeout:
                     break  # what has not finished by the deadline is a timeout, not an answer
             gen.close()
-            elapsed = time.monotonic() - started
-            for req, uid, prompt in zip(reqs, uids, prompts, strict=True):
+            for req, uid, _prompt in zip(reqs, uids, prompts, strict=True):
                 if uid not in finish:
                     out[req.key] = ResponseRecord(
                         None,
                         error=f"timeout: generation did not finish within timeout_s={timeout:g} s",
-                        seconds=round(elapsed, 3),
+                        seconds=round(time.monotonic() - started, 3),
                     )
-                    continue
-                ids = _trim_stop(tokens[uid], stops)
-                self.last_token_ids[req.key] = ids
-                text = self._tokenizer.decode(ids)
-                reason = "length" if finish.get(uid) == "length" else "stop"
-                message, reason = server_message(self._tokenizer, text, reason)
-                response = completion_dict(str(self.model_path), message, reason, len(prompt), ids, text)
-                if uid in ended_on:
-                    response["punie"]["stop_token"] = ended_on[uid]
-                out[req.key] = ResponseRecord(response=response, seconds=round(elapsed / len(reqs), 4))
+                    if on_result is not None:
+                        on_result(req, out[req.key])
         return [out[r.key] for r in requests]
+
+    def _record(
+        self,
+        req: ChatRequest,
+        prompt: list[int],
+        generated: list[int],
+        stops: list[list[int]],
+        finish: str,
+        stop_token: int | None,
+        started: float,
+    ) -> ResponseRecord:
+        """One finished sequence as the chat.completion a server would return."""
+        ids = _trim_stop(generated, stops)
+        self.last_token_ids[req.key] = ids
+        text = self._tokenizer.decode(ids)
+        message, reason = server_message(self._tokenizer, text, "length" if finish == "length" else "stop")
+        response = completion_dict(str(self.model_path), message, reason, len(prompt), ids, text)
+        if stop_token is not None:
+            response["punie"]["stop_token"] = stop_token
+        return ResponseRecord(response=response, seconds=round(time.monotonic() - started, 3))
 
     def close(self) -> None:
         self._model = self._tokenizer = None
@@ -116,6 +134,8 @@ def server_message(tokenizer: Any, text: str, finish_reason: str) -> tuple[dict[
     view the same whichever backend generated."""
     if not getattr(tokenizer, "has_tool_calling", False) or tokenizer.tool_parser is None:
         return {"role": "assistant", "content": text or None}, finish_reason
+    import logging
+
     from mlx_lm.server import ToolCallFormatter
 
     from pytest_punie.scoring.parse import split_sections
@@ -123,7 +143,11 @@ def server_message(tokenizer: Any, text: str, finish_reason: str) -> tuple[dict[
     body, sections = split_sections(text, tokenizer.tool_call_start, tokenizer.tool_call_end)
     tool_texts = [section for section, _closed in sections]
     message: dict[str, Any] = {"role": "assistant", "content": body or None}
-    calls = ToolCallFormatter(tokenizer.tool_parser, None)(tool_texts)
+    logging.disable(logging.WARNING)  # "Failed to parse tool call": recorded as served=dropped, not logged
+    try:
+        calls = ToolCallFormatter(tokenizer.tool_parser, None)(tool_texts)
+    finally:
+        logging.disable(logging.NOTSET)
     if calls:
         message["tool_calls"] = calls
     if tool_texts and finish_reason == "stop":

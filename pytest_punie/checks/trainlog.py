@@ -18,14 +18,16 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_NUM = r"([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|NaN|inf|Inf|-inf))"
-TABLE_TRAIN = re.compile(rf"^\s*(\d+)\s+{_NUM}\s*[▼▲=•·-]?\s+\d[\d.,]*\s+\S+\s*$")
-TABLE_VAL = re.compile(rf"^\s*(\d+)\s+val\s+{_NUM}\s+\S+\s*$")
-TABLE_SAVE = re.compile(r"^\s*save\s+(\S+)\s*$")
-LEGACY_TRAIN = re.compile(rf"Iter (\d+): Train loss {_NUM}")
-LEGACY_VAL = re.compile(rf"Iter (\d+): Val loss {_NUM}")
-LEGACY_SAVE = re.compile(r"Iter (\d+): Saved adapter weights to .*? and (\S+?)\.?$")
+from pytest_punie.models.logformat import (
+    ANSI,
+    LEGACY_SAVE,
+    LEGACY_TRAIN,
+    LEGACY_VAL,
+    TABLE_SAVE,
+    TABLE_TRAIN,
+    TABLE_VAL,
+)
+
 # the planned iteration count, as each source states it
 PLANNED = (
     (re.compile(r"--iters\s+(\d+)"), "the command's --iters"),

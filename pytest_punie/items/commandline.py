@@ -13,13 +13,15 @@ import pytest
 from pytest_punie.errors import PunieError
 from pytest_punie.items.data import DatasetCollector
 from pytest_punie.items.pipeline import command_line_items as artifact_items
-from pytest_punie.items.prompts import PromptItem
+from pytest_punie.items.prompts import PromptItem, SuiteFile
 from pytest_punie.items.tokenizer import tokenizer_items
 from pytest_punie.suite import Suite, load_suite
+from pytest_punie.suites import packaged_suites
 
 
 def command_line_items(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> list[pytest.Item]:
     out: list[pytest.Item] = [*artifact_items(session, config), *tokenizer_items(session, config)]
+    out += suite_items(session, config, items)
     dirs = config.getoption("punie_data")
     if dirs:
         suites = _suites(config, items)
@@ -28,6 +30,27 @@ def command_line_items(session: pytest.Session, config: pytest.Config, items: li
                 session, name=f"data[{d}]", dataset=Path(d).resolve(), suites=suites
             )
             out.extend(collector.collect())
+    return out
+
+
+def suite_items(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> list[pytest.Item]:
+    """``--punie-suite NAME|FILE``: a packaged suite by name, or a suite file; a
+    project's own suite of the same name wins over a packaged one."""
+    own = {i.suite.name for i in items if isinstance(i, PromptItem)}
+    packaged = packaged_suites()
+    out: list[pytest.Item] = []
+    for value in config.getoption("punie_suite"):
+        path = packaged.get(value) or Path(value).resolve()
+        if value in packaged and value in own:
+            continue
+        out += _expand(SuiteFile.from_parent(session, path=path))
+    return out
+
+
+def _expand(node: pytest.Collector) -> list[pytest.Item]:
+    out: list[pytest.Item] = []
+    for child in node.collect():
+        out += [child] if isinstance(child, pytest.Item) else _expand(child)
     return out
 
 

@@ -179,8 +179,13 @@ class PipelineCollector(pytest.Collector):
     @classmethod
     def for_model_under_test(cls, parent: pytest.Collector) -> PipelineCollector | None:
         """The pipeline checks of ``--punie-model`` (None when the run has no model)."""
-        if not uses_model(parent.config):
+        config = parent.config
+        if not uses_model(config):
             return None
+        if not config.getoption("punie_model") and (
+            config.getoption("punie_train_log") or config.getoption("punie_adapter")
+        ):
+            return None  # artifacts given directly: the ini's default model is not what is checked
         name = model_name(parent.config)
         assert name is not None
         try:

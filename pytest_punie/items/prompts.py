@@ -7,6 +7,7 @@ an item is one call: ``judge_prompt(prompt, its response records)``.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,12 +19,13 @@ from pytest_punie.items.data import DatasetCollector
 from pytest_punie.items.paths import display_path
 from pytest_punie.items.pipeline import PipelineCollector
 from pytest_punie.results import PromptResult, judge_prompt, no_response
-from pytest_punie.scoring.parse import message_of
+from pytest_punie.scoring.parse import message_of, raw_text_of
 from pytest_punie.session import punie_session
 from pytest_punie.sources import MissingResponse
 from pytest_punie.sources.variants import Variant, variants_of
 from pytest_punie.suite import load_suite
 from pytest_punie.suite.model import Prompt, Suite
+from pytest_punie.suites import is_packaged
 from pytest_punie.toolsurface import load_surface
 
 EVAL_MARK = "eval"
@@ -61,7 +63,8 @@ class SuiteFile(pytest.File):
                 yield PromptItem.from_parent(self, name=name, suite=suite, prompt=prompt, variant=variant)
         session = punie_session(self.config)
         session.suites_seen.append(suite)
-        for name, directory in suite.datasets().items():
+        datasets = {} if is_packaged(self.path) else suite.datasets()  # a packaged suite's data is not shipped
+        for name, directory in datasets.items():
             yield DatasetCollector.from_parent(self, name=f"data[{name}]", dataset=directory, suites=[suite])
         if not session.pipeline_collected:
             collector = PipelineCollector.for_model_under_test(self)
@@ -155,7 +158,8 @@ class PromptItem(pytest.Item):
             ]
             for problem in d.get("problems") or []:
                 lines.append(f"  problem:        {problem}")
-            lines.append(f"  response:       {_snippet(r.response)}")
+            lines.append(f"  served:         {(d.get('served') or {}).get('status', '-')}")
+            lines.append(f"  the model wrote:{_snippet(r.response)}")
             return "\n".join(lines)
         if isinstance(exc, (NoResponse, PunieError)):
             msg = exc.describe() if isinstance(exc, PunieError) else str(exc)
@@ -166,12 +170,19 @@ class PromptItem(pytest.Item):
         return self.path, self.prompt.line - 1, f"{self.suite.name}::{self.prompt.id} [{self.prompt.category}]"
 
 
-def _snippet(response: dict[str, Any] | None, width: int = 300) -> str:
+def _snippet(response: dict[str, Any] | None, lines: int = 12, width: int = 600) -> str:
+    """What the model wrote, readable: the raw text when kept (what a server may
+    have dropped is in it), indented, trimmed to a few lines."""
     if not response:
         return "(none)"
-    msg = message_of(response)
-    text = msg.get("content") or ""
-    if msg.get("tool_calls"):
-        text = f"tool_calls={msg['tool_calls']!r} " + text
-    text = text.replace("\n", "\\n")
-    return repr(text[:width]) + (" ..." if len(text) > width else "")
+    raw = raw_text_of(response)
+    if raw is None:
+        msg = message_of(response)
+        raw = str(msg.get("content") or "")
+        if msg.get("tool_calls"):
+            raw += ("\n" if raw else "") + "[served tool_calls] " + json.dumps(msg["tool_calls"], ensure_ascii=False)
+    if not raw.strip():
+        return "(empty)"
+    shown = raw[:width].splitlines()[:lines]
+    more = len(raw) > width or len(raw.splitlines()) > lines
+    return "\n" + "\n".join(f"    | {line}" for line in shown) + ("\n    | ..." if more else "")

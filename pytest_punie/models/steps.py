@@ -19,6 +19,7 @@ from pytest_punie.blas import blas_name, subprocess_env
 from pytest_punie.children import die_with_parent, stop
 from pytest_punie.errors import ModelError
 from pytest_punie.models.cache import Artifact, BuildCache
+from pytest_punie.models.logformat import ANSI, is_progress_line
 from pytest_punie.models.validate import validate_model_dir
 from pytest_punie.provenance import versions_of
 
@@ -42,7 +43,7 @@ def mlx_lm(args: list[str], log_path: Path, log: Log, progress: Callable[[str], 
             for line in proc.stdout:
                 out.write(line)
                 if progress and progress(line):
-                    log("  " + line.rstrip())
+                    log("  " + ANSI.sub("", line).rstrip())
             code = proc.wait()
         except BaseException:  # Ctrl-C, or an error here: the step dies with us
             stop(proc, grace=2.0)
@@ -85,7 +86,7 @@ def lora(base: Path, data: Path, dst: Path, params: dict[str, Any], log: Log) ->
             args.append(flag)
         elif value is not False and value is not None:
             args += [flag, str(value)]
-    mlx_lm(args, dst / "train.log", log, progress=lambda line: "train_loss" in line or " val " in line)
+    mlx_lm(args, dst / "train.log", log, progress=is_progress_line)
     return {"params": params}
 
 

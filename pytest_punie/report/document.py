@@ -14,6 +14,7 @@ from typing import Any
 from pytest_punie.results import PromptResult
 from pytest_punie.scoring.agreement import scorer_agreement
 from pytest_punie.serving.served import depends_on_drop
+from pytest_punie.suite.model import Prompt
 from pytest_punie.verdict import CategoryVerdict, SuiteVerdict
 
 FORMAT = "pytest-punie/results/1"
@@ -40,12 +41,13 @@ def _category(c: CategoryVerdict) -> dict[str, Any]:
     }
 
 
-def _prompt(r: PromptResult, query: str) -> dict[str, Any]:
+def _prompt(r: PromptResult, prompt: Prompt) -> dict[str, Any]:
     return {
         "id": r.id,
         "suite": r.suite,
         "category": r.category,
-        "query": query,
+        "query": prompt.query,
+        "expected": {"tools": list(prompt.expect.tools), "match": prompt.expect.match},
         "score": _num(r.score),
         "scores": {k: _num(v) for k, v in sorted(r.scores.items())},
         "scores_exact": {k: str(v) for k, v in sorted(r.scores.items())},
@@ -139,7 +141,7 @@ def build_document(
         }
         suites.append(entry)
         for r in rs:
-            prompts.append(_prompt(r, suite.prompt(r.id).query))
+            prompts.append(_prompt(r, suite.prompt(r.id)))
             overall_scores.append(r.score)
         for name, c in cats.items():
             if single:

@@ -60,9 +60,10 @@ def render_terminal(doc: dict[str, Any]) -> list[str]:
     prov = doc["provenance"]
     model = prov.get("model", {})
     ident = model.get("digest") or model.get("artifact_digest") or ""
-    lines.append(
-        f"model: {model.get('kind', '?')} {model.get('path') or model.get('name') or ''} {ident[:19]}".rstrip()
-    )
+    how = ", ".join(str(x) for x in (model.get("kind"), model.get("backend")) if x)
+    where = model.get("path") if model.get("name") and model.get("path") != model.get("name") else ""
+    parts = [f"model: {model.get('name') or model.get('path') or '?'} ({how})", where or "", ident[:19]]
+    lines.append(" ".join(p for p in parts if p))
     lines.append("sampling: " + sampling_text(prov.get("sampling", {})))
     versions = prov.get("versions", {})
     lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v))

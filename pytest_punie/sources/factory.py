@@ -176,8 +176,8 @@ class OwnedServerBackend:
     def identity(self) -> dict[str, Any]:
         return self.http.identity()
 
-    def complete(self, requests: list[Any]) -> list[Any]:
-        return self.http.complete(requests)
+    def complete(self, requests: list[Any], on_result: Any = None) -> list[Any]:
+        return self.http.complete(requests, on_result)
 
     def close(self) -> None:
         self.server.stop()

@@ -138,6 +138,7 @@ def test_an_unknown_expectation_is_named(tiny_project):
     pyproject.write_text(pyproject.read_text() + "\n[tool.punie.models.tiny_5bit.expect.x]\n")
     pyproject.write_text(pyproject.read_text().replace("min_loss_decrease = 0.0\n", "min_los_decrease = 0.0\n", 1))
     result = tiny_project.runpytest_subprocess("--punie-model=tiny_5bit", "-m", "pipeline", "-p", "no:cacheprovider")
-    result.stdout.fnmatch_lines(
+    assert result.ret == 4  # a usage error, before anything runs
+    result.stderr.fnmatch_lines(
         ["*[[]tool.punie.models.tiny_5bit.expect[]]: unknown keys [[]'min_los_decrease', 'x'[]]*"]
     )

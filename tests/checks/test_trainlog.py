@@ -191,3 +191,15 @@ def test_parser_never_crashes(tmp_path_factory, lines):
     p.write_bytes("\n".join(lines).encode("utf-8", "replace"))
     problems = check_training_log(parse_training_log(p))
     assert isinstance(problems, list) and all(isinstance(x, str) and x for x in problems)
+
+
+def test_the_lines_shown_live_while_an_adapter_trains(tmp_path):
+    """mlx_lm lora's iteration, loss and checkpoint rows (either format) are shown as
+    they come; the rest of its output stays in train.log."""
+    from pytest_punie.models.logformat import is_progress_line
+
+    shown = [line for line in TABLE.splitlines() if is_progress_line(line)]
+    assert len(shown) == 12  # the header, 5 train rows, 4 val rows, 2 saves
+    assert not is_progress_line("Trainable parameters: 4.238% (0.039M/0.918M)")
+    legacy = [line for line in to_legacy(TABLE).splitlines() if is_progress_line(line)]
+    assert len(legacy) == 10  # the header this test keeps, 5 train and 4 val lines

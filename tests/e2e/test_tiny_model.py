@@ -49,6 +49,11 @@ def test_main_command_evaluates_the_tiny_model(tiny_project, tiny_model):
     scored = [name for name, c in doc["categories"].items() if c["score"] > 0.1]
     assert len(scored) >= 4, doc["categories"]  # a real model: it scores on most categories
     assert "[punie] building" not in result.stdout.str()
+    out = result.stdout.str()
+    # what a person sees: every response as it completes, with a running count; no third-party noise
+    result.stdout.fnmatch_lines(["[[]punie[]] * text-01 *legacy * strict * [[]*/27[]]", "*[[]27/27[]]"])
+    assert "PyTorch was not found" not in out and "Failed to parse tool call" not in out
+    result.stdout.fnmatch_lines(["model: tiny_5bit (model, in-process) *", "results: *.punie/runs/*-tiny_5bit/*"])
 
 
 def test_inprocess_and_server_backends_agree_at_temperature_zero(tiny_model):
@@ -123,7 +128,7 @@ def test_a_changed_adapter_is_a_new_build(tiny_model, tmp_path):
     shutil.rmtree(tmp_path / "cache")
 
 
-def test_the_moe_variant_takes_the_same_path(tiny_project):
+def test_the_moe_variant_takes_the_same_path(tiny_project, tiny_moe_model):
     """tiny_moe_5bit: a Qwen3 MoE (8 experts, top-2) like the production A3B model,
     built, checked and evaluated by the very same code."""
     result = tiny_project.runpytest_subprocess(

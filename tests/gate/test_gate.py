@@ -134,6 +134,9 @@ def test_statistics():
 
 def test_chart_is_a_png_with_the_comparison(gate_project):
     gate_project.run_with("base", set(), "--punie-save=prod")
-    gate_project.run_with("cand", {"lsp-03"}, "--punie-compare=prod", "--punie-chart=chart.png")
+    result = gate_project.run_with(
+        "cand", {"lsp-03"}, "--punie-compare=prod", "--punie-chart=chart.png", "--punie-compare-md=cmp.md"
+    )
+    result.stdout.fnmatch_lines(["wrote cmp.md", "*wrote chart.png"])  # never written silently
     data = (gate_project.path / "chart.png").read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000

@@ -44,9 +44,9 @@ def test_free_space_is_checked_before_a_fuse(tmp_path):
     check_free_space(tmp_path, 1)
 
 
-def test_eval_items_explain_a_bad_model_without_traceback(eval_project, tmp_path):
+def test_a_bad_model_is_a_usage_error_not_a_failed_model(eval_project, tmp_path):
     (tmp_path / "config.json").write_text("{")
     result = eval_project.runpytest_subprocess("-m", "eval", "-k", "text-01", f"--punie-model={tmp_path}")
-    assert result.ret == 1
-    result.stdout.fnmatch_lines([f"*text-01 (text_tools) at phase33.yaml:*: {tmp_path}/config.json:1: invalid JSON*"])
-    assert "Traceback" not in result.stdout.str()
+    assert result.ret == 4  # pytest's usage error: not the exit status of a FAIL verdict
+    result.stderr.fnmatch_lines([f"*--punie-model {tmp_path}: {tmp_path}/config.json:1: invalid JSON*"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()

@@ -1,0 +1,198 @@
+"""A single-file HTML report: no network, no CDN. Styles, script and the
+results document are inline, so the file can be attached to CI and opened
+anywhere. Per-prompt rows filter by category, label, pass and served status
+(also from the URL: ``report.html#label=prose&pass=no``) and open to show
+the query, what the model wrote, the calls parsed, the expected tools, both
+scores and the timings."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from pytest_punie.report.terminal import agreement_lines, sampling_text, verdict_reason
+
+_STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:1200px;padding:0 1em;color:#222}
+h1 .PASS{color:#17803d}h1 .FAIL{color:#b3261e}h1 .INVALID,h1 .INCOMPLETE{color:#8a5a00}
+table{border-collapse:collapse;margin:.5em 0 1.2em}
+td,th{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left}
+th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.warn{background:#fff4d6;border-left:4px solid #e0a800;padding:.5em .8em;margin:.5em 0}
+.pass{color:#17803d}.miss{color:#b3261e}pre{background:#f7f7f7;padding:.6em;white-space:pre-wrap;overflow-x:auto}
+details{margin:0}summary{cursor:pointer}#filters label{margin-right:1em}.small{color:#666;font-size:12px}
+"""
+
+_SCRIPT = """
+const doc = JSON.parse(document.getElementById('punie-data').textContent);
+const rows = Array.from(document.querySelectorAll('tr.prompt'));
+const sel = {category: 'all', label: 'all', pass: 'all', served: 'all'};
+function apply() {
+  let shown = 0;
+  for (const r of rows) {
+    const ok = Object.entries(sel).every(([k, v]) => v === 'all' || r.dataset[k] === v);
+    r.hidden = !ok; if (r.nextElementSibling) r.nextElementSibling.hidden = !ok;
+    if (ok) shown++;
+  }
+  document.getElementById('shown').textContent = shown + ' of ' + rows.length + ' prompts shown';
+}
+for (const k of Object.keys(sel)) {
+  const s = document.getElementById('f-' + k);
+  s.addEventListener('change', () => { sel[k] = s.value; apply(); });
+}
+for (const part of location.hash.replace(/^#/, '').split('&')) {
+  const [k, v] = part.split('=');
+  if (k in sel && v) { sel[k] = decodeURIComponent(v); document.getElementById('f-' + k).value = sel[k]; }
+}
+apply();
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x * 100:.1f}%"
+
+
+def _written(p: dict[str, Any]) -> str:
+    """What the model wrote: the raw text when the backend kept it, else the served message."""
+    response = p.get("response") or {}
+    raw = (response.get("punie") or {}).get("raw_text")
+    if isinstance(raw, str):
+        return raw
+    choices = response.get("choices") or [{}]
+    message = (choices[0] if isinstance(choices[0], dict) else {}).get("message") or {}
+    text = message.get("content") or ""
+    if message.get("tool_calls"):
+        text += "\n[tool_calls] " + json.dumps(message["tool_calls"], ensure_ascii=False)
+    return text or "(nothing)"
+
+
+def _options(key: str, values: list[str]) -> str:
+    opts = "".join(f'<option value="{_e(v)}">{_e(v)}</option>' for v in ["all", *values])
+    return f'<label>{key} <select id="f-{key}">{opts}</select></label>'
+
+
+def _categories(suite: dict[str, Any]) -> str:
+    rows = []
+    for name, c in [*suite["categories"].items(), ("overall", suite["overall"])]:
+        iv = c.get("interval") or {}
+        interval = f"[{iv['low']:.2f}, {iv['high']:.2f}]" if iv else "-"
+        verdict = {True: "PASS", False: "FAIL", None: "not judged"}[c["passed"]]
+        rows.append(
+            f"<tr><td>{_e(name)}</td><td class=num>{c['prompts_run']}/{c['prompts']}</td>"
+            f"<td class=num>{c['prompts_passed']}</td><td class=num>{_pct(c['score'])}</td>"
+            f"<td>{_e(c['threshold'])}</td><td class=num>{interval}</td><td>{verdict}</td></tr>"
+        )
+    head = "<tr><th>category</th><th>prompts</th><th>passed</th><th>score</th><th>threshold</th>"
+    head += "<th>pass rate 95% CI (prompts)</th><th>verdict</th></tr>"
+    title = suite["suite"] + (f" [{suite['variant']}]" if suite.get("variant") else "")
+    return f"<h2>{_e(title)} <span class=small>({_e(suite['path'])}, scorer {_e(suite['scorer'])})</span></h2>" + (
+        f"<table>{head}{''.join(rows)}</table>"
+    )
+
+
+def _prompt_rows(doc: dict[str, Any]) -> str:
+    out = []
+    for p in doc["prompts"]:
+        d = p.get("details") or {}
+        expected = p.get("expected") or {}
+        variant = f" [{p['variant']}]" if p.get("variant") else ""
+        served = str(p.get("served"))
+        passed = "yes" if p["passed"] else "no"
+        out.append(
+            f'<tr class=prompt data-category="{_e(p["category"])}" data-label="{_e(p["label"])}" '
+            f'data-pass="{passed}" data-served="{_e(served)}">'
+            f"<td>{_e(p['id'])}{_e(variant)}</td><td>{_e(p['category'])}</td>"
+            f"<td class=num>{p['scores']['legacy']:.2f}</td><td class=num>{p['scores']['strict']:.2f}</td>"
+            f"<td class={'pass' if p['passed'] else 'miss'}>{passed}</td><td>{_e(p['label'])}</td>"
+            f"<td>{_e(served)}</td><td class=num>{p.get('seconds') or 0:.2f}</td></tr>"
+        )
+        calls = ", ".join(d.get("tools_called") or []) or "none"
+        joiner = " and " if expected.get("match") == "all" else " or "
+        wanted = joiner.join(expected.get("tools") or [])
+        direct = ", ".join(d.get("direct_calls") or [])
+        problems = "".join(f"<li>{_e(x)}</li>" for x in d.get("problems") or [])
+        out.append(
+            "<tr class=detail><td colspan=8><details><summary>query, output, calls</summary>"
+            f"<p><b>query</b> {_e(p['query'])}</p>"
+            f"<p><b>expected</b> {_e(wanted)}"
+            f" &middot; <b>called</b> {_e(calls)}{' &middot; <b>direct</b> ' + _e(direct) if direct else ''}"
+            f" &middot; <b>finish</b> {_e(d.get('finish_reason'))}</p>"
+            f"{'<ul>' + problems + '</ul>' if problems else ''}"
+            f"{'<p><b>error</b> ' + _e(p['error']) + '</p>' if p.get('error') else ''}"
+            f"<pre>{_e(_written(p))}</pre></details></td></tr>"
+        )
+    return "".join(out)
+
+
+def _comparison(doc: dict[str, Any]) -> str:
+    comp, gate = doc.get("comparison"), doc.get("gate")
+    if not gate:
+        return ""
+    parts = [f"<h2>Regression gate: {_e(gate['verdict'])}</h2><ul>"]
+    parts += [f"<li>{_e(r)}</li>" for r in gate.get("reasons", [])]
+    parts.append("</ul>")
+    if comp:
+        rows = "".join(
+            f"<tr><td>{_e(n)}</td><td class=num>{_pct(c['baseline'])}</td><td class=num>{_pct(c['candidate'])}</td>"
+            f"<td class=num>{c['delta'] * 100:+.1f}</td><td class=num>{c['worse']}</td><td class=num>{c['better']}</td>"
+            f"<td class=num>{c['p_value']:.3f}</td></tr>"
+            for n, c in comp["categories"].items()
+        )
+        parts.append(
+            "<table><tr><th>category</th><th>baseline</th><th>candidate</th><th>delta</th><th>worse</th>"
+            f"<th>better</th><th>p</th></tr>{rows}</table>"
+        )
+        flips = "".join(
+            f"<li>{_e(f['id'])} ({_e(f['category'])}): {'pass' if f['from'] else 'miss'} &rarr; "
+            f"{'pass' if f['to'] else 'miss'}</li>"
+            for f in comp.get("flips", [])
+        )
+        parts.append(f"<h3>Flips</h3><ul>{flips or '<li>none</li>'}</ul>")
+    return "".join(parts)
+
+
+def _matrix(doc: dict[str, Any]) -> str:
+    matrix = doc.get("matrix")
+    if not matrix:
+        return ""
+    return f"<h2>Variants</h2><pre>{_e(json.dumps(matrix, indent=1, ensure_ascii=False))}</pre>"
+
+
+def render_html(doc: dict[str, Any]) -> str:
+    prompts = doc["prompts"]
+    filters = "".join(
+        _options(key, sorted({str(p.get(field)) for p in prompts}))
+        for key, field in (("category", "category"), ("label", "label"), ("served", "served"))
+    ) + _options("pass", ["yes", "no"])
+    warnings = "".join(f"<div class=warn>{_e(w['message'])}</div>" for w in doc.get("warnings") or [])
+    agreement = "".join(f"<div>{_e(line)}</div>" for line in agreement_lines(doc))
+    prov = doc["provenance"]
+    model = prov.get("model", {})
+    data = json.dumps(doc, ensure_ascii=False).replace("</", "<\\/")
+    head = (
+        "<tr><th>id</th><th>category</th><th>legacy</th><th>strict</th><th>pass</th><th>label</th>"
+        "<th>served</th><th>seconds</th></tr>"
+    )
+    return f"""<!doctype html>
+<html lang=en><head><meta charset=utf-8><title>pytest-punie: {_e(doc["verdict"])}</title>
+<style>{_STYLE}</style></head><body>
+<h1>Eval results: <span class="{_e(doc["verdict"])}">{_e(doc["verdict"])}</span></h1>
+<p>{_e(verdict_reason(doc))}</p>{warnings}
+<p class=small>model {_e(model.get("name") or model.get("kind"))} &middot; {_e(model.get("backend", ""))} &middot;
+{_e(model.get("digest") or model.get("path") or "")} &middot; sampling {_e(sampling_text(prov.get("sampling", {})))}
+&middot; {_e(prov.get("time"))}</p>
+{"".join(_categories(s) for s in doc["suites"])}
+{agreement}
+{_comparison(doc)}{_matrix(doc)}
+<h2>Prompts</h2><div id=filters>{filters} <span id=shown class=small></span></div>
+<table id=prompts>{head}{_prompt_rows(doc)}</table>
+<h2>Provenance</h2><pre>{_e(json.dumps(prov, indent=1, ensure_ascii=False))}</pre>
+<script id=punie-data type="application/json">{data}</script>
+<script>{_SCRIPT}</script>
+</body></html>
+"""

@@ -1,0 +1,75 @@
+"""Configuration mistakes are usage errors, found before any item runs: one
+message and pytest's usage-error exit status, never 27 failed items that
+look like a failed model."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+# options whose value is a path or a name: written with a space, pytest takes the value
+# for a test path while it picks the rootdir and config file (before any plugin loads)
+VALUE_OPTIONS = (
+    "--punie-model",
+    "--punie-responses",
+    "--punie-server-model",
+    "--punie-data",
+    "--punie-train-log",
+    "--punie-adapter",
+    "--punie-tokenizer",
+    "--punie-reference-tokenizer",
+    "--punie-tokenizer-spec",
+    "--punie-checkpoints",
+    "--punie-base",
+    "--punie-json",
+    "--punie-md",
+    "--punie-html",
+    "--punie-record",
+    "--punie-chart",
+    "--punie-compare",
+    "--punie-compare-md",
+    "--punie-suite",
+)
+
+
+def space_separated(args: list[str] | tuple[str, ...]) -> list[str]:
+    """``--punie-data DIR`` forms whose DIR exists: pytest used DIR to choose its rootdir."""
+    found = []
+    for option, value in zip(args, [*args[1:], ""], strict=True):
+        if option in VALUE_OPTIONS and value and not value.startswith("-") and os.path.exists(value):
+            found.append(f"{option} {value}")
+    return found
+
+
+def space_separated_error(args: list[str] | tuple[str, ...], rootpath: Any, inipath: Any) -> str | None:
+    found = space_separated(args)
+    if not found:
+        return None
+    fixed = ", ".join(f.replace(" ", "=", 1) for f in found)
+    return (
+        f"write {fixed} (with '='): pytest chose its rootdir ({rootpath}) and config file ({inipath}) before "
+        f"pytest-punie's options were known, so the value of {', '.join(found)} was taken as a test path"
+    )
+
+
+def option_errors(config: Any) -> list[str]:
+    """Bad option values, each in one sentence."""
+    errors = []
+    temps = config.getoption("punie_temperatures")
+    if temps:
+        try:
+            values = [float(t) for t in temps.split(",") if t.strip()]
+            if not values or any(v < 0 for v in values):
+                raise ValueError
+        except ValueError:
+            errors.append(f"--punie-temperatures: expected numbers >= 0 like 0,0.7, got {temps!r}")
+    repeat = config.getoption("punie_repeat")
+    if repeat is not None and repeat < 1:
+        errors.append(f"--punie-repeat: expected a whole number >= 1, got {repeat}")
+    temperature = config.getoption("punie_temperature")
+    if temperature is not None and temperature < 0:
+        errors.append(f"--punie-temperature: expected a number >= 0, got {temperature}")
+    max_tokens = config.getoption("punie_max_tokens")
+    if max_tokens is not None and max_tokens < 1:
+        errors.append(f"--punie-max-tokens: expected a whole number >= 1, got {max_tokens}")
+    return errors
