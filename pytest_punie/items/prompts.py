@@ -7,7 +7,6 @@ an item is one call: ``judge_prompt(prompt, its response records)``.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +18,7 @@ from pytest_punie.items.data import DatasetCollector
 from pytest_punie.items.paths import display_path
 from pytest_punie.items.pipeline import PipelineCollector
 from pytest_punie.results import PromptResult, judge_prompt, no_response
-from pytest_punie.scoring.parse import message_of, raw_text_of
+from pytest_punie.scoring.parse import written_text
 from pytest_punie.session import punie_session
 from pytest_punie.sources import MissingResponse
 from pytest_punie.sources.variants import Variant, variants_of
@@ -175,12 +174,7 @@ def _snippet(response: dict[str, Any] | None, lines: int = 12, width: int = 600)
     have dropped is in it), indented, trimmed to a few lines."""
     if not response:
         return "(none)"
-    raw = raw_text_of(response)
-    if raw is None:
-        msg = message_of(response)
-        raw = str(msg.get("content") or "")
-        if msg.get("tool_calls"):
-            raw += ("\n" if raw else "") + "[served tool_calls] " + json.dumps(msg["tool_calls"], ensure_ascii=False)
+    raw = written_text(response)
     if not raw.strip():
         return "(empty)"
     shown = raw[:width].splitlines()[:lines]

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from pytest_punie.report.terminal import agreement_lines, sampling_text, verdict_reason
+from pytest_punie.scoring.parse import written_text
 
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:1200px;padding:0 1em;color:#222}
@@ -55,20 +56,6 @@ def _e(value: Any) -> str:
 
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x * 100:.1f}%"
-
-
-def _written(p: dict[str, Any]) -> str:
-    """What the model wrote: the raw text when the backend kept it, else the served message."""
-    response = p.get("response") or {}
-    raw = (response.get("punie") or {}).get("raw_text")
-    if isinstance(raw, str):
-        return raw
-    choices = response.get("choices") or [{}]
-    message = (choices[0] if isinstance(choices[0], dict) else {}).get("message") or {}
-    text = message.get("content") or ""
-    if message.get("tool_calls"):
-        text += "\n[tool_calls] " + json.dumps(message["tool_calls"], ensure_ascii=False)
-    return text or "(nothing)"
 
 
 def _options(key: str, values: list[str]) -> str:
@@ -124,7 +111,7 @@ def _prompt_rows(doc: dict[str, Any]) -> str:
             f" &middot; <b>finish</b> {_e(d.get('finish_reason'))}</p>"
             f"{'<ul>' + problems + '</ul>' if problems else ''}"
             f"{'<p><b>error</b> ' + _e(p['error']) + '</p>' if p.get('error') else ''}"
-            f"<pre>{_e(_written(p))}</pre></details></td></tr>"
+            f"<pre>{_e(written_text(p.get('response')) or '(nothing)')}</pre></details></td></tr>"
         )
     return "".join(out)
 

@@ -18,8 +18,8 @@ WRAPPER = "execute_code"
 
 _THINK_OPEN = "<think>"
 _THINK_CLOSE = "</think>"
-_CALL_OPEN = "<tool_call>"
-_CALL_CLOSE = "</tool_call>"
+CALL_OPEN = "<tool_call>"
+CALL_CLOSE = "</tool_call>"
 _FUNCTION = re.compile(r"^\s*<function=([^>\s]+)>\s*(.*?)\s*(</function>\s*)?$", re.DOTALL)
 _PARAM = re.compile(r"<parameter=([^>\s]+)>\n?(.*?)(?:\n?</parameter>|(?=<parameter=)|$)", re.DOTALL)
 
@@ -192,7 +192,7 @@ def split_sections(text: str, start: str, end: str) -> tuple[str, list[tuple[str
 
 
 def _text_calls(text: str) -> tuple[list[ToolCall], str]:
-    visible, sections = split_sections(text, _CALL_OPEN, _CALL_CLOSE)
+    visible, sections = split_sections(text, CALL_OPEN, CALL_CLOSE)
     return [call_from_block(body, complete=closed) for body, closed in sections], visible
 
 
@@ -206,6 +206,19 @@ def raw_text_of(response: dict[str, Any] | None) -> str | None:
         raw = response["punie"].get("raw_text")
         return raw if isinstance(raw, str) else None
     return None
+
+
+def written_text(response: dict[str, Any] | None) -> str:
+    """What the model wrote, for people to read: the raw text when the backend kept
+    it (a call the server dropped is in it), else the served content and tool calls."""
+    raw = raw_text_of(response)
+    if raw is not None:
+        return raw
+    message = message_of(response)
+    text = str(message.get("content") or "")
+    if message.get("tool_calls"):
+        text += ("\n" if text else "") + "[served tool_calls] " + json.dumps(message["tool_calls"], ensure_ascii=False)
+    return text
 
 
 def parse_response(response: dict[str, Any] | None) -> ParsedResponse:

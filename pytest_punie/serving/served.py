@@ -13,11 +13,16 @@ from fractions import Fraction
 from typing import Any
 
 from pytest_punie.scoring import score_response
-from pytest_punie.scoring.parse import finish_reason_of, message_of, raw_text_of, split_sections
+from pytest_punie.scoring.parse import (
+    CALL_CLOSE,
+    CALL_OPEN,
+    finish_reason_of,
+    message_of,
+    raw_text_of,
+    split_sections,
+)
 from pytest_punie.suite.model import Prompt
 from pytest_punie.toolsurface import ToolSurface
-
-CALL_START, CALL_END = "<tool_call>", "</tool_call>"
 
 PARSED = "parsed"  # every call the model wrote reached the client as tool_calls (or there were none to parse)
 DROPPED = "dropped"  # the model wrote calls the client never saw
@@ -45,7 +50,7 @@ def served_status(response: dict[str, Any] | None) -> dict[str, Any] | None:
         content = message.get("content")
         evident_drop = not served and not content and finish_reason_of(response) == "tool_calls"
         return {"status": DROPPED if evident_drop else UNAVAILABLE, "written": None, "served": served}
-    _, sections = split_sections(raw, CALL_START, CALL_END)
+    _, sections = split_sections(raw, CALL_OPEN, CALL_CLOSE)
     written = sum(1 for _, closed in sections if closed)
     if not sections:
         status = NO_CALL
@@ -53,7 +58,7 @@ def served_status(response: dict[str, Any] | None) -> dict[str, Any] | None:
         status = UNCLOSED  # the model stopped inside its call: no parser could serve it
     elif served >= written:
         status = PARSED
-    elif served == 0 and isinstance(message.get("content"), str) and CALL_START in message["content"]:
+    elif served == 0 and isinstance(message.get("content"), str) and CALL_OPEN in message["content"]:
         status = PARSED  # no tool parser: the server returns the calls as content, unchanged
     else:
         status = DROPPED
