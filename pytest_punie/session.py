@@ -52,6 +52,7 @@ class PunieSession:
         self.other_failures: list[str] = []
         self.suites_seen: list[Suite] = []  # suites collected in this process
         self.pipeline_collected = False
+        self.datasets_collected: set[Path] = set()  # a dataset several suites name is collected once
         self.document: dict[str, Any] | None = None
         self.outputs = OutputPaths.from_config(config)
         self.written: list[str] = []  # what finish() wrote, as lines for the summary

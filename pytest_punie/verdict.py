@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from pytest_punie.results import PromptResult
@@ -40,6 +40,7 @@ class SuiteVerdict:
     categories: dict[str, CategoryVerdict]
     overall: CategoryVerdict
     no_response: tuple[str, ...]  # prompt ids that got no response
+    metrics: dict[str, CategoryVerdict] = field(default_factory=dict)  # suite-level metrics (metrics:)
 
     @property
     def complete(self) -> bool:
@@ -49,7 +50,8 @@ class SuiteVerdict:
     def passed(self) -> bool:
         """True exactly when every threshold that could be judged holds, at
         least one could be judged, and every prompt that ran got a response."""
-        judged = [c for c in list(self.categories.values()) + [self.overall] if c.passed is not None]
+        rows = [*self.categories.values(), self.overall, *self.metrics.values()]
+        judged = [c for c in rows if c.passed is not None]
         return bool(judged) and all(c.passed for c in judged) and not self.no_response
 
 
@@ -89,10 +91,23 @@ def judge_suite(suite: Suite, results: list[PromptResult], scorer: str | None = 
     overall = _judge(
         "overall", len(suite.prompts), ran, suite.overall, suite.threshold_metric, scorer, suite.pass_score
     )
+    metrics = {
+        name: _judge(
+            name,
+            len(m.prompts),
+            [by_id[i] for i in m.prompts if i in by_id],
+            m.threshold,
+            suite.threshold_metric,
+            scorer,
+            suite.pass_score,
+        )
+        for name, m in suite.metrics.items()
+    }
     return SuiteVerdict(
         suite=suite,
         scorer=scorer,
         categories=cats,
         overall=overall,
         no_response=tuple(r.id for r in ran if not r.got_response),
+        metrics=metrics,
     )

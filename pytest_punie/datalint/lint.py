@@ -54,7 +54,7 @@ class LintConfig:
     similarity: float = 0.85  # eval near-copy threshold (difflib ratio)
     max_seq_length: int = 2048
     eval_queries: tuple[str, ...] = ()
-    eval_system_prompt: str | None = None
+    eval_system_prompts: tuple[str, ...] = ()  # the system prompts of the suites the data serves
     tokenizer: str | None = None  # a tokenizer.json for the length check
     surface: ToolSurface = field(default_factory=load_surface)
 
@@ -216,15 +216,17 @@ class Linter:
             prompt = str(messages[0].get("content") or "")
             if prompt not in st.system_prompts and len(st.system_prompts) < 64:
                 st.system_prompts[prompt] = line
-            if self.cfg.eval_system_prompt is not None and prompt.strip() != self.cfg.eval_system_prompt.strip():
+            wanted = self.cfg.eval_system_prompts
+            if wanted and prompt.strip() not in {w.strip() for w in wanted}:
                 if st.system_prompts.get(prompt) == line:  # report each differing variant once, at first use
+                    closest = max(wanted, key=lambda w: difflib.SequenceMatcher(None, prompt, w).ratio())
                     self.add(
                         "system-prompt",
                         "error",
                         path,
                         line,
-                        "system prompt differs from the eval suite's system prompt: "
-                        f"{_diff_hint(prompt, self.cfg.eval_system_prompt)}",
+                        f"system prompt differs from the eval suite's system prompt{'s' if len(wanted) > 1 else ''}: "
+                        f"{_diff_hint(prompt, closest)}",
                     )
 
     def _query(self, st: _State, path: Path, line: int, query: str, split: str) -> None:
@@ -310,7 +312,8 @@ class Linter:
                 None,
                 f"{share:.1%} of examples call tools ({st.tool_examples}/{st.examples}); band is {lo:.0%}-{hi:.0%}",
             )
-        if len(st.system_prompts) > 1:
+        wanted = {w.strip() for w in self.cfg.eval_system_prompts}
+        if len(st.system_prompts) > 1 and not {p.strip() for p in st.system_prompts} <= wanted:
             lines = ", ".join(str(v) for v in sorted(st.system_prompts.values()))
             self.add(
                 "system-prompt",

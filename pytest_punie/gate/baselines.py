@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_punie.errors import PunieError
+from pytest_punie.gate.compare import key_prefix
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -42,11 +43,18 @@ def load(directory: Path, name_or_path: str) -> tuple[dict[str, Any], Path]:
 
 def rules_of(doc: dict[str, Any]) -> dict[str, Any]:
     """The gate rules the suite pre-registered, as recorded in the document."""
-    rules: dict[str, Any] = {"critical": []}
-    for suite in doc.get("suites", []):
+    rules: dict[str, Any] = {"critical": [], "metrics": {}}
+    suites = doc.get("suites", [])
+    for suite in suites:
+        prefix = key_prefix(doc, str(suite.get("suite")), suite.get("variant", ""))
         for name, r in (suite.get("rules") or {}).items():
             if name == "critical":
                 rules["critical"] += r
+            elif name == "metrics":
+                rules["metrics"].update({prefix + k: v for k, v in r.items()})
+            elif name == "overall":  # several suites: their combined overall mixes metrics; not gated
+                if len(suites) == 1:
+                    rules[name] = r
             else:
-                rules[name] = r
+                rules[prefix + name] = r  # keyed as the document keys its categories
     return rules

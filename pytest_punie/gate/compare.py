@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_punie.report.document import key_prefix as document_prefix
 from pytest_punie.stats import mcnemar_exact, min_flips_for_significance, wilson
 
 ALPHA = 0.05
@@ -62,16 +63,16 @@ def _prompts(doc: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
     return {(p["suite"], p.get("variant", ""), p["id"]): p for p in doc.get("prompts", [])}
 
 
+def key_prefix(doc: dict[str, Any], suite_name: str, variant: str) -> str:
+    """The prefix ``report.document`` gave a name of this suite and variant in ``doc``."""
+    suites = doc.get("suites", [])
+    return document_prefix(len(suites), len({s.get("path") for s in suites}) == 1, suite_name, variant)
+
+
 def _category_key(doc: dict[str, Any], p: dict[str, Any]) -> str:
     """The key of a prompt's category in ``doc["categories"]`` (as the document builds it)."""
-    suites = doc.get("suites", [])
-    name, variant = p["category"], p.get("variant", "")
-    if len(suites) == 1:
-        return str(name)
-    if len({s["path"] for s in suites}) == 1:
-        return f"{variant}:{name}"
-    suite = next((s["suite"] for s in suites if s["path"] == p["suite"]), p["suite"])
-    return f"{suite}:{variant + ':' if variant else ''}{name}"
+    suite = next((s["suite"] for s in doc.get("suites", []) if s["path"] == p["suite"]), p["suite"])
+    return key_prefix(doc, suite, p.get("variant", "")) + str(p["category"])
 
 
 def restricted_to(doc: dict[str, Any], keys: set[tuple[str, str, str]]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -82,15 +83,79 @@ def restricted_to(doc: dict[str, Any], keys: set[tuple[str, str, str]]) -> tuple
     for p in chosen:
         groups.setdefault(_category_key(doc, p), []).append(p)
     metrics = {k: c.get("metric", "mean_score") for k, c in doc.get("categories", {}).items()}
-
-    def summary(ps: list[dict[str, Any]], metric: str) -> dict[str, Any]:
-        passed = sum(1 for p in ps if p["passed"])
-        score = sum(p["score"] for p in ps) / len(ps) if metric == "mean_score" else passed / len(ps)
-        return {"score": score, "prompts_run": len(ps), "prompts_passed": passed, "metric": metric}
-
-    cats = {k: summary(ps, metrics.get(k, "mean_score")) for k, ps in groups.items()}
+    cats = {k: _summary(ps, metrics.get(k, "mean_score")) for k, ps in groups.items()}
     overall_metric = doc.get("overall", {}).get("metric", "mean_score")
-    return cats, (summary(chosen, overall_metric) if chosen else {})
+    return cats, (_summary(chosen, overall_metric) if chosen else {})
+
+
+def _summary(ps: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+    passed = sum(1 for p in ps if p["passed"])
+    score = sum(p["score"] for p in ps) / len(ps) if metric == "mean_score" else passed / len(ps)
+    return {"score": score, "prompts_run": len(ps), "prompts_passed": passed, "metric": metric}
+
+
+def metric_rows(doc: dict[str, Any], keys: set[tuple[str, str, str]]) -> dict[str, dict[str, Any]]:
+    """Each suite-level metric recomputed on the prompts ``keys`` (those both runs have)."""
+    prompts = _prompts(doc)
+    out: dict[str, dict[str, Any]] = {}
+    for suite in doc.get("suites", []):
+        variant = suite.get("variant", "")
+        for name, m in (suite.get("metrics") or {}).items():
+            chosen = [prompts[k] for k in ((suite["path"], variant, pid) for pid in m["prompt_ids"]) if k in keys]
+            if chosen:
+                out[_metric_key(doc, suite, name)] = {
+                    **_summary(chosen, m.get("metric", "mean_score")),
+                    "ids": {p["id"] for p in chosen},
+                    "suite": suite["path"],
+                }
+    return out
+
+
+def _metric_key(doc: dict[str, Any], suite: dict[str, Any], name: str) -> str:
+    """A metric's key in the comparison: its name, prefixed like categories when a document has several suites."""
+    return key_prefix(doc, suite["suite"], suite.get("variant", "")) + name
+
+
+def _regression(
+    name: str,
+    c: dict[str, Any],
+    b: dict[str, Any],
+    mine: list[dict[str, Any]],
+    allowed: float | None,
+    reasons_fail: list[str],
+    reasons_inc: list[str],
+) -> dict[str, Any]:
+    """One row of the comparison (a category, overall or a metric): the change, its
+    flips and exact McNemar p; a drop beyond ``allowed`` FAILs only when it is not noise."""
+    worse = sum(1 for f in mine if f["from"] and not f["to"])
+    better = sum(1 for f in mine if not f["from"] and f["to"])
+    p = mcnemar_exact(worse, better)
+    delta = c["score"] - b["score"]
+    n = c.get("prompts_run") or 0
+    entry = {
+        "baseline": b["score"],
+        "candidate": c["score"],
+        "delta": round(delta, 6),
+        "worse": worse,
+        "better": better,
+        "p_value": round(p, 6),
+        "prompts": n,
+        "candidate_interval": wilson(c.get("prompts_passed") or 0, n) if n else None,
+        "baseline_interval": wilson(b.get("prompts_passed") or 0, b.get("prompts_run") or 0)
+        if b.get("prompts_run")
+        else None,
+    }
+    if allowed is not None and delta < -allowed - 1e-12:
+        what = f"{name}: {b['score']:.1%} -> {c['score']:.1%} ({delta:+.1%}), more than the allowed -{allowed:.1%}"
+        if p < ALPHA:
+            reasons_fail.append(f"{what}; {worse} prompts got worse, {better} better (exact McNemar p={p:.3f})")
+        else:
+            need = min_flips_for_significance(ALPHA)
+            reasons_inc.append(
+                f"{what}, but {worse} worse / {better} better flips cannot be told from noise (p={p:.3f}); "
+                f"with {n} prompts at least {need} one-way flips are needed to show a change"
+            )
+    return entry
 
 
 def compare(
@@ -118,6 +183,8 @@ def compare(
             flips.append(
                 {
                     "id": cp["id"],
+                    "suite": cp["suite"],
+                    "variant": cp.get("variant", ""),
                     "category": cp["category"],
                     "from": bp["passed"],
                     "to": cp["passed"],
@@ -142,43 +209,26 @@ def compare(
         b: Any = base_cats.get(name) if name != "overall" else base_overall
         if not c or not b or c.get("score") is None or b.get("score") is None:
             continue
-        mine = [f for f in flips if name == "overall" or f["category"] == name]
-        worse = sum(1 for f in mine if f["from"] and not f["to"])
-        better = sum(1 for f in mine if not f["from"] and f["to"])
-        p = mcnemar_exact(worse, better)
-        delta = c["score"] - b["score"]
-        n = c.get("prompts_run") or 0
-        entry = {
-            "baseline": b["score"],
-            "candidate": c["score"],
-            "delta": round(delta, 6),
-            "worse": worse,
-            "better": better,
-            "p_value": round(p, 6),
-            "prompts": n,
-            "candidate_interval": wilson(c.get("prompts_passed") or 0, n) if n else None,
-            "baseline_interval": wilson(b.get("prompts_passed") or 0, b.get("prompts_run") or 0)
-            if b.get("prompts_run")
-            else None,
-        }
-        categories[name] = entry
-        allowed = rules.get(name)
-        if allowed is not None and delta < -allowed - 1e-12:
-            what = f"{name}: {b['score']:.1%} -> {c['score']:.1%} ({delta:+.1%}), more than the allowed -{allowed:.1%}"
-            if p < ALPHA:
-                reasons_fail.append(f"{what}; {worse} prompts got worse, {better} better (exact McNemar p={p:.3f})")
-            else:
-                need = min_flips_for_significance(ALPHA)
-                reasons_inc.append(
-                    f"{what}, but {worse} worse / {better} better flips cannot be told from noise (p={p:.3f}); "
-                    f"with {n} prompts at least {need} one-way flips are needed to show a change"
-                )
+        mine = [f for f in flips if name == "overall" or _category_key(candidate, f) == name]
+        categories[name] = _regression(name, c, b, mine, rules.get(name), reasons_fail, reasons_inc)
+    metrics: dict[str, Any] = {}
+    base_metrics = metric_rows(baseline, common)
+    for name, c in metric_rows(candidate, common).items():
+        b = base_metrics.get(name)
+        if b is None:
+            continue
+        mine = [f for f in flips if f["suite"] == c["suite"] and f["id"] in c["ids"]]
+        allowed = (rules.get("metrics") or {}).get(name)
+        metrics[name] = _regression(name, c, b, mine, allowed, reasons_fail, reasons_inc)
     for suite in candidate.get("suites", []):
         for name, cat in suite["categories"].items():
             if cat["passed"] is False:
                 reasons_fail.append(
                     f"{name}: {cat['score']:.1%} misses its pre-registered threshold {cat['threshold']}"
                 )
+        for name, m in (suite.get("metrics") or {}).items():
+            if m["passed"] is False:
+                reasons_fail.append(f"{name}: {m['score']:.1%} misses its pre-registered threshold {m['threshold']}")
         if suite["overall"]["passed"] is False:
             reasons_fail.append(
                 f"overall: {suite['overall']['score']:.1%} misses its threshold {suite['overall']['threshold']}"
@@ -209,6 +259,7 @@ def compare(
                 "time": baseline.get("provenance", {}).get("time"),
             },
             "categories": categories,
+            "metrics": metrics,
             "flips": flips,
             "label_changes": labels,
             "label_moves": label_moves,

@@ -1,7 +1,7 @@
 """Data lint as pytest items: one per check per dataset, marked ``data``.
 
-Datasets come from a suite's ``datasets:`` (linted against that suite's
-prompts and system prompt) or from ``--punie-data DIR``. The whole dataset
+Datasets come from the suites' ``datasets:`` (linted against the prompts and
+system prompts of every suite that names the dataset) or from ``--punie-data DIR``. The whole dataset
 is linted once per process; each item reports its check's findings, each
 naming file and line.
 """
@@ -16,6 +16,7 @@ import pytest
 
 from pytest_punie.datalint import CHECKS, Finding, LintConfig, lint_dataset
 from pytest_punie.items.paths import display_path
+from pytest_punie.session import punie_session
 from pytest_punie.suite.model import Suite
 
 _LINT_CACHE = pytest.StashKey[dict[tuple[str, str], list[Finding]]]()
@@ -33,14 +34,14 @@ def lint_config(config: pytest.Config, suites: list[Suite]) -> LintConfig:
     if tok and Path(tok).is_dir():
         tok = str(Path(tok) / "tokenizer.json")
     prompts = tuple(p.query for s in suites for p in s.prompts)
-    system = suites[0].system_prompt if suites else None
+    systems = tuple(dict.fromkeys(s.system_prompt for s in suites))  # a dataset may serve several suites
     return LintConfig(
         tool_share=(lo, hi),
         min_tool_examples=int(config.getini("punie_lint_min_tool_examples")),
         similarity=float(config.getini("punie_lint_similarity")),
         max_seq_length=int(config.getini("punie_lint_max_seq_length")),
         eval_queries=prompts,
-        eval_system_prompt=system,
+        eval_system_prompts=systems,
         tokenizer=tok or None,
     )
 
@@ -57,11 +58,21 @@ class DatasetCollector(pytest.Collector):
 
     def findings(self) -> list[Finding]:
         cache = self.config.stash.setdefault(_LINT_CACHE, {})
-        key = (str(self.dataset.resolve()), ",".join(s.digest for s in self.suites))
+        suites = self._serving()
+        key = (str(self.dataset.resolve()), ",".join(s.digest for s in suites))
         if key not in cache:
-            found = lint_dataset(self.dataset, lint_config(self.config, self.suites))
+            found = lint_dataset(self.dataset, lint_config(self.config, suites))
             cache[key] = [dataclasses.replace(f, path=display_path(self.config, Path(f.path).resolve())) for f in found]
         return cache[key]
+
+    def _serving(self) -> list[Suite]:
+        """The suites this dataset serves: every collected suite that names it (known once
+        collection is over), else the suites it was collected with."""
+        here = self.dataset.resolve()
+        named = [
+            s for s in punie_session(self.config).suites_seen if any(d.resolve() == here for d in s.datasets().values())
+        ]
+        return named or self.suites
 
 
 class DataCheckItem(pytest.Item):

@@ -57,10 +57,21 @@ class PipelineItem(CheckItem):
         layers: list[tuple[dict[str, Any] | None, str]] = []
         if adapter is not None:
             layers.append((planned_from_adapter(adapter), f"{adapter}/adapter_config.json"))
-        layers += [
-            (s.extra.get("pipeline_expect"), f"{display_path(self.config, Path(s.path))} pipeline_expect")
-            for s in session.suites_seen[:1]
+        suite_layers = [
+            (s.extra.get("pipeline_expect") or {}, f"{display_path(self.config, Path(s.path))} pipeline_expect")
+            for s in session.suites_seen
         ]
+        for i, (values, where) in enumerate(suite_layers):  # two suites may not pre-register two bounds
+            for other, other_where in suite_layers[:i]:
+                clash = sorted(k for k in values.keys() & other.keys() if values[k] != other[k])
+                if clash:
+                    k = clash[0]
+                    pytest.fail(
+                        f"{other_where} and {where} pre-register different {k} ({other[k]!r}, {values[k]!r}): "
+                        "one model is held to one bound; set it in one suite or in the registry entry",
+                        pytrace=False,
+                    )
+        layers += suite_layers
         if entry is not None and self.model_name:
             layers.append((entry.get("expect"), f"pyproject.toml [tool.punie.models.{self.model_name}.expect]"))
         return expectations(*layers)

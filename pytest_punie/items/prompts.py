@@ -64,6 +64,9 @@ class SuiteFile(pytest.File):
         session.suites_seen.append(suite)
         datasets = {} if is_packaged(self.path) else suite.datasets()  # a packaged suite's data is not shipped
         for name, directory in datasets.items():
+            if directory.resolve() in session.datasets_collected:
+                continue  # linted under the first suite that names it, against every suite that does
+            session.datasets_collected.add(directory.resolve())
             yield DatasetCollector.from_parent(self, name=f"data[{name}]", dataset=directory, suites=[suite])
         if not session.pipeline_collected:
             collector = PipelineCollector.for_model_under_test(self)
@@ -141,13 +144,11 @@ class PromptItem(pytest.Item):
         if isinstance(exc, PromptMissed):
             r = exc.result
             d = r.details
-            exp = self.prompt.expect
-            wanted = (" and " if exp.match == "all" else " or ").join(exp.tools)
             wrapper = load_surface(self.suite.tool_surface).wrapper
             lines = [
                 f"{self.prompt.id} ({self.prompt.category}) missed at {where}",
                 f"  query:          {self.prompt.query}",
-                f"  expected tools: {wanted} (called through {wrapper})",
+                f"  expected:       {self.prompt.expect.describe(wrapper)}",
                 f"  found tools:    {', '.join(d.get('tools_called') or []) or 'none'}"
                 + (f"; direct calls: {', '.join(d['direct_calls'])}" if d.get("direct_calls") else ""),
                 f"  label:          {r.label}",

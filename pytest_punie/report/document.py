@@ -47,7 +47,7 @@ def _prompt(r: PromptResult, prompt: Prompt) -> dict[str, Any]:
         "suite": r.suite,
         "category": r.category,
         "query": prompt.query,
-        "expected": {"tools": list(prompt.expect.tools), "match": prompt.expect.match},
+        "expected": _expected(prompt),
         "score": _num(r.score),
         "scores": {k: _num(v) for k, v in sorted(r.scores.items())},
         "scores_exact": {k: str(v) for k, v in sorted(r.scores.items())},
@@ -61,6 +61,14 @@ def _prompt(r: PromptResult, prompt: Prompt) -> dict[str, Any]:
         "variant": r.variant,
         "response": r.response,
     }
+
+
+def _expected(prompt: Prompt) -> dict[str, Any]:
+    e = prompt.expect
+    out: dict[str, Any] = {"kind": e.kind, "tools": list(e.tools), "match": e.match, "text": e.describe()}
+    if e.fields:
+        out.update(fields=list(e.fields), fields_match=e.fields_match)
+    return out
 
 
 def _add_interval(entry: dict[str, Any], results: list[PromptResult]) -> None:
@@ -94,6 +102,16 @@ def _add_interval(entry: dict[str, Any], results: list[PromptResult]) -> None:
         }
 
 
+def key_prefix(entries: int, one_path: bool, suite_name: str, variant: str) -> str:
+    """What a document puts before a category's (metric's, rule's) name: nothing for one
+    suite entry, the variant for one suite's variants, else the suite and its variant."""
+    if entries == 1:
+        return ""
+    if one_path:
+        return f"{variant}:"
+    return f"{suite_name}:{variant + ':' if variant else ''}"
+
+
 def build_document(
     verdicts: list[tuple[SuiteVerdict, list[PromptResult]]], provenance: dict[str, Any], strict_mode: bool = False
 ) -> dict[str, Any]:
@@ -118,6 +136,11 @@ def build_document(
             _add_interval(entry, [r for r in rs if r.category == name])
         overall_entry = _category(verdict.overall)
         _add_interval(overall_entry, rs)
+        metrics: dict[str, dict[str, Any]] = {}
+        for name, mv in verdict.metrics.items():
+            m = suite.metrics[name]
+            metrics[name] = {**_category(mv), "description": m.description, "prompt_ids": list(m.prompts)}
+            _add_interval(metrics[name], [r for r in rs if r.id in set(m.prompts)])
         variant = results[0].variant if results else ""
         entry = {
             "suite": suite.name,
@@ -130,6 +153,7 @@ def build_document(
             "no_response": list(verdict.no_response),
             "categories": cats,
             "overall": overall_entry,
+            "metrics": metrics,
             "failure_modes": dict(sorted(modes.items())),
             "served": dict(sorted(Counter(str((r.details.get("served") or {}).get("status")) for r in rs).items())),
             "invalid": [r.id for r in dropped_matters],
@@ -137,6 +161,7 @@ def build_document(
                 **{n: _num(c.max_regression) for n, c in suite.categories.items()},
                 "overall": _num(suite.overall_max_regression),
                 "critical": [p.id for p in suite.prompts if p.critical],
+                "metrics": {n: _num(m.max_regression) for n, m in suite.metrics.items()},
             },
         }
         suites.append(entry)
@@ -144,13 +169,7 @@ def build_document(
             prompts.append(_prompt(r, suite.prompt(r.id)))
             overall_scores.append(r.score)
         for name, c in cats.items():
-            if single:
-                key = name
-            elif one_suite:
-                key = f"{variant}:{name}"
-            else:
-                key = f"{suite.name}:{variant + ':' if variant else ''}{name}"
-            categories[key] = c
+            categories[key_prefix(len(verdicts), one_suite, suite.name, variant) + name] = c
     passed = bool(suites) and all(s["passed"] for s in suites)
     misses = [p["id"] for p in prompts if not p["passed"]]
     if strict_mode and misses:

@@ -11,7 +11,7 @@ import html
 import json
 from typing import Any
 
-from pytest_punie.report.terminal import agreement_lines, sampling_text, verdict_reason
+from pytest_punie.report.terminal import agreement_lines, judged_rows, sampling_text, verdict_reason
 from pytest_punie.scoring.parse import written_text
 
 _STYLE = """
@@ -65,7 +65,8 @@ def _options(key: str, values: list[str]) -> str:
 
 def _categories(suite: dict[str, Any]) -> str:
     rows = []
-    for name, c in [*suite["categories"].items(), ("overall", suite["overall"])]:
+    for name, c, kind in judged_rows(suite):
+        name = f"metric: {name}" if kind == "metric" else name
         iv = c.get("interval") or {}
         interval = f"[{iv['low']:.2f}, {iv['high']:.2f}]" if iv else "-"
         verdict = {True: "PASS", False: "FAIL", None: "not judged"}[c["passed"]]
@@ -100,7 +101,7 @@ def _prompt_rows(doc: dict[str, Any]) -> str:
         )
         calls = ", ".join(d.get("tools_called") or []) or "none"
         joiner = " and " if expected.get("match") == "all" else " or "
-        wanted = joiner.join(expected.get("tools") or [])
+        wanted = expected.get("text") or joiner.join(expected.get("tools") or [])
         direct = ", ".join(d.get("direct_calls") or [])
         problems = "".join(f"<li>{_e(x)}</li>" for x in d.get("problems") or [])
         out.append(

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_punie.report.terminal import agreement_lines, repeat_lines, sampling_text, served_line, verdict_reason
+from pytest_punie.report.terminal import (
+    agreement_lines,
+    judged_rows,
+    repeat_lines,
+    sampling_text,
+    served_line,
+    verdict_reason,
+)
 
 
 def _pct(x: float | None) -> str:
@@ -58,7 +65,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
         out += [f"## {title}: categories", ""]
         out.append("| category | prompts | passed | score | threshold | verdict |")
         out.append("|---|---:|---:|---:|---|---|")
-        for name, c in list(s["categories"].items()) + [("**overall**", s["overall"])]:
+        for name, c, kind in judged_rows(s):
+            name = {"overall": "**overall**", "metric": f"metric: {name}"}.get(kind, name)
             verdict = {True: "PASS", False: "FAIL", None: "not judged"}[c["passed"]]
             out.append(
                 f"| {name} | {c['prompts_run']}/{c['prompts']} | {c['prompts_passed']} | {_pct(c['score'])} "

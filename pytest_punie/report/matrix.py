@@ -9,10 +9,12 @@ from typing import Any
 
 def matrix_of(doc: dict[str, Any]) -> dict[str, Any]:
     rows: dict[str, dict[str, Any]] = {}
+    several = len({s["path"] for s in doc["suites"]}) > 1  # rows of two suites never share a name
     for suite in doc["suites"]:
         v = suite.get("variant", "")
-        for name, c in [*suite["categories"].items(), ("overall", suite["overall"])]:
-            row = rows.setdefault(name, {"variants": {}})
+        metrics = [(f"metric: {n}", m) for n, m in (suite.get("metrics") or {}).items()]
+        for name, c in [*suite["categories"].items(), ("overall", suite["overall"]), *metrics]:
+            row = rows.setdefault(f"{suite['suite']}:{name}" if several else name, {"variants": {}})
             row["variants"][v] = {"score": c["score"], "passed": c["passed"]}
     for row in rows.values():
         verdicts = [x["passed"] for x in row["variants"].values()]
@@ -41,6 +43,7 @@ def sweep_of(doc: dict[str, Any], identities: dict[str, dict[str, Any]]) -> dict
         ]
         points.append(
             {
+                "suite": suite["suite"],
                 "variant": v,
                 "checkpoint": Path(ckpt).name,
                 "iteration": it,
@@ -51,11 +54,15 @@ def sweep_of(doc: dict[str, Any], identities: dict[str, dict[str, Any]]) -> dict
                 "digest": ident.get("digest"),
             }
         )
-    best = max(points, key=lambda p: (p["eval_score"] or 0, -(p["iteration"] or 0)), default=None)
+    by_suite: dict[str, str | None] = {}
+    for name in dict.fromkeys(p["suite"] for p in points):  # each suite's own best: their scores do not mix
+        mine = [p for p in points if p["suite"] == name]
+        best = max(mine, key=lambda p: (p["eval_score"] or 0, -(p["iteration"] or 0)))
+        by_suite[name] = best["checkpoint"]
     by_val = min((p for p in points if p["val_loss"] is not None), key=lambda p: p["val_loss"], default=None)
     return {
         "checkpoints": points,
-        "best_by_eval": best and best["checkpoint"],
+        "best_by_eval": next(iter(by_suite.values())) if len(by_suite) == 1 else by_suite,
         "best_by_val_loss": by_val and by_val["checkpoint"],
     }
 
@@ -65,7 +72,8 @@ def render_matrix_terminal(doc: dict[str, Any]) -> list[str]:
     matrix = doc.get("matrix")
     if matrix:
         variants = list(next(iter(matrix.values()))["variants"])
-        header = f"{'category':<12} " + " ".join(f"{v:>14}" for v in variants) + "  holds"
+        w = max(12, *(len(name) for name in matrix))
+        header = f"{'category':<{w}} " + " ".join(f"{v:>14}" for v in variants) + "  holds"
         lines += [header, "-" * len(header)]
         for name, row in matrix.items():
             marks = {True: "PASS", False: "FAIL", None: "-"}
@@ -73,15 +81,19 @@ def render_matrix_terminal(doc: dict[str, Any]) -> list[str]:
                 f"{(x['score'] or 0) * 100:>6.1f}% {marks[x['passed']]:>6}" for x in row["variants"].values()
             )
             holds = {True: "yes", False: "no", None: "-"}[row["holds"]]
-            lines.append(f"{name:<12} {cells}  {holds}")
+            lines.append(f"{name:<{w}} {cells}  {holds}")
     sweep = doc.get("sweep")
     if sweep:
         lines.append("checkpoint sweep (eval score beside validation loss):")
+        several = len({p.get("suite") for p in sweep["checkpoints"]}) > 1
         for p in sweep["checkpoints"]:
             val = "-" if p["val_loss"] is None else f"{p['val_loss']:.3f}"
             lines.append(
-                f"  {p['checkpoint']:<32} iter {p['iteration']!s:>6}  eval {p['eval_score'] * 100:5.1f}%  "
+                f"  {p['suite'] + ' ' if several else ''}"
+                f"{p['checkpoint']:<32} iter {p['iteration']!s:>6}  eval {p['eval_score'] * 100:5.1f}%  "
                 f"strict {(p['strict_score'] or 0) * 100:5.1f}%  val loss {val}"
             )
-        lines.append(f"best by eval: {sweep['best_by_eval']}; lowest val loss: {sweep['best_by_val_loss']}")
+        best = sweep["best_by_eval"]
+        best_text = best if isinstance(best, str) or best is None else ", ".join(f"{k} {v}" for k, v in best.items())
+        lines.append(f"best by eval: {best_text}; lowest val loss: {sweep['best_by_val_loss']}")
     return lines

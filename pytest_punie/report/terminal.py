@@ -13,13 +13,23 @@ def _verdict(passed: bool | None) -> str:
     return {True: "PASS", False: "FAIL", None: "not judged"}[passed]
 
 
-def _strict_mean(doc: dict[str, Any], suite: dict[str, Any], category: str | None) -> str:
+def judged_rows(suite: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
+    """The rows a suite is judged on, in order: (name, row, kind) for each
+    category, the overall, and each suite-level metric."""
+    rows = [(name, c, "category") for name, c in suite["categories"].items()]
+    rows.append(("overall", suite["overall"], "overall"))
+    rows += [(name, m, "metric") for name, m in (suite.get("metrics") or {}).items()]
+    return rows
+
+
+def _strict_mean(doc: dict[str, Any], suite: dict[str, Any], name: str, kind: str) -> str:
+    ids = set((suite.get("metrics") or {}).get(name, {}).get("prompt_ids") or ()) if kind == "metric" else None
     scores = [
         p["scores"].get("strict")
         for p in doc["prompts"]
         if p["suite"] == suite["path"]
         and p.get("variant", "") == suite.get("variant", "")
-        and (category is None or p["category"] == category)
+        and (kind == "overall" or (p["id"] in ids if ids is not None else p["category"] == name))
     ]
     scores = [s for s in scores if s is not None]
     return _pct(sum(scores) / len(scores)) if scores else "-"
@@ -34,19 +44,25 @@ def render_terminal(doc: dict[str, Any]) -> list[str]:
             f"suite {suite['suite']}{variant} ({suite['path']}, {suite['digest'][:19]}), "
             f"scorer {suite['scorer']}, thresholds on {metric.replace('_', ' ')}"
         )
-        header = f"{'category':<12} {'prompts':>7} {'passed':>6} {'score':>7} {'strict':>7}  {'threshold':<10} verdict"
+        rows = judged_rows(suite)
+        w = max(12, *(len(name) for name, _, _ in rows))
+        header = f"{'category':<{w}} {'prompts':>7} {'passed':>6} {'score':>7} {'strict':>7}  {'threshold':<10} verdict"
         lines.append(header)
         lines.append("-" * len(header))
-        rows = list(suite["categories"].items()) + [("overall", suite["overall"])]
-        for name, c in rows:
+        for name, c, kind in rows:
+            if kind == "metric" and name == rows[-len(suite.get("metrics") or {})][0]:
+                lines.append(f"{'suite metrics':<{w}} (over the prompts each names)")
             run = f"{c['prompts_run']}/{c['prompts']}"
             lines.append(
-                f"{name:<12} {run:>7} {c['prompts_passed']:>6} {_pct(c['score']):>7} "
-                f"{_strict_mean(doc, suite, None if name == 'overall' else name):>7}  "
+                f"{name:<{w}} {run:>7} {c['prompts_passed']:>6} {_pct(c['score']):>7} "
+                f"{_strict_mean(doc, suite, name, kind):>7}  "
                 f"{c['threshold']:<10} {_verdict(c['passed'])}"
             )
         modes = ", ".join(f"{k} {v}" for k, v in sorted(suite["failure_modes"].items(), key=lambda kv: -kv[1]))
         lines.append(f"failure modes: {modes}")
+        if len(doc["suites"]) > 1:
+            judged = "PASS" if suite["passed"] else "FAIL" if suite["complete"] else "not judged (partial)"
+            lines.append(f"suite verdict {suite['suite']}{variant}: {judged}")
         if not suite["complete"]:
             lines.append(
                 f"partial run: {suite['overall']['prompts_run']} of {suite['overall']['prompts']} prompts; "
@@ -105,7 +121,15 @@ def served_line(suite: dict[str, Any]) -> str:
 
 def sampling_text(samp: dict[str, Any]) -> str:
     """The sampling this run used: the suite's, with the run's overrides applied."""
-    text = ", ".join(f"{k}={v}" for k, v in samp.get("default", {}).items() if k != "stop")
+
+    def one(values: dict[str, Any]) -> str:
+        return ", ".join(f"{k}={v}" for k, v in values.items() if k != "stop")
+
+    per_suite = samp.get("suites") or {}
+    if len({one(v) for v in per_suite.values()}) > 1:
+        text = "; ".join(f"{name}: {one(v)}" for name, v in per_suite.items())
+    else:
+        text = one(samp.get("default", {}))
     if samp.get("run_overrides"):
         text += " (run overrides: " + ", ".join(f"{k}={v}" for k, v in samp["run_overrides"].items()) + ")"
     if samp.get("overrides"):
@@ -145,7 +169,7 @@ def repeat_lines(doc: dict[str, Any], suite: dict[str, Any]) -> list[str]:
     note = (doc.get("repeats") or {}).get("note")
     lines = [f"repeats: {k} samples per prompt" + (f" ({note})" if note else "")]
     lines.append(f"  {'category':<12} {'samples':>7} {'pass rate':>9} {'pass^' + str(k):>7}  95% interval (prompts)")
-    for name, c in [*suite["categories"].items(), ("overall", suite["overall"])]:
+    for name, c, _kind in judged_rows(suite):
         samples, hat, iv = c.get("samples"), c.get("pass_hat_k") or {}, c.get("interval") or {}
         if not samples:
             continue

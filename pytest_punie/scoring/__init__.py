@@ -8,6 +8,7 @@ from typing import Any
 
 from pytest_punie.scoring.labels import LABELS, failure_label
 from pytest_punie.scoring.legacy import LegacyExtraction, score_legacy
+from pytest_punie.scoring.legacy26 import score_legacy26
 from pytest_punie.scoring.parse import ParsedResponse, parse_response
 from pytest_punie.scoring.strict import StrictResult, score_strict
 from pytest_punie.suite.model import SCORERS, Prompt
@@ -50,7 +51,9 @@ class SampledResponse(ScoredResponse):
 def score_response(response: dict[str, Any] | None, prompt: Prompt, surface: ToolSurface) -> ScoredResponse:
     """Score one chat completion (None: no response) with both scorers."""
     parsed = parse_response(response) if response is not None else None
-    legacy_score, extraction = score_legacy(response, prompt.expect)
+    # the Phase 33 script had no direct-answer prompts: those follow the Phase 26 script's rule
+    phase26 = prompt.expect.legacy_rules == "phase26" or prompt.expect.direct
+    legacy_score, extraction = (score_legacy26 if phase26 else score_legacy)(response, prompt.expect)
     strict = score_strict(parsed, prompt.expect, surface)
     return ScoredResponse(
         scores={"legacy": legacy_score, "strict": strict.score},

@@ -18,6 +18,10 @@ def disagreement_reason(label: str, served: str | None, legacy_passed: bool, det
     """Why legacy and strict judge one response differently."""
     if served == "dropped":
         return SERVING_DROP
+    if label == "direct-answer" and not legacy_passed:
+        return "direct answer showing ```json: no tool call, but legacy counts the fence as one"
+    if label == "fields-not-read" and legacy_passed:
+        return "field named outside the program: legacy finds a result field pattern anywhere in the text"
     if label == "direct-call":
         return "direct call: the tool is called without the execute_code wrapper (legacy gives 0.5)"
     if label == "prose":

@@ -8,6 +8,9 @@ from pytest_punie.suite.model import Expectation
 
 LABELS = (
     "wrapped-correct",
+    "direct-answer",
+    "needless-call",
+    "fields-not-read",
     "wrapped-partial",
     "wrapped-wrong-tool",
     "hallucinated-tool",
@@ -31,6 +34,10 @@ def failure_label(parsed: ParsedResponse | None, strict: StrictResult, expect: E
         return "error"
     if control_tokens(parsed.content):
         return "control-token-leak"  # the model wrote past the end of its turn
+    if expect.direct and (parsed.calls or strict.fenced_calls):
+        return "needless-call"  # a tool was called (or a call written out) where words were the answer
+    if expect.direct and parsed.visible_text:
+        return "direct-answer"
     if not parsed.calls and not parsed.visible_text:
         if not parsed.raw_available and (parsed.finish_reason == "tool_calls" or parsed.content_null):
             # the server sent nothing and kept no raw text: a dropped call looks like this; never guess
@@ -53,6 +60,8 @@ def failure_label(parsed: ParsedResponse | None, strict: StrictResult, expect: E
             return "wrapped-correct"
         if strict.expected_found:
             return "wrapped-partial"
+        if strict.fields_missing:
+            return "fields-not-read"  # the right tool, but its result's fields never read in the program
         return "wrapped-wrong-tool"
     if strict.incomplete_calls:
         # cut off by max_tokens, or the model itself stopped inside the call

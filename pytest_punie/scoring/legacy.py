@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from pytest_punie.scoring.parse import WRAPPER, message_of, wrapper_code
+from pytest_punie.scoring.parse import WRAPPER, message_of, native_functions, wrapper_code
 from pytest_punie.suite.model import Expectation
 
 _LEGACY_PATTERN = re.compile(
@@ -34,11 +34,7 @@ class LegacyExtraction:
 
 def legacy_extract(response: dict[str, Any] | None) -> LegacyExtraction:
     message = message_of(response)
-    calls = message.get("tool_calls")
-    for call in calls if isinstance(calls, list) else []:
-        fn = call.get("function") if isinstance(call, dict) and isinstance(call.get("function"), dict) else call
-        if not isinstance(fn, dict):
-            continue
+    for fn in native_functions(message):
         name = fn.get("name")
         if not isinstance(name, str) or not name:
             continue

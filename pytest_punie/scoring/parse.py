@@ -112,13 +112,20 @@ def _decode(raw: Any) -> tuple[dict[str, Any] | None, str]:
     return (value if isinstance(value, dict) else None), raw
 
 
+def native_functions(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each served tool call's function object (``name``, ``arguments``), nested under
+    ``function`` as OpenAI sends it or flat; entries that are not objects are skipped."""
+    entries = message.get("tool_calls")
+    return [
+        entry["function"] if isinstance(entry.get("function"), dict) else entry
+        for entry in (entries if isinstance(entries, list) else [])
+        if isinstance(entry, dict)
+    ]
+
+
 def _native_calls(message: dict[str, Any]) -> list[ToolCall]:
     out = []
-    entries = message.get("tool_calls")
-    for entry in entries if isinstance(entries, list) else []:
-        if not isinstance(entry, dict):
-            continue
-        fn: dict[str, Any] = entry["function"] if isinstance(entry.get("function"), dict) else entry
+    for fn in native_functions(message):
         name = fn.get("name")
         if not isinstance(name, str) or not name:
             continue
@@ -242,6 +249,24 @@ def parse_response(response: dict[str, Any] | None) -> ParsedResponse:
         raw_available=raw is not None,
         content_null=content_null,
     )
+
+
+_FENCED_JSON = re.compile(r"```json\s*\n(.*?)```", re.DOTALL)
+
+
+def fenced_call_names(text: str) -> list[str]:
+    """Names of calls written as fenced JSON blocks (```` ```json {"name": ...} ```` ):
+    the shape of a tool call, but nothing runs it. A block that is not such an
+    object (an example payload, a config) is not one."""
+    names = []
+    for m in _FENCED_JSON.finditer(text):
+        try:
+            obj = json.loads(m.group(1))
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(obj, dict) and isinstance(obj.get("name"), str) and ("arguments" in obj or "parameters" in obj):
+            names.append(obj["name"])
+    return names
 
 
 CONTROL_TOKENS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from pytest_punie.scoring.parse import ParsedResponse
+from pytest_punie.scoring.parse import ParsedResponse, fenced_call_names
 from pytest_punie.scoring.program import ProgramAnalysis, analyze_program
 from pytest_punie.suite.model import Expectation
 from pytest_punie.toolsurface import ToolSurface
@@ -31,6 +31,8 @@ class StrictResult:
     bad_fields: list[str] = field(default_factory=list)
     imports: list[str] = field(default_factory=list)
     incomplete_calls: int = 0
+    fenced_calls: list[str] = field(default_factory=list)  # fenced JSON blocks shaped like calls
+    fields_missing: list[str] = field(default_factory=list)  # "tool.field" the program should have read
 
 
 def _arg_matches(analysis: ProgramAnalysis, tool: str, param_index: int, param: str, pattern: str) -> bool:
@@ -45,10 +47,33 @@ def _arg_matches(analysis: ProgramAnalysis, tool: str, param_index: int, param: 
     return False
 
 
+def _score_direct(parsed: ParsedResponse, res: StrictResult) -> StrictResult:
+    """A direct answer: words, no tool call of any kind. Mentioning ```` ```json ````
+    is fine; a fenced block shaped like a call is an attempted call nothing runs."""
+    res.direct_calls = [c.name for c in parsed.calls if not c.wrapped]
+    res.wrapped_calls = sum(1 for c in parsed.calls if c.wrapped and c.complete)
+    res.incomplete_calls = sum(1 for c in parsed.calls if not c.complete)
+    res.tools_called = [c.name for c in parsed.calls]
+    res.fenced_calls = fenced_call_names(parsed.visible_text)
+    if parsed.calls:
+        res.problems.append(f"a tool was called where a direct answer was expected: {', '.join(res.tools_called)}")
+    if res.fenced_calls:
+        res.problems.append(f"wrote a call as a fenced JSON block instead of answering: {', '.join(res.fenced_calls)}")
+    if not parsed.visible_text:
+        res.problems.append(
+            "no answer in words" + (" (the <think> block never closed)" if parsed.think_unclosed else "")
+        )
+    if not res.problems:
+        res.score = Fraction(1)
+    return res
+
+
 def score_strict(parsed: ParsedResponse | None, expect: Expectation, surface: ToolSurface) -> StrictResult:
     if parsed is None:
         return StrictResult(score=Fraction(0), problems=["no response"])
     res = StrictResult(score=Fraction(0))
+    if expect.direct:
+        return _score_direct(parsed, res)
     merged = ProgramAnalysis()
     for call in parsed.calls:
         if not call.complete:
@@ -103,9 +128,12 @@ def score_strict(parsed: ParsedResponse | None, expect: Expectation, surface: To
                 ok = False
         result_fields = surface.fields_of(spec.returns) or frozenset()
         wanted = [f for f in expect.fields if f in result_fields]
-        missing = [f for f in wanted if f not in merged.fields_read.get(tool, set())]
-        if missing:
-            res.problems.append(f"{tool}: result fields not read: {', '.join(missing)}")
+        read = merged.fields_read.get(tool, set())
+        missing = [f for f in wanted if f not in read]
+        if wanted and (len(missing) == len(wanted) if expect.fields_match == "any" else missing):
+            which = " or ".join(missing) if expect.fields_match == "any" else ", ".join(missing)
+            res.problems.append(f"{tool}: result fields not read by the program: {which}")
+            res.fields_missing += [f"{tool}.{f}" for f in missing]
             ok = False
         if ok:
             res.expected_found.append(tool)

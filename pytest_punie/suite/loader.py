@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -11,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from pytest_punie.suite.model import Category, Expectation, Prompt, Sampling, Suite, Threshold
+from pytest_punie.suite.model import Category, Expectation, Metric, Prompt, Sampling, Suite, Threshold
 from pytest_punie.suite.schema import THRESHOLD_PATTERN, check_schema
 from pytest_punie.suite.yamlsource import KeyPath, LocatedYaml, load_located
 from pytest_punie.toolsurface import DEFAULT_SURFACE, load_surface
@@ -73,8 +74,6 @@ def load_suite(path: str | Path, text: str | None = None) -> Suite:
             raise doc.error(where + ("id",), f"duplicate prompt id {pid!r} (first at line {seen[pid]})")
         seen[pid] = doc.line(where) or 0
         if raw["category"] not in categories:
-            import difflib
-
             close = difflib.get_close_matches(raw["category"], list(categories), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise doc.error(
@@ -82,7 +81,22 @@ def load_suite(path: str | Path, text: str | None = None) -> Suite:
                 f"prompt {pid!r} is in category {raw['category']!r}, which is not declared under categories{hint}",
             )
         exp = raw["expect"]
-        for j, tool in enumerate(exp["tools"]):
+        direct = bool(exp.get("direct", False))
+        if direct:
+            clash = [k for k in ("tools", "keywords", "args", "fields", "fields_match", "match") if k in exp]
+            if clash:
+                raise doc.error(
+                    where + ("expect", clash[0]),
+                    f"prompt {pid!r} expects a direct answer (direct: true): {clash[0]!r} describes a tool call",
+                )
+        elif "tools" not in exp:
+            raise doc.error(
+                where + ("expect",),
+                f"prompt {pid!r}: expect needs 'tools' (the tools a correct answer calls), "
+                "or 'direct: true' when no tool call is correct",
+            )
+        tools = tuple(exp.get("tools") or ())
+        for j, tool in enumerate(tools):
             if tool not in surface.tools:
                 raise doc.error(
                     where + ("expect", "tools", j), f"{tool!r} is not a tool of the surface {surface_file.name}"
@@ -100,17 +114,21 @@ def load_suite(path: str | Path, text: str | None = None) -> Suite:
                     re.compile(pattern)
                 except re.error as exc:
                     raise doc.error(where + ("expect", "args", tool, param), f"bad regular expression: {exc}") from None
+        _check_fields(doc, where, surface, surface_file.name, tools, tuple(exp.get("fields") or ()))
         prompts.append(
             Prompt(
                 id=pid,
                 category=raw["category"],
                 query=raw["query"],
                 expect=Expectation(
-                    tools=tuple(exp["tools"]),
-                    keywords=tuple(exp.get("keywords") or exp["tools"]),
+                    tools=tools,
+                    keywords=tuple(exp.get("keywords") or tools),
                     match=exp.get("match", "any"),
                     args={k: dict(v) for k, v in (exp.get("args") or {}).items()},
                     fields=tuple(exp.get("fields") or ()),
+                    fields_match=exp.get("fields_match", "all"),
+                    direct=direct,
+                    legacy_rules=data.get("legacy_rules", "phase33"),
                 ),
                 max_tokens=raw.get("max_tokens"),
                 critical=bool(raw.get("critical", False)),
@@ -121,6 +139,8 @@ def load_suite(path: str | Path, text: str | None = None) -> Suite:
     empty = [name for name in categories if not any(p.category == name for p in prompts)]
     if empty:
         raise doc.error(("categories", empty[0]), f"category {empty[0]!r} has no prompts")
+
+    metrics = _metrics(doc, data.get("metrics") or {}, prompts, categories)
 
     s = data.get("sampling") or {}
     sampling = Sampling(
@@ -150,4 +170,60 @@ def load_suite(path: str | Path, text: str | None = None) -> Suite:
         tool_surface=str(surface_file),
         line_of_overall=doc.line(("overall_threshold",)) or 0,
         extra={"datasets": data.get("datasets") or {}, "pipeline_expect": data.get("pipeline_expect") or {}},
+        metrics=metrics,
+        legacy_rules=data.get("legacy_rules", "phase33"),
     )
+
+
+def _check_fields(
+    doc: LocatedYaml, where: KeyPath, surface: Any, surface_name: str, tools: tuple[str, ...], fields: tuple[str, ...]
+) -> None:
+    """Every expected field exists on the result type of one of the expected
+    tools: a misspelt field would otherwise never be required."""
+    if not fields:
+        return
+    types = [surface.tools[t].returns for t in tools]
+    known = set().union(*(surface.fields_of(t) or () for t in types))
+    for j, name in enumerate(fields):
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            owners = ", ".join(sorted(set(types))) or "no typed result"
+            raise doc.error(
+                where + ("expect", "fields", j),
+                f"{name!r} is not a field of the expected tools' results ({owners} in {surface_name}){hint}",
+            )
+
+
+def _metrics(
+    doc: LocatedYaml, raw: dict[str, Any], prompts: list[Prompt], categories: dict[str, Category]
+) -> dict[str, Metric]:
+    """Suite-level metrics: each names categories and/or prompt ids; its prompts are their union, in suite order."""
+    out: dict[str, Metric] = {}
+    ids = {p.id for p in prompts}
+    for name, spec in raw.items():
+        at: KeyPath = ("metrics", name)
+        if name in categories or name == "overall":
+            raise doc.error(at, f"metric {name!r} has the name of a category (or 'overall'): name it differently")
+        if "categories" not in spec and "prompts" not in spec:
+            raise doc.error(at, f"metric {name!r} names no prompts: give 'categories', 'prompts' or both")
+        for j, cat in enumerate(spec.get("categories") or ()):
+            if cat not in categories:
+                close = difflib.get_close_matches(cat, list(categories), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise doc.error(at + ("categories", j), f"{cat!r} is not a category of this suite{hint}")
+        for j, pid in enumerate(spec.get("prompts") or ()):
+            if pid not in ids:
+                close = difflib.get_close_matches(pid, sorted(ids), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise doc.error(at + ("prompts", j), f"{pid!r} is not a prompt id of this suite{hint}")
+        cats, chosen = set(spec.get("categories") or ()), set(spec.get("prompts") or ())
+        out[name] = Metric(
+            name=name,
+            description=spec.get("description", ""),
+            prompts=tuple(p.id for p in prompts if p.category in cats or p.id in chosen),
+            threshold=_threshold(doc, spec["threshold"], at + ("threshold",)),
+            max_regression=_fraction(spec.get("max_regression")),
+            line=doc.line(at) or 0,
+        )
+    return out

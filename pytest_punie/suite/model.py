@@ -12,6 +12,9 @@ from typing import Any
 _OPS: dict[str, Callable[[Any, Any], bool]] = {">=": operator.ge, ">": operator.gt}
 
 SCORERS = ("legacy", "strict")  # the scorers a suite may name as its primary one
+# the historical script whose rules the legacy scorer reproduces: Phase 33's keywords in the
+# extracted program, or Phase 26's markers in the raw text
+LEGACY_RULES = ("phase33", "phase26")
 DEFAULT_STOP = ("<|im_end|>", "<|endoftext|>")  # ChatML's end of turn and end of text
 # pipeline expectations a suite (pipeline_expect:) or a registry entry (expect) may pre-register
 EXPECT_KEYS = (
@@ -77,7 +80,11 @@ class Expectation:
 
     ``tools`` are the sandbox functions the strict scorer wants called through
     the wrapper; ``keywords`` are the substrings the legacy scorer looks for.
-    ``match`` is ``any`` (one of them) or ``all`` (every one).
+    ``match`` is ``any`` (one of them) or ``all`` (every one). ``direct``: no
+    tool call is the correct outcome (a concept question is answered in words).
+    ``fields`` are result fields the program must read, ``fields_match`` says
+    whether one of them is enough. ``legacy_rules`` names the script whose
+    rules the legacy scorer follows (the suite's, copied onto each prompt).
     """
 
     tools: tuple[str, ...]
@@ -85,6 +92,24 @@ class Expectation:
     match: str = "any"
     args: dict[str, dict[str, str]] = field(default_factory=dict)
     fields: tuple[str, ...] = ()
+    fields_match: str = "all"
+    direct: bool = False
+    legacy_rules: str = "phase33"
+
+    def describe(self, wrapper: str = "execute_code") -> str:
+        """What a correct answer does, in the words a failure message uses."""
+        if self.direct:
+            return "a direct answer in words (no tool call)"
+        text = (" and " if self.match == "all" else " or ").join(self.tools) + f" (called through {wrapper})"
+        if self.fields:
+            joined = (" or " if self.fields_match == "any" else " and ").join(self.fields)
+            text += f", its program reading {joined}"
+        return text
+
+    @property
+    def kind(self) -> str:
+        """The Phase 26 query type: ``direct``, ``field_access`` or ``tool``."""
+        return "direct" if self.direct else "field_access" if self.fields else "tool"
 
 
 @dataclass(frozen=True)
@@ -101,6 +126,19 @@ class Prompt:
 @dataclass(frozen=True)
 class Category:
     name: str
+    threshold: Threshold
+    max_regression: Fraction | None
+    line: int
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A suite-level number over a named set of prompts (the field access rate
+    over the field-access queries), with its own pre-registered threshold."""
+
+    name: str
+    description: str
+    prompts: tuple[str, ...]  # prompt ids, in suite order
     threshold: Threshold
     max_regression: Fraction | None
     line: int
@@ -124,6 +162,8 @@ class Suite:
     tool_surface: str | None
     line_of_overall: int
     extra: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Metric] = field(default_factory=dict)
+    legacy_rules: str = "phase33"
 
     def prompt(self, prompt_id: str) -> Prompt:
         for p in self.prompts:

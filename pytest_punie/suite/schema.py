@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from pytest_punie.suite.model import SCORERS
+from pytest_punie.suite.model import LEGACY_RULES, SCORERS
 from pytest_punie.suite.yamlsource import KeyPath, LocatedYaml
 
 THRESHOLD_PATTERN = r"^\s*(>=|>)\s*([0-9]*\.?[0-9]+)\s*(%?)\s*$"
@@ -39,6 +39,11 @@ SUITE_SCHEMA: dict[str, Any] = {
         "description": {"type": "string"},
         "system_prompt": {"type": "string", "minLength": 1},
         "primary_scorer": {"enum": list(SCORERS), "description": "The scorer the verdict uses."},
+        "legacy_rules": {
+            "enum": list(LEGACY_RULES),
+            "description": "Whose rules the legacy scorer reproduces: the Phase 33 eval script (keywords in the "
+            "extracted program) or the Phase 26 validation script (markers in the raw text).",
+        },
         "threshold_metric": {
             "enum": ["mean_score", "pass_rate"],
             "description": "What the thresholds bound: the mean prompt score (legacy) or the share of prompts passed.",
@@ -70,6 +75,22 @@ SUITE_SCHEMA: dict[str, Any] = {
                     "threshold": _threshold,
                     "max_regression": _fraction,
                     "description": {"type": "string"},
+                },
+            },
+        },
+        "metrics": {
+            "type": "object",
+            "description": "Suite-level metrics over a named set of prompts, each with a pre-registered threshold.",
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["threshold"],
+                "properties": {
+                    "description": {"type": "string"},
+                    "categories": {**_names, "minItems": 1, "description": "every prompt of these categories"},
+                    "prompts": {**_names, "minItems": 1, "description": "these prompt ids"},
+                    "threshold": _threshold,
+                    "max_regression": _fraction,
                 },
             },
         },
@@ -110,8 +131,11 @@ SUITE_SCHEMA: dict[str, Any] = {
                     "expect": {
                         "type": "object",
                         "additionalProperties": False,
-                        "required": ["tools"],
                         "properties": {
+                            "direct": {
+                                "type": "boolean",
+                                "description": "no tool call is the correct outcome (answer in words); no tools then",
+                            },
                             "tools": {**_names, "minItems": 1},
                             "keywords": {**_names, "minItems": 1},
                             "match": {"enum": ["any", "all"]},
@@ -124,6 +148,10 @@ SUITE_SCHEMA: dict[str, Any] = {
                                 },
                             },
                             "fields": {**_names, "description": "result fields the program must read"},
+                            "fields_match": {
+                                "enum": ["any", "all"],
+                                "description": "all of the fields (default) or any one of them",
+                            },
                         },
                     },
                 },

@@ -118,9 +118,7 @@ def test_a_suite_and_a_registry_entry_set_expectations_with_their_source(tiny_pr
         "--punie-model=tiny_5bit", "-m", "pipeline", "-k", "training-log", "-p", "no:cacheprovider"
     )
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        ["*final validation loss 0.366 is above 0.2 (evalsuites/phase33.yaml pipeline_expect)*"]
-    )
+    result.stdout.fnmatch_lines(["*final validation loss 0.* is above 0.2 (evalsuites/phase33.yaml pipeline_expect)*"])
     pyproject = tiny_project.path / "pyproject.toml"
     pyproject.write_text(
         pyproject.read_text().replace(
@@ -131,6 +129,21 @@ def test_a_suite_and_a_registry_entry_set_expectations_with_their_source(tiny_pr
         "--punie-model=tiny_5bit", "-m", "pipeline", "-k", "training-log", "-p", "no:cacheprovider"
     )
     result.assert_outcomes(passed=1)
+    # two suites that pre-register two different bounds for one model: said, never one silently chosen
+    other = tiny_project.path / "evalsuites" / "phase26.yaml"
+    other.write_text(
+        other.read_text().replace("datasets:\n", "pipeline_expect:\n  max_final_val_loss: 0.3\ndatasets:\n")
+    )
+    clash = tiny_project.runpytest_subprocess(
+        "--punie-model=tiny_5bit", "-m", "pipeline", "-k", "training-log", "-p", "no:cacheprovider"
+    )
+    clash.assert_outcomes(failed=1)
+    clash.stdout.fnmatch_lines(
+        [
+            "*evalsuites/phase26.yaml pipeline_expect and evalsuites/phase33.yaml pipeline_expect "
+            "pre-register different max_final_val_loss (0.3, 0.2)*"
+        ]
+    )
 
 
 def test_an_unknown_expectation_is_named(tiny_project):

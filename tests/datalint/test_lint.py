@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_punie.datalint import LintConfig, lint_dataset
-from pytest_punie.models.tiny.datagen import generate
+from pytest_punie.models.tiny.datagen import SERVES, generate
 
 from ..conftest import FIXTURES, ROOT
 
@@ -19,20 +19,40 @@ DEFECTIVE = FIXTURES / "defective"
 
 
 @pytest.fixture(scope="module")
-def config():
+def suites():
     from pytest_punie.suite import load_suite
 
-    suite = load_suite(ROOT / "evalsuites" / "phase33.yaml")
-    return LintConfig(eval_queries=tuple(p.query for p in suite.prompts), eval_system_prompt=suite.system_prompt)
+    return [load_suite(ROOT / "evalsuites" / f"{name}.yaml") for name in SERVES]
+
+
+@pytest.fixture(scope="module")
+def config(suites):
+    """As the data item lints it: against every suite that names the dataset."""
+    return LintConfig(
+        eval_queries=tuple(p.query for s in suites for p in s.prompts),
+        eval_system_prompts=tuple(s.system_prompt for s in suites),
+    )
+
+
+def test_the_data_serves_both_suites_and_each_system_prompt_is_used(suites):
+    seen = {json.loads(line)["messages"][0]["content"] for line in (ROOT / "data" / "train.jsonl").open()}
+    assert seen == {s.system_prompt for s in suites}
+
+
+def test_a_system_prompt_no_suite_uses_is_still_reported(tmp_path, suites):
+    only_33 = LintConfig(eval_system_prompts=(suites[0].system_prompt,))
+    found = [f for f in lint_dataset(ROOT / "data", only_33) if f.check == "system-prompt"]
+    assert any("differs from the eval suite's system prompt" in f.message for f in found)
+    assert any("2 different system prompts" in f.message for f in found)
 
 
 def test_project_data_is_clean(config):
     assert lint_dataset(ROOT / "data", config) == []
 
 
-def test_project_data_is_what_the_generator_makes(phase33):
+def test_project_data_is_what_the_generator_makes(suites):
     """data/ is generated, deterministically; regenerate with python -m pytest_punie.models.tiny.datagen."""
-    for split, examples in generate(phase33.system_prompt).items():
+    for split, examples in generate(tuple(s.system_prompt for s in suites)).items():
         committed = (ROOT / "data" / f"{split}.jsonl").read_text().splitlines()
         assert [json.loads(line) for line in committed] == examples
 

@@ -37,9 +37,28 @@ def test_main_command_evaluates_the_tiny_model(tiny_project, tiny_model):
         "--punie-model=tiny_5bit", "-m", "eval", "--punie-json=out.json", "--punie-md=out.md", "-p", "no:cacheprovider"
     )
     assert result.ret in (0, 1), result.stdout.str()[-3000:]
-    result.stdout.fnmatch_lines(["*pytest-punie eval*", "overall * 27/27 *", "VERDICT: *"])
+    # both suites of evalsuites/, each with its table and verdict, then the run's verdict
+    result.stdout.fnmatch_lines(
+        [
+            "*pytest-punie eval*",
+            "suite phase26 *",
+            "overall * 25/25 *",
+            "field_access_rate * 20/20 *",
+            "suite verdict phase26: *",
+            "suite phase33 *",
+            "overall * 27/27 *",
+            "suite verdict phase33: *",
+            "VERDICT: *",
+        ]
+    )
     doc = json.loads((tiny_project.path / "out.json").read_text())
-    assert len(doc["prompts"]) == 27
+    assert len(doc["prompts"]) == 52 and [s["suite"] for s in doc["suites"]] == ["phase26", "phase33"]
+    phase26 = doc["suites"][0]
+    assert phase26["metrics"]["field_access_rate"]["prompts"] == 20
+    # the embedded default scores something real on Phase 26: direct answers and fields read
+    labels = {p["id"]: p["label"] for p in doc["prompts"] if p["suite"].endswith("phase26.yaml")}
+    assert "direct-answer" in labels.values() and "wrapped-correct" in labels.values(), labels
+    assert phase26["metrics"]["field_access_rate"]["score"] > 0
     model = doc["provenance"]["model"]
     assert model["digest"] == tiny_model.digest and model["path"] == str(tiny_model.path)
     assert model["quantization"] == {"group_size": 64, "bits": 5, "mode": "affine"}
@@ -54,6 +73,17 @@ def test_main_command_evaluates_the_tiny_model(tiny_project, tiny_model):
     result.stdout.fnmatch_lines(["[[]punie[]] * text-01 *legacy * strict * [[]*/27[]]", "*[[]27/27[]]"])
     assert "PyTorch was not found" not in out and "Failed to parse tool call" not in out
     result.stdout.fnmatch_lines(["model: tiny_5bit (model, in-process) *", "results: *.punie/runs/*-tiny_5bit/*"])
+
+    one = tiny_project.runpytest_subprocess(
+        "--punie-model=tiny_5bit", "-m", "eval", "-k", "phase26", "--punie-json=one.json", "-p", "no:cacheprovider"
+    )
+    assert one.ret == 1, one.stdout.str()[-3000:]
+    one_doc = json.loads((tiny_project.path / "one.json").read_text())
+    assert [s["suite"] for s in one_doc["suites"]] == ["phase26"] and len(one_doc["prompts"]) == 25
+    assert "suite phase33" not in one.stdout.str()
+    assert {p["id"]: p["scores"] for p in one_doc["prompts"]} == {
+        p["id"]: p["scores"] for p in doc["prompts"] if p["suite"].endswith("phase26.yaml")
+    }
 
 
 def test_inprocess_and_server_backends_agree_at_temperature_zero(tiny_model):

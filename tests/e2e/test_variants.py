@@ -25,16 +25,22 @@ def test_two_temperature_matrix(tiny_project):
         "no:cacheprovider",
     )
     assert plain.ret in (0, 1) and result.ret in (0, 1)
-    result.stdout.fnmatch_lines(["*pytest-punie variants*", "category * t=0 * t=0.7 * holds", "overall *"])
+    result.stdout.fnmatch_lines(["*pytest-punie variants*", "category * t=0 * t=0.7 * holds", "phase26:overall *"])
     doc = json.loads((tiny_project.path / "m.json").read_text())
-    assert [s["variant"] for s in doc["suites"]] == ["t=0", "t=0.7"]
-    assert len(doc["prompts"]) == 54
-    assert set(doc["matrix"]["overall"]["variants"]) == {"t=0", "t=0.7"}
+    assert [(s["suite"], s["variant"]) for s in doc["suites"]] == [
+        ("phase26", "t=0"),
+        ("phase26", "t=0.7"),
+        ("phase33", "t=0"),
+        ("phase33", "t=0.7"),
+    ]
+    assert len(doc["prompts"]) == 2 * (25 + 27)
+    for name in ("phase26:overall", "phase33:overall", "phase26:metric: field_access_rate"):
+        assert set(doc["matrix"][name]["variants"]) == {"t=0", "t=0.7"}  # each suite's own row
     assert doc["provenance"]["variants"]["t=0.7"]["sampling_overrides"]["temperature"] == 0.7
-    base = {p["id"]: p for p in json.loads((tiny_project.path / "plain.json").read_text())["prompts"]}
+    base = {(p["suite"], p["id"]): p for p in json.loads((tiny_project.path / "plain.json").read_text())["prompts"]}
     for p in doc["prompts"]:
         if p["variant"] == "t=0":  # the same greedy answers as a plain run
-            assert p["response"]["punie"]["token_ids"] == base[p["id"]]["response"]["punie"]["token_ids"]
+            assert p["response"]["punie"]["token_ids"] == base[p["suite"], p["id"]]["response"]["punie"]["token_ids"]
 
 
 def test_checkpoint_sweep_reports_eval_beside_val_loss(tiny_project, tiny_model):
@@ -51,7 +57,14 @@ def test_checkpoint_sweep_reports_eval_beside_val_loss(tiny_project, tiny_model)
     assert result.ret in (0, 1), result.stdout.str()[-2000:]
     result.stdout.fnmatch_lines(["*checkpoint sweep (eval score beside validation loss):*", "best by eval: *"])
     sweep = json.loads((tiny_project.path / "s.json").read_text())["sweep"]
-    assert [p["iteration"] for p in sweep["checkpoints"]] == [20, 40, 60]
-    assert all(isinstance(p["val_loss"], float) and 0 <= p["eval_score"] <= 1 for p in sweep["checkpoints"])
-    assert len({p["digest"] for p in sweep["checkpoints"]}) == 3  # three different fused + quantized models
-    assert sweep["best_by_eval"] in {p["checkpoint"] for p in sweep["checkpoints"]}
+    points = sweep["checkpoints"]
+    assert [(p["suite"], p["iteration"]) for p in points] == [
+        (suite, it) for suite in ("phase26", "phase33") for it in (20, 40, 60)
+    ]
+    assert all(isinstance(p["val_loss"], float) and 0 <= p["eval_score"] <= 1 for p in points)
+    assert len({p["digest"] for p in points}) == 3  # three different fused + quantized models, one per checkpoint
+    # each suite's best checkpoint by its own score: scores of two suites do not mix
+    assert set(sweep["best_by_eval"]) == {"phase26", "phase33"}
+    for suite, best in sweep["best_by_eval"].items():
+        mine = [p for p in points if p["suite"] == suite]
+        assert best == max(mine, key=lambda p: (p["eval_score"], -p["iteration"]))["checkpoint"]

@@ -81,7 +81,16 @@ def test_one_flip_beyond_the_allowance_is_inconclusive(gate_project):
         for r in doc["gate"]["reasons"]
     )
     assert doc["comparison"]["flips"] == [
-        {"id": "lsp-03", "category": "lsp", "from": True, "to": False, "score_from": 1.0, "score_to": 0.1}
+        {
+            "id": "lsp-03",
+            "suite": "evalsuites/phase33.yaml",
+            "variant": "",
+            "category": "lsp",
+            "from": True,
+            "to": False,
+            "score_from": 1.0,
+            "score_to": 0.1,
+        }
     ]
     assert doc["comparison"]["label_moves"] == {"wrapped-correct -> wrapped-wrong-tool": 1}
 

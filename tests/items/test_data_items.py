@@ -9,7 +9,13 @@ from ..conftest import FIXTURES, ROOT
 
 
 def test_suite_datasets_are_linted_as_items(eval_project):
+    """The embedded data serves both suites: linted against both, it is clean; against
+    Phase 33 alone, Phase 26's system prompt in it is a finding at its first line."""
     shutil.copytree(ROOT / "data", eval_project.path / "data")
+    alone = eval_project.runpytest("-m", "data", "-q")
+    alone.assert_outcomes(passed=12, failed=1, skipped=1)
+    alone.stdout.fnmatch_lines(["*data/*.jsonl:*: error: system prompt differs from the eval suite's system prompt*"])
+    shutil.copy(ROOT / "evalsuites" / "phase26.yaml", eval_project.path / "evalsuites" / "phase26.yaml")
     result = eval_project.runpytest("-m", "data", "-q")
     result.assert_outcomes(passed=13, skipped=1)  # length needs --punie-tokenizer
     assert result.ret == 0

@@ -102,7 +102,7 @@ def test_failure_explains_in_the_users_terms(eval_project):
     result.stdout.fnmatch_lines(
         [
             "dom-02 (domain) missed at phase33.yaml:*",
-            "  expected tools: validate_service_registration (called through execute_code)",
+            "  expected:       validate_service_registration (called through execute_code)",
             "  found tools:    read_file",
             "  label:          wrapped-wrong-tool",
             "  scores:         legacy 0.10, strict 0.00 (primary legacy, pass at 0.50)",

@@ -32,7 +32,10 @@ def test_every_run_writes_its_results_and_says_where(eval_project):
         (["--punie-temperatures=0,hot"], "*--punie-temperatures: expected numbers >= 0 like 0,0.7, got '0,hot'"),
         (["--punie-repeat=0"], "*--punie-repeat: expected a whole number >= 1, got 0"),
         (["-m", "evl"], "*-m 'evl': no marker 'evl' is registered; did you mean 'eval'?"),
-        (["--punie-suite=phase99"], "*--punie-suite phase99: no packaged suite of that name (packaged: phase33)*"),
+        (
+            ["--punie-suite=phase99"],
+            "*--punie-suite phase99: no packaged suite of that name (packaged: phase26, phase33)*",
+        ),
     ],
 )
 def test_configuration_errors_are_usage_errors_before_anything_runs(eval_project, args, message):
@@ -82,7 +85,7 @@ def test_a_miss_shows_what_the_model_wrote_readably(eval_project):
     result.stdout.fnmatch_lines(
         [
             "dom-02 (domain) missed at phase33.yaml:*",
-            "  expected tools: validate_service_registration (called through execute_code)",
+            "  expected:       validate_service_registration (called through execute_code)",
             "  found tools:    read_file",
             "  served:         raw-unavailable",
             "  the model wrote:",

@@ -160,7 +160,9 @@ def test_argument_and_field_expectations(surface):
     wrong_count = score_response(completion(code_mode('print(git_log(".", count=10).commits)')), prompt(exp), surface)
     assert wrong_count.scores["strict"] == 0 and "argument count" in " ".join(wrong_count.strict.problems)
     no_field = score_response(completion(code_mode('print(git_log(".", count=5))')), prompt(exp), surface)
-    assert no_field.scores["strict"] == 0 and "fields not read: commits" in " ".join(no_field.strict.problems)
+    assert no_field.scores["strict"] == 0 and "fields not read by the program: commits" in " ".join(
+        no_field.strict.problems
+    )
 
 
 def test_all_of_strict_is_the_fraction_called(surface):

@@ -136,3 +136,62 @@ def test_schema_checker_and_jsonschema_agree_on_a_bad_suite(tmp_path):
     path.write_text(yaml.safe_dump(bad, sort_keys=False))
     with pytest.raises(SuiteError, match="'some' is not one of"):
         load_suite(path)
+
+
+def _line_of(text: str, needle: str) -> int:
+    """The last line holding ``needle`` (metrics come after the prompts)."""
+    return [i for i, line in enumerate(text.splitlines(), 1) if needle in line][-1]
+
+
+@pytest.mark.parametrize(
+    ("expect", "metrics", "at", "needle"),
+    [
+        ({"direct": True, "tools": ["git_status"]}, None, "tools:", "expects a direct answer (direct: true)"),
+        ({"keywords": ["git"]}, None, "expect:", "expect needs 'tools'"),
+        ({"tools": ["git_status"], "fields": ["clen"]}, None, "- clen", "'clen' is not a field of the expected"),
+        ({"tools": ["git_status"]}, {"rate": {"categories": ["gti"], "threshold": ">= 0.5"}}, "- gti", "'git'?"),
+        ({"tools": ["git_status"]}, {"rate": {"prompts": ["g2"], "threshold": ">= 0.5"}}, "- g2", "prompt id"),
+        (
+            {"tools": ["git_status"]},
+            {"git": {"prompts": ["g1"], "threshold": ">= 0.5"}},
+            "  git:",
+            "name of a category",
+        ),
+        ({"tools": ["git_status"]}, {"rate": {"threshold": ">= 0.5"}}, "  rate:", "names no prompts"),
+        ({"tools": ["git_status"]}, {"rate": {"prompts": ["g1"], "threshold": "most"}}, "threshold: most", "match"),
+    ],
+)
+def test_direct_fields_and_metric_errors_name_their_line(tmp_path, expect, metrics, at, needle):
+    over: dict = {}
+    if metrics:
+        over["metrics"] = metrics
+    data = yaml.safe_load(_minimal(**over))
+    data["prompts"][0]["expect"] = expect
+    text = yaml.safe_dump(data, sort_keys=False)
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(SuiteError) as info:
+        load_suite(path)
+    assert needle in info.value.describe()
+    assert info.value.line == _line_of(text, at), info.value.describe()
+
+
+def test_phase26_is_valid_against_the_exported_schema_and_packaged():
+    from pytest_punie.suites import packaged_suites
+
+    phase26 = ROOT / "evalsuites" / "phase26.yaml"
+    jsonschema.validate(yaml.safe_load(phase26.read_text()), SUITE_SCHEMA)
+    packaged = packaged_suites()
+    assert set(packaged) >= {"phase26", "phase33"}
+    assert load_suite(packaged["phase26"]).digest == load_suite(phase26).digest
+
+
+def test_a_direct_prompt_and_a_metric_load(tmp_path):
+    data = yaml.safe_load(_minimal(metrics={"rate": {"categories": ["git"], "prompts": ["g1"], "threshold": ">= 50%"}}))
+    data["prompts"].append({"id": "d1", "category": "git", "query": "What is git?", "expect": {"direct": True}})
+    path = tmp_path / "ok.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    suite = load_suite(path)
+    assert suite.prompt("d1").expect.kind == "direct" and suite.prompt("d1").expect.tools == ()
+    assert suite.metrics["rate"].prompts == ("g1", "d1") and suite.metrics["rate"].threshold.value == Fraction(1, 2)
+    assert suite.legacy_rules == "phase33" and suite.prompt("g1").expect.legacy_rules == "phase33"

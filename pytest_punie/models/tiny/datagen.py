@@ -17,6 +17,7 @@ from typing import Any
 
 SEED = 20261122
 SPLITS = {"train": 700, "valid": 60, "test": 60}
+SERVES = ("phase33", "phase26")  # the suites whose system prompts the embedded data is written with
 
 DIRS = ["lib/", "app/", "pkg/core/", "services/", "api/", "tools/", "backend/", "worker/"]
 FILES = [
@@ -728,11 +729,17 @@ def _unique(make: Callable[[int], Example], count: int, seen: set[str]) -> list[
     return out
 
 
-def generate(system_prompt: str, seed: int = SEED) -> dict[str, list[Example]]:
+def generate(system_prompts: str | tuple[str, ...], seed: int = SEED) -> dict[str, list[Example]]:
     """All splits, each with the same mix: single-tool calls over every tool
     (~68%, a quarter of them with the tool response and final answer),
     multi-tool programs (~8%) and direct answers (~24%). Every user query
-    is unique across all splits, so no validation query is also in train."""
+    is unique across all splits, so no validation query is also in train.
+
+    With several system prompts (one per suite the data serves), the first is
+    every example's, then a third of the examples get one of the others: the
+    model learns to work under each suite's system prompt."""
+    prompts = (system_prompts,) if isinstance(system_prompts, str) else tuple(system_prompts)
+    system_prompt = prompts[0]
     rng = random.Random(seed)
     total = sum(SPLITS.values())
     seen: set[str] = set()
@@ -758,14 +765,20 @@ def generate(system_prompt: str, seed: int = SEED) -> dict[str, list[Example]]:
             taken[g] += n
         rng.shuffle(part)
         splits[name] = part
+    if len(prompts) > 1:
+        other = random.Random(seed + 1)  # its own stream: the examples themselves stay as they were
+        for part in splits.values():
+            for ex in part:
+                if other.random() < 1 / 3:
+                    ex["messages"][0]["content"] = other.choice(prompts[1:])
     return splits
 
 
-def write_dataset(out_dir: str | Path, system_prompt: str, seed: int = SEED) -> dict[str, Path]:
+def write_dataset(out_dir: str | Path, system_prompts: str | tuple[str, ...], seed: int = SEED) -> dict[str, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for name, examples in generate(system_prompt, seed).items():
+    for name, examples in generate(system_prompts, seed).items():
         path = out / f"{name}.jsonl"
         path.write_text("".join(json.dumps(ex, ensure_ascii=False) + "\n" for ex in examples), encoding="utf-8")
         paths[name] = path
@@ -777,8 +790,9 @@ if __name__ == "__main__":  # python -m pytest_punie.models.tiny.datagen [OUT_DI
 
     from pytest_punie.suite import load_suite
 
-    root = Path(__file__).resolve().parents[2]
-    suite = load_suite(root / "evalsuites" / "phase33.yaml")
+    root = Path(__file__).resolve().parents[3]
+    # the suites the embedded data serves: Phase 33's system prompt first, Phase 26's on a third
+    systems = tuple(load_suite(root / "evalsuites" / f"{name}.yaml").system_prompt for name in SERVES)
     target = sys.argv[1] if len(sys.argv) > 1 else root / "data"
-    for split, p in write_dataset(target, suite.system_prompt).items():
+    for split, p in write_dataset(target, systems).items():
         print(split, p, sum(1 for _ in open(p)))
