@@ -39,6 +39,12 @@ def add_model_options(group: pytest.OptionGroup, parser: pytest.Parser) -> None:
         help="how a local model generates: in-process batched mlx-lm, or a managed mlx_lm server "
         "(auto: in-process, one shared server under xdist)",
     )
+    group.addoption(
+        "--punie-no-cache",
+        action="store_true",
+        default=False,
+        help="generate every response: do not use (or keep) the responses kept for this exact model and sampling",
+    )
     parser.addini("punie_model", default="", help="default for --punie-model")
     parser.addini(
         "punie_suites",

@@ -43,7 +43,10 @@ def _sampling(suites: list[Suite], run_overrides: dict[str, Any] | None = None) 
         for p in s.prompts
         if p.max_tokens not in (None, s.sampling.max_tokens) and "max_tokens" not in applied
     }
-    out = {"default": default, "overrides": overrides}
+    out: dict[str, Any] = {"default": default, "overrides": overrides}
+    per_suite = {s.name: {**s.sampling.as_dict(), **applied} for s in suites}
+    if len(suites) > 1:  # each suite generates with its own sampling
+        out["suites"] = per_suite
     if applied:
         out["run_overrides"] = applied
     return out
@@ -91,9 +94,10 @@ def _identities(sources: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for s in sources:
         variant = s.get("variant", "")
-        strip = {k: v for k, v in s.items() if k != "blas"}
+        local = ("blas", "response_cache")  # per process: not what answered
+        strip = {k: v for k, v in s.items() if k not in local}
         seen = out.get(variant)
-        if seen is not None and {k: v for k, v in seen.items() if k != "blas"} != strip:
+        if seen is not None and {k: v for k, v in seen.items() if k not in local} != strip:
             raise SuiteError(None, None, f"workers answered with different models: {seen} / {s}")
         out[variant] = s
     return out
@@ -142,12 +146,26 @@ def build_run_document(
             doc["sweep"] = sweep_of(doc, idents)
     doc["findings"] = _sorted_findings(findings)
     doc["completeness"] = completeness(doc, facts)
+    doc["response_cache"] = response_cache_of(sources)
     if facts.repeat > 1:
         doc["repeats"] = repeats_of(doc, facts.repeat)
     if facts.interrupted and doc["verdict"] != "INVALID":
         doc["verdict"] = "INCOMPLETE"  # nothing is judged on an interrupted run
         doc["overall"]["passed"] = False
     return doc
+
+
+def response_cache_of(sources: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Responses taken from the response cache and generated, over every source of the
+    run (xdist workers and variants; a cache shared by two variants counted once)."""
+    caches = {c["instance"]: c for s in sources if isinstance(c := s.get("response_cache"), dict) and "instance" in c}
+    if not caches:
+        return None
+    return {
+        "hits": sum(int(c["hits"]) for c in caches.values()),
+        "misses": sum(int(c["misses"]) for c in caches.values()),
+        "folders": sorted({str(c["folder"]) for c in caches.values()}),
+    }
 
 
 def repeats_of(doc: dict[str, Any], k: int) -> dict[str, Any]:

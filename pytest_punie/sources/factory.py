@@ -8,6 +8,7 @@ the others use it, and the controller stops it when the session ends.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -77,23 +78,56 @@ def stop_shared_server(run_dir: Path) -> None:
         stop_pid(int(json.loads(state.read_text())["pid"]))
 
 
-def serving_preflight(config: pytest.Config, model_path: Path, suites: list[Any], log: Callable[[str], None]) -> Any:
+def serving_preflight(
+    config: pytest.Config, model_path: Path, suites: list[Any], log: Callable[[str], None], digest: str | None = None
+) -> Any:
     """The tool-parser preflight, before any generation: which parser mlx-lm
-    will apply to this model, and whether it reads the calls it was trained on."""
+    will apply to this model, and whether it reads the calls it was trained on.
+    Its outcome is kept beside the build cache, keyed by the verified model digest,
+    the calls and the mlx-lm version: a rerun says the same without importing mlx-lm."""
+    from pytest_punie.models.cache import default_cache_dir
+    from pytest_punie.provenance import versions_of
     from pytest_punie.serving.calls import call_texts
-    from pytest_punie.serving.toolparser import preflight
 
     data = [Path(d) for d in config.getoption("punie_data")]
-    report = preflight(model_path, call_texts(suites, data, config.rootpath))
+    texts = call_texts(suites, data, config.rootpath)
+    kept: Path | None = None
+    if digest and not config.getoption("punie_no_cache"):
+        material = json.dumps([digest, versions_of("mlx-lm"), texts], sort_keys=True).encode("utf-8")
+        kept = default_cache_dir(config.rootpath) / "preflight" / f"{hashlib.sha256(material).hexdigest()}.json"
+        try:
+            entry = json.loads(kept.read_text(encoding="utf-8"))
+            for line in entry["lines"]:
+                log(line)
+            return entry["report"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    from pytest_punie.serving.toolparser import preflight
+
+    report = preflight(model_path, texts)
     if report.passed:
-        log(
+        lines = [
             f"tool-parser preflight: mlx-lm's {report.choice.name} parser reads all "
             f"{report.outcome.total} tool calls of the training data and the suite"
-        )
+        ]
     else:
-        for line in report.problems():
-            log(f"WARNING tool-parser preflight: {line}")
+        lines = [f"WARNING tool-parser preflight: {line}" for line in report.problems()]
+    for line in lines:
+        log(line)
+    if kept is not None:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text(json.dumps({"lines": lines, "report": report.to_dict()}), encoding="utf-8")
     return report.to_dict()
+
+
+def response_cache(config: pytest.Config, digest: str | None, backend_kind: str) -> Any:
+    """The responses kept for this verified artifact and backend (None: --punie-no-cache)."""
+    if not digest or config.getoption("punie_no_cache"):
+        return None
+    from pytest_punie.models.cache import default_cache_dir
+    from pytest_punie.sources.responsecache import ResponseCache
+
+    return ResponseCache(default_cache_dir(config.rootpath), digest, backend_kind)
 
 
 def make_source(
@@ -138,7 +172,8 @@ def make_source(
             "--punie-server-url URL (or set punie_model in [tool.pytest.ini_options])",
         )
     resolved = model() if model is not None else resolve_model(config, name, log)
-    identity = {**resolved.identity(), "tool_parser": serving_preflight(config, resolved.path, suites or [], log)}
+    preflight = serving_preflight(config, resolved.path, suites or [], log, resolved.digest)
+    identity = {**resolved.identity(), "tool_parser": preflight}
     workerinput = getattr(config, "workerinput", None)
     kind = config.getoption("punie_backend")
     if kind == "auto":
@@ -146,7 +181,8 @@ def make_source(
     if kind == "inprocess":
         from pytest_punie.backends.inprocess import InProcessBackend
 
-        return ModelSource(InProcessBackend(resolved.path), identity, overrides)
+        kept = response_cache(config, resolved.digest, "in-process")
+        return ModelSource(InProcessBackend(resolved.path), identity, overrides, response_cache=kept)
     from pytest_punie.backends.http import HttpBackend, ManagedServer
 
     if workerinput and workerinput.get("punie_run_dir"):
@@ -157,13 +193,14 @@ def make_source(
             {"server": "managed, shared by xdist workers"},
             tokenizer_file=resolved.path / "tokenizer.json",
         )
-        return ModelSource(shared, identity, overrides, batch=False)
+        kept = response_cache(config, resolved.digest, "server")
+        return ModelSource(shared, identity, overrides, batch=False, response_cache=kept)
     server = ManagedServer(resolved.path).start()
     http = HttpBackend(
         server.url, str(resolved.path), {"server": "managed"}, tokenizer_file=resolved.path / "tokenizer.json"
     )
     backend = OwnedServerBackend(http, server)
-    return ModelSource(backend, identity, overrides)
+    return ModelSource(backend, identity, overrides, response_cache=response_cache(config, resolved.digest, "server"))
 
 
 class OwnedServerBackend:
@@ -240,14 +277,15 @@ def variant_source(
         resolved = checkpoint_model(config, model, variant.checkpoint, log)
         backend: Any = InProcessBackend(resolved.path)
         identity = {**resolved.identity(), "checkpoint": str(variant.checkpoint), "iteration": variant.iteration}
+        kept = response_cache(config, resolved.digest, "in-process")
     else:
         base = source()
         if not isinstance(base, ModelSource):
             raise PunieError(None, None, "--punie-temperatures needs a model (recorded responses have one temperature)")
-        backend, identity = base.backend, base._identity
+        backend, identity, kept = base.backend, base._identity, base.response_cache
     overrides = dict(getattr(source(), "overrides", {}) or {}) if not variant.checkpoint else {}
     if variant.temperature is not None:
         overrides["temperature"] = variant.temperature
         if variant.temperature > 0 and overrides.get("seed") is None:
             overrides["seed"] = 0  # sampled, but reproducibly
-    return ModelSource(backend, {**identity, "variant": variant.name}, overrides)
+    return ModelSource(backend, {**identity, "variant": variant.name}, overrides, response_cache=kept)

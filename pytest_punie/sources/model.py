@@ -8,8 +8,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from pytest_punie.backends import Backend, ChatRequest, OnResult, ResponseRecord
+from pytest_punie.backends import Backend, ChatRequest, ResponseRecord
 from pytest_punie.results import judge_prompt
+from pytest_punie.sources.responsecache import ResponseCache
 from pytest_punie.suite.model import Prompt, Sampling, Suite, chat_messages
 
 
@@ -22,16 +23,27 @@ def apply_overrides(sampling: Sampling, overrides: dict[str, Any]) -> Sampling:
 
 
 class ModelSource:
-    def __init__(self, backend: Backend, identity: dict[str, Any], overrides: dict[str, Any], batch: bool = True):
+    def __init__(
+        self,
+        backend: Backend,
+        identity: dict[str, Any],
+        overrides: dict[str, Any],
+        batch: bool = True,
+        response_cache: ResponseCache | None = None,
+    ):
         self.backend = backend
         self._identity = identity
         self.overrides = overrides
         self.batch = batch  # False under xdist: each worker asks for its own prompts
         self._cache: dict[tuple[str, str, int], ResponseRecord] = {}
+        self.response_cache = response_cache  # responses kept across runs (None: --punie-no-cache, or no artifact)
         self.progress: Callable[[str], None] | None = None  # one line per response as it completes
 
     def identity(self) -> dict[str, Any]:
-        return {**self._identity, **self.backend.identity(), "sampling_overrides": self.overrides}
+        out = {**self._identity, **self.backend.identity(), "sampling_overrides": self.overrides}
+        if self.response_cache is not None:
+            out["response_cache"] = self.response_cache.summary()
+        return out
 
     def request(self, suite: Suite, prompt: Prompt, sample: int = 0) -> ChatRequest:
         sampling = apply_overrides(suite.sampling_for(prompt), self.overrides)
@@ -45,14 +57,46 @@ class ModelSource:
             todo = [p for p in (batch if self.batch else [prompt]) if (suite.digest, p.id, sample) not in self._cache]
             if prompt not in todo:
                 todo.append(prompt)
-            records = self.backend.complete(
-                [self.request(suite, p, sample) for p in todo], self._reporter(suite, todo, sample)
-            )
-            for p, rec in zip(todo, records, strict=True):
+            for p, rec in zip(todo, self._generate(suite, todo, sample), strict=True):
                 self._cache[(suite.digest, p.id, sample)] = rec
         return self._cache[key]
 
-    def _reporter(self, suite: Suite, todo: list[Prompt], sample: int) -> OnResult | None:
+    def _generate(self, suite: Suite, todo: list[Prompt], sample: int) -> list[ResponseRecord]:
+        """Responses for ``todo``: from the response cache where kept, the rest generated
+        (and kept as each completes). A run that needs nothing generated loads no model."""
+        requests = [self.request(suite, p, sample) for p in todo]
+        kept = self.response_cache
+        found = [kept.get(r) if kept is not None else None for r in requests]
+        missing = [(p, r) for p, r, f in zip(todo, requests, found, strict=True) if f is None]
+        if kept is not None:
+            kept.hits += len(todo) - len(missing)
+            kept.misses += len(missing)
+            if len(missing) < len(todo) and self.progress is not None:
+                self.progress(
+                    f"{len(todo) - len(missing)} responses from cache ({suite.name}; {kept.folder}), "
+                    f"{len(missing)} to generate (--punie-no-cache generates every one)"
+                )
+        reporter = self._reporter(suite, todo, sample)
+        if reporter is not None:  # a person sees every response, kept ones too (said as such)
+            for r, f in zip(requests, found, strict=True):
+                if f is not None:
+                    reporter(r, f, True)
+        generated: dict[str, ResponseRecord] = {}
+        if missing:
+
+            def on_result(req: ChatRequest, record: ResponseRecord) -> None:
+                if kept is not None:
+                    kept.put(req, record)  # kept at once: an interrupted run resumes from here
+                if reporter is not None:
+                    reporter(req, record, False)
+
+            records = self.backend.complete([r for _, r in missing], on_result)
+            generated = {r.key: rec for (_, r), rec in zip(missing, records, strict=True)}
+        return [f if f is not None else generated[r.key] for r, f in zip(requests, found, strict=True)]
+
+    def _reporter(
+        self, suite: Suite, todo: list[Prompt], sample: int
+    ) -> Callable[[ChatRequest, ResponseRecord, bool], None] | None:
         """A line per response as it completes: id, both scores, label, seconds, a running count."""
         progress = self.progress
         if progress is None:
@@ -60,17 +104,18 @@ class ModelSource:
         prompts = {self.request(suite, p, sample).key: p for p in todo}
         done: list[str] = []
 
-        def on_result(req: ChatRequest, record: ResponseRecord) -> None:
+        def on_result(req: ChatRequest, record: ResponseRecord, from_cache: bool) -> None:
             prompt = prompts.get(req.key)
             if prompt is None:
                 return
             done.append(req.key)
             r = judge_prompt(suite.path, suite, prompt, [record])
             what = f"no response: {record.error}" if record.error else r.label
+            took = " cached " if from_cache else f"{record.seconds or 0:6.2f} s"
             progress(
-                f"{'PASS' if r.passed else 'MISS'} {prompt.id:<10} {prompt.category:<12} "
+                f"{'PASS' if r.passed else 'MISS'} {prompt.id:<10} {prompt.category:<14} "
                 f"legacy {float(r.scores['legacy']):.2f}  strict {float(r.scores['strict']):.2f}  "
-                f"{what:<18} {record.seconds or 0:6.2f} s  [{len(done)}/{len(prompts)}]"
+                f"{what:<18} {took}  [{len(done)}/{len(prompts)}]"
             )
 
         return on_result
