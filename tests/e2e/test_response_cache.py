@@ -43,7 +43,7 @@ def test_an_identical_rerun_comes_from_the_cache(tiny_project, tiny_model, monke
     monkeypatch.delenv("PYTHONPROFILEIMPORTTIME")
     assert second["response_cache"]["hits"] == 25 and second["response_cache"]["misses"] == 0
     again.stdout.fnmatch_lines(
-        ["[[]punie[]] 25 responses from cache (phase26; *), 0 to generate*", "[[]punie[]] * cached  [[]25/25[]]"]
+        ["[[]punie[]] 25 responses from cache (phase26; *), 0 to generate*", "[[]punie[]] * cached *[[]25/25[]]"]
     )
     imported = {line.rsplit("|", 1)[-1].strip() for line in again.stderr.lines if line.startswith("import time:")}
     assert any(m.startswith("pytest_punie.") for m in imported)  # the listing is of this run
