@@ -20,7 +20,7 @@ def render_gate_terminal(doc: dict[str, Any]) -> list[str]:
     cols = f"{'baseline':>8} {'cand.':>7} {'delta':>7} {'worse':>5} {'better':>6} {'p':>6}"
     header = f"{'category':<12} {cols}  pass-rate 95% CI"
     lines += [header, "-" * len(header)]
-    for name, c in comp["categories"].items():
+    for name, c in _rows(comp):
         lines.append(
             f"{name:<12} {_pct(c['baseline']):>8} {_pct(c['candidate']):>7} {c['delta'] * 100:>+6.1f} "
             f"{c['worse']:>5} {c['better']:>6} {c['p_value']:>6.3f}  {_ci(c['candidate_interval'])}"
@@ -33,6 +33,26 @@ def render_gate_terminal(doc: dict[str, Any]) -> list[str]:
     lines.append(f"GATE: {gate['verdict']}")
     lines += [f"  - {r}" for r in gate["reasons"]]
     return lines
+
+
+def _rows(comp: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Categories, overall, then the suite-level metrics (said as metrics)."""
+    rows = list(comp["categories"].items())
+    return rows + [(f"metric {name}", m) for name, m in (comp.get("metrics") or {}).items()]
+
+
+def what_n_prompts_can_show(comp: dict[str, Any]) -> str:
+    """How far one flipped prompt moves the overall score and the smallest category's,
+    from the sizes actually compared (not a suite size assumed)."""
+    overall = (comp["categories"].get("overall") or {}).get("prompts") or 0
+    sizes = [int(c.get("prompts") or 0) for name, c in comp["categories"].items() if name != "overall"]
+    sizes = [n for n in sizes if n]
+    if not overall:
+        return "No prompts were compared."
+    text = f"What {overall} prompts can show: one flip moves the overall score by {100 / overall:.1f} points"
+    if sizes:
+        text += f" and a {min(sizes)}-prompt category by {100 / min(sizes):.0f} points"
+    return text + "; a change smaller than the intervals above is not evidence either way."
 
 
 def scope_lines(comp: dict[str, Any]) -> list[str]:
@@ -63,7 +83,7 @@ def render_gate_markdown(doc: dict[str, Any]) -> str:
         "| category | baseline | candidate | delta | worse | better | p | candidate pass rate 95% CI |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for name, c in comp["categories"].items():
+    for name, c in _rows(comp):
         out.append(
             f"| {name} | {_pct(c['baseline'])} | {_pct(c['candidate'])} | {c['delta'] * 100:+.1f} | "
             f"{c['worse']} | {c['better']} | {c['p_value']:.3f} | {_ci(c['candidate_interval'])} |"
@@ -77,9 +97,5 @@ def render_gate_markdown(doc: dict[str, Any]) -> str:
             )
     if comp["label_moves"]:
         out += ["", "Label changes: " + ", ".join(f"{k} ({v})" for k, v in comp["label_moves"].items())]
-    out += [
-        "",
-        "What 27 prompts can show: one flip moves the overall score by 3.7 points and a 3-prompt category by "
-        "33 points; a change smaller than the intervals above is not evidence either way.",
-    ]
+    out += ["", what_n_prompts_can_show(comp)]
     return "\n".join(out) + "\n"

@@ -13,6 +13,7 @@ from pytest_punie.gate import baselines
 from pytest_punie.gate.compare import (
     ALPHA,
     _category_key,
+    SuiteChanged,
     _regression,
     check_same_measurement,
     compare,
@@ -22,7 +23,7 @@ from pytest_punie.gate.compare import (
 from pytest_punie.gate.run import GateOptions, apply_gate
 from pytest_punie.stats import wilson
 
-from .handbuilt import document, write_suite
+from .handbuilt import SUITE, document, write_suite
 
 
 @pytest.fixture
@@ -40,6 +41,13 @@ def test_what_must_match_to_compare(mini, tmp_path):
     changed = check_same_measurement(other, base)
     assert [c.split(":")[0] for c in changed] == ["suites", "scorers", "sampling_overrides"]
     assert "baseline [" in changed[1] and "candidate ['strict']" in changed[1]
+    # a document from before --punie-repeat existed measured one sample, like repeat=1
+    older = json.loads(json.dumps(base))
+    del older["provenance"]["repeat"]
+    assert check_same_measurement(older, base) == []
+    with pytest.raises(SuiteChanged):  # compare refuses unless the change is allowed
+        compare(other, base, {})
+    assert compare(other, base, {}, allow_change=True).verdict == "PASS"
 
 
 def test_completeness_recorded_or_judged_by_the_suites(mini):
@@ -108,6 +116,10 @@ def test_a_regression_row():
     assert row(6, 0, -0.1, 0.1)[1:] == ([], [])  # exactly at the allowance
     assert row(6, 0, -0.1000001, 0.1)[1][0].startswith("cat:")  # just beyond it
     assert ALPHA == 0.05
+    third, _, _ = row(0, 0, -1 / 3, None)
+    assert third["delta"] == -0.333333  # rounded to 6 places, not 7
+    none_passed = _regression("x", {"score": 0.0, "prompts_run": 5, "prompts_passed": 0}, {"score": 0.0}, [], None, [], [])
+    assert none_passed["candidate_interval"] == wilson(0, 5) and none_passed["baseline_interval"] is None
     empty = _regression("x", {"score": 1.0}, {"score": 1.0}, [], None, [], [])
     assert empty["candidate_interval"] is None and empty["baseline_interval"] is None and empty["prompts"] == 0
 
@@ -234,3 +246,59 @@ def test_the_gate_markdown_says_every_rule(tmp_path, mini, snapshot):
     apply_gate(cand, options(tmp_path, compare="prod"))
     cand["comparison"]["baseline_path"] = "baselines/prod.json"  # the tmp path differs per run
     assert render_gate_markdown(cand) == snapshot
+
+
+def test_runs_with_different_prompts_are_compared_on_the_common_ones(mini, tmp_path):
+    """A baseline with prompts the candidate lacks (and the other way round): each side
+    recomputed on the prompts both have, said as such, flips only among those."""
+    base = document([mini], missing={"b5"}, failing={"a1"})
+    cand = document([mini], missing={"a5"}, failing={"b1"})
+    comp = compare(cand, base, {}).comparison
+    assert comp["scope"] == {"restricted": True, "common_prompts": 8, "candidate_prompts": 9, "baseline_prompts": 9}
+    assert comp["categories"]["a"]["prompts"] == 4 and comp["categories"]["b"]["prompts"] == 4
+    assert comp["categories"]["a"]["baseline"] == 0.75 and comp["categories"]["a"]["candidate"] == 1.0
+    assert [(f["id"], f["from"], f["to"]) for f in comp["flips"]] == [("a1", False, True), ("b1", True, False)]
+    assert comp["metrics"]["rate"]["prompts"] == 5
+
+
+def test_a_category_or_metric_only_one_side_has_gets_no_row(mini, tmp_path):
+    prompts = [{**p, "category": "a"} for p in SUITE["prompts"]]
+    (tmp_path / "one").mkdir()
+    other = write_suite(tmp_path / "one", "mini", categories={"a": {"threshold": ">= 0.6"}}, metrics={}, prompts=prompts)
+    cand, base = document([other]), document([mini])
+    for doc in (cand, base):  # the same path: the same prompts, told apart by what changed
+        doc["suites"][0]["path"] = "mini.yaml"
+        for p in doc["prompts"]:
+            p["suite"] = "mini.yaml"
+    comp = compare(cand, base, {}, allow_change=True).comparison
+    assert "b" not in comp["categories"] and comp["metrics"] == {}
+    assert set(comp["categories"]) == {"a", "overall"}
+
+
+def test_the_gate_terminal_and_markdown_views(tmp_path, mini, snapshot):
+    """What a person reads: the terminal lines and the Markdown, on a restricted
+    comparison with label changes and a metric row, pinned."""
+    from pytest_punie.gate.report import render_gate_markdown, render_gate_terminal
+
+    base = document([mini], missing={"b5"})
+    cand = document([mini], missing={"a5"}, failing={"a1", "a2", "b1"})
+    result = compare(cand, base, {"a": 0.1, "overall": 0.1, "metrics": {"rate": 0.1}})
+    cand["gate"], cand["comparison"] = result.to_dict(), {**result.comparison, "baseline_name": "prod"}
+    cand["provenance"]["model"] = {"digest": "sha256:" + "c" * 64}
+    cand["comparison"]["baseline"]["model"] = {"digest": "sha256:" + "b" * 64}
+    cand["provenance"]["time"] = cand["comparison"]["baseline"]["time"] = "2026-11-23T12:00:00"
+    assert render_gate_terminal(cand) == snapshot
+    assert render_gate_markdown(cand) == snapshot
+
+
+def test_what_the_compared_sizes_can_show():
+    from pytest_punie.gate.report import what_n_prompts_can_show
+
+    comp = {"categories": {"a": {"prompts": 3}, "b": {"prompts": 8}, "overall": {"prompts": 25}}}
+    assert what_n_prompts_can_show(comp).startswith(
+        "What 25 prompts can show: one flip moves the overall score by 4.0 points and a 3-prompt category by 33 points;"
+    )
+    assert what_n_prompts_can_show({"categories": {"overall": {"prompts": 4}}}).startswith(
+        "What 4 prompts can show: one flip moves the overall score by 25.0 points;"
+    )
+    assert what_n_prompts_can_show({"categories": {}}) == "No prompts were compared."
