@@ -1,7 +1,9 @@
 """In-process mlx-lm generation with continuous batching (the default).
 
 All prompts of a run go through one ``BatchGenerator``: at temperature 0 the
-token ids equal one-by-one generation, in a fraction of the time.
+token ids equal one-by-one generation, in a fraction of the time. The prompts of
+a suite share their system prompt: its KV cache is computed once and given to
+every sequence (benchmarks/generation_steps.py measures what that saves).
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ from pytest_punie.backends import ChatRequest, OnResult, ResponseRecord, complet
 
 
 class InProcessBackend:
-    def __init__(self, model_path: str | Path, identity: dict[str, Any] | None = None):
+    MIN_SHARED_PREFIX = 16  # tokens: below this, prefilling the prefix once saves nothing worth a step
+
+    def __init__(self, model_path: str | Path, identity: dict[str, Any] | None = None, share_prefix: bool = True):
         self.model_path = Path(model_path)
+        self.share_prefix = share_prefix
+        self.shared_prefix_tokens: list[int] = []  # per group of the last complete(): tokens prefilled once
         self._identity = identity or {"path": str(self.model_path)}
         self._model: Any = None
         self._tokenizer: Any = None
@@ -57,6 +63,7 @@ class InProcessBackend:
         from mlx_lm.sample_utils import make_sampler
 
         out: dict[str, ResponseRecord] = {}
+        self.shared_prefix_tokens = []
         groups: dict[tuple[Any, ...], list[ChatRequest]] = {}
         for req in requests:
             s = req.sampling
@@ -70,7 +77,7 @@ class InProcessBackend:
             prompts = [self.encode_prompt(r.messages) for r in reqs]
             started = time.monotonic()
             timeout = max(r.sampling.timeout_s for r in reqs)  # the batch shares one overall deadline
-            uids = gen.insert(prompts, [r.sampling.max_tokens for r in reqs])
+            uids = self._insert(gen, prompts, [r.sampling.max_tokens for r in reqs])
             tokens: dict[int, list[int]] = {u: [] for u in uids}
             finish: dict[int, str] = {}
             ended_on: dict[int, int] = {}  # the stop token a sequence ended on (not part of its text)
@@ -103,6 +110,37 @@ class InProcessBackend:
                         on_result(req, out[req.key])
         return [out[r.key] for r in requests]
 
+    def _insert(self, gen: Any, prompts: list[list[int]], max_tokens: list[int]) -> list[int]:
+        """Queue the prompts; their common prefix (the system prompt and chat framing)
+        prefilled once and its KV cache given to each sequence, when there is one."""
+        k = shared_prefix_length(prompts) if self.share_prefix and len(prompts) > 1 else 0
+        caches = self._prefix_caches(prompts[0][:k], len(prompts)) if k >= self.MIN_SHARED_PREFIX else None
+        if caches is None:
+            self.shared_prefix_tokens.append(0)
+            return list(gen.insert(prompts, max_tokens))
+        self.shared_prefix_tokens.append(k)
+        return list(gen.insert([p[k:] for p in prompts], max_tokens, caches=caches))
+
+    def _prefix_caches(self, prefix: list[int], n: int) -> list[list[Any]] | None:
+        """``n`` copies of the KV cache after ``prefix`` (None: a cache kind we do not copy)."""
+        import mlx.core as mx
+        from mlx_lm.models.cache import KVCache, make_prompt_cache
+
+        base = make_prompt_cache(self._model)
+        if not all(type(c) is KVCache for c in base):
+            return None  # rotating, quantized or recurrent caches: every prompt prefilled whole
+        self._model(mx.array(prefix)[None], cache=base)
+        mx.eval([c.state for c in base])
+        copies = []
+        for _ in range(n):
+            layers = []
+            for c in base:
+                copy = KVCache()
+                copy.state = (c.keys[..., : c.offset, :], c.values[..., : c.offset, :], c.offset)
+                layers.append(copy)
+            copies.append(layers)
+        return copies
+
     def _record(
         self,
         req: ChatRequest,
@@ -125,6 +163,16 @@ class InProcessBackend:
 
     def close(self) -> None:
         self._model = self._tokenizer = None
+
+
+def shared_prefix_length(prompts: list[list[int]]) -> int:
+    """Tokens every prompt starts with, leaving each at least one token of its own."""
+    limit = min(len(p) for p in prompts) - 1
+    first = prompts[0]
+    n = 0
+    while n < limit and all(p[n] == first[n] for p in prompts):
+        n += 1
+    return max(n, 0)
 
 
 def server_message(tokenizer: Any, text: str, finish_reason: str) -> tuple[dict[str, Any], str]:

@@ -92,7 +92,10 @@ def test_inprocess_and_server_backends_agree_at_temperature_zero(tiny_model):
 
     suite = load_suite(PHASE33)
     reqs = [ChatRequest(p.id, messages_for(suite, p), suite.sampling_for(p)) for p in suite.prompts]
-    local = InProcessBackend(tiny_model.path).complete(reqs)
+    inprocess = InProcessBackend(tiny_model.path)
+    local = inprocess.complete(reqs)
+    # the system prompt's KV cache computed once, shared by every prompt; the ids still equal the server's
+    assert inprocess.shared_prefix_tokens and inprocess.shared_prefix_tokens[0] > 50
     server = ManagedServer(tiny_model.path).start()
     try:
         served = HttpBackend(
