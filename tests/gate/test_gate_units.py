@@ -12,8 +12,8 @@ from pytest_punie.errors import PunieError
 from pytest_punie.gate import baselines
 from pytest_punie.gate.compare import (
     ALPHA,
-    _category_key,
     SuiteChanged,
+    _category_key,
     _regression,
     check_same_measurement,
     compare,
@@ -118,7 +118,8 @@ def test_a_regression_row():
     assert ALPHA == 0.05
     third, _, _ = row(0, 0, -1 / 3, None)
     assert third["delta"] == -0.333333  # rounded to 6 places, not 7
-    none_passed = _regression("x", {"score": 0.0, "prompts_run": 5, "prompts_passed": 0}, {"score": 0.0}, [], None, [], [])
+    none = {"score": 0.0, "prompts_run": 5, "prompts_passed": 0}
+    none_passed = _regression("x", none, {"score": 0.0}, [], None, [], [])
     assert none_passed["candidate_interval"] == wilson(0, 5) and none_passed["baseline_interval"] is None
     empty = _regression("x", {"score": 1.0}, {"score": 1.0}, [], None, [], [])
     assert empty["candidate_interval"] is None and empty["baseline_interval"] is None and empty["prompts"] == 0
@@ -264,7 +265,8 @@ def test_runs_with_different_prompts_are_compared_on_the_common_ones(mini, tmp_p
 def test_a_category_or_metric_only_one_side_has_gets_no_row(mini, tmp_path):
     prompts = [{**p, "category": "a"} for p in SUITE["prompts"]]
     (tmp_path / "one").mkdir()
-    other = write_suite(tmp_path / "one", "mini", categories={"a": {"threshold": ">= 0.6"}}, metrics={}, prompts=prompts)
+    one_category = {"a": {"threshold": ">= 0.6"}}
+    other = write_suite(tmp_path / "one", "mini", categories=one_category, metrics={}, prompts=prompts)
     cand, base = document([other]), document([mini])
     for doc in (cand, base):  # the same path: the same prompts, told apart by what changed
         doc["suites"][0]["path"] = "mini.yaml"
