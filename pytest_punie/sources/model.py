@@ -76,7 +76,7 @@ class ModelSource:
                     f"{len(todo) - len(missing)} responses from cache ({suite.name}; {kept.folder}), "
                     f"{len(missing)} to generate (--punie-no-cache generates every one)"
                 )
-        reporter = self._reporter(suite, todo, sample)
+        reporter = self._reporter(suite, todo, requests)
         if reporter is not None:  # a person sees every response, kept ones too (said as such)
             for r, f in zip(requests, found, strict=True):
                 if f is not None:
@@ -95,13 +95,13 @@ class ModelSource:
         return [f if f is not None else generated[r.key] for r, f in zip(requests, found, strict=True)]
 
     def _reporter(
-        self, suite: Suite, todo: list[Prompt], sample: int
+        self, suite: Suite, todo: list[Prompt], requests: list[ChatRequest]
     ) -> Callable[[ChatRequest, ResponseRecord, bool], None] | None:
         """A line per response as it completes: id, both scores, label, seconds, a running count."""
         progress = self.progress
         if progress is None:
             return None
-        prompts = {self.request(suite, p, sample).key: p for p in todo}
+        prompts = {r.key: p for r, p in zip(requests, todo, strict=True)}
         done: list[str] = []
 
         def on_result(req: ChatRequest, record: ResponseRecord, from_cache: bool) -> None:
