@@ -32,7 +32,7 @@ from mlx_lm.generate import BatchGenerator, generate_step  # noqa: E402
 from mlx_lm.models.cache import make_prompt_cache  # noqa: E402
 
 from pytest_punie.backends import ChatRequest  # noqa: E402
-from pytest_punie.backends.inprocess import InProcessBackend  # noqa: E402
+from pytest_punie.backends.inprocess import InProcessBackend, _copy_cache, shared_prefix_length  # noqa: E402
 from pytest_punie.models.cache import BuildCache, default_cache_dir  # noqa: E402
 from pytest_punie.models.resolve import materialize, resolve_spec  # noqa: E402
 from pytest_punie.sources.model import messages_for  # noqa: E402
@@ -115,7 +115,12 @@ def prefill_seconds(backend: InProcessBackend, prompts) -> float:
     n = len(prompts)
     gen = BatchGenerator(backend._model, stop_tokens=[], max_tokens=1, prefill_batch_size=n, completion_batch_size=n)
     t = time.perf_counter()
-    backend._insert(gen, prompts, [1] * n)
+    k = shared_prefix_length(prompts) if backend.share_prefix and n > 1 else 0
+    prefix = backend._prefix_cache(prompts[0][:k]) if k >= backend.MIN_SHARED_PREFIX else None
+    if prefix is None:
+        gen.insert(prompts, [1] * n)
+    else:
+        gen.insert([p[k:] for p in prompts], [1] * n, caches=[_copy_cache(prefix) for _ in prompts])
     while gen.next_generated():
         pass
     gen.close()

@@ -1,18 +1,33 @@
 """In-process mlx-lm generation with continuous batching (the default).
 
 All prompts of a run go through one ``BatchGenerator``: at temperature 0 the
-token ids equal one-by-one generation, in a fraction of the time. The prompts of
-a suite share their system prompt: its KV cache is computed once and given to
-every sequence (benchmarks/generation_steps.py measures what that saves).
+token ids equal one-by-one generation. The prompts of a suite share their system
+prompt: its KV cache is computed once and given to every sequence
+(benchmarks/generation_steps.py measures what that saves). How many generate at
+once is sized from the measured step cost (backends/window.py), so that each
+prompt's own ``timeout_s``, counted from when it is scheduled, stays honest; a
+prompt cut by its limit keeps the text it wrote.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pytest_punie.backends import ChatRequest, OnResult, ResponseRecord, completion_dict
+from pytest_punie.backends.window import Window, plan_line
+
+
+@dataclass
+class _Sequence:
+    """A scheduled prompt: its index in the group, when its clock started, its tokens so far."""
+
+    index: int
+    started: float
+    tokens: list[int] = field(default_factory=list)
 
 
 class InProcessBackend:
@@ -26,6 +41,8 @@ class InProcessBackend:
         self._model: Any = None
         self._tokenizer: Any = None
         self.last_token_ids: dict[str, list[int]] = {}
+        self.max_batch = 32  # mlx-lm's completion batch size: the window never exceeds it
+        self.note: Callable[[str], None] | None = None  # the scheduling plan, said as it changes
 
     def identity(self) -> dict[str, Any]:
         return {**self._identity, "backend": "in-process", "blas": self._blas()}
@@ -74,55 +91,104 @@ class InProcessBackend:
             sampler = make_sampler(temp=temperature, top_p=top_p if top_p < 1.0 else 0.0)
             stops = self._stop_sequences(stop)
             gen = BatchGenerator(self._model, stop_tokens=stops, sampler=sampler)
-            prompts = [self.encode_prompt(r.messages) for r in reqs]
-            started = time.monotonic()
-            timeout = max(r.sampling.timeout_s for r in reqs)  # the batch shares one overall deadline
-            uids = self._insert(gen, prompts, [r.sampling.max_tokens for r in reqs])
-            tokens: dict[int, list[int]] = {u: [] for u in uids}
-            finish: dict[int, str] = {}
-            ended_on: dict[int, int] = {}  # the stop token a sequence ended on (not part of its text)
-            by_uid = {uid: (req, prompt) for req, uid, prompt in zip(reqs, uids, prompts, strict=True)}
-            while responses := gen.next_generated():
-                for r in responses:
-                    if r.finish_reason != "stop":
-                        tokens[r.uid].append(r.token)
-                    else:
-                        ended_on[r.uid] = r.token
-                    if r.finish_reason is not None:
-                        finish[r.uid] = r.finish_reason
-                        req, prompt = by_uid[r.uid]
-                        out[req.key] = self._record(
-                            req, prompt, tokens[r.uid], stops, r.finish_reason, ended_on.get(r.uid), started
-                        )
-                        if on_result is not None:
-                            on_result(req, out[req.key])
-                if time.monotonic() - started > timeout:
-                    break  # what has not finished by the deadline is a timeout, not an answer
-            gen.close()
-            for req, uid, _prompt in zip(reqs, uids, prompts, strict=True):
-                if uid not in finish:
-                    out[req.key] = ResponseRecord(
-                        None,
-                        error=f"timeout: generation did not finish within timeout_s={timeout:g} s",
-                        seconds=round(time.monotonic() - started, 3),
-                    )
-                    if on_result is not None:
-                        on_result(req, out[req.key])
+            try:
+                self._run_group(gen, reqs, stops, out, on_result)
+            finally:
+                gen.close()
         return [out[r.key] for r in requests]
 
-    def _insert(self, gen: Any, prompts: list[list[int]], max_tokens: list[int]) -> list[int]:
-        """Queue the prompts; their common prefix (the system prompt and chat framing)
-        prefilled once and its KV cache given to each sequence, when there is one."""
+    def _run_group(
+        self,
+        gen: Any,
+        reqs: list[ChatRequest],
+        stops: list[list[int]],
+        out: dict[str, ResponseRecord],
+        on_result: OnResult | None,
+    ) -> None:
+        """Generate one sampling group through a window of sequences: each prompt's clock starts
+        when it is scheduled and its own ``timeout_s`` cuts it alone, keeping what it wrote."""
+        prompts = [self.encode_prompt(r.messages) for r in reqs]
         k = shared_prefix_length(prompts) if self.share_prefix and len(prompts) > 1 else 0
-        caches = self._prefix_caches(prompts[0][:k], len(prompts)) if k >= self.MIN_SHARED_PREFIX else None
-        if caches is None:
-            self.shared_prefix_tokens.append(0)
-            return list(gen.insert(prompts, max_tokens))
-        self.shared_prefix_tokens.append(k)
-        return list(gen.insert([p[k:] for p in prompts], max_tokens, caches=caches))
+        prefix = self._prefix_cache(prompts[0][:k]) if k >= self.MIN_SHARED_PREFIX else None
+        self.shared_prefix_tokens.append(k if prefix is not None else 0)
+        skip = k if prefix is not None else 0
+        max_tokens = max(r.sampling.max_tokens for r in reqs)
+        timeout = min(r.sampling.timeout_s for r in reqs)
+        window = Window(size=min(len(reqs), self.max_batch), limit=self.max_batch)
+        waiting = list(range(len(reqs)))  # indices into reqs, in order
+        running: dict[int, _Sequence] = {}  # uid -> sequence
+        said_plan = False
 
-    def _prefix_caches(self, prefix: list[int], n: int) -> list[list[Any]] | None:
-        """``n`` copies of the KV cache after ``prefix`` (None: a cache kind we do not copy)."""
+        def schedule() -> None:
+            while waiting and len(running) < window.size:
+                i = waiting.pop(0)
+                caches = [_copy_cache(prefix)] if prefix is not None else None
+                uid = gen.insert([prompts[i][skip:]], [reqs[i].sampling.max_tokens], caches=caches)[0]
+                running[uid] = _Sequence(i, time.monotonic())
+
+        def finish(uid: int, finish_reason: str, stop_token: int | None = None, cut: str | None = None) -> None:
+            seq = running.pop(uid)
+            req = reqs[seq.index]
+            record = self._record(req, prompts[seq.index], seq.tokens, stops, finish_reason, stop_token, seq.started)
+            if cut is not None:
+                record.error = cut
+                if record.response is not None:
+                    record.response["choices"][0]["finish_reason"] = "timeout"
+                    record.response["punie"]["cut"] = cut
+            out[req.key] = record
+            if on_result is not None:
+                on_result(req, record)
+
+        schedule()
+        while running:
+            with gen.stats() as stats:
+                responses = gen.next_generated()
+            if not responses:
+                break
+            for r in responses:
+                seq = running.get(r.uid)
+                if seq is None:
+                    continue
+                if r.finish_reason != "stop":
+                    seq.tokens.append(r.token)
+                if r.finish_reason is not None:
+                    finish(r.uid, r.finish_reason, r.token if r.finish_reason == "stop" else None)
+            now = time.monotonic()
+            for uid, seq in list(running.items()):
+                limit = reqs[seq.index].sampling.timeout_s
+                if now - seq.started > limit:
+                    gen.remove([uid])
+                    finish(
+                        uid,
+                        "length",
+                        cut=f"timeout: this prompt's own generation reached timeout_s={limit:g} s after "
+                        f"{len(seq.tokens)} tokens (text kept)",
+                    )
+            if stats.generation_steps and running:
+                step = stats.decode_time / stats.generation_steps
+                before = window.size
+                window.observe(len(responses), step, max_tokens, timeout)
+                excess = len(running) - window.size
+                if excess > 0:  # too many share a step to finish in time: the youngest wait again
+                    for uid, seq in sorted(running.items(), key=lambda kv: len(kv[1].tokens))[:excess]:
+                        gen.remove([uid])
+                        del running[uid]
+                        waiting.insert(0, seq.index)
+                    waiting.sort()
+                if self.note is not None and (not said_plan or window.size < before):  # first, and each shrink
+                    said_plan = True
+                    self.note(plan_line(len(waiting) + len(running), len(responses), step, window, max_tokens, timeout))
+            schedule()
+        for uid in list(running):  # the generator ran dry without finishing them: never silently
+            finish(uid, "length", cut="timeout: generation ended before this prompt finished (text kept)")
+        for i in waiting:
+            req = reqs[i]
+            out[req.key] = ResponseRecord(None, error="not generated: the batch ended before this prompt was scheduled")
+            if on_result is not None:
+                on_result(req, out[req.key])
+
+    def _prefix_cache(self, prefix: list[int]) -> list[Any] | None:
+        """The KV cache after ``prefix``, prefilled once (None: a cache kind we do not copy)."""
         import mlx.core as mx
         from mlx_lm.models.cache import KVCache, make_prompt_cache
 
@@ -131,15 +197,7 @@ class InProcessBackend:
             return None  # rotating, quantized or recurrent caches: every prompt prefilled whole
         self._model(mx.array(prefix)[None], cache=base)
         mx.eval([c.state for c in base])
-        copies = []
-        for _ in range(n):
-            layers = []
-            for c in base:
-                copy = KVCache()
-                copy.state = (c.keys[..., : c.offset, :], c.values[..., : c.offset, :], c.offset)
-                layers.append(copy)
-            copies.append(layers)
-        return copies
+        return base
 
     def _record(
         self,
@@ -163,6 +221,18 @@ class InProcessBackend:
 
     def close(self) -> None:
         self._model = self._tokenizer = None
+
+
+def _copy_cache(base: list[Any]) -> list[Any]:
+    """A sequence's own copy of the shared prefix's KV cache (the arrays are shared until written)."""
+    from mlx_lm.models.cache import KVCache
+
+    layers = []
+    for c in base:
+        copy = KVCache()
+        copy.state = (c.keys[..., : c.offset, :], c.values[..., : c.offset, :], c.offset)
+        layers.append(copy)
+    return layers
 
 
 def shared_prefix_length(prompts: list[list[int]]) -> int:
