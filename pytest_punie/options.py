@@ -57,6 +57,13 @@ def add_model_options(group: pytest.OptionGroup, parser: pytest.Parser) -> None:
 def add_sampling_options(group: pytest.OptionGroup) -> None:
     group.addoption("--punie-temperature", type=float, metavar="T", help="override the suite's sampling temperature")
     group.addoption("--punie-max-tokens", type=int, metavar="N", help="override every prompt's max_tokens")
+    group.addoption(
+        "--punie-timeout-scale",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="multiply every prompt's own timeout_s (a slow machine); how long we wait, never what is generated",
+    )
     group.addoption("--punie-seed", type=int, metavar="N", help="sampling seed (temperature > 0)")
 
 

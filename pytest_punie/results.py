@@ -28,7 +28,7 @@ class PromptResult:
     passed: bool
     label: str
     response: dict[str, Any] | None
-    error: str | None = None  # transport error, timeout, or no recorded response
+    error: str | None = None  # transport error, timeout (the text so far kept in response), or no recorded response
     retries: int = 0
     seconds: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
@@ -115,10 +115,13 @@ def judge_prompt(
     error is scored as no response, and a prompt with one never passes."""
     scorer = scorer or suite.primary_scorer
     surface = load_surface(suite.tool_surface) if suite.tool_surface else load_surface()
-    scoreds = [_scored(r.response if r.error is None else None, prompt, surface) for r in records]
+    # a prompt cut by its own time limit is scored on the text it wrote (and never passes)
+    scoreds = [_scored(r.response, prompt, surface) for r in records]
     record = next((r for r in records if r.error is not None), records[0])
     scored = scoreds[0] if len(scoreds) == 1 else combine_samples(scoreds, suite.pass_score, scorer)
     result = PromptResult.from_scored(suite_ref, suite, prompt, scored, scorer, record)
+    if record.error is not None and record.response is not None:
+        result.label = "timeout"
     result.variant = variant
     return result
 

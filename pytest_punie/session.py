@@ -24,6 +24,9 @@ from pytest_punie.suite.model import Suite, chat_messages
 
 # the exit status of an INVALID run: the measurement is broken (not a FAIL of the model)
 EXIT_INVALID = 6
+# the exit status of an INCOMPLETE run: prompts left without a whole response by the harness or
+# the transport (a time limit, a dropped connection); rerun to finish (an interruption keeps pytest's 2)
+EXIT_INCOMPLETE = 7
 
 _KEY = pytest.StashKey["PunieSession"]()
 
@@ -61,6 +64,8 @@ class PunieSession:
         self._model: Any = None
         self._model_error: PunieError | None = None
         self._variant_sources: dict[str, ResponseSource] = {}
+        self._restore_sigterm = False
+        self.interrupted_early: list[str] = []  # said when an interruption came before any prompt was judged
         config.stash[_KEY] = self
 
     @property
@@ -245,8 +250,28 @@ class PunieSession:
     def start(self, has_prompts: bool) -> None:
         """Resolve (and build) the model before the first prompt item, not inside it."""
         if has_prompts and not self.config.option.collectonly:
+            self._sigterm_as_interrupt()
             with contextlib.suppress(PunieError):  # reported by every eval item, naming the problem
                 self.source()
+
+    def _sigterm_as_interrupt(self) -> None:
+        """SIGTERM (what CI sends on cancel) ends an eval like Ctrl-C: INCOMPLETE, the completed
+        responses kept, children stopped; never exit 143 and not a word. Only while an eval runs,
+        only where nobody else handles SIGTERM, restored at the end."""
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+
+        def interrupt(signum: int, frame: Any) -> None:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+            raise KeyboardInterrupt("SIGTERM")
+
+        signal.signal(signal.SIGTERM, interrupt)
+        self._restore_sigterm = True
 
     def configure_node(self, node: Any) -> None:
         """xdist controller: give workers a place to share one model server."""
@@ -295,7 +320,11 @@ class PunieSession:
 
     def finish(self, exitstatus: int) -> int:
         """Judge, gate and write the documents; return the run's exit status."""
-        if self.is_worker or not (self.results or self.findings):
+        if self.is_worker:
+            return exitstatus
+        if not (self.results or self.findings):
+            if exitstatus == pytest.ExitCode.INTERRUPTED and self._source is not None:
+                self.interrupted_early = interrupted_lines(self._source)
             return exitstatus
         from pytest_punie.report.run import RunFacts, build_run_document
         from pytest_punie.report.write import write_documents
@@ -338,6 +367,8 @@ class PunieSession:
             return exitstatus
         if doc["verdict"] == "INVALID":  # a broken measurement is neither PASS nor FAIL
             return EXIT_INVALID
+        if doc["verdict"] == "INCOMPLETE":  # an unfinished measurement neither
+            return EXIT_INCOMPLETE
         ok = doc["verdict"] == "PASS" and not self.other_failures
         if "gate" in doc:
             ok = ok and doc["gate"]["verdict"] == "PASS"
@@ -346,6 +377,8 @@ class PunieSession:
     def summary_sections(self) -> list[tuple[str | None, list[str]]]:
         """(section title or None, lines) for the terminal summary."""
         doc = self.document
+        if doc is None and self.interrupted_early:
+            return [("pytest-punie eval", self.interrupted_early)]
         if doc is None or not self.results:
             return []
         from pytest_punie.gate.report import render_gate_terminal
@@ -369,6 +402,11 @@ class PunieSession:
         return out
 
     def close(self) -> None:
+        if self._restore_sigterm:
+            import signal
+
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            self._restore_sigterm = False
         sources = [self._source, *self._variant_sources.values()]
         closed: list[Any] = []
         for src in sources:
@@ -383,6 +421,19 @@ class PunieSession:
 
             stop_shared_server(self.run_dir)
             shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def interrupted_lines(source: Any) -> list[str]:
+    """What an interruption during generation leaves: no prompt judged, the completed responses kept."""
+    kept = getattr(source, "completed", 0)
+    cache = getattr(source, "response_cache", None)
+    where = f" in {cache.folder}" if cache is not None else ""
+    resume = "rerun to resume from them" if cache is not None else "they are not kept (--punie-no-cache)"
+    return [
+        f"{kept} responses were completed before the interruption{where}: {resume}",
+        "VERDICT: INCOMPLETE (the run was interrupted (Ctrl-C or SIGTERM) before any prompt was judged: "
+        "nothing is judged, saved or gated)",
+    ]
 
 
 def marker_typos(config: pytest.Config) -> list[str]:

@@ -72,4 +72,7 @@ def option_errors(config: Any) -> list[str]:
     max_tokens = config.getoption("punie_max_tokens")
     if max_tokens is not None and max_tokens < 1:
         errors.append(f"--punie-max-tokens: expected a whole number >= 1, got {max_tokens}")
+    scale = config.getoption("punie_timeout_scale")
+    if scale is not None and not scale > 0:
+        errors.append(f"--punie-timeout-scale: expected a number > 0, got {scale}")
     return errors

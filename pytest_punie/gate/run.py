@@ -54,8 +54,9 @@ def _gate(doc: dict[str, Any], options: GateOptions) -> None:
     state, why = completeness_of(doc)
     if options.save and state != "whole":
         raise PunieError(None, None, f"not saved as baseline {options.save!r}: the run was {state} ({'; '.join(why)})")
-    if options.compare and state == "interrupted":
-        raise PunieError(None, None, f"an interrupted run is not gated ({'; '.join(why)})")
+    if options.compare and state in ("interrupted", "unanswered"):
+        what = "an interrupted" if state == "interrupted" else "an INCOMPLETE"
+        raise PunieError(None, None, f"{what} run is not gated ({'; '.join(why)})")
     if options.compare:
         baseline, where = baselines.load(options.baseline_dir, options.compare)
         base_state, base_why = completeness_of(baseline)

@@ -149,8 +149,8 @@ def build_run_document(
     doc["response_cache"] = response_cache_of(sources)
     if facts.repeat > 1:
         doc["repeats"] = repeats_of(doc, facts.repeat)
-    if facts.interrupted and doc["verdict"] != "INVALID":
-        doc["verdict"] = "INCOMPLETE"  # nothing is judged on an interrupted run
+    if doc["completeness"]["state"] in ("interrupted", "unanswered") and doc["verdict"] != "INVALID":
+        doc["verdict"] = "INCOMPLETE"  # nothing is judged on a run whose measurement did not finish
         doc["overall"]["passed"] = False
     return doc
 
@@ -190,11 +190,16 @@ def repeats_of(doc: dict[str, Any], k: int) -> dict[str, Any]:
 
 
 def completeness(doc: dict[str, Any], facts: RunFacts) -> dict[str, Any]:
-    """Whether the run measured everything it was asked to: ``whole``,
-    ``partial`` (-k, --lf, a variant that produced nothing) or ``interrupted``."""
+    """Whether the run measured everything it was asked to: ``whole``, ``partial`` (-k, --lf,
+    a variant that produced nothing), ``unanswered`` (prompts left without a whole response by
+    the harness or the transport: a time limit, a dropped connection, a crash) or ``interrupted``.
+    A prompt the harness did not let finish is never the model's failure."""
     reasons = []
     if facts.interrupted:
         reasons.append("the run was interrupted (Ctrl-C or a signal) before every item ran")
+    lost = [p for p in doc["prompts"] if p.get("error")]
+    if lost:
+        reasons.append(unanswered_reason(lost))
     for s in doc["suites"]:
         if not s["complete"]:
             name = s["suite"] + (f"[{s['variant']}]" if s["variant"] else "")
@@ -202,5 +207,24 @@ def completeness(doc: dict[str, Any], facts: RunFacts) -> dict[str, Any]:
     for path in dict.fromkeys(s["path"] for s in doc["suites"]):
         ran = {s["variant"] for s in doc["suites"] if s["path"] == path}
         reasons += [f"{path}[{v}]: no prompt produced a result" for v in facts.variants if v not in ran]
-    state = "interrupted" if facts.interrupted else "partial" if reasons else "whole"
-    return {"state": state, "reasons": reasons}
+    state = "interrupted" if facts.interrupted else "unanswered" if lost else "partial" if reasons else "whole"
+    out: dict[str, Any] = {"state": state, "reasons": reasons}
+    if lost:
+        out["unanswered"] = [{"id": p["id"], "variant": p.get("variant", ""), "error": p["error"]} for p in lost]
+    return out
+
+
+def unanswered_reason(lost: list[dict[str, Any]]) -> str:
+    """How many prompts the harness or transport left without a whole response, why, and how to finish."""
+    timeouts = [p for p in lost if str(p["error"]).startswith("timeout")]
+    other = len(lost) - len(timeouts)
+    kinds = []
+    if timeouts:
+        kinds.append(f"{len(timeouts)} cut by their own time limit (text kept, label timeout)")
+    if other:
+        first = next(p for p in lost if p not in timeouts)
+        kinds.append(f"{other} with no response (first: {first['id']}: {first['error']})")
+    advice = "rerun to finish: completed responses are kept and reused"
+    if timeouts:
+        advice += "; give slow prompts more time with --punie-timeout-scale=2"
+    return f"{len(lost)} prompt(s) without a whole response: {'; '.join(kinds)}; {advice}"

@@ -69,7 +69,7 @@ def render_terminal(doc: dict[str, Any]) -> list[str]:
                 "categories with unrun prompts and the overall threshold are not judged"
             )
         if suite["no_response"]:
-            lines.append(f"no response (fails the run): {', '.join(suite['no_response'])}")
+            lines.append(f"no whole response (the run is INCOMPLETE): {', '.join(suite['no_response'])}")
         lines.append(served_line(suite))
         lines += repeat_lines(doc, suite)
     lines += agreement_lines(doc)
@@ -93,7 +93,8 @@ def verdict_reason(doc: dict[str, Any]) -> str:
     if doc["verdict"] == "INVALID":
         return "the measurement is broken, not the model judged: see WARNING; exit status 6"
     if doc["verdict"] == "INCOMPLETE":
-        return "the run was interrupted: nothing is judged, saved or gated"
+        reasons = (doc.get("completeness") or {}).get("reasons") or ["the run was interrupted"]
+        return f"{reasons[0]}: nothing is judged, saved or gated"
     reason = "every pre-registered threshold holds" if doc["verdict"] == "PASS" else "see FAIL rows above"
     if doc.get("strict_mode") and doc["verdict"] == "FAIL":
         reason += " (--punie-strict: any missed prompt fails)"

@@ -26,6 +26,7 @@ LABELS = (
     "empty",
     "unknown",
     "error",
+    "timeout",  # cut by its own time limit: the harness's measurement, not the model's answer
 )
 
 

@@ -4,8 +4,9 @@ in-process backend batches the whole suite."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pytest_punie.backends import Backend, ChatRequest, ResponseRecord
@@ -20,6 +21,46 @@ def messages_for(suite: Suite, prompt: Prompt) -> tuple[dict[str, str], ...]:
 
 def apply_overrides(sampling: Sampling, overrides: dict[str, Any]) -> Sampling:
     return replace(sampling, **{k: v for k, v in overrides.items() if v is not None})
+
+
+@dataclass
+class GenerationRate:
+    """A long run's live numbers: prompts done, tokens a second, the slowest prompt, an ETA."""
+
+    total: int
+    """Prompts this generation will answer."""
+    done: int = 0
+    """Prompts answered so far (kept ones included)."""
+    generated: int = 0
+    """Prompts generated (not from the cache) so far."""
+    tokens: int = 0
+    """Tokens generated so far."""
+    slowest: tuple[str, float] = ("", 0.0)
+    """(prompt id, seconds) of the slowest generated prompt so far."""
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, prompt_id: str, record: ResponseRecord, from_cache: bool) -> None:
+        """Count one answered prompt."""
+        self.done += 1
+        if from_cache:
+            return
+        self.generated += 1
+        usage = (record.response or {}).get("usage") or {}
+        self.tokens += int(usage.get("completion_tokens") or 0)
+        if (record.seconds or 0.0) > self.slowest[1]:
+            self.slowest = (prompt_id, float(record.seconds or 0.0))
+
+    def describe(self) -> str:
+        """The rate, the slowest prompt and the time left, for a run still generating."""
+        if not self.generated:
+            return ""
+        elapsed = time.monotonic() - self.started
+        left = self.total - self.done
+        eta = elapsed / self.generated * left
+        parts = [f"{self.tokens / elapsed:.1f} tok/s" if elapsed > 0 else "", f"slowest {self.slowest[0]}"]
+        if left:
+            parts.append(f"ETA {eta:.0f} s")
+        return "  " + ", ".join(p for p in parts if p)
 
 
 class ModelSource:
@@ -38,15 +79,21 @@ class ModelSource:
         self._cache: dict[tuple[str, str, int], ResponseRecord] = {}
         self.response_cache = response_cache  # responses kept across runs (None: --punie-no-cache, or no artifact)
         self.progress: Callable[[str], None] | None = None  # one line per response as it completes
+        self.timeout_scale = 1.0  # --punie-timeout-scale: every prompt's own time limit, scaled
+        self.completed = 0  # responses generated whole in this run (what an interruption leaves kept)
 
     def identity(self) -> dict[str, Any]:
         out = {**self._identity, **self.backend.identity(), "sampling_overrides": self.overrides}
+        if self.timeout_scale != 1.0:
+            out["timeout_scale"] = self.timeout_scale
         if self.response_cache is not None:
             out["response_cache"] = self.response_cache.summary()
         return out
 
     def request(self, suite: Suite, prompt: Prompt, sample: int = 0) -> ChatRequest:
         sampling = apply_overrides(suite.sampling_for(prompt), self.overrides)
+        if self.timeout_scale != 1.0:  # how long we wait, not what is generated (not in the cache key)
+            sampling = replace(sampling, timeout_s=sampling.timeout_s * self.timeout_scale)
         if sample:  # repeated sampling: seeded, a different seed per sample, never a cached answer
             sampling = replace(sampling, seed=(sampling.seed or 0) + sample)
         return ChatRequest(f"{prompt.id}#{sample}", messages_for(suite, prompt), sampling)
@@ -85,11 +132,15 @@ class ModelSource:
         if missing:
 
             def on_result(req: ChatRequest, record: ResponseRecord) -> None:
+                if record.error is None:
+                    self.completed += 1
                 if kept is not None:
                     kept.put(req, record)  # kept at once: an interrupted run resumes from here
                 if reporter is not None:
                     reporter(req, record, False)
 
+            if hasattr(self.backend, "note"):
+                self.backend.note = self.progress  # the scheduler's plan and estimate, said as it changes
             records = self.backend.complete([r for _, r in missing], on_result)
             generated = {r.key: rec for (_, r), rec in zip(missing, records, strict=True)}
         return [f if f is not None else generated[r.key] for r, f in zip(requests, found, strict=True)]
@@ -102,20 +153,20 @@ class ModelSource:
         if progress is None:
             return None
         prompts = {r.key: p for r, p in zip(requests, todo, strict=True)}
-        done: list[str] = []
+        rate = GenerationRate(len(prompts))
 
         def on_result(req: ChatRequest, record: ResponseRecord, from_cache: bool) -> None:
             prompt = prompts.get(req.key)
             if prompt is None:
                 return
-            done.append(req.key)
+            rate.add(prompt.id, record, from_cache)
             r = judge_prompt(suite.path, suite, prompt, [record])
-            what = f"no response: {record.error}" if record.error else r.label
+            what = f"no response: {record.error}" if record.error and record.response is None else r.label
             took = " cached " if from_cache else f"{record.seconds or 0:6.2f} s"
             progress(
                 f"{'PASS' if r.passed else 'MISS'} {prompt.id:<10} {prompt.category:<14} "
                 f"legacy {float(r.scores['legacy']):.2f}  strict {float(r.scores['strict']):.2f}  "
-                f"{what:<18} {took}  [{len(done)}/{len(prompts)}]"
+                f"{what:<18} {took}  [{rate.done}/{len(prompts)}]{rate.describe()}"
             )
 
         return on_result
