@@ -144,3 +144,8 @@ def _weights(directory: Path) -> dict[str, Any]:
     for shard in sorted(directory.glob("*.safetensors")):
         out.update(mx.load(str(shard)))  # type: ignore[arg-type]
     return out
+
+
+def fused_checks(fused: Path, base: Path, adapter: Path) -> dict[str, list[str]]:
+    """The fused model's checks, run at build time before the dequantized intermediate is removed."""
+    return {"fused": check_model(fused), "adapter-applied": adapter_applied(fused, base, adapter)}

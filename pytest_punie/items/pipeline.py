@@ -90,8 +90,11 @@ class PipelineItem(CheckItem):
             return artifacts.check_adapter(self.artifact)[0]
         model = punie_session(self.config).model()
         base, adapter = recipe_parts(model, self.config.rootpath)
-        fused = next((Path(b["path"]) for b in model.builds if b["step"] == "fused"), None)
+        fused_build = next((b for b in model.builds if b["step"] == "fused"), None)
+        fused = Path(fused_build["path"]) if fused_build else None
         expect = self._expect(model.spec_entry, adapter)
+        if fused_build and "retired" in fused_build and self.check in ("fused", "adapter-applied"):
+            return recorded_fused_check(fused_build, self.check)
         if self.check == "training-log":
             assert adapter is not None  # collected for the tiny recipe only, which builds its adapter
             return self._training_log(adapter / "train.log", expect)
@@ -122,6 +125,21 @@ class PipelineItem(CheckItem):
             None,
             f"pipeline {self.check} [{self.model_name or self.artifact}]",
         )
+
+
+def recorded_fused_check(build: dict[str, Any], check: str) -> list[str]:
+    """A check of the dequantized fuse, run at build time before it was removed (its record keeps the outcome)."""
+    retired = build["retired"]
+    checks = retired.get("checks") or {}
+    if check not in checks:
+        return [
+            f"{build['path']}: the fused intermediate was removed ({retired.get('because')}) without this check "
+            "recorded; set keep_intermediates = true in the model's registry entry to keep it"
+        ]
+    return [
+        f"{p} (checked at build time, {retired.get('when')}, before the intermediate was removed)"
+        for p in checks[check]
+    ]
 
 
 def smoke_generation(config: pytest.Config, model_path: Path) -> list[str]:

@@ -9,6 +9,7 @@ builders (xdist workers, two terminals) build it once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -38,6 +39,11 @@ class Artifact:
     built: bool  # built in this call (False: reused from the cache)
     record: dict[str, Any]
 
+    @property
+    def retired(self) -> bool:
+        """An intermediate whose files were removed once the next step verified its output."""
+        return "retired" in self.record
+
 
 class BuildCache:
     def __init__(self, root: Path, log: Callable[[str], None] = lambda _m: None):
@@ -63,7 +69,50 @@ class BuildCache:
         except (OSError, ValueError, KeyError, TypeError, AssertionError):
             self.quarantine(path, f"its {MARKER} is missing or unreadable")
             return None
+        with contextlib.suppress(OSError):
+            os.utime(path / MARKER)  # last used: what `python -m pytest_punie cache prune` goes by
         return Artifact(step, key, path, digest, False, record)
+
+    def find(self, step: str, inputs: dict[str, Any], validate: Callable[[Path], Any] | None = None) -> Artifact | None:
+        """The cached artifact for ``inputs``, checked by ``validate`` (a damaged one is moved aside)."""
+        hit = self.lookup(step, inputs)
+        if hit and validate is not None and not hit.retired:
+            try:
+                validate(hit.path)
+            except ModelError as err:
+                self.quarantine(hit.path, err.message)
+                return None
+        return hit
+
+    def retire(self, artifact: Artifact, because: str, checks: dict[str, list[str]] | None = None) -> Artifact:
+        """Remove an intermediate's files once the step after it verified its output: its record
+        stays (digest, size, why, and the checks run on it first), so later builds still find
+        what came after it. The users' scripts did the same by hand (57 GB a 30B fuse)."""
+        size = tree_bytes(artifact.path)
+        retired = {
+            "bytes": size,
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "because": because,
+            "checks": checks,
+        }
+        record = {**artifact.record, "retired": retired}
+        marker = artifact.path / MARKER
+        tmp = artifact.path / f".{MARKER}.tmp"
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+        os.replace(tmp, marker)  # said first: an interrupted removal leaves a retired entry, never a half model
+        for child in artifact.path.iterdir():
+            if child.name == MARKER:
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+        self.log(f"removed the intermediate {artifact.step} ({size / 1e6:.1f} MB): {because}")
+        return Artifact(artifact.step, artifact.key, artifact.path, artifact.digest, artifact.built, record)
+
+    def discard(self, artifact: Artifact) -> None:
+        """Remove a retired entry that is needed again: it is built anew."""
+        shutil.rmtree(artifact.path, ignore_errors=True)
 
     def quarantine(self, path: Path, why: str) -> Path | None:
         """Move a damaged entry aside (kept to look at, never loaded again) so it is rebuilt."""
@@ -100,13 +149,7 @@ class BuildCache:
         ``validate`` checks a cached entry before it is trusted (a damaged one is rebuilt)."""
         from filelock import FileLock
 
-        hit = self.lookup(step, inputs)
-        if hit and validate is not None:
-            try:
-                validate(hit.path)
-            except ModelError as err:
-                self.quarantine(hit.path, err.message)
-                hit = None
+        hit = self.find(step, inputs, validate)
         if hit:
             return hit
         key = inputs_key({"step": step, **inputs})
@@ -143,7 +186,10 @@ class BuildCache:
                 os.replace(tmp, final)  # atomic: the artifact appears whole or not at all
             except BaseException as exc:
                 kept = self._keep_logs(tmp, step, key)
-                shutil.rmtree(tmp, ignore_errors=True)
+                shutil.rmtree(tmp, ignore_errors=True)  # the partial entry: never left behind
+                full = disk_full(self.root, exc)
+                if full is not None:
+                    raise ModelError(self.final_path(step, key), None, f"building {step}: {full}") from None
                 if kept is not None and isinstance(exc, PunieError) and exc.path is not None:
                     where = Path(str(exc.path))
                     if where.parent == tmp:
@@ -151,3 +197,32 @@ class BuildCache:
                 raise
             self.log(f"built {step} in {record['seconds']:.1f} s -> {final}")
             return Artifact(step, key, final, digest, True, record)
+
+
+LOW_SPACE = 64 * 1024 * 1024  # below this much free, a failed write is taken for a full disk
+
+
+def disk_full(where: Path, exc: BaseException) -> str | None:
+    """Why a build failed, when it was the disk: ENOSPC, or mlx's "Unable to write" with almost
+    no space left. None for every other failure (those keep their own message)."""
+    import errno
+
+    text = str(exc)
+    nospace = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    try:
+        free = shutil.disk_usage(where).free
+    except OSError:
+        return None
+    writing = "Unable to write" in text or "No space left" in text or nospace
+    if not (nospace or (writing and free < LOW_SPACE) or (isinstance(exc, ModelError) and free < LOW_SPACE)):
+        return None
+    return (
+        f"the disk holding {where} is full ({free / 1e6:.1f} MB free); the partial entry was removed. "
+        "Free space there, or point PUNIE_CACHE_DIR at a larger disk "
+        "(python -m pytest_punie cache prune frees old builds)"
+    )
+
+
+def tree_bytes(path: Path) -> int:
+    """Bytes of every file below ``path``."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())

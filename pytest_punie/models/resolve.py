@@ -19,7 +19,7 @@ from typing import Any
 from pytest_punie.errors import ModelError
 from pytest_punie.models.cache import Artifact, BuildCache
 from pytest_punie.models.digest import path_digest
-from pytest_punie.models.steps import fuse_and_quantize
+from pytest_punie.models.steps import FusedChecks, fuse_and_quantize
 from pytest_punie.models.tiny.recipe import build_tiny
 from pytest_punie.models.validate import validate_model_dir
 from pytest_punie.suite.model import EXPECT_KEYS
@@ -40,6 +40,8 @@ RECIPE_KEYS = {
     "lora_params",
     "description",
     "expect",
+    "keep_intermediates",
+    "tool_parser_type",
 }
 
 
@@ -117,7 +119,10 @@ def resolve_spec(value: str, root: Path) -> ModelSpec:
 
 
 def build_record(a: Artifact) -> dict[str, Any]:
-    return {"step": a.step, "key": a.key, "digest": a.digest, "path": str(a.path), "built_now": a.built}
+    out = {"step": a.step, "key": a.key, "digest": a.digest, "path": str(a.path), "built_now": a.built}
+    if a.retired:
+        out["retired"] = a.record["retired"]
+    return out
 
 
 def _abs(root: Path, p: str) -> Path:
@@ -141,30 +146,34 @@ class DamagedArtifact(Exception):
         super().__init__(why)
 
 
-def materialize(spec: ModelSpec, root: Path, cache: BuildCache, log: Log) -> ResolvedModel:
+def materialize(
+    spec: ModelSpec, root: Path, cache: BuildCache, log: Log, check_fused: FusedChecks | None = None
+) -> ResolvedModel:
     """Find or build the model directory; validate it and verify its digest
     (every file hashed in this run, never remembered) before anything loads
     it. A damaged cache entry is moved aside and built again, once; a damaged
     directory of the user's is an error that names it, never touched."""
     try:
-        return _materialize(spec, root, cache, log)
+        return _materialize(spec, root, cache, log, check_fused)
     except DamagedArtifact as damaged:
         cache.quarantine(damaged.path, damaged.why)
     try:
-        return _materialize(spec, root, cache, log)
+        return _materialize(spec, root, cache, log, check_fused)
     except DamagedArtifact as again:
         raise ModelError(
             again.path, None, f"{again.why}, again after a rebuild; remove it with: rm -rf {again.path}"
         ) from None
 
 
-def _materialize(spec: ModelSpec, root: Path, cache: BuildCache, log: Log) -> ResolvedModel:
+def _materialize(
+    spec: ModelSpec, root: Path, cache: BuildCache, log: Log, check_fused: FusedChecks | None
+) -> ResolvedModel:
     e = spec.entry
     builds: list[dict[str, Any]] = []
     if "path" in e:
         path = _abs(root, e["path"])
     elif e.get("recipe") == "tiny":
-        artifacts = build_tiny(root, cache, e, log)
+        artifacts = build_tiny(root, cache, e, log, check_fused)
         builds = [build_record(a) for a in artifacts]
         path = artifacts[-1].path
     elif "base" in e and "adapter" in e:
@@ -175,6 +184,9 @@ def _materialize(spec: ModelSpec, root: Path, cache: BuildCache, log: Log) -> Re
             int(e.get("bits", 5)),
             int(e.get("group_size", 64)),
             log,
+            keep_intermediates=bool(e.get("keep_intermediates", False)),
+            check_fused=check_fused,
+            tool_parser_type=e.get("tool_parser_type"),
         )
         builds = [build_record(fused), build_record(quant)]
         path = quant.path

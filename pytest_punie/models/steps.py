@@ -113,6 +113,15 @@ def _flatten(src: Path, dst: Path) -> None:
     src.rmdir()
 
 
+def set_tool_parser_type(model_dir: Path, parser: str) -> None:
+    """The registry's ``tool_parser_type``, written into the built model's tokenizer_config.json,
+    where mlx-lm reads it (the fix the tool-parser preflight proposes, applied at the source)."""
+    path = model_dir / "tokenizer_config.json"
+    cfg = json.loads(path.read_text(encoding="utf-8"))
+    cfg["tool_parser_type"] = parser
+    path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def weights_bytes(model_dir: Path) -> int:
     return sum(p.stat().st_size for p in model_dir.glob("*.safetensors"))
 
@@ -127,11 +136,15 @@ def fuse_space_needed(base: Path) -> int:
 
 
 def check_free_space(where: Path, needed: int) -> None:
+    """Before the first step of a chain: enough room for all of it, or one clear error now."""
     where.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(where).free
     if free < needed:
         raise ModelError(
-            where, None, f"not enough free disk for this build: needs {needed / 1e9:.2f} GB, has {free / 1e9:.2f} GB"
+            where,
+            None,
+            f"not enough free disk for this build (fuse --dequantize, then quantize): needs {needed / 1e9:.2f} GB, "
+            f"has {free / 1e9:.2f} GB",
         )
 
 
@@ -147,33 +160,75 @@ def adapter_parts(adapter: Path) -> tuple[Path, Path]:
     return weights, cfg
 
 
+FusedChecks = Callable[[Path, Path, Path], dict[str, list[str]]]
+
+
+def chain_space_needed(base: Path, bits: int, fuse: bool) -> int:
+    """Bytes the fuse + quantize chain holds at its peak: the dequantized fuse and the quantized model."""
+    fused = fuse_space_needed(base)
+    quantized = int(fused / 16 * (bits + 1))  # bits per weight + scales and biases, from 16-bit weights
+    return (fused if fuse else 0) + quantized
+
+
 def fuse_and_quantize(
-    cache: BuildCache, base: Path, adapter: Path, bits: int, group_size: int, log: Log
+    cache: BuildCache,
+    base: Path,
+    adapter: Path,
+    bits: int,
+    group_size: int,
+    log: Log,
+    keep_intermediates: bool = False,
+    check_fused: FusedChecks | None = None,
+    tool_parser_type: str | None = None,
 ) -> tuple[Artifact, Artifact]:
-    """The production path: fuse (dequantized) then quantize, both content-addressed."""
+    """The production path: fuse (dequantized) then quantize, both content-addressed. Once the
+    quantized model is built and verified, the dequantized fuse is removed (its record, digest
+    and the checks ``check_fused`` ran on it are kept) unless ``keep_intermediates``."""
     weights, cfg = adapter_parts(adapter)
     versions = versions_of("mlx", "mlx-lm")
-    fused = cache.lookup(
-        "fused",
-        fused_inputs := {
-            "base": cache.digest(base),
-            "adapter": cache.digest(weights),
-            "adapter_config": cache.digest(cfg),
-            "dequantize": True,
-            "versions": versions,
-            "blas": blas_name(),
-        },
-    )
-    if fused is None:
+    fused_inputs = {
+        "base": cache.digest(base),
+        "adapter": cache.digest(weights),
+        "adapter_config": cache.digest(cfg),
+        "dequantize": True,
+        "versions": versions,
+        "blas": blas_name(),
+    }
+
+    def quant_inputs(fused_digest: str) -> dict[str, Any]:
+        out = {"model": fused_digest, "bits": bits, "group_size": group_size, "versions": versions, "blas": blas_name()}
+        if tool_parser_type:  # a registry key, written into the artifact: its digest and record include it
+            out["tool_parser_type"] = tool_parser_type
+        return out
+
+    def quantize_step(src: Path, out: Path) -> dict[str, Any]:
+        made = quantize(src, out, bits, group_size, log)
+        if tool_parser_type:
+            set_tool_parser_type(out, tool_parser_type)
+        return made
+
+    fused = cache.lookup("fused", fused_inputs)
+    if fused is not None and fused.retired:
+        quant = cache.find(f"q{bits}", quant_inputs(fused.digest), validate_model_dir)
+        if quant is not None and not keep_intermediates:
+            return fused, quant
+        cache.discard(fused)  # needed again (asked to keep it, or its quantized model is gone)
+        fused = None
+    if fused is None or cache.lookup(f"q{bits}", quant_inputs(fused.digest)) is None:
         validate_model_dir(base)  # a damaged base fails here, named, not as an mlx_lm traceback
-        check_free_space(cache.root, fuse_space_needed(base))
-    fused = cache.build(
+        check_free_space(cache.root, chain_space_needed(base, bits, fuse=fused is None))
+    built = cache.build(
         "fused", fused_inputs, lambda out: fuse(base, weights, cfg, out, log), validate=validate_model_dir
     )
     quant = cache.build(
         f"q{bits}",
-        {"model": fused.digest, "bits": bits, "group_size": group_size, "versions": versions, "blas": blas_name()},
-        lambda out: quantize(fused.path, out, bits, group_size, log),
+        quant_inputs(built.digest),
+        lambda out: quantize_step(built.path, out),
         validate=validate_model_dir,
     )
-    return fused, quant
+    if keep_intermediates:
+        return built, quant
+    validate_model_dir(quant.path)  # the next step's output, whole, before its input goes
+    checks = check_fused(built.path, base, adapter) if check_fused is not None else None
+    because = f"quantized into {quant.path.name} ({quant.digest[:19]}), verified"
+    return cache.retire(built, because, checks), quant

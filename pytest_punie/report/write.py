@@ -3,8 +3,13 @@ document, Markdown, the chart, and the replayable responses."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import shutil
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,13 +55,36 @@ def run_folder(doc: dict[str, Any], runs_dir: str) -> Path:
 
 
 def write_text(path: str | Path, text: str) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(text, encoding="utf-8")
+    """Write a document whole or not at all: a full disk leaves no half-written file behind."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def not_written(path: str | Path, exc: OSError) -> str:
+    """One line for an output that could not be written: the path, the reason, the space there."""
+    where = Path(path)
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    try:
+        free = f"; {shutil.disk_usage(where).free / 1e6:.1f} MB free on {where}"
+    except OSError:
+        free = ""
+    return f"pytest-punie: could not write {path}: {exc.strerror or exc}{free} (the verdict above stands)"
 
 
 def write_documents(doc: dict[str, Any], results: list[PromptResult], paths: OutputPaths) -> list[str]:
-    """Write every document asked for, and the run's folder; returns lines to show:
-    what was written where, and any output that could not be."""
+    """Write every document asked for, and the run's folder; returns lines to show: what was
+    written where, and each output that could not be (a full disk is a line, never a traceback;
+    a run folder that could not be written whole is removed)."""
     lines: list[str] = []
     text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     if paths.runs_dir and results:
@@ -64,34 +92,66 @@ def write_documents(doc: dict[str, Any], results: list[PromptResult], paths: Out
         from pytest_punie.report.html import render_html
 
         folder = run_folder(doc, paths.runs_dir)
-        write_text(folder / "results.json", text)
-        write_text(folder / "results.md", render_markdown(doc))
-        write_text(folder / "report.html", render_html(doc))
-        lines.append(f"results: {folder}/ (results.json, results.md, report.html)")
-    if paths.json:
-        write_text(paths.json, text)
-        lines.append(f"wrote {paths.json}")
-    if paths.chart and results:
-        from pytest_punie.report.chart import render_chart
-
         try:
-            render_chart(doc, Path(paths.chart))
-            lines.append(f"wrote {paths.chart}")
-        except ImportError:
-            lines.append("pytest-punie: --punie-chart needs matplotlib")
-    if paths.record:
-        from pytest_punie.sources.record import write_record
+            write_text(folder / "results.json", text)
+            write_text(folder / "results.md", render_markdown(doc))
+            write_text(folder / "report.html", render_html(doc))
+            lines.append(f"results: {folder}/ (results.json, results.md, report.html)")
+        except OSError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            lines.append(not_written(folder, exc))
+    for path, write in _outputs(doc, results, paths, text):
+        try:
+            lines.append(write())
+        except OSError as exc:
+            lines.append(not_written(path, exc))
+    return lines
 
-        write_record(Path(paths.record), results, doc["provenance"])
-        lines.append(f"wrote {paths.record}")
+
+def _outputs(
+    doc: dict[str, Any], results: list[PromptResult], paths: OutputPaths, text: str
+) -> list[tuple[str, Callable[[], str]]]:
+    """(path, writer returning the line to show) for each single-file output asked for."""
+    out: list[tuple[str, Callable[[], str]]] = []
+
+    def written(path: str, render: Callable[[], str]) -> Callable[[], str]:
+        def write() -> str:
+            write_text(path, render())
+            return f"wrote {path}"
+
+        return write
+
+    if paths.json:
+        out.append((paths.json, written(paths.json, lambda: text)))
+    if paths.chart and results:
+        chart = paths.chart
+
+        def write_chart() -> str:
+            from pytest_punie.report.chart import render_chart
+
+            try:
+                render_chart(doc, Path(chart))
+            except ImportError:
+                return "pytest-punie: --punie-chart needs matplotlib"
+            return f"wrote {chart}"
+
+        out.append((chart, write_chart))
+    if paths.record:
+        record = paths.record
+
+        def write_responses() -> str:
+            from pytest_punie.sources.record import write_record
+
+            write_record(Path(record), results, doc["provenance"])
+            return f"wrote {record}"
+
+        out.append((record, write_responses))
     if paths.md:
         from pytest_punie.report import render_markdown
 
-        write_text(paths.md, render_markdown(doc))
-        lines.append(f"wrote {paths.md}")
+        out.append((paths.md, written(paths.md, lambda: render_markdown(doc))))
     if paths.html and results:
         from pytest_punie.report.html import render_html
 
-        write_text(paths.html, render_html(doc))
-        lines.append(f"wrote {paths.html}")
-    return lines
+        out.append((paths.html, written(paths.html, lambda: render_html(doc))))
+    return out

@@ -77,6 +77,7 @@ class ToolParserReport:
     outcome: ParseOutcome
     fix: str | None = None  # a tool_parser_type value that was checked to read every call
     fix_checked: str = ""
+    fix_registry: str | None = None  # a model built into the cache: the registry entry to put the fix in
 
     @property
     def passed(self) -> bool:
@@ -98,6 +99,11 @@ class ToolParserReport:
     def fix_text(self) -> str | None:
         if self.fix is None:
             return None
+        if self.fix_registry:  # never a file inside the content-addressed cache: a rebuild would undo it
+            return (
+                f'{FIX_KEY} = "{self.fix}" to {self.fix_registry} (the build writes it into the '
+                "tokenizer_config.json of the model it makes, so the model's digest and record include it)"
+            )
         return f'"{FIX_KEY}": "{self.fix}" in {self.tokenizer}/tokenizer_config.json'
 
     def problems(self) -> list[str]:
@@ -309,16 +315,17 @@ def find_fix(directory: Path, current: str | None, texts: list[tuple[str, str]])
     return None, ""
 
 
-def preflight(directory: Path, texts: list[tuple[str, str]]) -> ToolParserReport:
+def preflight(directory: Path, texts: list[tuple[str, str]], fix_registry: str | None = None) -> ToolParserReport:
     """The tool-parser preflight of a tokenizer (or model) directory against
-    (where, assistant text) pairs: the training data and the suite's format."""
+    (where, assistant text) pairs: the training data and the suite's format.
+    ``fix_registry`` names the registry entry a cache-built model comes from."""
     directory = Path(directory)
     choice = learn_parser(directory)
     if choice.name is None or choice.parse is None or not choice.start or not choice.end:
         outcome = ParseOutcome(total=0)
     else:
         outcome = try_parse(choice.parse, call_samples(texts, choice.start, choice.end))
-    report = ToolParserReport(str(directory), choice, outcome)
+    report = ToolParserReport(str(directory), choice, outcome, fix_registry=fix_registry)
     if not report.passed and (choice.name is None or outcome.failures):
         report.fix, report.fix_checked = find_fix(directory, choice.name, texts)
     return report

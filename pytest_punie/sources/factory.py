@@ -43,12 +43,21 @@ def uses_model(config: pytest.Config) -> bool:
 
 
 def resolve_model(config: pytest.Config, name: str, log: Callable[[str], None]) -> Any:
+    from pytest_punie.checks.artifacts import fused_checks
     from pytest_punie.models.cache import BuildCache, default_cache_dir
     from pytest_punie.models.resolve import materialize, resolve_spec
 
     root = config.rootpath
     cache = BuildCache(default_cache_dir(root), log=log)
-    return materialize(resolve_spec(name, root), root, cache, log)
+    spec = resolve_spec(name, root)
+    resolved = materialize(spec, root, cache, log, fused_checks)
+    if resolved.builds:
+        from pytest_punie.models.cachetool import remember_model, usage_line
+
+        remember_model(cache.root, spec.name, [b["path"] for b in resolved.builds])
+        if any(b.get("built_now") for b in resolved.builds):
+            log(usage_line(cache.root))
+    return resolved
 
 
 def shared_server_url(run_dir: Path, model_path: Path) -> str:
@@ -79,7 +88,12 @@ def stop_shared_server(run_dir: Path) -> None:
 
 
 def serving_preflight(
-    config: pytest.Config, model_path: Path, suites: list[Any], log: Callable[[str], None], digest: str | None = None
+    config: pytest.Config,
+    model_path: Path,
+    suites: list[Any],
+    log: Callable[[str], None],
+    digest: str | None = None,
+    fix_registry: str | None = None,
 ) -> Any:
     """The tool-parser preflight, before any generation: which parser mlx-lm
     will apply to this model, and whether it reads the calls it was trained on.
@@ -93,7 +107,7 @@ def serving_preflight(
     texts = call_texts(suites, data, config.rootpath)
     kept: Path | None = None
     if digest and not config.getoption("punie_no_cache"):
-        material = json.dumps([digest, versions_of("mlx-lm"), texts], sort_keys=True).encode("utf-8")
+        material = json.dumps([digest, versions_of("mlx-lm"), texts, fix_registry], sort_keys=True).encode("utf-8")
         kept = default_cache_dir(config.rootpath) / "preflight" / f"{hashlib.sha256(material).hexdigest()}.json"
         try:
             entry = json.loads(kept.read_text(encoding="utf-8"))
@@ -104,7 +118,7 @@ def serving_preflight(
             pass
     from pytest_punie.serving.toolparser import preflight
 
-    report = preflight(model_path, texts)
+    report = preflight(model_path, texts, fix_registry)
     if report.passed:
         lines = [
             f"tool-parser preflight: mlx-lm's {report.choice.name} parser reads all "
@@ -131,6 +145,19 @@ def response_cache(config: pytest.Config, digest: str | None, backend_kind: str)
 
 
 def make_source(
+    config: pytest.Config,
+    log: Callable[[str], None],
+    model: Callable[[], Any] | None = None,
+    suites: list[Any] | None = None,
+) -> Any:
+    """The run's response source, with the run's time-limit scale where it generates."""
+    source = _make_source(config, log, model, suites)
+    if hasattr(source, "timeout_scale"):
+        source.timeout_scale = float(config.getoption("punie_timeout_scale") or 1.0)
+    return source
+
+
+def _make_source(
     config: pytest.Config,
     log: Callable[[str], None],
     model: Callable[[], Any] | None = None,
@@ -172,7 +199,11 @@ def make_source(
             "--punie-server-url URL (or set punie_model in [tool.pytest.ini_options])",
         )
     resolved = model() if model is not None else resolve_model(config, name, log)
-    preflight = serving_preflight(config, resolved.path, suites or [], log, resolved.digest)
+    # a model built into the cache is fixed in its registry entry, never inside the cache
+    registry = (
+        f"[tool.punie.models.{resolved.name}] in {config.rootpath / 'pyproject.toml'}" if resolved.builds else None
+    )
+    preflight = serving_preflight(config, resolved.path, suites or [], log, resolved.digest, registry)
     identity = {**resolved.identity(), "tool_parser": preflight}
     workerinput = getattr(config, "workerinput", None)
     kind = config.getoption("punie_backend")
@@ -248,7 +279,9 @@ def checkpoint_model(
             raise PunieError(None, None, "--punie-checkpoints needs --punie-base PATH (the model has no recipe base)")
         base = recipe_base
     cache = BuildCache(default_cache_dir(config.rootpath), log=log)
-    fused, quant = fuse_and_quantize(cache, base, checkpoint, bits, group, log)
+    from pytest_punie.checks.artifacts import fused_checks
+
+    fused, quant = fuse_and_quantize(cache, base, checkpoint, bits, group, log, check_fused=fused_checks)
     builds = [build_record(a) for a in (fused, quant)]
     return ResolvedModel(
         checkpoint.name,
@@ -288,4 +321,6 @@ def variant_source(
         overrides["temperature"] = variant.temperature
         if variant.temperature > 0 and overrides.get("seed") is None:
             overrides["seed"] = 0  # sampled, but reproducibly
-    return ModelSource(backend, {**identity, "variant": variant.name}, overrides, response_cache=kept)
+    out = ModelSource(backend, {**identity, "variant": variant.name}, overrides, response_cache=kept)
+    out.timeout_scale = float(config.getoption("punie_timeout_scale") or 1.0)
+    return out

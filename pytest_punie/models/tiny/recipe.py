@@ -13,7 +13,7 @@ from pytest_punie.errors import ModelError
 from pytest_punie.models import steps
 from pytest_punie.models.cache import Artifact, BuildCache
 from pytest_punie.models.digest import inputs_key
-from pytest_punie.models.steps import fuse_and_quantize
+from pytest_punie.models.steps import FusedChecks, fuse_and_quantize
 from pytest_punie.models.validate import validate_model_dir
 from pytest_punie.provenance import versions_of
 
@@ -126,10 +126,24 @@ def build_adapter(
     )
 
 
-def build_tiny(root: Path, cache: BuildCache, entry: dict[str, Any], log: Callable[[str], None]) -> list[Artifact]:
+def build_tiny(
+    root: Path,
+    cache: BuildCache,
+    entry: dict[str, Any],
+    log: Callable[[str], None],
+    check_fused: FusedChecks | None = None,
+) -> list[Artifact]:
     base = build_base(cache, root, entry, log)
     adapter = build_adapter(cache, root, base, entry, log)
     fused, quant = fuse_and_quantize(
-        cache, base.path, adapter.path, int(entry.get("bits", 5)), int(entry.get("group_size", 64)), log
+        cache,
+        base.path,
+        adapter.path,
+        int(entry.get("bits", 5)),
+        int(entry.get("group_size", 64)),
+        log,
+        keep_intermediates=bool(entry.get("keep_intermediates", False)),
+        check_fused=check_fused,
+        tool_parser_type=entry.get("tool_parser_type"),
     )
     return [base, adapter, fused, quant]
