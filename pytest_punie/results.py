@@ -115,15 +115,21 @@ def judge_prompt(
     error is scored as no response, and a prompt with one never passes."""
     scorer = scorer or suite.primary_scorer
     surface = load_surface(suite.tool_surface) if suite.tool_surface else load_surface()
-    # a prompt cut by its own time limit is scored on the text it wrote (and never passes)
-    scoreds = [_scored(r.response, prompt, surface) for r in records]
+    # a prompt cut by its own time limit is scored on the text it wrote (and never passes);
+    # any other error is no response, whatever body came with it
+    scoreds = [_scored(r.response if r.error is None or cut_by_limit(r) else None, prompt, surface) for r in records]
     record = next((r for r in records if r.error is not None), records[0])
     scored = scoreds[0] if len(scoreds) == 1 else combine_samples(scoreds, suite.pass_score, scorer)
     result = PromptResult.from_scored(suite_ref, suite, prompt, scored, scorer, record)
-    if record.error is not None and record.response is not None:
+    if record.error is not None and cut_by_limit(record):
         result.label = "timeout"
     result.variant = variant
     return result
+
+
+def cut_by_limit(record: ResponseRecord) -> bool:
+    """A response the harness cut at the prompt's own time limit (its text so far kept)."""
+    return bool(((record.response or {}).get("punie") or {}).get("cut"))
 
 
 def _scored(response: dict[str, Any] | None, prompt: Prompt, surface: ToolSurface) -> ScoredResponse:

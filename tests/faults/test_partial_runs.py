@@ -24,7 +24,8 @@ def test_an_interrupted_run_is_not_judged_and_never_a_baseline(eval_project):
     assert result.ret == 2
     result.stdout.fnmatch_lines(
         [
-            "VERDICT: INCOMPLETE (the run was interrupted: nothing is judged, saved or gated)",
+            "VERDICT: INCOMPLETE (the run was interrupted (Ctrl-C or a signal) before every item ran: "
+            "nothing is judged, saved or gated)",
             "GATE: REFUSED",
             "not saved as baseline 'partial': the run was interrupted (the run was interrupted (Ctrl-C or a signal)*",
         ]

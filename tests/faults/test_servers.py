@@ -17,6 +17,7 @@ import pytest
 from pytest_punie.backends import ChatRequest
 from pytest_punie.backends.http import HttpBackend, ManagedServer
 from pytest_punie.errors import ModelError
+from pytest_punie.session import EXIT_INCOMPLETE
 from pytest_punie.suite.model import Sampling
 
 from .fakeserver import fake_server, good_reply, hang, send_json, trickle
@@ -106,12 +107,12 @@ def test_ctrl_c_ends_a_run_within_seconds_while_a_request_hangs(eval_project):
     assert not (Path(eval_project.path) / ".punie" / "baselines" / "never.json").exists()
 
 
-def test_an_unreachable_server_is_an_error_per_prompt_and_a_failed_run(eval_project):
+def test_an_unreachable_server_is_an_error_per_prompt_and_an_incomplete_run(eval_project):
     with fake_server(send_json(good_reply())) as (url, _):
         pass  # closed: nothing listens there now
     result = eval_project.runpytest(
         "-m", "eval", f"--punie-server-url={url}", "--punie-server-model=m", "--punie-json=out.json", "-k", "git"
     )
-    assert result.ret == 1
+    assert result.ret == EXIT_INCOMPLETE  # the transport failed, not the model
     doc = json.loads((eval_project.path / "out.json").read_text())
     assert all(p["error"] and p["label"] == "error" for p in doc["prompts"])

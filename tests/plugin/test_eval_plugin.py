@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from pytest_punie.session import EXIT_INCOMPLETE
+
 from ..conftest import read_jsonl
 
 B33 = "--punie-responses=phase33b_responses.jsonl"
@@ -122,20 +124,22 @@ def test_partial_run_judges_only_complete_categories(eval_project):
     assert result.ret == 0
 
 
-def test_missing_recorded_response_is_an_error_item_and_fails_the_run(eval_project):
+def test_missing_recorded_response_is_an_error_item_and_the_run_incomplete(eval_project):
+    """A prompt nothing answered is a failed item, and the run INCOMPLETE: never the model's FAIL."""
     rows = [r for r in read_jsonl(eval_project.path / "phase33b_responses.jsonl") if r.get("id") != "git-02"]
     (eval_project.path / "partial.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     result = eval_project.runpytest("-m", "eval", "--punie-responses=partial.jsonl", "--punie-json=o.json")
-    assert result.ret == 1
+    assert result.ret == EXIT_INCOMPLETE
     result.stdout.fnmatch_lines(
         ["*git-02 (git) at phase33.yaml:*: partial.jsonl has no recorded response for 'git-02'*"]
     )
     doc = json.loads((eval_project.path / "o.json").read_text())
     assert doc["suites"][0]["no_response"] == ["git-02"]
-    assert doc["verdict"] == "FAIL"
+    assert doc["verdict"] == "INCOMPLETE" and doc["completeness"]["state"] == "unanswered"
+    assert doc["completeness"]["reasons"][0].startswith("1 prompt(s) without a whole response: 1 with no response")
 
 
-def test_transport_error_always_fails_the_run(eval_project):
+def test_a_transport_error_never_passes_and_makes_the_run_incomplete(eval_project):
     rows = read_jsonl(eval_project.path / "phase33b_responses.jsonl")
     for r in rows:
         if r.get("id") == "text-02":
@@ -144,7 +148,8 @@ def test_transport_error_always_fails_the_run(eval_project):
             r["retries"] = 2
     (eval_project.path / "err.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     result = eval_project.runpytest("-m", "eval", "--punie-responses=err.jsonl", "--punie-json=o.json")
-    assert result.ret == 1
+    assert result.ret == EXIT_INCOMPLETE
+    result.stdout.fnmatch_lines(["VERDICT: INCOMPLETE (1 prompt(s) without a whole response: *ReadTimeout*"])
     doc = json.loads((eval_project.path / "o.json").read_text())
     text02 = next(p for p in doc["prompts"] if p["id"] == "text-02")
     assert (text02["label"], text02["retries"], text02["score"]) == ("error", 2, 0.0)
