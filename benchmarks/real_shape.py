@@ -68,8 +68,10 @@ def main() -> None:
     suite = load_suite(ROOT / "evalsuites" / "phase33.yaml")
     model, tokenizer = load(str(path))[:2]
     prompts = prompts_of(tokenizer, suite)
-    params = sum(v.size for _, v in __import__("mlx.utils").utils.tree_flatten(model.parameters()))
-    print(f"model: {path} ({params / 1e6:.0f} M parameters as stored, 5-bit), {blas_name()}")
+    cfg = realshape.shape(args.hidden, args.layers)
+    h, n, v = cfg["hidden_size"], cfg["num_hidden_layers"], cfg["vocab_size"]
+    params = v * h + n * (2 * h * h + 2 * h * 64 * cfg["num_key_value_heads"] + 3 * h * cfg["intermediate_size"])
+    print(f"model: {path} (hidden {h}, {n} layers, vocab {v}: ~{params / 1e6:.0f} M parameters, 5-bit), {blas_name()}")
     print(
         f"prompts: 27 (Phase 33), {min(map(len, prompts))}-{max(map(len, prompts))} tokens, "
         f"max_tokens {args.max_tokens}"

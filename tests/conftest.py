@@ -70,12 +70,8 @@ def cache_dir() -> Path:
     return default_cache_dir(ROOT)
 
 
-def build_for_tests(config: pytest.Config, name: str):
-    """A registry model resolved (and built when missing) exactly as --punie-model does;
-    a build says what it is doing, live, even while pytest captures output."""
-    from pytest_punie.models.cache import BuildCache
-    from pytest_punie.models.resolve import materialize, resolve_spec
-
+def live_log(config: pytest.Config, name: str):
+    """A build's progress said live, even while pytest captures output."""
     capman = config.pluginmanager.getplugin("capturemanager")
     reporter = config.pluginmanager.get_plugin("terminalreporter")
 
@@ -85,6 +81,16 @@ def build_for_tests(config: pytest.Config, name: str):
                 reporter.write_line(f"[punie] {message}  (tests: {name})")
                 reporter.flush()
 
+    return say
+
+
+def build_for_tests(config: pytest.Config, name: str):
+    """A registry model resolved (and built when missing) exactly as --punie-model does;
+    a build says what it is doing, live, even while pytest captures output."""
+    from pytest_punie.models.cache import BuildCache
+    from pytest_punie.models.resolve import materialize, resolve_spec
+
+    say = live_log(config, name)
     cache = BuildCache(cache_dir(), log=say)
     return materialize(resolve_spec(name, ROOT), ROOT, cache, cache.log)
 

@@ -19,7 +19,7 @@ import pytest
 from pytest_punie.models.cache import BuildCache
 from pytest_punie.session import EXIT_INCOMPLETE
 
-from ..conftest import ROOT, cache_dir
+from ..conftest import ROOT, cache_dir, live_log
 
 pytestmark = pytest.mark.slow
 MAX_TOKENS = "--punie-max-tokens=24"  # the cap these tests name: random weights run every answer to it
@@ -30,14 +30,7 @@ def real_shape(pytestconfig) -> tuple[Path, Path]:
     """(4-bit base, LoRA adapter) of the real shape, built once per cache, the build said live."""
     from pytest_punie.models import realshape
 
-    capman = pytestconfig.pluginmanager.getplugin("capturemanager")
-    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
-
-    def say(message: str) -> None:
-        with capman.global_and_fixture_disabled():
-            if reporter is not None:
-                reporter.write_line(f"[punie] {message}  (tests: real shape)")
-
+    say = live_log(pytestconfig, "real shape")
     cache = BuildCache(cache_dir(), log=say)
     base = realshape.build_base(cache, log=say)
     adapter = realshape.build_adapter(cache, base, ROOT / "data", log=say)

@@ -113,6 +113,13 @@ def build_adapter(
     params = {**DEFAULT_LORA, **entry.get("lora_params", {})}
     if "lora_iters" in entry:
         params["iters"] = int(entry["lora_iters"])
+    return lora_artifact(cache, base, data, params, log)
+
+
+def lora_artifact(
+    cache: BuildCache, base: Artifact, data: Path, params: dict[str, Any], log: Callable[[str], None]
+) -> Artifact:
+    """``mlx_lm lora`` of ``base`` on ``data``, content-addressed by both digests and the arguments."""
     return cache.build(
         "adapter",
         {
