@@ -17,6 +17,7 @@ from pytest_punie.errors import PunieError
 from pytest_punie.items.commandline import command_line_items
 from pytest_punie.items.paths import is_suite_file
 from pytest_punie.items.prompts import PromptItem, SuiteErrorItem, SuiteFile
+from pytest_punie.items.scheduling import variant_scheduler
 from pytest_punie.options import add_options
 from pytest_punie.session import PunieSession, find_session, punie_session
 
@@ -77,7 +78,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> None:
     """Resolve (and build) the model before the first prompt item, not inside it."""
-    punie_session(session.config).start(any(isinstance(i, PromptItem) for i in session.items))
+    punie_session(session.config).start({i.variant for i in session.items if isinstance(i, PromptItem)})
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -85,6 +86,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     """An item's result rides on its report to the xdist controller."""
     outcome = yield
     punie_session(item.config).attach(item, call, outcome.get_result())
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``-n``, a run with several variants sends each variant to one worker."""
+    return variant_scheduler(config, log, punie_session(config).expected_variants())
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,7 @@ class PunieSession:
         self._model: Any = None
         self._model_error: PunieError | None = None
         self._variant_sources: dict[str, ResponseSource] = {}
+        self._variant_errors: dict[str, PunieError] = {}  # a variant that failed to build fails once, not per item
         self._restore_sigterm = False
         self.interrupted_early: list[str] = []  # said when an interruption came before any prompt was judged
         config.stash[_KEY] = self
@@ -105,18 +106,26 @@ class PunieSession:
         backend; a checkpoint is fused and quantized (cached) into its own model."""
         if not variant.name:
             return self.source()
+        if variant.name in self._variant_errors:
+            raise self._variant_errors[variant.name]
         if variant.name not in self._variant_sources:
             from pytest_punie.sources.factory import variant_source
 
             with self.progress() as log:
-                self._variant_sources[variant.name] = self._live(
-                    variant_source(self.config, variant, self.source, self.model, log)
-                )
+                try:
+                    made = variant_source(self.config, variant, self.source, self.model, log)
+                except PunieError as err:
+                    self._variant_errors[variant.name] = err
+                    raise
+                self._variant_sources[variant.name] = self._live(made)
         return self._variant_sources[variant.name]
 
     def source_identity(self, variant_name: str) -> dict[str, Any] | None:
         src = self._variant_sources.get(variant_name) if variant_name else self._source
-        return None if src is None else {**src.identity(), "variant": variant_name}
+        if src is None:
+            return None
+        worker = getattr(self.config, "workerinput", {}).get("workerid", "main")
+        return {**src.identity(), "variant": variant_name, "worker": worker}
 
     def model(self) -> Any:
         """The model under test, resolved and built once per process."""
@@ -247,12 +256,16 @@ class PunieSession:
         ]
 
     # -- the lifecycle -------------------------------------------------------------------
-    def start(self, has_prompts: bool) -> None:
-        """Resolve (and build) the model before the first prompt item, not inside it."""
-        if has_prompts and not self.config.option.collectonly:
+    def start(self, variants: Collection[Any]) -> None:
+        """Resolve (and build) the model before the first prompt item, not inside it. A sweep of
+        checkpoints only needs the model's recipe, never a backend (or server) for the model itself."""
+        if variants and not self.config.option.collectonly:
             self._sigterm_as_interrupt()
             with contextlib.suppress(PunieError):  # reported by every eval item, naming the problem
-                self.source()
+                if all(getattr(v, "checkpoint", None) is not None for v in variants):
+                    self.model()
+                else:
+                    self.source()
 
     def _sigterm_as_interrupt(self) -> None:
         """SIGTERM (what CI sends on cancel) ends an eval like Ctrl-C: INCOMPLETE, the completed
@@ -274,10 +287,12 @@ class PunieSession:
         self._restore_sigterm = True
 
     def configure_node(self, node: Any) -> None:
-        """xdist controller: give workers a place to share one model server."""
+        """xdist controller: give workers a place to share one model server, when the run's
+        prompts are spread one by one; a run of several variants sends each variant to one
+        worker, which generates it in its own process (as a run without xdist does)."""
         from pytest_punie.sources.factory import new_run_dir, uses_model
 
-        if uses_model(self.config):
+        if uses_model(self.config) and len([v for v in self.expected_variants() if v]) < 2:
             if self.run_dir is None:
                 self.run_dir = new_run_dir()
             node.workerinput["punie_run_dir"] = str(self.run_dir)

@@ -89,17 +89,51 @@ def _sorted_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(findings, key=lambda f: (f["path"], f["line"] or 0, f["check"]))
 
 
+def answered_by(source: dict[str, Any]) -> dict[str, Any]:
+    """What answered a variant, as two processes must agree on it: the verified artifact digest
+    (or the served model's name and address), the checkpoint and the sampling; never build
+    bookkeeping (who built it, how long hashing took)."""
+    keys: tuple[str, ...]
+    if source.get("digest"):
+        keys = ("digest", "checkpoint", "sampling_overrides", "tool_parser")
+    else:
+        keys = ("kind", "name", "url", "served_model", "sampling_overrides")
+    return {k: source.get(k) for k in keys if k in source}
+
+
+def _where(source: dict[str, Any]) -> str:
+    worker = source.get("worker", "main")
+    what = source.get("digest") or source.get("served_model") or source.get("name")
+    where = source.get("path") or source.get("url") or "?"
+    return f"worker {worker}: {what} ({where})"
+
+
 def _identities(sources: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """What answered, per variant. Every worker must have seen the same artifact."""
+    """What answered, per variant, with the workers that generated it. Every worker must have
+    seen the same artifact: a difference is named by its digests and where each came from."""
     out: dict[str, dict[str, Any]] = {}
     for s in sources:
         variant = s.get("variant", "")
-        local = ("blas", "response_cache")  # per process: not what answered
-        strip = {k: v for k, v in s.items() if k not in local}
         seen = out.get(variant)
-        if seen is not None and {k: v for k, v in seen.items() if k not in local} != strip:
-            raise SuiteError(None, None, f"workers answered with different models: {seen} / {s}")
-        out[variant] = s
+        if seen is None:
+            out[variant] = {**s, "workers": [s.get("worker", "main")]}
+            out[variant].pop("worker", None)
+            continue
+        if answered_by(seen) != answered_by(s):
+            mine = {**seen, "worker": seen["workers"][0]}
+            raise SuiteError(
+                None,
+                None,
+                f"variant {variant or '(the model under test)'} was answered by two different models: "
+                f"{_where(mine)} / {_where(s)}",
+            )
+        if s.get("worker", "main") not in seen["workers"]:
+            seen["workers"].append(s.get("worker", "main"))
+        if s.get("builds"):  # a build made by either worker is a build of this run
+            seen["builds"] = [
+                {**b, "built_now": bool(b.get("built_now") or o.get("built_now"))}
+                for b, o in zip(seen.get("builds") or s["builds"], s["builds"], strict=False)
+            ]
     return out
 
 

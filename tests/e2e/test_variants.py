@@ -25,6 +25,22 @@ def test_two_temperature_matrix(tiny_project):
         "no:cacheprovider",
     )
     assert plain.ret in (0, 1) and result.ret in (0, 1)
+    parallel = tiny_project.runpytest_subprocess(
+        "--punie-model=tiny_5bit",
+        "-m",
+        "eval",
+        "--punie-temperatures=0,0.7",
+        "--punie-json=p.json",
+        "-n",
+        "2",
+        "-p",
+        "no:cacheprovider",
+    )
+    assert parallel.ret == result.ret, parallel.stdout.str()[-2000:]
+    serial_doc = json.loads((tiny_project.path / "m.json").read_text())
+    parallel_doc = json.loads((tiny_project.path / "p.json").read_text())
+    assert same_answers(serial_doc, parallel_doc)  # t=0.7 is sampled with a fixed seed: the same tokens
+    assert all(len(v["workers"]) == 1 for v in parallel_doc["provenance"]["variants"].values())
     result.stdout.fnmatch_lines(["*pytest-punie variants*", "category * t=0 * t=0.7 * holds", "phase26:overall *"])
     doc = json.loads((tiny_project.path / "m.json").read_text())
     assert [(s["suite"], s["variant"]) for s in doc["suites"]] == [
@@ -41,6 +57,18 @@ def test_two_temperature_matrix(tiny_project):
     for p in doc["prompts"]:
         if p["variant"] == "t=0":  # the same greedy answers as a plain run
             assert p["response"]["punie"]["token_ids"] == base[p["suite"], p["id"]]["response"]["punie"]["token_ids"]
+
+
+def same_answers(a: dict, b: dict) -> bool:
+    """Two documents agree prompt for prompt, score for score, token for token."""
+
+    def key(doc: dict) -> dict:
+        return {
+            (p["suite"], p["variant"], p["id"]): (p["scores"], p["label"], p["response"]["punie"]["token_ids"])
+            for p in doc["prompts"]
+        }
+
+    return key(a) == key(b) and a["categories"] == b["categories"] and a["verdict"] == b["verdict"]
 
 
 def test_checkpoint_sweep_reports_eval_beside_val_loss(tiny_project, tiny_model):
@@ -68,3 +96,25 @@ def test_checkpoint_sweep_reports_eval_beside_val_loss(tiny_project, tiny_model)
     for suite, best in sweep["best_by_eval"].items():
         mine = [p for p in points if p["suite"] == suite]
         assert best == max(mine, key=lambda p: (p["eval_score"], -p["iteration"]))["checkpoint"]
+    # the same sweep on two xdist workers: one worker per checkpoint, the same document
+    parallel = tiny_project.runpytest_subprocess(
+        "--punie-model=tiny_5bit",
+        "-m",
+        "eval",
+        f"--punie-checkpoints={adapter}",
+        "--punie-json=p.json",
+        "-n",
+        "2",
+        "-p",
+        "no:cacheprovider",
+    )
+    assert parallel.ret == result.ret, parallel.stdout.str()[-2000:]
+    parallel.stdout.fnmatch_lines(["*checkpoint sweep (eval score beside validation loss):*"])
+    serial_doc = json.loads((tiny_project.path / "s.json").read_text())
+    doc = json.loads((tiny_project.path / "p.json").read_text())
+    assert same_answers(serial_doc, doc)
+    assert doc["sweep"]["checkpoints"] == sweep["checkpoints"]
+    variants = doc["provenance"]["variants"]
+    assert sorted(variants) == ["ckpt=20", "ckpt=40", "ckpt=60"]
+    assert all(len(v["workers"]) == 1 and v["workers"][0] in ("gw0", "gw1") for v in variants.values()), variants
+    assert serial_doc["provenance"]["variants"]["ckpt=20"]["workers"] == ["main"]

@@ -21,6 +21,7 @@ def _strip_timing(doc: dict) -> dict:
     doc = json.loads(json.dumps(doc))
     for key in ("time", "invocation", "workers"):
         doc["provenance"].pop(key)
+    doc["provenance"]["model"].pop("workers", None)  # which processes answered: the only difference
     for p in doc["prompts"]:
         p["seconds"] = None
     return doc
