@@ -113,6 +113,12 @@ def add_variant_options(group: pytest.OptionGroup) -> None:
         help="evaluate every saved checkpoint of this adapter (fused and quantized, cached)",
     )
     group.addoption(
+        "--punie-seeds",
+        metavar="S,S",
+        help="train, fuse, quantize and evaluate the model's recipe once per training seed "
+        "(mlx_lm lora --seed): is the score reproducible across trainings?",
+    )
+    group.addoption(
         "--punie-base",
         metavar="PATH",
         help="the base model the checkpoints were trained on (default: the --punie-model recipe's base)",

@@ -113,7 +113,7 @@ class PunieSession:
 
             with self.progress() as log:
                 try:
-                    made = variant_source(self.config, variant, self.source, self.model, log)
+                    made = variant_source(self.config, variant, self.source, self.model, log, self.suites_seen)
                 except PunieError as err:
                     self._variant_errors[variant.name] = err
                     raise
@@ -139,7 +139,7 @@ class PunieSession:
                 raise PunieError(None, None, "no model: pass --punie-model NAME|PATH")
             try:
                 with self.progress() as log:
-                    self._model = resolve_model(self.config, name, log)
+                    self._model = resolve_model(self.config, name, log, suites=self.suites_seen)
             except PunieError as err:
                 self._model_error = err
                 raise
@@ -262,7 +262,9 @@ class PunieSession:
         if variants and not self.config.option.collectonly:
             self._sigterm_as_interrupt()
             with contextlib.suppress(PunieError):  # reported by every eval item, naming the problem
-                if all(getattr(v, "checkpoint", None) is not None for v in variants):
+                if all(getattr(v, "seed", None) is not None for v in variants):
+                    pass  # each seed trains its own model, in its own unit of work
+                elif all(getattr(v, "checkpoint", None) is not None for v in variants):
                     self.model()
                 else:
                     self.source()
@@ -403,6 +405,10 @@ class PunieSession:
         out: list[tuple[str | None, list[str]]] = [("pytest-punie eval", render_terminal(doc))]
         if "matrix" in doc:
             out.append(("pytest-punie variants", render_matrix_terminal(doc)))
+        if doc.get("seeds"):
+            from pytest_punie.report.seeds import render_seeds_terminal
+
+            out.append(("pytest-punie training seeds", render_seeds_terminal(doc["seeds"])))
         if "comparison" in doc:
             out.append(("pytest-punie regression gate", render_gate_terminal(doc)))
         elif doc.get("gate", {}).get("verdict") == "REFUSED":

@@ -47,3 +47,51 @@ def pass_hat_k(successes: int, trials: int, k: int) -> float:
     if trials < k:
         return float("nan")
     return math.comb(successes, k) / math.comb(trials, k)
+
+
+# -- training seeds: is a recipe's score reproducible? ------------------------------------------
+def seed_spread(scores: list[float]) -> dict[str, float | None]:
+    """Min / median / max over seeds and the seed-to-seed standard deviation (n - 1; None for one seed)."""
+    ordered = sorted(scores)
+    n = len(ordered)
+    mid = n // 2
+    median = ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    mean = sum(ordered) / n
+    sd = math.sqrt(sum((x - mean) ** 2 for x in ordered) / (n - 1)) if n > 1 else None
+    return {"min": ordered[0], "median": median, "max": ordered[-1], "mean": mean, "sd": sd}
+
+
+def crossed_bootstrap(
+    scores: list[list[float]], reps: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile interval for the mean score when both the training seeds and the prompts are
+    samples: each replicate draws seeds and prompts with replacement and averages the crossed
+    cells (Sellam et al. 2021, the multi-bootstrap). ``scores[s][p]``: seed s, prompt p. Seeded."""
+    import random
+
+    rng = random.Random(seed)
+    n_seeds, n_prompts = len(scores), len(scores[0])
+    stats = []
+    for _ in range(reps):
+        seeds = [rng.randrange(n_seeds) for _ in range(n_seeds)]
+        prompts = [rng.randrange(n_prompts) for _ in range(n_prompts)]
+        stats.append(sum(scores[s][p] for s in seeds for p in prompts) / (n_seeds * n_prompts))
+    stats.sort()
+    tail = (1 - level) / 2
+    lo = stats[max(0, math.floor(tail * reps))]
+    hi = stats[min(reps - 1, math.ceil((1 - tail) * reps) - 1)]
+    return (lo, hi)
+
+
+def seed_reaches(threshold: float, prompts: int, rate: float) -> float:
+    """P(one seed's score over ``prompts`` pass/fail prompts is >= ``threshold``) at true pass
+    rate ``rate``, under a plain binomial model."""
+    need = math.ceil(threshold * prompts - 1e-9)
+    return sum(math.comb(prompts, j) * rate**j * (1 - rate) ** (prompts - j) for j in range(need, prompts + 1))
+
+
+def k_of_n_pass_probability(k: int, n: int, threshold: float, prompts: int, rate: float) -> float:
+    """P(at least k of n seeds reach ``threshold``) at true rate ``rate``: the operating
+    characteristic of a "k of n seeds" reproducibility rule."""
+    q = seed_reaches(threshold, prompts, rate)
+    return sum(math.comb(n, i) * q**i * (1 - q) ** (n - i) for i in range(k, n + 1))

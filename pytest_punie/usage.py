@@ -20,6 +20,7 @@ VALUE_OPTIONS = (
     "--punie-reference-tokenizer",
     "--punie-tokenizer-spec",
     "--punie-checkpoints",
+    "--punie-seeds",
     "--punie-base",
     "--punie-json",
     "--punie-md",
@@ -63,6 +64,16 @@ def option_errors(config: Any) -> list[str]:
                 raise ValueError
         except ValueError:
             errors.append(f"--punie-temperatures: expected numbers >= 0 like 0,0.7, got {temps!r}")
+    seeds = config.getoption("punie_seeds")
+    if seeds:
+        try:
+            numbers = [int(x) for x in seeds.split(",") if x.strip()]
+            if not numbers or any(n < 0 for n in numbers) or len(set(numbers)) != len(numbers):
+                raise ValueError
+        except ValueError:
+            errors.append(f"--punie-seeds: expected distinct whole numbers >= 0 like 0,1,2, got {seeds!r}")
+        if config.getoption("punie_checkpoints"):
+            errors.append("--punie-seeds and --punie-checkpoints: give one (each seed has its own checkpoints)")
     repeat = config.getoption("punie_repeat")
     if repeat is not None and repeat < 1:
         errors.append(f"--punie-repeat: expected a whole number >= 1, got {repeat}")

@@ -126,7 +126,7 @@ def build_base(cache: BuildCache, hidden: int = 128, layers: int = 2, seed: int 
 
 def build_adapter(cache: BuildCache, base: Artifact, data: Path, iters: int = 4, log: Log = print) -> Artifact:
     """A LoRA adapter trained for a few iterations by ``mlx_lm lora`` (the users' command)."""
-    from pytest_punie.models.tiny.recipe import lora_artifact
+    from pytest_punie.models.recipe import lora_artifact
 
     params = {
         "iters": iters,
@@ -141,4 +141,4 @@ def build_adapter(cache: BuildCache, base: Artifact, data: Path, iters: int = 4,
         "max_seq_length": 1024,
         "seed": 0,
     }
-    return lora_artifact(cache, base, data, params, log)
+    return lora_artifact(cache, base.path, base.digest, data, params, log)

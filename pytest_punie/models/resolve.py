@@ -19,6 +19,7 @@ from typing import Any
 from pytest_punie.errors import ModelError
 from pytest_punie.models.cache import Artifact, BuildCache
 from pytest_punie.models.digest import path_digest
+from pytest_punie.models.recipe import StageGates, lora_params, train_fuse_quantize
 from pytest_punie.models.steps import FusedChecks, fuse_and_quantize
 from pytest_punie.models.tiny.recipe import build_tiny
 from pytest_punie.models.validate import validate_model_dir
@@ -42,6 +43,9 @@ RECIPE_KEYS = {
     "expect",
     "keep_intermediates",
     "tool_parser_type",
+    "lora",
+    "seeds",
+    "allow_data_errors",
 }
 
 
@@ -132,12 +136,13 @@ def _abs(root: Path, p: str) -> Path:
 
 def recipe_parts(model: ResolvedModel, root: Path) -> tuple[Path | None, Path | None]:
     """(base, adapter) the model under test was fused from: a base + adapter
-    entry names them; the tiny recipe built them (its 4-bit base and adapter)."""
+    entry names them; a training recipe built the adapter (the tiny recipe its 4-bit base too)."""
     e = model.spec_entry
     if "base" in e and "adapter" in e:
         return _abs(root, e["base"]), _abs(root, e["adapter"])
     steps = {b["step"]: Path(b["path"]) for b in model.builds}
-    return steps.get("q4"), steps.get("adapter")
+    base = _abs(root, e["base"]) if "base" in e else steps.get("q4")
+    return base, steps.get("adapter")
 
 
 class DamagedArtifact(Exception):
@@ -146,34 +151,71 @@ class DamagedArtifact(Exception):
         super().__init__(why)
 
 
+def is_training_recipe(entry: dict[str, Any]) -> bool:
+    """An entry that trains its adapter (the tiny recipe, or base + data + [lora]): seeds apply."""
+    return entry.get("recipe") == "tiny" or "lora" in entry
+
+
+def with_seed(spec: ModelSpec, seed: int) -> ModelSpec:
+    """The same recipe trained with another ``mlx_lm lora --seed``: its own adapter, fuse and model."""
+    e = dict(spec.entry)
+    if e.get("recipe") == "tiny":
+        e["lora_params"] = {**e.get("lora_params", {}), "seed": seed}
+    elif "lora" in e:
+        e["lora"] = {**e["lora"], "seed": seed}
+    else:
+        raise ModelError(
+            None,
+            None,
+            f"--punie-seeds needs a training recipe: {spec.source} is "
+            f"{'a finished model (path)' if 'path' in e else 'a fixed adapter (base + adapter)'}; register "
+            "base + data + a [lora] table (the mlx_lm lora arguments) to train it once per seed",
+        )
+    return ModelSpec(f"{spec.name}[seed={seed}]", e, spec.source)
+
+
 def materialize(
-    spec: ModelSpec, root: Path, cache: BuildCache, log: Log, check_fused: FusedChecks | None = None
+    spec: ModelSpec,
+    root: Path,
+    cache: BuildCache,
+    log: Log,
+    check_fused: FusedChecks | None = None,
+    gates: StageGates | None = None,
 ) -> ResolvedModel:
     """Find or build the model directory; validate it and verify its digest
     (every file hashed in this run, never remembered) before anything loads
     it. A damaged cache entry is moved aside and built again, once; a damaged
     directory of the user's is an error that names it, never touched."""
+    gates = gates or StageGates(fused=check_fused)
     try:
-        return _materialize(spec, root, cache, log, check_fused)
+        return _materialize(spec, root, cache, log, gates)
     except DamagedArtifact as damaged:
         cache.quarantine(damaged.path, damaged.why)
     try:
-        return _materialize(spec, root, cache, log, check_fused)
+        return _materialize(spec, root, cache, log, gates)
     except DamagedArtifact as again:
         raise ModelError(
             again.path, None, f"{again.why}, again after a rebuild; remove it with: rm -rf {again.path}"
         ) from None
 
 
-def _materialize(
-    spec: ModelSpec, root: Path, cache: BuildCache, log: Log, check_fused: FusedChecks | None
-) -> ResolvedModel:
+def _materialize(spec: ModelSpec, root: Path, cache: BuildCache, log: Log, gates: StageGates) -> ResolvedModel:
     e = spec.entry
     builds: list[dict[str, Any]] = []
     if "path" in e:
         path = _abs(root, e["path"])
     elif e.get("recipe") == "tiny":
-        artifacts = build_tiny(root, cache, e, log, check_fused)
+        artifacts = build_tiny(root, cache, e, log, gates=gates)
+        builds = [build_record(a) for a in artifacts]
+        path = artifacts[-1].path
+    elif "lora" in e:
+        if "base" not in e:
+            raise ModelError(None, None, f"{spec.source}: a [lora] recipe needs base (the model to train on)")
+        base = _abs(root, e["base"])
+        validate_model_dir(base)
+        params = lora_params(e["lora"], f"{spec.source}.lora")
+        data = _abs(root, e.get("data", "data"))
+        artifacts = train_fuse_quantize(cache, base, cache.digest(base), data, params, e, log, gates)
         builds = [build_record(a) for a in artifacts]
         path = artifacts[-1].path
     elif "base" in e and "adapter" in e:
@@ -185,13 +227,15 @@ def _materialize(
             int(e.get("group_size", 64)),
             log,
             keep_intermediates=bool(e.get("keep_intermediates", False)),
-            check_fused=check_fused,
+            check_fused=gates.fused,
             tool_parser_type=e.get("tool_parser_type"),
         )
         builds = [build_record(fused), build_record(quant)]
         path = quant.path
     else:
-        raise ModelError(None, None, f'{spec.source}: give path, base + adapter, or recipe = "tiny"')
+        raise ModelError(
+            None, None, f'{spec.source}: give path, base + adapter, base + data + [lora], or recipe = "tiny"'
+        )
     try:
         summary = validate_model_dir(path)
     except ModelError as err:

@@ -151,6 +151,50 @@ def _matrix(doc: dict[str, Any]) -> str:
     return f"<h2>Variants</h2><pre>{_e(json.dumps(matrix, indent=1, ensure_ascii=False))}</pre>"
 
 
+def _seeds(doc: dict[str, Any]) -> str:
+    """Training seeds: a row per category with each seed's score, the spread and the interval;
+    the prompts decided by the seed; the pre-registered rule with its operating characteristic."""
+    seeds = doc.get("seeds")
+    if not seeds:
+        return ""
+    parts = ["<h2 id=seeds>Training seeds</h2>"]
+    for name, s in seeds.items():
+        head = "".join(f"<th>seed {x}</th>" for x in s["seeds"])
+        rows = []
+        for row in [*s["categories"], s["overall"]]:
+            cells = "".join(
+                f"<td class={'PASS' if row['per_seed'][str(x)]['passed'] else 'FAIL'}>"
+                f"{_pct(row['per_seed'][str(x)]['score'])}</td>"
+                for x in s["seeds"]
+            )
+            iv = row.get("interval")
+            interval = f"{_pct(iv['low'])} - {_pct(iv['high'])}" if iv else "-"
+            sd = "-" if row["sd"] is None else f"{row['sd'] * 100:.1f}"
+            rows.append(
+                f"<tr><td>{_e(row['name'])}</td>{cells}<td>{_pct(row['min'])}</td><td>{_pct(row['median'])}</td>"
+                f"<td>{_pct(row['max'])}</td><td>{sd}</td><td>{interval}</td></tr>"
+            )
+        parts.append(
+            f"<h3>{_e(name)}</h3><table class=seeds><tr><th>category</th>{head}<th>min</th><th>median</th>"
+            f"<th>max</th><th>sd (points)</th><th>interval (seeds x prompts)</th></tr>{''.join(rows)}</table>"
+        )
+        luck = s["decided_by_luck"]
+        parts.append(
+            f"<p>Prompts decided by the seed (pass on some seeds, fail on others): {len(luck)} of "
+            f"{len(s['prompts'])}{': ' + _e(', '.join(luck)) if luck else ''}</p>"
+        )
+        rule = s.get("rule")
+        if rule:
+            oc = ", ".join(
+                f"{o['pass_probability']:.2f} at {_pct(o['rate'])}" for o in rule["operating_characteristic"]
+            )
+            parts.append(
+                f"<p class=rule>Reproducibility: <b>{_e(rule['verdict'])}</b>: {_e(rule['why'])}. "
+                f"This rule passes with probability {_e(oc)} (true pass rate; {_e(rule['model'])}).</p>"
+            )
+    return "".join(parts)
+
+
 def render_html(doc: dict[str, Any]) -> str:
     prompts = doc["prompts"]
     filters = "".join(
@@ -176,7 +220,7 @@ def render_html(doc: dict[str, Any]) -> str:
 &middot; {_e(prov.get("time"))}</p>
 {"".join(_categories(s) for s in doc["suites"])}
 {agreement}
-{_comparison(doc)}{_matrix(doc)}
+{_comparison(doc)}{_matrix(doc)}{_seeds(doc)}
 <h2>Prompts</h2><div id=filters>{filters} <span id=shown class=small></span></div>
 <table id=prompts>{head}{_prompt_rows(doc)}</table>
 <h2>Provenance</h2><pre>{_e(json.dumps(prov, indent=1, ensure_ascii=False))}</pre>

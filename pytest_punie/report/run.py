@@ -76,13 +76,19 @@ def judge_results(
     return out
 
 
-def _order(variant: str) -> tuple[int, float, str]:
-    """Variants in a natural order: checkpoint iteration, then temperature."""
+def _order(variant: str) -> tuple[int, int, float, str]:
+    """Variants in a natural order: training seed, checkpoint iteration, then temperature."""
     import re
 
+    seed = re.search(r"seed=(\d+)", variant)
     ck = re.search(r"ckpt=(\d+)", variant)
     t = re.search(r"t=([0-9.]+)", variant)
-    return (int(ck.group(1)) if ck else -1, float(t.group(1)) if t else -1.0, variant)
+    return (
+        int(seed.group(1)) if seed else -1,
+        int(ck.group(1)) if ck else -1,
+        float(t.group(1)) if t else -1.0,
+        variant,
+    )
 
 
 def _sorted_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -176,8 +182,12 @@ def build_run_document(
         from pytest_punie.report.matrix import matrix_of, sweep_of
 
         doc["matrix"] = matrix_of(doc)
-        if any(v.startswith("ckpt=") for v in variants):
+        if any("ckpt=" in v for v in variants):
             doc["sweep"] = sweep_of(doc, idents)
+        if any(v.startswith("seed=") for v in variants):
+            from pytest_punie.report.seeds import seeds_of
+
+            doc["seeds"] = seeds_of(doc, {s.name: s.extra.get("reproducibility") for s in suites})
     doc["findings"] = _sorted_findings(findings)
     doc["completeness"] = completeness(doc, facts)
     doc["response_cache"] = response_cache_of(sources)

@@ -42,15 +42,51 @@ def uses_model(config: pytest.Config) -> bool:
     )
 
 
-def resolve_model(config: pytest.Config, name: str, log: Callable[[str], None]) -> Any:
+def stage_gates(entry: dict[str, Any], where: str, suites: list[Any] | None = None) -> Any:
+    """The users' exit gates between a recipe's steps: the data lint's errors before training,
+    the training log (complete, no crash, the pre-registered loss bounds) before fusing, the
+    fused checks before the fuse is removed."""
+    from dataclasses import replace
+
+    from pytest_punie.checks import trainlog
     from pytest_punie.checks.artifacts import fused_checks
+    from pytest_punie.checks.expectations import expectations
+    from pytest_punie.datalint import LintConfig, lint_dataset
+    from pytest_punie.models.recipe import StageGates
+
+    def data_errors(data: Path) -> list[str]:
+        systems = tuple(dict.fromkeys(s.system_prompt for s in suites or []))  # the prompts the data serves
+        found = lint_dataset(data, LintConfig(eval_system_prompts=systems))
+        return [f"{f.where()}: {f.check}: {f.message}" for f in found if f.severity == "error"]
+
+    def log_problems(log_file: Path) -> list[str]:
+        expect = expectations((entry.get("expect"), f"{where}.expect")).loss
+        iters = (entry.get("lora") or entry.get("lora_params") or {}).get("iters")
+        if iters is not None and expect.planned_iters is None:
+            expect = replace(expect, planned_iters=int(iters))
+        return trainlog.judge_training_log(trainlog.parse_training_log(log_file), expect)[0]
+
+    return StageGates(data=data_errors, train_log=log_problems, fused=fused_checks)
+
+
+def resolve_model(
+    config: pytest.Config,
+    name: str,
+    log: Callable[[str], None],
+    seed: int | None = None,
+    suites: list[Any] | None = None,
+) -> Any:
+    """The registry entry (or path) as a verified model directory, built through its recipe's
+    stage gates when missing; with ``seed``, the recipe trained with that ``mlx_lm lora --seed``."""
     from pytest_punie.models.cache import BuildCache, default_cache_dir
-    from pytest_punie.models.resolve import materialize, resolve_spec
+    from pytest_punie.models.resolve import materialize, resolve_spec, with_seed
 
     root = config.rootpath
     cache = BuildCache(default_cache_dir(root), log=log)
     spec = resolve_spec(name, root)
-    resolved = materialize(spec, root, cache, log, fused_checks)
+    if seed is not None:
+        spec = with_seed(spec, seed)
+    resolved = materialize(spec, root, cache, log, gates=stage_gates(spec.entry, spec.source, suites))
     if resolved.builds:
         from pytest_punie.models.cachetool import remember_model, usage_line
 
@@ -299,16 +335,24 @@ def variant_source(
     source: Callable[[], Any],
     model: Callable[[], Any],
     log: Callable[[str], None],
+    suites: list[Any] | None = None,
 ) -> Any:
     """The source for one variant: another temperature shares the model's
     backend; a checkpoint is fused and quantized (cached) into its own model."""
     from pytest_punie.sources.model import ModelSource
 
-    if variant.checkpoint is not None:
+    if variant.seed is not None and variant.checkpoint is None:
+        from pytest_punie.backends.inprocess import InProcessBackend
+
+        resolved = resolve_model(config, str(model_name(config)), log, seed=variant.seed, suites=suites)
+        backend: Any = InProcessBackend(resolved.path)
+        identity = {**resolved.identity(), "training_seed": variant.seed}
+        kept = response_cache(config, resolved.digest, "in-process")
+    elif variant.checkpoint is not None:
         from pytest_punie.backends.inprocess import InProcessBackend
 
         resolved = checkpoint_model(config, model, variant.checkpoint, log)
-        backend: Any = InProcessBackend(resolved.path)
+        backend = InProcessBackend(resolved.path)
         identity = {**resolved.identity(), "checkpoint": str(variant.checkpoint), "iteration": variant.iteration}
         kept = response_cache(config, resolved.digest, "in-process")
     else:
@@ -316,7 +360,12 @@ def variant_source(
         if not isinstance(base, ModelSource):
             raise PunieError(None, None, "--punie-temperatures needs a model (recorded responses have one temperature)")
         backend, identity, kept = base.backend, base._identity, base.response_cache
-    overrides = dict(getattr(source(), "overrides", {}) or {}) if not variant.checkpoint else {}
+    if variant.checkpoint is not None:
+        overrides = {}
+    elif variant.seed is not None:
+        overrides = dict(sampling_overrides(config))  # the run's sampling, on each seed's own model
+    else:
+        overrides = dict(getattr(source(), "overrides", {}) or {})
     if variant.temperature is not None:
         overrides["temperature"] = variant.temperature
         if variant.temperature > 0 and overrides.get("seed") is None:

@@ -1,6 +1,6 @@
 """Variants of one suite in one session: temperatures (the users' "format
-lock" question) and adapter checkpoints (compare checkpoints by eval, not
-by validation loss)."""
+lock" question), adapter checkpoints (compare checkpoints by eval, not
+by validation loss) and training seeds (is a recipe's score reproducible?)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ class Variant:
     name: str = ""
     temperature: float | None = None
     checkpoint: Path | None = None
+    seed: int | None = None  # the training seed: the recipe trained (fused, quantized) with mlx_lm lora --seed
 
     @property
     def iteration(self) -> int | None:
@@ -52,13 +53,20 @@ def variants_of(config: pytest.Config) -> list[Variant]:
     ckpts: list[Path | None] = [None]
     if ckpt_opt:
         ckpts = list(checkpoints_of(Path(ckpt_opt).resolve()))
+    seeds: list[int | None] = [None]
+    if config.getoption("punie_seeds"):
+        try:
+            seeds = [int(s) for s in str(config.getoption("punie_seeds")).split(",") if s.strip()]
+        except ValueError:
+            raise PunieError(None, None, "--punie-seeds: expected whole numbers like 0,1,2") from None
     out = []
-    for c in ckpts:
-        for t in temps:
-            parts = []
-            if c is not None:
-                parts.append(f"ckpt={CHECKPOINT.match(c.name).group(1).lstrip('0') or '0'}")  # type: ignore[union-attr]
-            if t is not None and temps_opt:
-                parts.append(f"t={t:g}")
-            out.append(Variant(",".join(parts), t, c))
+    for seed, c, t in ((s, c, t) for s in seeds for c in ckpts for t in temps):
+        parts = []
+        if seed is not None:
+            parts.append(f"seed={seed}")
+        if c is not None:
+            parts.append(f"ckpt={CHECKPOINT.match(c.name).group(1).lstrip('0') or '0'}")  # type: ignore[union-attr]
+        if t is not None and temps_opt:
+            parts.append(f"t={t:g}")
+        out.append(Variant(",".join(parts), t, c, seed))
     return out

@@ -34,6 +34,19 @@ def _threshold(doc: LocatedYaml, text: str, path: KeyPath) -> Threshold:
     return Threshold(op=op, value=value, text=text.strip())
 
 
+def _reproducibility(doc: LocatedYaml, rule: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The pre-registered k-of-n seeds rule, its threshold parsed; k > n is an error at its line."""
+    if not rule:
+        return None
+    if rule["seeds_passing"] > rule["of"]:
+        raise doc.error(
+            ("reproducibility", "seeds_passing"),
+            f"seeds_passing {rule['seeds_passing']} is more than the {rule['of']} seeds of the rule",
+        )
+    overall = _threshold(doc, rule["overall"], ("reproducibility", "overall"))
+    return {"seeds_passing": rule["seeds_passing"], "of": rule["of"], "overall": overall}
+
+
 def _fraction(value: float | int | None) -> Fraction | None:
     return None if value is None else Fraction(str(value))
 
@@ -169,7 +182,11 @@ def load_suite(path: str | Path, text: str | None = None) -> Suite:
         prompts=tuple(prompts),
         tool_surface=str(surface_file),
         line_of_overall=doc.line(("overall_threshold",)) or 0,
-        extra={"datasets": data.get("datasets") or {}, "pipeline_expect": data.get("pipeline_expect") or {}},
+        extra={
+            "datasets": data.get("datasets") or {},
+            "pipeline_expect": data.get("pipeline_expect") or {},
+            "reproducibility": _reproducibility(doc, data.get("reproducibility")),
+        },
         metrics=metrics,
         legacy_rules=data.get("legacy_rules", "phase33"),
     )

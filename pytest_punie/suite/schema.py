@@ -94,6 +94,18 @@ SUITE_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "reproducibility": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["seeds_passing", "of", "overall"],
+            "description": "Pre-registered rule for --punie-seeds: the recipe is REPRODUCIBLE when at least "
+            "seeds_passing of the `of` training seeds reach the overall threshold.",
+            "properties": {
+                "seeds_passing": {"type": "integer", "minimum": 1},
+                "of": {"type": "integer", "minimum": 1},
+                "overall": _threshold,
+            },
+        },
         "pipeline_expect": {
             "type": "object",
             "additionalProperties": False,

@@ -26,7 +26,7 @@ def test_real_artifacts_pass(tiny_model):
     problems, checkpoints = check_adapter(adapter)
     assert problems == [] and len(checkpoints) >= 3
     log = parse_training_log(adapter / "train.log")
-    registered = LossExpectations(min_decrease=0.0, min_val_reduction=0.2)  # as pyproject.toml registers it
+    registered = LossExpectations(min_decrease=0.0, min_val_reduction=0.15)  # as pyproject.toml registers it
     assert check_training_log(log, registered) == []
     # the users' default (train loss down >= 0.1) is not met by the tiny run: said, not hidden
     assert any("train loss fell by less than 0.1" in p for p in check_training_log(log))

@@ -122,7 +122,7 @@ def test_a_suite_and_a_registry_entry_set_expectations_with_their_source(tiny_pr
     pyproject = tiny_project.path / "pyproject.toml"
     pyproject.write_text(
         pyproject.read_text().replace(
-            "min_val_reduction = 0.2\n", "min_val_reduction = 0.2\nmax_final_val_loss = 0.4\n", 1
+            "min_val_reduction = 0.15\n", "min_val_reduction = 0.15\nmax_final_val_loss = 0.4\n", 1
         )
     )
     result = tiny_project.runpytest_subprocess(

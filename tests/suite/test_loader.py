@@ -195,3 +195,15 @@ def test_a_direct_prompt_and_a_metric_load(tmp_path):
     assert suite.prompt("d1").expect.kind == "direct" and suite.prompt("d1").expect.tools == ()
     assert suite.metrics["rate"].prompts == ("g1", "d1") and suite.metrics["rate"].threshold.value == Fraction(1, 2)
     assert suite.legacy_rules == "phase33" and suite.prompt("g1").expect.legacy_rules == "phase33"
+
+
+def test_a_reproducibility_rule_is_parsed_and_checked_at_its_line(tmp_path):
+    path = tmp_path / "rule.yaml"
+    path.write_text(_minimal(reproducibility={"seeds_passing": 3, "of": 5, "overall": ">= 80%"}))
+    rule = load_suite(path).extra["reproducibility"]
+    assert (rule["seeds_passing"], rule["of"], rule["overall"].value) == (3, 5, Fraction(4, 5))
+    path.write_text(_minimal(reproducibility={"seeds_passing": 6, "of": 5, "overall": ">= 0.8"}))
+    with pytest.raises(SuiteError) as info:
+        load_suite(path)
+    assert "seeds_passing 6 is more than the 5 seeds" in info.value.describe()
+    assert info.value.line is not None and info.value.line > 1

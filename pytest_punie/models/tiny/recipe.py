@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from pytest_punie.blas import blas_name
-from pytest_punie.errors import ModelError
 from pytest_punie.models import steps
 from pytest_punie.models.cache import Artifact, BuildCache
-from pytest_punie.models.digest import inputs_key
-from pytest_punie.models.steps import FusedChecks, fuse_and_quantize
+from pytest_punie.models.recipe import StageGates, data_digest, train_fuse_quantize
+from pytest_punie.models.steps import FusedChecks
 from pytest_punie.models.validate import validate_model_dir
 from pytest_punie.provenance import versions_of
 
@@ -37,14 +36,6 @@ DEFAULT_PRETRAIN: dict[str, Any] = {
     "phases": [[300, "none", 1e-3], [150, "data", 5e-4], "single-turn"],
     "batch_size": 8,
 }
-
-
-def data_digest(cache: BuildCache, data: Path) -> str:
-    files = [data / f"{s}.jsonl" for s in ("train", "valid", "test")]
-    missing = [f for f in files[:2] if not f.is_file()]
-    if missing:
-        raise ModelError(missing[0], None, "training data missing (need train.jsonl and valid.jsonl)")
-    return "sha256:" + inputs_key({f.name: cache.digest(f) for f in files if f.is_file()})
 
 
 def build_base(cache: BuildCache, root: Path, entry: dict[str, Any], log: Callable[[str], None]) -> Artifact:
@@ -105,32 +96,12 @@ def _summary(stats: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build_adapter(
-    cache: BuildCache, root: Path, base: Artifact, entry: dict[str, Any], log: Callable[[str], None]
-) -> Artifact:
-
-    data = root / entry.get("data", "data")
+def lora_params_of(entry: dict[str, Any]) -> dict[str, Any]:
+    """The tiny recipe's mlx_lm lora arguments: its defaults, then the entry's ``lora_params``."""
     params = {**DEFAULT_LORA, **entry.get("lora_params", {})}
     if "lora_iters" in entry:
         params["iters"] = int(entry["lora_iters"])
-    return lora_artifact(cache, base, data, params, log)
-
-
-def lora_artifact(
-    cache: BuildCache, base: Artifact, data: Path, params: dict[str, Any], log: Callable[[str], None]
-) -> Artifact:
-    """``mlx_lm lora`` of ``base`` on ``data``, content-addressed by both digests and the arguments."""
-    return cache.build(
-        "adapter",
-        {
-            "base": base.digest,
-            "data": data_digest(cache, data),
-            "params": params,
-            "versions": versions_of("mlx", "mlx-lm"),
-            "blas": blas_name(),
-        },
-        lambda out: steps.lora(base.path, data, out, params, log),
-    )
+    return params
 
 
 def build_tiny(
@@ -139,18 +110,10 @@ def build_tiny(
     entry: dict[str, Any],
     log: Callable[[str], None],
     check_fused: FusedChecks | None = None,
+    gates: StageGates | None = None,
 ) -> list[Artifact]:
+    """The tiny base, then the one recipe path every model takes: train, fuse, quantize."""
     base = build_base(cache, root, entry, log)
-    adapter = build_adapter(cache, root, base, entry, log)
-    fused, quant = fuse_and_quantize(
-        cache,
-        base.path,
-        adapter.path,
-        int(entry.get("bits", 5)),
-        int(entry.get("group_size", 64)),
-        log,
-        keep_intermediates=bool(entry.get("keep_intermediates", False)),
-        check_fused=check_fused,
-        tool_parser_type=entry.get("tool_parser_type"),
-    )
-    return [base, adapter, fused, quant]
+    data = root / entry.get("data", "data")
+    gates = gates or StageGates(fused=check_fused)
+    return [base, *train_fuse_quantize(cache, base.path, base.digest, data, lora_params_of(entry), entry, log, gates)]

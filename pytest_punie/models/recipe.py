@@ -1,0 +1,148 @@
+"""A training recipe: base + data + ``mlx_lm lora`` arguments -> adapter -> fuse -> quantize,
+each step content-addressed, with the users' stage gates between the steps ("exit gate: all
+checks pass, or STOP"). The tiny recipe builds its own base and then takes this path; a
+registry entry ``base`` + ``data`` + ``[lora]`` takes it with the user's base."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_punie.blas import blas_name
+from pytest_punie.errors import ModelError
+from pytest_punie.models import steps
+from pytest_punie.models.cache import Artifact, BuildCache
+from pytest_punie.models.digest import inputs_key
+from pytest_punie.models.steps import FusedChecks, fuse_and_quantize
+from pytest_punie.provenance import versions_of
+
+Log = Callable[[str], None]
+
+# the users' mlx_lm lora arguments (run_phase33b_overnight.sh and friends), as a [lora] table
+LORA_KEYS = (
+    "iters",
+    "batch_size",
+    "learning_rate",
+    "num_layers",
+    "grad_accumulation_steps",
+    "mask_prompt",
+    "save_every",
+    "steps_per_report",
+    "steps_per_eval",
+    "val_batches",
+    "max_seq_length",
+    "seed",
+    "fine_tune_type",
+    "optimizer",
+    "grad_checkpoint",
+)
+
+
+@dataclass(frozen=True)
+class StageGates:
+    """Checks between a recipe's steps, given by the caller (checks/ and datalint/ sit beside
+    models/). Each returns the problems it found; any problem stops the build at that gate."""
+
+    data: Callable[[Path], list[str]] | None = None
+    """Before training: the error findings of the data lint of the recipe's data."""
+    train_log: Callable[[Path], list[str]] | None = None
+    """After training, before fusing: the training log's problems (crash, cut off, loss bounds)."""
+    fused: FusedChecks | None = None
+    """After fusing, before quantizing: the fused model's checks."""
+
+
+class GateStopped(ModelError):
+    """A stage gate stopped the recipe: the build goes no further and says which gate and why."""
+
+    def __init__(self, gate: str, path: Path, problems: list[str], remedy: str):
+        shown = "; ".join(problems[:3]) + (f"; ... ({len(problems) - 3} more)" if len(problems) > 3 else "")
+        super().__init__(
+            path, None, f"stage gate '{gate}' stopped the recipe: {len(problems)} problem(s): {shown}. {remedy}"
+        )
+        self.gate = gate
+        self.problems = problems
+
+
+def data_digest(cache: BuildCache, data: Path) -> str:
+    """The training data's identity: train, valid (and test when present) by content."""
+    files = [data / f"{s}.jsonl" for s in ("train", "valid", "test")]
+    missing = [f for f in files[:2] if not f.is_file()]
+    if missing:
+        raise ModelError(missing[0], None, "training data missing (need train.jsonl and valid.jsonl)")
+    return "sha256:" + inputs_key({f.name: cache.digest(f) for f in files if f.is_file()})
+
+
+def lora_params(table: dict[str, Any], where: str) -> dict[str, Any]:
+    """The [lora] table, checked: unknown arguments are named, never passed on silently."""
+    unknown = sorted(set(table) - set(LORA_KEYS))
+    if unknown:
+        raise ModelError(
+            None, None, f"{where}: unknown mlx_lm lora arguments {unknown} (known: {', '.join(LORA_KEYS)})"
+        )
+    return dict(table)
+
+
+def lora_artifact(
+    cache: BuildCache, base_path: Path, base_digest: str, data: Path, params: dict[str, Any], log: Log
+) -> Artifact:
+    """``mlx_lm lora`` of a base on data, content-addressed by both digests, the arguments
+    (the seed among them) and the versions."""
+    return cache.build(
+        "adapter",
+        {
+            "base": base_digest,
+            "data": data_digest(cache, data),
+            "params": params,
+            "versions": versions_of("mlx", "mlx-lm"),
+            "blas": blas_name(),
+        },
+        lambda out: steps.lora(base_path, data, out, params, log),
+    )
+
+
+def train_fuse_quantize(
+    cache: BuildCache,
+    base_path: Path,
+    base_digest: str,
+    data: Path,
+    params: dict[str, Any],
+    entry: dict[str, Any],
+    log: Log,
+    gates: StageGates | None = None,
+) -> list[Artifact]:
+    """The users' overnight pipeline as one call: data gate, train, log gate, fuse, fused gate,
+    quantize. Returns [adapter, fused, quantized]."""
+    gates = gates or StageGates()
+    if gates.data is not None:
+        problems = gates.data(data)
+        if problems and not entry.get("allow_data_errors"):
+            raise GateStopped(
+                "data lint (before training)",
+                data,
+                problems,
+                "Fix the data, or set allow_data_errors = true in the registry entry to train anyway.",
+            )
+    adapter = lora_artifact(cache, base_path, base_digest, data, params, log)
+    if gates.train_log is not None:
+        problems = gates.train_log(adapter.path / "train.log")
+        if problems:
+            raise GateStopped(
+                "training log (before fusing)",
+                adapter.path / "train.log",
+                problems,
+                "Nothing was fused; the adapter and its log are kept in the cache to read.",
+            )
+    fused, quant = fuse_and_quantize(
+        cache,
+        base_path,
+        adapter.path,
+        int(entry.get("bits", 5)),
+        int(entry.get("group_size", 64)),
+        log,
+        keep_intermediates=bool(entry.get("keep_intermediates", False)),
+        check_fused=gates.fused,
+        tool_parser_type=entry.get("tool_parser_type"),
+    )
+    return [adapter, fused, quant]

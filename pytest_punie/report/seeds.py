@@ -1,0 +1,155 @@
+"""Training seeds as the unit of analysis: each seed's score, the spread, an interval over
+seeds and prompts, the prompts decided by luck, and a pre-registered k-of-n rule printed with
+its operating characteristic (so nobody over-reads it)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pytest_punie.stats import crossed_bootstrap, k_of_n_pass_probability, seed_spread
+
+SEED_VARIANT = re.compile(r"^seed=(\d+)$")
+BOOTSTRAP_REPS, BOOTSTRAP_SEED = 2000, 0
+BOOTSTRAP = {
+    "method": "crossed bootstrap over seeds and prompts (Sellam et al. 2021)",
+    "reps": BOOTSTRAP_REPS,
+    "seed": BOOTSTRAP_SEED,
+}
+
+
+def _value(prompt: dict[str, Any], metric: str) -> float:
+    """A prompt's contribution to a category's score: pass/fail for a pass rate, else its score."""
+    return (1.0 if prompt["passed"] else 0.0) if metric == "pass_rate" else float(prompt["score"])
+
+
+def _row(name: str, seeds: list[tuple[int, dict[str, Any]]], prompts: dict[int, list[dict[str, Any]]]) -> dict:
+    """One category (or overall) across seeds."""
+    scores = [float(c["score"]) for _, c in seeds]
+    metric = seeds[0][1].get("metric", "mean_score")
+    ids = sorted({p["id"] for s, _ in seeds for p in prompts[s]})
+    by = {s: {p["id"]: p for p in prompts[s]} for s, _ in seeds}
+    out: dict[str, Any] = {
+        "name": name,
+        "threshold": seeds[0][1].get("threshold"),
+        "per_seed": {str(s): {"score": c["score"], "passed": c["passed"]} for s, c in seeds},
+        **seed_spread(scores),
+    }
+    if ids and all(i in by[s] for s, _ in seeds for i in ids):
+        matrix = [[_value(by[s][i], metric) for i in ids] for s, _ in seeds]
+        lo, hi = crossed_bootstrap(matrix, reps=BOOTSTRAP_REPS, seed=BOOTSTRAP_SEED)
+        out["interval"] = {"low": round(lo, 6), "high": round(hi, 6), **BOOTSTRAP}
+    return out
+
+
+def operating_characteristic(rule: dict[str, Any], prompts: int) -> list[dict[str, float]]:
+    """The rule's pass probability at true rates around its threshold (binomial prompts)."""
+    t = float(rule["overall"].value)
+    rates = sorted({round(min(1.0, max(0.0, t + d)), 4) for d in (-0.05, -0.02, 0.0, 0.02, 0.05)})
+    k, n = rule["seeds_passing"], rule["of"]
+    return [{"rate": r, "pass_probability": round(k_of_n_pass_probability(k, n, t, prompts, r), 4)} for r in rates]
+
+
+def seeds_of(doc: dict[str, Any], rules: dict[str, dict[str, Any] | None]) -> dict[str, Any] | None:
+    """The seeds section of a run of ``seed=N`` variants, per suite; None when there are none."""
+    out: dict[str, Any] = {}
+    for name in dict.fromkeys(s["suite"] for s in doc["suites"]):
+        runs = [
+            (int(m.group(1)), s)
+            for s in doc["suites"]
+            if s["suite"] == name and (m := SEED_VARIANT.match(s["variant"]))
+        ]
+        if not runs:
+            continue
+        runs.sort(key=lambda r: r[0])
+        path = runs[0][1]["path"]
+        prompts = {
+            seed: [p for p in doc["prompts"] if p["suite"] == path and p.get("variant") == f"seed={seed}"]
+            for seed, _ in runs
+        }
+        categories = [
+            _row(
+                cat,
+                [(seed, s["categories"][cat]) for seed, s in runs],
+                {k: [p for p in v if p["category"] == cat] for k, v in prompts.items()},
+            )
+            for cat in runs[0][1]["categories"]
+        ]
+        overall = _row("overall", [(seed, s["overall"]) for seed, s in runs], prompts)
+        ids = list(dict.fromkeys(p["id"] for seed, _ in runs for p in prompts[seed]))
+        passing = {i: sum(1 for seed, _ in runs for p in prompts[seed] if p["id"] == i and p["passed"]) for i in ids}
+        suite: dict[str, Any] = {
+            "seeds": [seed for seed, _ in runs],
+            "categories": categories,
+            "overall": overall,
+            "prompts": [{"id": i, "seeds_passing": passing[i], "of": len(runs)} for i in ids],
+            "decided_by_luck": [i for i in ids if 0 < passing[i] < len(runs)],
+        }
+        rule = rules.get(name)
+        if rule:
+            suite["rule"] = judge_rule(rule, overall, len(runs), overall_prompts=len(ids))
+        out[name] = suite
+    return out or None
+
+
+def judge_rule(rule: dict[str, Any], overall: dict[str, Any], seeds_run: int, overall_prompts: int) -> dict[str, Any]:
+    """REPRODUCIBLE / NOT REPRODUCIBLE by the pre-registered rule; NOT JUDGED when the run had
+    another number of seeds than the rule names."""
+    threshold = rule["overall"]
+    reached = [s for s, v in overall["per_seed"].items() if threshold.holds(_fraction(v["score"]))]
+    k, n = rule["seeds_passing"], rule["of"]
+    if seeds_run != n:
+        verdict = "NOT JUDGED"
+        why = f"the rule is {k} of {n} seeds; this run trained {seeds_run}"
+    else:
+        verdict = "REPRODUCIBLE" if len(reached) >= k else "NOT REPRODUCIBLE"
+        why = f"{len(reached)} of {seeds_run} seeds reached overall {threshold.text} (the rule: {k} of {n})"
+    return {
+        "seeds_passing": k,
+        "of": n,
+        "overall": threshold.text,
+        "seeds_reaching": reached,
+        "verdict": verdict,
+        "why": why,
+        "operating_characteristic": operating_characteristic(rule, overall_prompts),
+        "model": "each seed's score ~ Binomial(prompts, rate) / prompts, seeds independent",
+    }
+
+
+def _fraction(score: Any) -> Any:
+    from fractions import Fraction
+
+    return Fraction(str(score))
+
+
+def render_seeds_terminal(seeds: dict[str, Any]) -> list[str]:
+    """The seeds section as terminal lines."""
+    lines: list[str] = []
+    for name, s in seeds.items():
+        heads = "  ".join(f"{'seed ' + str(x):>8}" for x in s["seeds"])
+        lines.append(f"suite {name}: {len(s['seeds'])} training seeds")
+        lines.append(
+            f"{'category':<16}{heads}  {'min':>6} {'median':>6} {'max':>6} {'sd':>6}  interval (seeds x prompts)"
+        )
+        for row in [*s["categories"], s["overall"]]:
+            cells = "  ".join(f"{float(row['per_seed'][str(x)]['score']) * 100:>7.1f}%" for x in s["seeds"])
+            sd = "-" if row["sd"] is None else f"{row['sd'] * 100:.1f}"
+            iv = row.get("interval")
+            ivs = f"{iv['low'] * 100:.1f}-{iv['high'] * 100:.1f}%" if iv else "-"
+            lines.append(
+                f"{row['name']:<16}{cells}  {row['min'] * 100:>5.1f}% {row['median'] * 100:>5.1f}% "
+                f"{row['max'] * 100:>5.1f}% {sd:>6}  {ivs}"
+            )
+        luck = s["decided_by_luck"]
+        lines.append(
+            f"prompts decided by the seed (pass on some seeds, fail on others): {len(luck)} of {len(s['prompts'])}"
+            + (f": {', '.join(luck[:12])}{' ...' if len(luck) > 12 else ''}" if luck else "")
+        )
+        rule = s.get("rule")
+        if rule:
+            oc = ", ".join(
+                f"{o['pass_probability']:.2f} at {o['rate'] * 100:.0f}%" for o in rule["operating_characteristic"]
+            )
+            lines.append(f"reproducibility: {rule['verdict']}: {rule['why']}")
+            lines.append(f"  this rule passes with probability {oc} (true pass rate; binomial over prompts)")
+    return lines
