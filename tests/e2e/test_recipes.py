@@ -1,0 +1,121 @@
+"""Training recipes end to end on the tiny base: a base + data + [lora] entry trains, fuses,
+quantizes and evaluates; the stage gates stop it (lint errors before training, a training log
+outside its bounds before fusing); training seeds are variants, and determinism is checked."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+LORA = (
+    "lora = { iters = 10, batch_size = 4, learning_rate = 1e-4, num_layers = -1, mask_prompt = true, "
+    "save_every = 10, steps_per_report = 10, steps_per_eval = 10, val_batches = -1, max_seq_length = 1024, seed = 0 }"
+)
+
+
+def base_of(tiny_model) -> Path:
+    return Path(next(b for b in tiny_model.builds if b["step"] == "q4")["path"])
+
+
+def register(project, base: Path, expect: str = "min_loss_decrease = 0.0", data: str = "data") -> None:
+    pyproject = project.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text()
+        + f'\n[tool.punie.models.recipe_5bit]\nbase = "{base}"\ndata = "{data}"\nbits = 5\ngroup_size = 64\n{LORA}\n'
+        + f"expect = {{ {expect} }}\n"
+    )
+
+
+def test_a_lora_recipe_trains_fuses_quantizes_and_evaluates_and_seeds_are_variants(tiny_project, tiny_model):
+    register(tiny_project, base_of(tiny_model))
+    result = tiny_project.runpytest_subprocess(
+        "--punie-model=recipe_5bit", "-m", "eval", "--punie-json=r.json", "-p", "no:cacheprovider"
+    )
+    assert result.ret in (0, 1), result.stdout.str()[-3000:]
+    doc = json.loads((tiny_project.path / "r.json").read_text())
+    assert doc["verdict"] in ("PASS", "FAIL") and doc["completeness"]["state"] == "whole"
+    assert [b["step"] for b in doc["provenance"]["model"]["builds"]] == ["adapter", "fused", "q5"]
+    adapter = Path(doc["provenance"]["model"]["builds"][0]["path"])
+    assert (adapter / "train.log").is_file() and (adapter / "0000010_adapters.safetensors").is_file()
+    # two seeds of the recipe on two xdist workers: one worker per seed, the seeds section written
+    seeds = tiny_project.runpytest_subprocess(
+        "--punie-model=recipe_5bit", "-m", "eval", "--punie-seeds=0,1", "--punie-json=s.json", "-n", "2",
+        "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert seeds.ret in (0, 1), seeds.stdout.str()[-3000:]
+    seeds.stdout.fnmatch_lines(["*pytest-punie training seeds*", "suite phase33: 2 training seeds", "overall *"])
+    s = json.loads((tiny_project.path / "s.json").read_text())
+    variants = s["provenance"]["variants"]
+    assert variants["seed=0"]["digest"] == doc["provenance"]["model"]["digest"]  # seed 0 is the entry's own seed
+    assert variants["seed=0"]["digest"] != variants["seed=1"]["digest"]
+    assert all(len(v["workers"]) == 1 for v in variants.values())
+    assert set(s["seeds"]) == {"phase26", "phase33"}
+    assert s["seeds"]["phase33"]["overall"]["interval"]["method"].startswith("crossed bootstrap")
+    html = tiny_project.runpytest_subprocess(
+        "--punie-model=recipe_5bit", "-m", "eval", "--punie-seeds=0,1", "--punie-html=s.html", "-p", "no:cacheprovider"
+    )
+    assert html.ret in (0, 1)
+    page = (tiny_project.path / "s.html").read_text()
+    assert "<h2 id=seeds>Training seeds</h2>" in page and "Prompts decided by the seed" in page
+
+
+def test_lint_errors_in_the_recipe_s_data_stop_it_before_training(tiny_project, tiny_model):
+    bad = tiny_project.path / "baddata"
+    shutil.copytree(tiny_project.path / "data", bad)
+    with (bad / "train.jsonl").open("a") as f:
+        f.write('{"messages": [\n')
+    register(tiny_project, base_of(tiny_model), data="baddata")
+    result = tiny_project.runpytest_subprocess(
+        "--punie-model=recipe_5bit", "-m", "eval", "-k", "text-01", "-p", "no:cacheprovider"
+    )
+    assert result.ret == 1
+    out = result.stdout.str()
+    assert "stage gate 'data lint (before training)' stopped the recipe" in out
+    assert "baddata/train.jsonl:" in out and "building adapter" not in out
+
+
+def test_a_training_log_outside_its_bounds_stops_the_recipe_before_fusing(tiny_project, tiny_model):
+    register(tiny_project, base_of(tiny_model), expect="min_loss_decrease = 0.0, min_val_reduction = 0.99")
+    result = tiny_project.runpytest_subprocess(
+        "--punie-model=recipe_5bit", "-m", "eval", "-k", "text-01", "-p", "no:cacheprovider"
+    )
+    assert result.ret == 1
+    out = result.stdout.str()
+    assert "stage gate 'training log (before fusing)' stopped the recipe" in out, out[-3000:]
+    assert "less than 99%" in out and "building fused" not in out
+
+
+def test_the_same_seed_trains_the_same_adapter_and_another_seed_another(tiny_model, tmp_path):
+    from pytest_punie.models.cache import BuildCache, default_cache_dir
+    from pytest_punie.models.recipe import lora_artifact
+    from pytest_punie.models.resolve import load_registry
+
+    from ..conftest import ROOT
+
+    base = base_of(tiny_model)
+    params = {**load_registry(ROOT).get("tiny_5bit", {}).get("lora_params", {})}
+    from pytest_punie.models.tiny.recipe import DEFAULT_LORA
+
+    params = {**DEFAULT_LORA, **params, "iters": 10, "save_every": 10, "steps_per_eval": 10}
+    shared = BuildCache(default_cache_dir(ROOT))
+    first = lora_artifact(shared, base, shared.digest(base), ROOT / "data", params, lambda _m: None)
+    fresh = BuildCache(tmp_path / "empty-cache")
+    again = lora_artifact(fresh, base, fresh.digest(base), ROOT / "data", params, lambda _m: None)
+    assert again.built and again.key == first.key
+
+    def weights(a) -> list[str]:  # the adapter's weights; its train.log holds timings and differs
+        return [fresh.digest(f) for f in sorted(a.path.glob("*adapters.safetensors"))]
+
+    assert len(weights(first)) == 2 and weights(again) == weights(first)  # final + the iteration-10 checkpoint
+    from pytest_punie.models.steps import fuse_and_quantize
+
+    _, model_first = fuse_and_quantize(shared, base, first.path, 5, 64, lambda _m: None, keep_intermediates=True)
+    _, model_again = fuse_and_quantize(fresh, base, again.path, 5, 64, lambda _m: None, keep_intermediates=True)
+    assert model_again.built and model_again.digest == model_first.digest  # bit for bit the same 5-bit model
+    other = lora_artifact(fresh, base, fresh.digest(base), ROOT / "data", {**params, "seed": 1}, lambda _m: None)
+    assert weights(other) != weights(first)
