@@ -114,7 +114,16 @@ class PromptItem(pytest.Item):
         session = punie_session(self.config)
         started = time.monotonic()
         repeat = max(1, int(self.config.getoption("punie_repeat") or 1))
-        source = session.source_for(self.variant)
+        try:
+            source = session.source_for(self.variant)
+        except PunieError as err:
+            if not self.variant.name:
+                raise  # the model under test itself: every item names the problem
+            # one variant (a seed, a checkpoint) that could not be built: its prompts are unanswered,
+            # the run INCOMPLETE with the reason, never a FAIL of the recipe's other variants
+            why = f"{self.variant.name} not built: {err.describe()}"
+            self.punie_result = no_response(self.suite_ref, self.suite, self.prompt, why, self.variant.name)
+            raise NoResponse(why) from None
         try:
             records = [source.get(self.suite, self.prompt, self._batch(), sample=i) for i in range(repeat)]
         except MissingResponse as exc:

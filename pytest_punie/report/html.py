@@ -159,6 +159,12 @@ def _seeds(doc: dict[str, Any]) -> str:
         return ""
     parts = ["<h2 id=seeds>Training seeds</h2>"]
     for name, s in seeds.items():
+        for seed, why in (s.get("not_measured") or {}).items():
+            parts.append(
+                f"<p class=warn>{_e(name)}: seed {_e(seed)} not measured (left out of every figure): {_e(why)}</p>"
+            )
+        if not s["seeds"]:
+            continue
         head = "".join(f"<th>seed {x}</th>" for x in s["seeds"])
         rows = []
         for row in [*s["categories"], s["overall"]]:

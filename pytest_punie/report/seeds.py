@@ -67,6 +67,16 @@ def seeds_of(doc: dict[str, Any], rules: dict[str, dict[str, Any] | None]) -> di
             seed: [p for p in doc["prompts"] if p["suite"] == path and p.get("variant") == f"seed={seed}"]
             for seed, _ in runs
         }
+        # a seed with a prompt left unanswered (not built, cut by a limit) is not a measurement of the recipe
+        unmeasured = {
+            str(seed): next(p["error"] for p in prompts[seed] if p.get("error"))
+            for seed, _ in runs
+            if any(p.get("error") for p in prompts[seed])
+        }
+        runs = [(seed, s) for seed, s in runs if str(seed) not in unmeasured]
+        if not runs:
+            out[name] = {"seeds": [], "not_measured": unmeasured}
+            continue
         categories = [
             _row(
                 cat,
@@ -85,6 +95,8 @@ def seeds_of(doc: dict[str, Any], rules: dict[str, dict[str, Any] | None]) -> di
             "prompts": [{"id": i, "seeds_passing": passing[i], "of": len(runs)} for i in ids],
             "decided_by_luck": [i for i in ids if 0 < passing[i] < len(runs)],
         }
+        if unmeasured:
+            suite["not_measured"] = unmeasured
         rule = rules.get(name)
         if rule:
             suite["rule"] = judge_rule(rule, overall, len(runs), overall_prompts=len(ids))
@@ -126,6 +138,10 @@ def render_seeds_terminal(seeds: dict[str, Any]) -> list[str]:
     """The seeds section as terminal lines."""
     lines: list[str] = []
     for name, s in seeds.items():
+        for seed, why in (s.get("not_measured") or {}).items():
+            lines.append(f"suite {name}: seed {seed} not measured (left out of every figure below): {why}")
+        if not s["seeds"]:
+            continue
         heads = "  ".join(f"{'seed ' + str(x):>8}" for x in s["seeds"])
         lines.append(f"suite {name}: {len(s['seeds'])} training seeds")
         lines.append(
