@@ -30,8 +30,26 @@ def add_model_options(group: pytest.OptionGroup, parser: pytest.Parser) -> None:
     group.addoption(
         "--punie-responses", metavar="FILE", help="score recorded responses (JSONL) instead of running a model"
     )
-    group.addoption("--punie-server-url", metavar="URL", help="an external OpenAI-compatible server to evaluate")
-    group.addoption("--punie-server-model", metavar="NAME", help="the model name requests to --punie-server-url carry")
+    group.addoption(
+        "--punie-server-url",
+        metavar="URL",
+        action="append",
+        help="an external OpenAI-compatible server to evaluate; repeat it for several endpoints serving "
+        "one model (requests are spread over them)",
+    )
+    group.addoption(
+        "--punie-server-model",
+        metavar="NAME",
+        action="append",
+        help="the model name requests to --punie-server-url carry (one for every endpoint, or one per endpoint)",
+    )
+    group.addoption(
+        "--punie-server-concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="requests in flight at once per --punie-server-url endpoint (default 8)",
+    )
     group.addoption(
         "--punie-backend",
         choices=("auto", "inprocess", "server"),

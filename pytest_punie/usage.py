@@ -13,6 +13,7 @@ VALUE_OPTIONS = (
     "--punie-model",
     "--punie-responses",
     "--punie-server-model",
+    "--punie-server-concurrency",
     "--punie-data",
     "--punie-train-log",
     "--punie-adapter",

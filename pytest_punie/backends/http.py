@@ -138,49 +138,112 @@ class HttpBackend:
         return ResponseRecord(body, seconds=seconds)
 
     def complete(self, requests: list[ChatRequest], on_result: OnResult | None = None) -> list[ResponseRecord]:
-        """Every request, at most ``connections`` at a time, on daemon threads: a
-        Ctrl-C returns at once (in-flight requests are abandoned, never waited for)."""
-        import httpx
+        """Every request, at most ``connections`` at a time."""
+        return complete_over([self], requests, on_result)
 
-        limits = httpx.Limits(max_connections=self.connections, max_keepalive_connections=self.connections)
+    def close(self) -> None:
+        pass
+
+
+def complete_over(
+    backends: list[HttpBackend], requests: list[ChatRequest], on_result: OnResult | None = None
+) -> list[ResponseRecord]:
+    """Every request, answered by whichever endpoint has a free connection (each endpoint at most
+    its own ``connections`` at a time), on daemon threads: a Ctrl-C returns at once (in-flight
+    requests are abandoned, never waited for). With several endpoints each response records its own."""
+    import httpx
+
+    results: list[ResponseRecord | None] = [None] * len(requests)
+    todo: queue.Queue[int] = queue.Queue()
+    for i in range(len(requests)):
+        todo.put(i)
+    stopping = threading.Event()
+    clients = []
+
+    def work(backend: HttpBackend, client: Any) -> None:
+        while not stopping.is_set():
+            try:
+                i = todo.get_nowait()
+            except queue.Empty:
+                return
+            record = backend._one(client, requests[i])
+            if len(backends) > 1 and record.response is not None:
+                record.response.setdefault("punie", {})["endpoint"] = backend.url
+            results[i] = record
+
+    threads = []
+    for backend in backends:
+        limits = httpx.Limits(max_connections=backend.connections, max_keepalive_connections=backend.connections)
         client = httpx.Client(limits=limits)
-        results: list[ResponseRecord | None] = [None] * len(requests)
-        todo: queue.Queue[int] = queue.Queue()
-        for i in range(len(requests)):
-            todo.put(i)
-        stopping = threading.Event()
+        clients.append(client)
+        n = min(backend.connections, len(requests))
+        threads += [threading.Thread(target=work, args=(backend, client), daemon=True) for _ in range(n)]
+    for t in threads:
+        t.start()
+    reported: set[int] = set()
 
-        def work() -> None:
-            while not stopping.is_set():
-                try:
-                    i = todo.get_nowait()
-                except queue.Empty:
-                    return
-                results[i] = self._one(client, requests[i])
+    def report() -> None:  # from this (the calling) thread, as results come in
+        for i, r in enumerate(results):
+            if r is not None and i not in reported:
+                reported.add(i)
+                if on_result is not None:
+                    on_result(requests[i], r)
 
-        threads = [threading.Thread(target=work, daemon=True) for _ in range(min(self.connections, len(requests)))]
+    try:
         for t in threads:
-            t.start()
-        reported: set[int] = set()
-
-        def report() -> None:  # from this (the calling) thread, as results come in
-            for i, r in enumerate(results):
-                if r is not None and i not in reported:
-                    reported.add(i)
-                    if on_result is not None:
-                        on_result(requests[i], r)
-
-        try:
-            for t in threads:
-                while t.is_alive():
-                    t.join(0.2)
-                    report()
-            report()
-        except BaseException:
-            stopping.set()
-            raise
+            while t.is_alive():
+                t.join(0.2)
+                report()
+        report()
+    except BaseException:
+        stopping.set()
+        raise
+    for client in clients:
         client.close()
-        return [r if r is not None else ResponseRecord(None, error="not sent") for r in results]
+    return [r if r is not None else ResponseRecord(None, error="not sent") for r in results]
+
+
+class EndpointPool:
+    """Several OpenAI-compatible endpoints serving one model (several ``mlx_lm server``s, a vLLM or
+    llama.cpp pool): one run's requests spread over them, each endpoint at most its own concurrency."""
+
+    def __init__(self, backends: list[HttpBackend]):
+        self.backends = backends
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "backend": "http-pool",
+            "url": ", ".join(b.url for b in self.backends),
+            "served_model": self.backends[0].model,
+            "endpoints": [{"url": b.url, "model": b.model, "connections": b.connections} for b in self.backends],
+        }
+
+    def disagreement(self, reported: list[list[str] | str]) -> str | None:
+        """Why these endpoints are not one model (None: they agree as far as can be checked): the
+        names requests carry, and the models each endpoint says it serves (``/v1/models``)."""
+        names = {b.model for b in self.backends}
+        if len(names) > 1:
+            first = self.backends[0]
+            other = next(b for b in self.backends if b.model != first.model)
+            return (
+                f"endpoints answer for different models: {first.url} for {first.model!r}, "
+                f"{other.url} for {other.model!r}; one run evaluates one model"
+            )
+        for b, models in zip(self.backends, reported, strict=True):
+            if isinstance(models, list) and b.model not in models:
+                agree = [
+                    x.url for x, m in zip(self.backends, reported, strict=True) if isinstance(m, list) and x.model in m
+                ]
+                return (
+                    f"endpoint {b.url} serves {', '.join(repr(m) for m in models) or 'no model'} (its /v1/models), "
+                    f"not {b.model!r}"
+                    + (f", which {', '.join(agree)} serve{'s' if len(agree) == 1 else ''}" if agree else "")
+                    + "; every endpoint of one run must serve the same model"
+                )
+        return None
+
+    def complete(self, requests: list[ChatRequest], on_result: OnResult | None = None) -> list[ResponseRecord]:
+        return complete_over(self.backends, requests, on_result)
 
     def close(self) -> None:
         pass

@@ -207,25 +207,8 @@ def _make_source(
     from pytest_punie.sources.model import ModelSource
 
     overrides = sampling_overrides(config)
-    url = config.getoption("punie_server_url")
-    if url:
-        from pytest_punie.backends.http import HttpBackend
-
-        served = config.getoption("punie_server_model")
-        if not served:
-            raise PunieError(
-                None,
-                None,
-                "--punie-server-url needs --punie-server-model NAME: the model the server "
-                "must answer for (the first id of /v1/models is never assumed)",
-            )
-        tokenizer = config.getoption("punie_tokenizer")
-        # with the model's tokenizer the generated text is read back from the token ids (logprobs),
-        # so a call the server dropped is seen and measured instead of unknown
-        tokenizer_file = Path(tokenizer) / "tokenizer.json" if tokenizer else None
-        external = HttpBackend(url, served, tokenizer_file=tokenizer_file)
-        identity = {"kind": "external-server", "name": served, "reported_models": external.reported_models()}
-        return ModelSource(external, identity, overrides)
+    if config.getoption("punie_server_url"):
+        return external_source(config, overrides)
     name = model_name(config)
     if not name:
         raise PunieError(
@@ -285,6 +268,53 @@ class OwnedServerBackend:
 
     def close(self) -> None:
         self.server.stop()
+
+
+def external_source(config: pytest.Config, overrides: dict[str, Any]) -> Any:
+    """One or several external endpoints serving the model under test. Each is asked what it serves
+    (``/v1/models``); endpoints that disagree make the run refuse, naming the models and endpoints."""
+    from pytest_punie.backends.http import MAX_CONNECTIONS, EndpointPool, HttpBackend
+    from pytest_punie.sources.model import ModelSource
+
+    urls = list(config.getoption("punie_server_url"))
+    names = list(config.getoption("punie_server_model") or [])
+    if not names:
+        raise PunieError(
+            None,
+            None,
+            "--punie-server-url needs --punie-server-model NAME: the model the server "
+            "must answer for (the first id of /v1/models is never assumed)",
+        )
+    if len(names) not in (1, len(urls)):
+        raise PunieError(
+            None,
+            None,
+            f"{len(urls)} --punie-server-url and {len(names)} --punie-server-model: give one name, or one per URL",
+        )
+    names = names * len(urls) if len(names) == 1 else names
+    tokenizer = config.getoption("punie_tokenizer")
+    # with the model's tokenizer the generated text is read back from the token ids (logprobs),
+    # so a call the server dropped is seen and measured instead of unknown
+    tokenizer_file = Path(tokenizer) / "tokenizer.json" if tokenizer else None
+    connections = int(config.getoption("punie_server_concurrency") or MAX_CONNECTIONS)
+    backends = [
+        HttpBackend(u, n, connections=connections, tokenizer_file=tokenizer_file)
+        for u, n in zip(urls, names, strict=True)
+    ]
+    reported = [b.reported_models() for b in backends]
+    if len(backends) == 1:
+        identity = {"kind": "external-server", "name": names[0], "reported_models": reported[0]}
+        return ModelSource(backends[0], identity, overrides)
+    pool = EndpointPool(backends)
+    refused = pool.disagreement(reported)
+    if refused:
+        raise PunieError(None, None, refused)
+    identity = {
+        "kind": "external-server",
+        "name": names[0],
+        "reported_models": {b.url: r for b, r in zip(backends, reported, strict=True)},
+    }
+    return ModelSource(pool, identity, overrides)
 
 
 def new_run_dir() -> Path:
