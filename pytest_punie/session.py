@@ -124,8 +124,11 @@ class PunieSession:
         src = self._variant_sources.get(variant_name) if variant_name else self._source
         if src is None:
             return None
+        import platform
+
         worker = getattr(self.config, "workerinput", {}).get("workerid", "main")
-        return {**src.identity(), "variant": variant_name, "worker": worker}
+        # the machine: under xdist's execnet a variant may be built and generated on another host
+        return {**src.identity(), "variant": variant_name, "worker": worker, "host": platform.node()}
 
     def model(self) -> Any:
         """The model under test, resolved and built once per process."""

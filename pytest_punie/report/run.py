@@ -108,7 +108,7 @@ def answered_by(source: dict[str, Any]) -> dict[str, Any]:
 
 
 def _where(source: dict[str, Any]) -> str:
-    worker = source.get("worker", "main")
+    worker = source.get("worker", "main") + (f" on {source['host']}" if source.get("host") else "")
     what = source.get("digest") or source.get("served_model") or source.get("name")
     where = source.get("path") or source.get("url") or "?"
     return f"worker {worker}: {what} ({where})"
@@ -122,8 +122,9 @@ def _identities(sources: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         variant = s.get("variant", "")
         seen = out.get(variant)
         if seen is None:
-            out[variant] = {**s, "workers": [s.get("worker", "main")]}
+            out[variant] = {**s, "workers": [s.get("worker", "main")], "hosts": [s.get("host", "")]}
             out[variant].pop("worker", None)
+            out[variant].pop("host", None)
             continue
         if answered_by(seen) != answered_by(s):
             mine = {**seen, "worker": seen["workers"][0]}
@@ -135,6 +136,8 @@ def _identities(sources: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             )
         if s.get("worker", "main") not in seen["workers"]:
             seen["workers"].append(s.get("worker", "main"))
+        if s.get("host", "") not in seen["hosts"]:
+            seen["hosts"].append(s.get("host", ""))
         if s.get("builds"):  # a build made by either worker is a build of this run
             seen["builds"] = [
                 {**b, "built_now": bool(b.get("built_now") or o.get("built_now"))}

@@ -75,3 +75,10 @@ def test_an_external_server_is_compared_by_its_name_and_address():
 )
 def test_a_prompt_item_s_unit_of_work_is_its_variant(nodeid, scope):
     assert variant_scope(nodeid, ["ckpt=20", "ckpt=40,t=0.7"]) == scope
+
+
+def test_the_machine_that_answered_is_recorded_and_named():
+    out = _identities([{**source("gw0"), "host": "mac1"}, {**source("gw1"), "host": "mac2"}])
+    assert out["ckpt=20"]["hosts"] == ["mac1", "mac2"] and "host" not in out["ckpt=20"]
+    with pytest.raises(SuiteError, match="worker gw1 on mac2: sha256:bbb"):
+        _identities([{**source("gw0"), "host": "mac1"}, {**source("gw1", digest="sha256:bbb"), "host": "mac2"}])
