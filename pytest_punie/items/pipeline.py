@@ -190,10 +190,13 @@ def eos_generation(config: pytest.Config, model_path: Path, expect: PipelineExpe
 
 
 def pipeline_items(parent: pytest.Collector, name: str, entry: dict[str, Any]) -> list[PipelineItem]:
+    """The checks of a model's pipeline: each step its entry says was made (a training recipe's
+    training log and adapter, a fused model, the quantized model), as items of the run."""
     checks = ["quantized", "eos", "smoke"]
-    if entry.get("recipe") == "tiny" or ("base" in entry and "adapter" in entry):
+    trains = entry.get("recipe") == "tiny" or "lora" in entry  # the recipe trains its own adapter
+    if trains or ("base" in entry and "adapter" in entry):
         checks = ["fused", "adapter-applied", *checks]
-    if entry.get("recipe") == "tiny":
+    if trains:
         checks = ["training-log", "adapter", *checks]
     return [PipelineItem.from_parent(parent, name=c, check=c, model_name=name) for c in checks]
 

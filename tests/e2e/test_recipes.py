@@ -42,6 +42,12 @@ def test_a_lora_recipe_trains_fuses_quantizes_and_evaluates_and_seeds_are_varian
     assert [b["step"] for b in doc["provenance"]["model"]["builds"]] == ["adapter", "fused", "q5"]
     adapter = Path(doc["provenance"]["model"]["builds"][0]["path"])
     assert (adapter / "train.log").is_file() and (adapter / "0000010_adapters.safetensors").is_file()
+    # each step of the recipe is a pipeline item of the run
+    pipeline = tiny_project.runpytest_subprocess(
+        "--punie-model=recipe_5bit", "-m", "pipeline", "-v", "-p", "no:cacheprovider"
+    )
+    pipeline.assert_outcomes(passed=7)
+    pipeline.stdout.fnmatch_lines(["*::training-log PASSED*", "*::adapter-applied PASSED*"])
     # two seeds of the recipe on two xdist workers: one worker per seed, the seeds section written
     seeds = tiny_project.runpytest_subprocess(
         "--punie-model=recipe_5bit", "-m", "eval", "--punie-seeds=0,1", "--punie-json=s.json", "-n", "2",
