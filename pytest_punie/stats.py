@@ -95,3 +95,31 @@ def k_of_n_pass_probability(k: int, n: int, threshold: float, prompts: int, rate
     characteristic of a "k of n seeds" reproducibility rule."""
     q = seed_reaches(threshold, prompts, rate)
     return sum(math.comb(n, i) * q**i * (1 - q) ** (n - i) for i in range(k, n + 1))
+
+
+def seed_set_difference(
+    baseline: list[list[float]], candidate: list[list[float]], reps: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float, float]:
+    """Candidate minus baseline mean score, two seed sets on the same prompts (``x[s][p]``), with a
+    percentile interval that respects both levels: each replicate resamples the prompts (paired:
+    the same prompts for both recipes) and, independently, each recipe's own seeds. Seeded."""
+    import random
+
+    def mean(m: list[list[float]], seeds: list[int], prompts: list[int]) -> float:
+        return sum(m[s][p] for s in seeds for p in prompts) / (len(seeds) * len(prompts))
+
+    n_p = len(baseline[0])
+    everything = list(range(n_p))
+    observed = mean(candidate, list(range(len(candidate))), everything) - mean(
+        baseline, list(range(len(baseline))), everything
+    )
+    rng = random.Random(seed)
+    stats = []
+    for _ in range(reps):
+        prompts = [rng.randrange(n_p) for _ in range(n_p)]
+        b = [rng.randrange(len(baseline)) for _ in baseline]
+        c = [rng.randrange(len(candidate)) for _ in candidate]
+        stats.append(mean(candidate, c, prompts) - mean(baseline, b, prompts))
+    stats.sort()
+    tail = (1 - level) / 2
+    return observed, stats[max(0, math.floor(tail * reps))], stats[min(reps - 1, math.ceil((1 - tail) * reps) - 1)]

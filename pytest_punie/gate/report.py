@@ -15,6 +15,13 @@ def _ci(iv: list[float] | tuple[float, float] | None) -> str:
 
 def render_gate_terminal(doc: dict[str, Any]) -> list[str]:
     gate, comp = doc["gate"], doc["comparison"]
+    if comp.get("kind") == "seed sets":
+        from pytest_punie.gate.seedset import seed_set_lines
+
+        name = comp.get("baseline_name")
+        return [f"baseline: {name}", *seed_set_lines(comp), f"GATE: {gate['verdict']}"] + [
+            f"  - {r}" for r in gate["reasons"]
+        ]
     lines = [f"baseline: {comp.get('baseline_name')} ({(comp['baseline'].get('model') or {}).get('digest', '?')[:19]})"]
     lines += scope_lines(comp)
     cols = f"{'baseline':>8} {'cand.':>7} {'delta':>7} {'worse':>5} {'better':>6} {'p':>6}"
@@ -67,6 +74,11 @@ def scope_lines(comp: dict[str, Any]) -> list[str]:
 
 def render_gate_markdown(doc: dict[str, Any]) -> str:
     gate, comp = doc["gate"], doc["comparison"]
+    if comp.get("kind") == "seed sets":
+        from pytest_punie.gate.seedset import seed_set_lines
+
+        head = [f"# Regression gate: {gate['verdict']}", "", f"- baseline `{comp.get('baseline_name')}` (a seed set)"]
+        return "\n".join(head + [f"- {r}" for r in gate["reasons"]] + ["", *seed_set_lines(comp)]) + "\n"
     out = [f"# Regression gate: {gate['verdict']}", ""]
     out += [f"_{line}_" for line in scope_lines(comp)]
     out += [f"- {r}" for r in gate["reasons"]]

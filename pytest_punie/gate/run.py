@@ -62,8 +62,20 @@ def _gate(doc: dict[str, Any], options: GateOptions) -> None:
         base_state, base_why = completeness_of(baseline)
         if base_state != "whole":
             raise PunieError(where, None, f"the baseline was itself {base_state} ({'; '.join(base_why)}): not gated")
+        from pytest_punie.gate.seedset import compare_seed_sets, is_seed_set
+
+        if is_seed_set(doc) != is_seed_set(baseline):
+            raise PunieError(
+                where,
+                None,
+                "a recipe's seed set is compared with a seed set (both runs with --punie-seeds), never one seed "
+                f"with one model: the {'candidate' if is_seed_set(doc) else 'baseline'} is a seed set, the other not",
+            )
         try:
-            gate = compare(doc, baseline, baselines.rules_of(doc), options.allow_suite_change)
+            if is_seed_set(doc):
+                gate = compare_seed_sets(doc, baseline, baselines.rules_of(doc), options.allow_suite_change)
+            else:
+                gate = compare(doc, baseline, baselines.rules_of(doc), options.allow_suite_change)
         except SuiteChanged as exc:
             raise PunieError(where, None, str(exc)) from None
         doc["gate"] = gate.to_dict()

@@ -124,7 +124,19 @@ def _comparison(doc: dict[str, Any]) -> str:
     parts = [f"<h2>Regression gate: {_e(gate['verdict'])}</h2><ul>"]
     parts += [f"<li>{_e(r)}</li>" for r in gate.get("reasons", [])]
     parts.append("</ul>")
-    if comp:
+    if comp and comp.get("kind") == "seed sets":
+        rows = "".join(
+            f"<tr><td>{_e(path)}</td><td class=num>{_pct(c['baseline_pass_rate'])} ({c['baseline_seeds']} seeds)</td>"
+            f"<td class=num>{_pct(c['candidate_pass_rate'])} ({c['candidate_seeds']} seeds)</td>"
+            f"<td class=num>{c['difference'] * 100:+.1f}</td>"
+            f"<td>{c['interval']['low'] * 100:+.1f} to {c['interval']['high'] * 100:+.1f}</td></tr>"
+            for path, c in comp["suites"].items()
+        )
+        parts.append(
+            "<table><tr><th>suite</th><th>baseline recipe</th><th>candidate recipe</th><th>difference (points)</th>"
+            f"<th>95% interval (seeds and prompts resampled)</th></tr>{rows}</table>"
+        )
+    elif comp:
         rows = "".join(
             f"<tr><td>{_e(n)}</td><td class=num>{_pct(c['baseline'])}</td><td class=num>{_pct(c['candidate'])}</td>"
             f"<td class=num>{c['delta'] * 100:+.1f}</td><td class=num>{c['worse']}</td><td class=num>{c['better']}</td>"
