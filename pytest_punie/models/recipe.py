@@ -15,6 +15,7 @@ from pytest_punie.errors import ModelError
 from pytest_punie.models import steps
 from pytest_punie.models.cache import Artifact, BuildCache
 from pytest_punie.models.digest import inputs_key
+from pytest_punie.models.gates import GateStopped
 from pytest_punie.models.steps import FusedChecks, fuse_and_quantize
 from pytest_punie.provenance import versions_of
 
@@ -37,6 +38,7 @@ LORA_KEYS = (
     "fine_tune_type",
     "optimizer",
     "grad_checkpoint",
+    "config",  # the users' YAML config file (mlx_lm lora --config); keyed by its content
 )
 
 
@@ -51,18 +53,6 @@ class StageGates:
     """After training, before fusing: the training log's problems (crash, cut off, loss bounds)."""
     fused: FusedChecks | None = None
     """After fusing, before quantizing: the fused model's checks."""
-
-
-class GateStopped(ModelError):
-    """A stage gate stopped the recipe: the build goes no further and says which gate and why."""
-
-    def __init__(self, gate: str, path: Path, problems: list[str], remedy: str):
-        shown = "; ".join(problems[:3]) + (f"; ... ({len(problems) - 3} more)" if len(problems) > 3 else "")
-        super().__init__(
-            path, None, f"stage gate '{gate}' stopped the recipe: {len(problems)} problem(s): {shown}. {remedy}"
-        )
-        self.gate = gate
-        self.problems = problems
 
 
 def data_digest(cache: BuildCache, data: Path) -> str:
@@ -89,12 +79,18 @@ def lora_artifact(
 ) -> Artifact:
     """``mlx_lm lora`` of a base on data, content-addressed by both digests, the arguments
     (the seed among them) and the versions."""
+    keyed = dict(params)
+    if params.get("config"):  # a YAML file of further arguments: its content, never its path, is the key
+        config = Path(params["config"])
+        if not config.is_file():
+            raise ModelError(config, None, "the [lora] config file does not exist")
+        keyed["config"] = cache.digest(config)
     return cache.build(
         "adapter",
         {
             "base": base_digest,
             "data": data_digest(cache, data),
-            "params": params,
+            "params": keyed,
             "versions": versions_of("mlx", "mlx-lm"),
             "blas": blas_name(),
         },

@@ -214,6 +214,8 @@ def _materialize(spec: ModelSpec, root: Path, cache: BuildCache, log: Log, gates
         base = _abs(root, e["base"])
         validate_model_dir(base)
         params = lora_params(e["lora"], f"{spec.source}.lora")
+        if params.get("config"):
+            params["config"] = str(_abs(root, params["config"]))
         data = _abs(root, e.get("data", "data"))
         artifacts = train_fuse_quantize(cache, base, cache.digest(base), data, params, e, log, gates)
         builds = [build_record(a) for a in artifacts]

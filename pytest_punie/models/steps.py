@@ -19,6 +19,7 @@ from pytest_punie.blas import blas_name, subprocess_env
 from pytest_punie.children import die_with_parent, stop
 from pytest_punie.errors import ModelError
 from pytest_punie.models.cache import Artifact, BuildCache
+from pytest_punie.models.gates import GateStopped
 from pytest_punie.models.logformat import ANSI, is_progress_line
 from pytest_punie.models.validate import validate_model_dir
 from pytest_punie.provenance import versions_of
@@ -220,6 +221,18 @@ def fuse_and_quantize(
     built = cache.build(
         "fused", fused_inputs, lambda out: fuse(base, weights, cfg, out, log), validate=validate_model_dir
     )
+    checks = None
+    if check_fused is not None and cache.lookup(f"q{bits}", quant_inputs(built.digest)) is None:
+        # the users' exit gate after fusing: the fused model's checks pass before anything is quantized
+        checks = check_fused(built.path, base, adapter)
+        problems = [f"{name}: {p}" for name, found in checks.items() for p in found]
+        if problems:
+            raise GateStopped(
+                "fused checks (before quantizing)",
+                built.path,
+                problems,
+                "Nothing was quantized; the fused model is kept in the cache to read.",
+            )
     quant = cache.build(
         f"q{bits}",
         quant_inputs(built.digest),
@@ -229,6 +242,7 @@ def fuse_and_quantize(
     if keep_intermediates:
         return built, quant
     validate_model_dir(quant.path)  # the next step's output, whole, before its input goes
-    checks = check_fused(built.path, base, adapter) if check_fused is not None else None
+    if checks is None and check_fused is not None:
+        checks = check_fused(built.path, base, adapter)
     because = f"quantized into {quant.path.name} ({quant.digest[:19]}), verified"
     return cache.retire(built, because, checks), quant

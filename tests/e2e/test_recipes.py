@@ -125,3 +125,51 @@ def test_the_same_seed_trains_the_same_adapter_and_another_seed_another(tiny_mod
     assert model_again.built and model_again.digest == model_first.digest  # bit for bit the same 5-bit model
     other = lora_artifact(fresh, base, fresh.digest(base), ROOT / "data", {**params, "seed": 1}, lambda _m: None)
     assert weights(other) != weights(first)
+
+
+def test_a_fused_model_that_fails_its_checks_is_never_quantized(tiny_model, tmp_path):
+    import mlx.core as mx
+
+    from pytest_punie.checks.artifacts import fused_checks
+    from pytest_punie.models.cache import BuildCache
+    from pytest_punie.models.gates import GateStopped
+    from pytest_punie.models.steps import fuse_and_quantize
+
+    adapter = Path(next(b for b in tiny_model.builds if b["step"] == "adapter")["path"])
+    noop = tmp_path / "noop-adapter"  # every lora_b zero: the fused model equals its base
+    noop.mkdir()
+    shutil.copy(adapter / "adapter_config.json", noop)
+    weights = mx.load(str(adapter / "adapters.safetensors"))
+    mx.save_safetensors(
+        str(noop / "adapters.safetensors"),
+        {k: (mx.zeros_like(v) if ".lora_b" in k else v) for k, v in weights.items()},  # type: ignore[union-attr]
+    )
+    cache = BuildCache(tmp_path / "cache")
+    with pytest.raises(GateStopped) as stopped:
+        fuse_and_quantize(cache, base_of(tiny_model), noop, 5, 64, lambda _m: None, check_fused=fused_checks)
+    assert "stage gate 'fused checks (before quantizing)'" in stopped.value.describe()
+    assert "the adapter was not applied" in stopped.value.describe()
+    assert not (tmp_path / "cache" / "q5").exists() or not any((tmp_path / "cache" / "q5").iterdir())
+
+
+def test_a_yaml_config_is_passed_to_mlx_lm_and_keyed_by_its_content(tiny_model, tmp_path):
+    from pytest_punie.errors import ModelError
+    from pytest_punie.models.cache import BuildCache
+    from pytest_punie.models.recipe import lora_artifact
+
+    from ..conftest import ROOT
+
+    base = base_of(tiny_model)
+    cache = BuildCache(tmp_path / "cache")
+    config = tmp_path / "lora.yaml"
+    params = {"iters": 2, "batch_size": 2, "num_layers": -1, "val_batches": 1, "steps_per_eval": 2, "save_every": 2}
+    params["config"] = str(config)
+    with pytest.raises(ModelError, match="config file does not exist"):
+        lora_artifact(cache, base, cache.digest(base), ROOT / "data", params, lambda _m: None)
+    config.write_text("lora_parameters: {rank: 4, dropout: 0.0, scale: 10.0}\n")
+    four = lora_artifact(cache, base, cache.digest(base), ROOT / "data", params, lambda _m: None)
+    assert json.loads((four.path / "adapter_config.json").read_text())["lora_parameters"]["rank"] == 4
+    config.write_text("lora_parameters: {rank: 2, dropout: 0.0, scale: 10.0}\n")  # same path, other content
+    two = lora_artifact(cache, base, cache.digest(base), ROOT / "data", params, lambda _m: None)
+    assert two.key != four.key and two.built
+    assert json.loads((two.path / "adapter_config.json").read_text())["lora_parameters"]["rank"] == 2
