@@ -408,6 +408,10 @@ class PunieSession:
         out: list[tuple[str | None, list[str]]] = [("pytest-punie eval", render_terminal(doc))]
         if "matrix" in doc:
             out.append(("pytest-punie variants", render_matrix_terminal(doc)))
+        if any(s.get("format_lock") for s in doc.get("suites", [])):
+            from pytest_punie.report.formatlock import render_lock_terminal
+
+            out.append(("pytest-punie format lock", render_lock_terminal(doc)))
         if doc.get("seeds"):
             from pytest_punie.report.seeds import render_seeds_terminal
 

@@ -28,6 +28,7 @@ class _Sequence:
     index: int
     started: float
     tokens: list[int] = field(default_factory=list)
+    first: Any = None  # the log-softmax at the first generated position
 
 
 class InProcessBackend:
@@ -64,6 +65,13 @@ class InProcessBackend:
     def encode_prompt(self, messages: tuple[dict[str, str], ...]) -> list[int]:
         self.load()
         return list(self._tokenizer.apply_chat_template(list(messages), add_generation_prompt=True))
+
+    def opener_id(self) -> int | None:
+        """The model's own token for the call format's opener (``<tool_call>``); None unless it is one token."""
+        self.load()
+        start = getattr(self._tokenizer, "tool_call_start", None) or "<tool_call>"
+        ids = self._tokenizer.encode(start, add_special_tokens=False)
+        return int(ids[0]) if len(ids) == 1 else None
 
     def _stop_sequences(self, stop: tuple[str, ...]) -> list[list[int]]:
         seqs = [[t] for t in self._tokenizer.eos_token_ids]
@@ -107,7 +115,10 @@ class InProcessBackend:
     ) -> None:
         """Generate one sampling group through a window of sequences: each prompt's clock starts
         when it is scheduled and its own ``timeout_s`` cuts it alone, keeping what it wrote."""
+        import mlx.core as mx
+
         prompts = [self.encode_prompt(r.messages) for r in reqs]
+        opener = self.opener_id()
         k = shared_prefix_length(prompts) if self.share_prefix and len(prompts) > 1 else 0
         prefix = self._prefix_cache(prompts[0][:k]) if k >= self.MIN_SHARED_PREFIX else None
         self.shared_prefix_tokens.append(k if prefix is not None else 0)
@@ -130,6 +141,15 @@ class InProcessBackend:
             seq = running.pop(uid)
             req = reqs[seq.index]
             record = self._record(req, prompts[seq.index], seq.tokens, stops, finish_reason, stop_token, seq.started)
+            if seq.first is not None and record.response is not None and opener is not None:
+                import numpy as np
+
+                from pytest_punie.backends.firstposition import first_position
+
+                lp = np.array(seq.first.astype(mx.float32))
+                record.response["punie"]["first_position"] = first_position(
+                    lp, opener, req.sampling.top_p, lambda t: self._tokenizer.decode([t]), req.sampling.temperature
+                )
             if cut is not None:
                 record.error = cut
                 if record.response is not None:
@@ -149,6 +169,8 @@ class InProcessBackend:
                 seq = running.get(r.uid)
                 if seq is None:
                     continue
+                if not seq.tokens and seq.first is None:
+                    seq.first = r.logprobs
                 if r.finish_reason != "stop":
                     seq.tokens.append(r.token)
                 if r.finish_reason is not None:

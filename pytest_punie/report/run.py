@@ -191,6 +191,11 @@ def build_run_document(
             from pytest_punie.report.seeds import seeds_of
 
             doc["seeds"] = seeds_of(doc, {s.name: s.extra.get("reproducibility") for s in suites})
+    from pytest_punie.report.formatlock import DEFAULT_MIN_P_OPENER, add_format_lock
+
+    add_format_lock(
+        doc, {s.name: (s.extra.get("format_lock") or {}).get("min_p_opener", DEFAULT_MIN_P_OPENER) for s in suites}
+    )
     doc["findings"] = _sorted_findings(findings)
     doc["completeness"] = completeness(doc, facts)
     doc["response_cache"] = response_cache_of(sources)

@@ -163,10 +163,17 @@ class ModelSource:
             r = judge_prompt(suite.path, suite, prompt, [record])
             what = f"no response: {record.error}" if record.error and record.response is None else r.label
             took = " cached " if from_cache else f"{record.seconds or 0:6.2f} s"
+            first = ((record.response or {}).get("punie") or {}).get("first_position")
+            lock = ""
+            if first:  # how close the first token was to going the other way
+                from pytest_punie.backends.firstposition import lock_of
+
+                m = lock_of(first, prompt.expect.kind != "direct")
+                lock = f"  P(open) {m['p_opener']:.2f} {m['margin']:+5.1f} nats"
             progress(
                 f"{'PASS' if r.passed else 'MISS'} {prompt.id:<10} {prompt.category:<14} "
                 f"legacy {float(r.scores['legacy']):.2f}  strict {float(r.scores['strict']):.2f}  "
-                f"{what:<18} {took}  [{rate.done}/{len(prompts)}]{rate.describe()}"
+                f"{what:<18} {took}{lock}  [{rate.done}/{len(prompts)}]{rate.describe()}"
             )
 
         return on_result

@@ -21,7 +21,7 @@ from typing import Any
 from pytest_punie.backends import ChatRequest, ResponseRecord
 from pytest_punie.provenance import versions_of
 
-FORMAT = "pytest-punie/response/1"
+FORMAT = "pytest-punie/response/2"  # 2: in-process responses record their first generated position
 
 
 class ResponseCache:

@@ -186,6 +186,7 @@ def load_suite(path: str | Path, text: str | None = None) -> Suite:
             "datasets": data.get("datasets") or {},
             "pipeline_expect": data.get("pipeline_expect") or {},
             "reproducibility": _reproducibility(doc, data.get("reproducibility")),
+            "format_lock": data.get("format_lock") or {},
         },
         metrics=metrics,
         legacy_rules=data.get("legacy_rules", "phase33"),

@@ -94,6 +94,13 @@ SUITE_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "format_lock": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "Pre-registered format-lock bound: a prompt that passes greedily while P(opener) at its "
+            "first generated position is below min_p_opener is reported FRAGILE.",
+            "properties": {"min_p_opener": _fraction},
+        },
         "reproducibility": {
             "type": "object",
             "additionalProperties": False,

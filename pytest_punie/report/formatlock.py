@@ -1,0 +1,124 @@
+"""The format lock in the results: each prompt's P(opener) and margin (from its response's first
+generated position), a per-category summary (the smallest margin, the prompts under 1 nat, the
+prompts expected to open wrongly at each temperature) and the FRAGILE warning for prompts that
+pass greedily on a thin lock."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pytest_punie.backends.firstposition import lock_of
+
+THIN_NATS = 1.0
+DEFAULT_MIN_P_OPENER = 0.9
+
+
+def prompt_lock(prompt: dict[str, Any]) -> dict[str, Any] | None:
+    """A document prompt's lock, or None when its response recorded no first position."""
+    first = ((prompt.get("response") or {}).get("punie") or {}).get("first_position")
+    if not first:
+        return None
+    lock = lock_of(first, prompt["expected"]["kind"] != "direct")
+    ids = ((prompt.get("response") or {}).get("punie") or {}).get("token_ids") or []
+    lock["opened"] = bool(ids) and ids[0] == first["opener_id"]  # what this response's first token was
+    return lock
+
+
+def _summary(locks: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    worst = min(locks, key=lambda x: x[1]["margin"])
+    temps = sorted({t for _, m in locks for t in m["p_opener_at"]}, key=float)
+    expected = {
+        t: round(sum((1 - m["p_opener_at"][t]) if m["expects_call"] else m["p_opener_at"][t] for _, m in locks), 4)
+        for t in temps
+        if all(t in m["p_opener_at"] for _, m in locks)
+    }
+    return {
+        "prompts": len(locks),
+        "min_margin": worst[1]["margin"],
+        "min_margin_prompt": worst[0],
+        "under_1_nat": [i for i, m in locks if m["margin"] < THIN_NATS],
+        "expected_wrong_openings": expected,
+        "observed_wrong_openings": sum(1 for _, m in locks if m["opened"] != m["expects_call"]),
+    }
+
+
+def add_format_lock(doc: dict[str, Any], min_p: dict[str, float]) -> None:
+    """Adds ``format_lock`` to every prompt that recorded its first position, a ``format_lock``
+    summary to each suite (per category and overall), and the FRAGILE warning."""
+    fragile = []
+    for p in doc["prompts"]:
+        lock = prompt_lock(p)
+        if lock is not None:
+            p["format_lock"] = lock
+    for s in doc["suites"]:
+        mine = [p for p in doc["prompts"] if p["suite"] == s["path"] and p.get("variant", "") == s["variant"]]
+        locks = [(p["id"], p["format_lock"]) for p in mine if "format_lock" in p]
+        if not locks:
+            continue
+        cats = {c: [x for x in locks if _category(mine, x[0]) == c] for c in s["categories"]}
+        threshold = float(min_p.get(s["suite"], DEFAULT_MIN_P_OPENER))
+        s["format_lock"] = {
+            "categories": {c: _summary(v) for c, v in cats.items() if v},
+            "overall": _summary(locks),
+            "min_p_opener": threshold,
+            "temperature": _temperature(s["variant"]),
+        }
+        for p in mine:
+            lock = p.get("format_lock")
+            if lock and lock["expects_call"] and p["passed"] and lock["p_opener"] < threshold:
+                fragile.append((s, p))
+    if fragile:
+        names = ", ".join(
+            f"{p['id']}{'[' + s['variant'] + ']' if s['variant'] else ''} (P {p['format_lock']['p_opener']:.2f})"
+            for s, p in fragile
+        )
+        doc.setdefault("warnings", []).append(
+            {
+                "code": "fragile-lock",
+                "parser": None,
+                "prompts": [p["id"] for _, p in fragile],
+                "message": f"FRAGILE: {len(fragile)} prompt(s) pass greedily while P(opener) is below "
+                f"{fragile[0][0]['format_lock']['min_p_opener']:.2f}: {names}; sampled, they lose the wrapper",
+            }
+        )
+
+
+def _category(prompts: list[dict[str, Any]], pid: str) -> str:
+    return next(p["category"] for p in prompts if p["id"] == pid)
+
+
+def _temperature(variant: str) -> float | None:
+    m = re.search(r"(?:^|,)t=([0-9.]+)", variant)
+    return float(m.group(1)) if m else None
+
+
+def render_lock_terminal(doc: dict[str, Any]) -> list[str]:
+    """Per suite: the lock per category, and on a temperature sweep the expected wrong openings
+    beside the observed ones (the probe checked against reality)."""
+    lines = []
+    for s in doc["suites"]:
+        lock = s.get("format_lock")
+        if not lock:
+            continue
+        name = s["suite"] + (f" [{s['variant']}]" if s["variant"] else "")
+        lines.append(f"format lock {name}: first token, from the log-probabilities (no sampling)")
+        lines.append(
+            f"{'category':<16}{'prompts':>8} {'min margin (nats)':<22}{'< 1 nat':>8}  expected wrong openings at T"
+        )
+        for cat, c in [*lock["categories"].items(), ("overall", lock["overall"])]:
+            exp = ", ".join(
+                f"{t}: {v:.2f}" for t, v in c["expected_wrong_openings"].items() if t in ("0.3", "0.7", "1")
+            )
+            worst = f"{c['min_margin']:+.2f} {c['min_margin_prompt']}"
+            lines.append(f"{cat:<16}{c['prompts']:>8} {worst:<22}{len(c['under_1_nat']):>8}  {exp}")
+        t = lock.get("temperature")
+        if t:
+            key = f"{t:g}"
+            expected = lock["overall"]["expected_wrong_openings"].get(key)
+            if expected is not None:
+                lines.append(
+                    f"  at T={key}: expected {expected:.2f} wrong first tokens of {lock['overall']['prompts']}; "
+                    f"observed {lock['overall']['observed_wrong_openings']}"
+                )
+    return lines
