@@ -50,6 +50,8 @@ def rules_of(doc: dict[str, Any]) -> dict[str, Any]:
         for name, r in (suite.get("rules") or {}).items():
             if name == "critical":
                 rules["critical"] += r
+            elif name == "format_lock":  # the suite gates on its lock (a weakened lock FAILs)
+                rules["format_lock"] = bool(rules.get("format_lock") or r)
             elif name == "metrics":
                 rules["metrics"].update({prefix + k: v for k, v in r.items()})
             elif name == "overall":  # several suites: their combined overall mixes metrics; not gated

@@ -239,6 +239,11 @@ def compare(
         crit = next((x for x in cand_p.values() if x["id"] == pid), None)
         if crit is not None and not crit["passed"]:
             reasons_fail.append(f"critical prompt {pid} failed ({crit['label']}, score {crit['score']:.2f})")
+    from pytest_punie.gate.lock import compare_locks, lock_line
+
+    lock = compare_locks(candidate, baseline)
+    if lock is not None and lock["verdict"] == "weakened" and rules.get("format_lock"):
+        reasons_fail.append(lock_line(lock) + " (the suite gates on it)")
     cand_state, _ = completeness_of(candidate)
     if cand_state != "whole" and not reasons_fail:
         total = sum(int(s["overall"]["prompts"]) for s in candidate.get("suites", []))
@@ -264,6 +269,7 @@ def compare(
             "label_changes": labels,
             "label_moves": label_moves,
             "measurement_changed": changed,
+            **({"format_lock": lock} if lock is not None else {}),
             "scope": {
                 "common_prompts": len(common),
                 "candidate_prompts": len(cand_p),

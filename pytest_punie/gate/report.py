@@ -37,6 +37,10 @@ def render_gate_terminal(doc: dict[str, Any]) -> list[str]:
             "label changes: "
             + ", ".join(f"{k}: {v}" for k, v in sorted(comp["label_moves"].items(), key=lambda kv: -kv[1]))
         )
+    if comp.get("format_lock"):
+        from pytest_punie.gate.lock import lock_line
+
+        lines.append(lock_line(comp["format_lock"]))
     lines.append(f"GATE: {gate['verdict']}")
     lines += [f"  - {r}" for r in gate["reasons"]]
     return lines
@@ -109,5 +113,9 @@ def render_gate_markdown(doc: dict[str, Any]) -> str:
             )
     if comp["label_moves"]:
         out += ["", "Label changes: " + ", ".join(f"{k} ({v})" for k, v in comp["label_moves"].items())]
+    if comp.get("format_lock"):
+        from pytest_punie.gate.lock import lock_line
+
+        out += ["", lock_line(comp["format_lock"])]
     out += ["", what_n_prompts_can_show(comp)]
     return "\n".join(out) + "\n"

@@ -74,26 +74,31 @@ def lora_params(table: dict[str, Any], where: str) -> dict[str, Any]:
     return dict(table)
 
 
-def lora_artifact(
-    cache: BuildCache, base_path: Path, base_digest: str, data: Path, params: dict[str, Any], log: Log
-) -> Artifact:
-    """``mlx_lm lora`` of a base on data, content-addressed by both digests, the arguments
-    (the seed among them) and the versions."""
+def adapter_inputs(cache: BuildCache, base_digest: str, data: Path, params: dict[str, Any]) -> dict[str, Any]:
+    """What an adapter is keyed by: both digests, the arguments (the seed among them; a YAML config
+    by its content, never its path) and the versions."""
     keyed = dict(params)
-    if params.get("config"):  # a YAML file of further arguments: its content, never its path, is the key
+    if params.get("config"):
         config = Path(params["config"])
         if not config.is_file():
             raise ModelError(config, None, "the [lora] config file does not exist")
         keyed["config"] = cache.digest(config)
+    return {
+        "base": base_digest,
+        "data": data_digest(cache, data),
+        "params": keyed,
+        "versions": versions_of("mlx", "mlx-lm"),
+        "blas": blas_name(),
+    }
+
+
+def lora_artifact(
+    cache: BuildCache, base_path: Path, base_digest: str, data: Path, params: dict[str, Any], log: Log
+) -> Artifact:
+    """``mlx_lm lora`` of a base on data, content-addressed (``adapter_inputs``)."""
     return cache.build(
         "adapter",
-        {
-            "base": base_digest,
-            "data": data_digest(cache, data),
-            "params": keyed,
-            "versions": versions_of("mlx", "mlx-lm"),
-            "blas": blas_name(),
-        },
+        adapter_inputs(cache, base_digest, data, params),
         lambda out: steps.lora(base_path, data, out, params, log),
     )
 
@@ -111,7 +116,8 @@ def train_fuse_quantize(
     """The users' overnight pipeline as one call: data gate, train, log gate, fuse, fused gate,
     quantize. Returns [adapter, fused, quantized]."""
     gates = gates or StageGates()
-    if gates.data is not None:
+    trained = cache.find("adapter", adapter_inputs(cache, base_digest, data, params)) is not None
+    if gates.data is not None and not trained:  # the gate stops training; a trained adapter is past it
         problems = gates.data(data)
         if problems and not entry.get("allow_data_errors"):
             raise GateStopped(

@@ -162,6 +162,7 @@ def build_document(
                 "overall": _num(suite.overall_max_regression),
                 "critical": [p.id for p in suite.prompts if p.critical],
                 "metrics": {n: _num(m.max_regression) for n, m in suite.metrics.items()},
+                "format_lock": bool((suite.extra.get("format_lock") or {}).get("gate", False)),
             },
         }
         suites.append(entry)

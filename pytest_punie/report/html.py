@@ -124,6 +124,12 @@ def _comparison(doc: dict[str, Any]) -> str:
     parts = [f"<h2>Regression gate: {_e(gate['verdict'])}</h2><ul>"]
     parts += [f"<li>{_e(r)}</li>" for r in gate.get("reasons", [])]
     parts.append("</ul>")
+    if comp and comp.get("format_lock"):
+        lk = comp["format_lock"]
+        parts.append(
+            f"<p>Format lock <b>{_e(lk['verdict'])}</b>: median margin change {lk['median_change']:+.2f} nats over "
+            f"{lk['prompts']} prompts ({_e(lk['test'])}: p = {lk['p_value']:.4f})</p>"
+        )
     if comp and comp.get("kind") == "seed sets":
         rows = "".join(
             f"<tr><td>{_e(path)}</td><td class=num>{_pct(c['baseline_pass_rate'])} ({c['baseline_seeds']} seeds)</td>"

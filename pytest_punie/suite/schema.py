@@ -99,7 +99,14 @@ SUITE_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "description": "Pre-registered format-lock bound: a prompt that passes greedily while P(opener) at its "
             "first generated position is below min_p_opener is reported FRAGILE.",
-            "properties": {"min_p_opener": _fraction},
+            "properties": {
+                "min_p_opener": _fraction,
+                "gate": {
+                    "type": "boolean",
+                    "description": "A candidate whose per-prompt margins are significantly lower than the "
+                    "baseline's (lock weakened) FAILs the gate.",
+                },
+            },
         },
         "reproducibility": {
             "type": "object",

@@ -54,3 +54,50 @@ def test_every_prompt_s_p_opener_and_margin_match_one_forward_pass(tiny_project,
     assert checked == 52
     lock = next(s for s in doc["suites"] if s["suite"] == "phase33")["format_lock"]
     assert lock["overall"]["prompts"] == 27 and "0.7" in lock["overall"]["expected_wrong_openings"]
+
+
+def test_a_weakened_lock_is_seen_by_the_gate_while_no_prompt_flips(tiny_project, tiny_model):
+    """On this model the LoRA adapter's own direction is what weakens the opener (scaling it down
+    to 0.9 strengthened the lock: median +0.25 nats), so the candidate is the same adapter at 1.02x
+    its scale: every greedy answer of Phase 33 stays as it was, the margins drop."""
+    import shutil
+    from pathlib import Path
+
+    adapter = Path(next(b for b in tiny_model.builds if b["step"] == "adapter")["path"])
+    q4 = Path(next(b for b in tiny_model.builds if b["step"] == "q4")["path"])
+    shifted = tiny_project.path / "shifted-adapter"
+    shifted.mkdir()
+    shutil.copy(adapter / "adapters.safetensors", shifted)
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    config["lora_parameters"]["scale"] *= 1.02
+    (shifted / "adapter_config.json").write_text(json.dumps(config))
+    pyproject = tiny_project.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text()
+        + f'\n[tool.punie.models.shifted]\nbase = "{q4}"\nadapter = "{shifted}"\nbits = 5\ngroup_size = 64\n'
+    )
+    common = ["-m", "eval", "-k", "phase33", "-p", "no:cacheprovider"]
+    saved = tiny_project.runpytest_subprocess("--punie-model=tiny_5bit", "--punie-save=prod", *common)
+    assert saved.ret in (0, 1), saved.stdout.str()[-2000:]
+    assert "saved baseline" in saved.stdout.str(), saved.stdout.str()[-2000:]
+    result = tiny_project.runpytest_subprocess(
+        "--punie-model=shifted", "--punie-compare=prod", "--punie-json=c.json", *common
+    )
+    result.stdout.fnmatch_lines(["format lock weakened: median margin change -* nats over 27 prompts (exact Wilcoxon*"])
+    comp = json.loads((tiny_project.path / "c.json").read_text())["comparison"]
+    assert comp["flips"] == []  # the pass/fail comparison sees nothing
+    assert comp["format_lock"]["verdict"] == "weakened" and comp["format_lock"]["p_value"] < 0.01
+    assert not any(
+        "format lock" in r for r in json.loads((tiny_project.path / "c.json").read_text())["gate"]["reasons"]
+    )
+    # pre-registered in the suite, the weakened lock is a reason the gate fails
+    suite = tiny_project.path / "evalsuites" / "phase33.yaml"
+    suite.write_text(suite.read_text().replace("datasets:\n", "format_lock:\n  gate: true\ndatasets:\n", 1))
+    saved = tiny_project.runpytest_subprocess("--punie-model=tiny_5bit", "--punie-save=prod2", *common)
+    assert "saved baseline" in saved.stdout.str()
+    gated = tiny_project.runpytest_subprocess(
+        "--punie-model=shifted", "--punie-compare=prod2", "--punie-json=g.json", *common
+    )
+    assert gated.ret == 1
+    reasons = json.loads((tiny_project.path / "g.json").read_text())["gate"]["reasons"]
+    assert any(r.startswith("format lock weakened") and "(the suite gates on it)" in r for r in reasons), reasons

@@ -167,7 +167,14 @@ def test_loading_what_is_not_a_baseline_says_so(tmp_path):
 
 def test_rules_of_one_suite_variants_and_several(tmp_path, mini):
     one = baselines.rules_of(document([mini]))
-    assert one == {"critical": [], "metrics": {"rate": 0.2}, "a": 0.2, "b": None, "overall": 0.2}
+    assert one == {
+        "critical": [],
+        "metrics": {"rate": 0.2},
+        "a": 0.2,
+        "b": None,
+        "overall": 0.2,
+        "format_lock": False,  # the suite does not gate on its format lock
+    }
     doc = document([mini])
     doc["suites"].append({**doc["suites"][0], "variant": "t=0.7"})
     doc["suites"][0]["variant"] = "t=0"

@@ -1,0 +1,81 @@
+"""The lock comparison: the exact Wilcoxon test against scipy (no ties) and a brute-force
+enumeration of every sign pattern (ties), and the verdicts on hand-built documents."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import wilcoxon
+
+from pytest_punie.backends.firstposition import nucleus_mask, opener_probability
+from pytest_punie.gate.lock import compare_locks
+from pytest_punie.stats import wilcoxon_signed_rank_exact
+
+
+def brute_force(diffs: list[float]) -> float:
+    """Two-sided p by enumerating every sign pattern of the non-zero differences (mid-ranks)."""
+    d = [x for x in diffs if x != 0]
+    mags = sorted(abs(x) for x in d)
+    rank = {m: (mags.index(m) + 1 + len(mags) - mags[::-1].index(m)) / 2 for m in set(mags)}
+    observed = sum(rank[abs(x)] for x in d if x > 0)
+    stats = [
+        sum(rank[abs(x)] for x, s in zip(d, signs, strict=True) if s)
+        for signs in itertools.product([0, 1], repeat=len(d))
+    ]
+    low = sum(1 for w in stats if w <= observed + 1e-9) / len(stats)
+    high = sum(1 for w in stats if w >= observed - 1e-9) / len(stats)
+    return min(1.0, 2 * min(low, high))
+
+
+@given(st.lists(st.integers(-4, 4).map(lambda x: x / 2), min_size=1, max_size=11))
+@settings(max_examples=150, deadline=None)
+def test_wilcoxon_exact_with_ties_equals_brute_force(diffs):
+    if all(x == 0 for x in diffs):
+        assert wilcoxon_signed_rank_exact(diffs) == (0.0, 1.0)
+        return
+    assert wilcoxon_signed_rank_exact(diffs)[1] == pytest.approx(brute_force(diffs), abs=1e-12)
+
+
+@given(st.lists(st.floats(-5, 5, allow_nan=False), min_size=2, max_size=25, unique=True))
+@settings(max_examples=100, deadline=None)
+def test_wilcoxon_exact_without_ties_equals_scipy(diffs):
+    nonzero = [x for x in diffs if x != 0]
+    if len(nonzero) < 2 or len({abs(x) for x in nonzero}) != len(nonzero):
+        return
+    expected = wilcoxon(nonzero, method="exact", zero_method="wilcox").pvalue
+    assert wilcoxon_signed_rank_exact(diffs)[1] == pytest.approx(expected, abs=1e-9)
+
+
+def doc(margins: list[float]) -> dict:
+    return {
+        "prompts": [
+            {"id": f"p{i}", "suite": "s.yaml", "variant": "", "format_lock": {"margin": m, "p_opener": 0.9}}
+            for i, m in enumerate(margins)
+        ]
+    }
+
+
+def test_weakened_held_and_strengthened():
+    base = [2.0 + i / 10 for i in range(20)]
+    assert compare_locks(doc([m - 0.5 - i / 100 for i, m in enumerate(base)]), doc(base))["verdict"] == "weakened"
+    assert compare_locks(doc([m + 0.5 + i / 100 for i, m in enumerate(base)]), doc(base))["verdict"] == "strengthened"
+    wobble = [m + (0.1 if i % 2 else -0.1) for i, m in enumerate(base)]
+    out = compare_locks(doc(wobble), doc(base))
+    assert out["verdict"] == "held" and out["prompts"] == 20 and "Wilcoxon" in out["test"]
+    assert compare_locks(doc(base), {"prompts": []}) is None
+
+
+def test_the_nucleus_then_temperature_order_of_mlx_lm():
+    import numpy as np
+
+    lp = np.log(np.array([0.5, 0.3, 0.15, 0.05]))
+    assert list(np.isinf(nucleus_mask(lp, 0.8))) == [False, False, True, True]
+    assert opener_probability(lp, 0, 1.0, 0.8) == pytest.approx(0.5 / 0.8)
+    assert opener_probability(lp, 2, 1.0, 0.8) == 0.0  # outside the nucleus: never sampled
+    assert opener_probability(lp, 0, 0.0) == 1.0 and opener_probability(lp, 1, 0.0) == 0.0
+    t = 0.7
+    p = np.exp(lp / t) / np.exp(lp / t).sum()
+    assert opener_probability(lp, 1, t) == pytest.approx(p[1])
