@@ -14,6 +14,8 @@ import math
 from typing import Any
 
 TEMPERATURES = (0.1, 0.3, 0.5, 0.7, 1.0)
+# the Code Mode call's opening as the training data and mlx-lm's qwen3_coder format write it
+WRAPPER_AFTER_OPENER = "<function=execute_code>\n<parameter=code>\n"
 TOP = 5
 
 
@@ -80,4 +82,5 @@ def lock_of(first: dict[str, Any], expects_call: bool) -> dict[str, Any]:
         "runner_up": first.get("runner_up"),
         "margin": round(toward_call if expects_call else -toward_call, 6),
         "p_opener_at": first.get("p_opener_at", {}),
+        "wrapper_loglik": (first.get("wrapper") or {}).get("loglik"),
     }

@@ -201,6 +201,8 @@ class InProcessBackend:
                     said_plan = True
                     self.note(plan_line(len(waiting) + len(running), len(responses), step, window, max_tokens, timeout))
             schedule()
+        if opener is not None:
+            self._wrapper_likelihoods(reqs, prompts, prefix, skip, opener, out)
         for uid in list(running):  # the generator ran dry without finishing them: never silently
             finish(uid, "length", cut="timeout: generation ended before this prompt finished (text kept)")
         for i in waiting:
@@ -208,6 +210,40 @@ class InProcessBackend:
             out[req.key] = ResponseRecord(None, error="not generated: the batch ended before this prompt was scheduled")
             if on_result is not None:
                 on_result(req, out[req.key])
+
+    def _wrapper_likelihoods(
+        self,
+        reqs: list[ChatRequest],
+        prompts: list[list[int]],
+        prefix: list[Any] | None,
+        skip: int,
+        opener: int,
+        out: dict[str, ResponseRecord],
+    ) -> None:
+        """Teacher-forced log-likelihood of the whole wrapper prefix (opener, function, parameter)
+        after each prompt: one forward pass per prompt on the loaded model (the shared prefix reused)."""
+        import mlx.core as mx
+
+        from pytest_punie.backends.firstposition import WRAPPER_AFTER_OPENER
+
+        wrapper = [opener, *self._tokenizer.encode(WRAPPER_AFTER_OPENER, add_special_tokens=False)]
+        for req, prompt in zip(reqs, prompts, strict=True):
+            record = out.get(req.key)
+            first = ((record.response or {}).get("punie") or {}).get("first_position") if record else None
+            if first is None:
+                continue
+            tokens = prompt[skip:] + wrapper
+            cache = [_copy_cache(prefix)] if prefix is not None else None
+            logits = self._model(mx.array(tokens)[None], cache=cache[0] if cache else None)[0].astype(mx.float32)
+            logprobs = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
+            start = len(tokens) - len(wrapper) - 1  # the position that predicts the opener
+            picked = [float(logprobs[start + i, t]) for i, t in enumerate(wrapper)]
+            first["wrapper"] = {
+                "text": self._tokenizer.decode(wrapper),
+                "tokens": len(wrapper),
+                "loglik": round(sum(picked), 6),
+                "per_token": [round(x, 6) for x in picked],
+            }
 
     def _prefix_cache(self, prefix: list[int]) -> list[Any] | None:
         """The KV cache after ``prefix``, prefilled once (None: a cache kind we do not copy)."""

@@ -13,8 +13,9 @@ import yaml
 pytestmark = pytest.mark.slow
 
 
-def independent_first_position(model_path, system: str | None, query: str) -> tuple[float, float, int]:
-    """log P(<tool_call>), the best other token's log P and its id, at the first generated position."""
+def independent_first_position(model_path, system: str | None, query: str) -> tuple[float, float, int, float]:
+    """log P(<tool_call>), the best other token's log P and its id, at the first generated position,
+    and the teacher-forced log-likelihood of the whole wrapper prefix."""
     import mlx.core as mx
     from mlx_lm import load
 
@@ -26,7 +27,11 @@ def independent_first_position(model_path, system: str | None, query: str) -> tu
     (opener,) = tokenizer.encode("<tool_call>", add_special_tokens=False)
     order = [int(i) for i in mx.argsort(-logprobs)[:2].tolist()]
     other = next(i for i in order if i != opener)
-    return float(logprobs[opener]), float(logprobs[other]), other
+    wrapper = tokenizer.encode("<tool_call><function=execute_code>\n<parameter=code>\n", add_special_tokens=False)
+    forced = model(mx.array(tokens + wrapper)[None])[0].astype(mx.float32)
+    forced = forced - mx.logsumexp(forced, axis=-1, keepdims=True)
+    loglik = sum(float(forced[len(tokens) - 1 + i, t]) for i, t in enumerate(wrapper))
+    return float(logprobs[opener]), float(logprobs[other]), other, loglik
 
 
 def test_every_prompt_s_p_opener_and_margin_match_one_forward_pass(tiny_project, tiny_model):
@@ -41,11 +46,15 @@ def test_every_prompt_s_p_opener_and_margin_match_one_forward_pass(tiny_project,
     for p in doc["prompts"]:
         suite = suites[p["suite"]]
         query = next(q["query"] for q in suite["prompts"] if q["id"] == p["id"])
-        logp_open, logp_other, other = independent_first_position(tiny_model.path, suite.get("system_prompt"), query)
+        logp_open, logp_other, other, loglik = independent_first_position(
+            tiny_model.path, suite.get("system_prompt"), query
+        )
         first = p["response"]["punie"]["first_position"]
         assert first["logp_opener"] == pytest.approx(logp_open, abs=1e-4), p["id"]
         assert first["logp_runner_up"] == pytest.approx(logp_other, abs=1e-4), p["id"]
         assert first["runner_up_id"] == other or abs(logp_other - first["logp_runner_up"]) < 1e-4  # a tie
+        assert first["wrapper"]["loglik"] == pytest.approx(loglik, abs=1e-3), p["id"]  # a sum over 8 tokens
+        assert first["wrapper"]["per_token"][0] == pytest.approx(first["logp_opener"], abs=1e-4)
         lock = p["format_lock"]
         assert lock["p_opener"] == pytest.approx(math.exp(logp_open), abs=1e-4)
         sign = 1 if p["expected"]["kind"] != "direct" else -1
