@@ -21,7 +21,7 @@ table{border-collapse:collapse;margin:.5em 0 1.2em}
 td,th{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left}
 th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .warn{background:#fff4d6;border-left:4px solid #e0a800;padding:.5em .8em;margin:.5em 0}
-.pass{color:#17803d}.miss{color:#b3261e}pre{background:#f7f7f7;padding:.6em;white-space:pre-wrap;overflow-x:auto}
+.pass{color:#17803d}.miss{color:#b3261e}.thin{color:#b3261e;font-weight:bold}pre{background:#f7f7f7;padding:.6em;white-space:pre-wrap;overflow-x:auto}
 details{margin:0}summary{cursor:pointer}#filters label{margin-right:1em}.small{color:#666;font-size:12px}
 """
 
@@ -83,6 +83,38 @@ def _categories(suite: dict[str, Any]) -> str:
     )
 
 
+def _lock_cell(p: dict[str, Any]) -> str:
+    """P(opener) and the margin in nats at the first generated position ("-": not recorded)."""
+    lock = p.get("format_lock")
+    if not lock:
+        return "-"
+    thin = " class=thin" if lock["margin"] < 1.0 else ""
+    return f"<span{thin}>{lock['p_opener']:.2f}, {lock['margin']:+.2f}</span>"
+
+
+def _lock_summary(suite: dict[str, Any]) -> str:
+    """The suite's format lock per category: the smallest margin, the prompts under 1 nat, the
+    prompts expected to open wrongly at T = 0.3 / 0.7 / 1 (from the log-probabilities, no sampling)."""
+    lock = suite.get("format_lock")
+    if not lock:
+        return ""
+    rows = []
+    for name, c in [*lock["categories"].items(), ("overall", lock["overall"])]:
+        exp = c["expected_wrong_openings"]
+        rows.append(
+            f"<tr><td>{_e(name)}</td><td class=num>{c['prompts']}</td>"
+            f"<td class=num>{c['min_margin']:+.2f} ({_e(c['min_margin_prompt'])})</td>"
+            f"<td class=num>{len(c['under_1_nat'])}</td>"
+            + "".join(f"<td class=num>{exp[t]:.2f}</td>" if t in exp else "<td>-</td>" for t in ("0.3", "0.7", "1"))
+            + "</tr>"
+        )
+    head = (
+        "<tr><th>category</th><th>prompts</th><th>min margin (nats)</th><th>under 1 nat</th>"
+        "<th>expected wrong openings T=0.3</th><th>T=0.7</th><th>T=1</th></tr>"
+    )
+    return f"<h3>Format lock (first token, no sampling)</h3><table class=lock>{head}{''.join(rows)}</table>"
+
+
 def _prompt_rows(doc: dict[str, Any]) -> str:
     out = []
     for p in doc["prompts"]:
@@ -97,7 +129,8 @@ def _prompt_rows(doc: dict[str, Any]) -> str:
             f"<td>{_e(p['id'])}{_e(variant)}</td><td>{_e(p['category'])}</td>"
             f"<td class=num>{p['scores']['legacy']:.2f}</td><td class=num>{p['scores']['strict']:.2f}</td>"
             f"<td class={'pass' if p['passed'] else 'miss'}>{passed}</td><td>{_e(p['label'])}</td>"
-            f"<td>{_e(served)}</td><td class=num>{p.get('seconds') or 0:.2f}</td></tr>"
+            f"<td>{_e(served)}</td><td class=num>{_lock_cell(p)}</td>"
+            f"<td class=num>{p.get('seconds') or 0:.2f}</td></tr>"
         )
         calls = ", ".join(d.get("tools_called") or []) or "none"
         joiner = " and " if expected.get("match") == "all" else " or "
@@ -105,7 +138,7 @@ def _prompt_rows(doc: dict[str, Any]) -> str:
         direct = ", ".join(d.get("direct_calls") or [])
         problems = "".join(f"<li>{_e(x)}</li>" for x in d.get("problems") or [])
         out.append(
-            "<tr class=detail><td colspan=8><details><summary>query, output, calls</summary>"
+            "<tr class=detail><td colspan=9><details><summary>query, output, calls</summary>"
             f"<p><b>query</b> {_e(p['query'])}</p>"
             f"<p><b>expected</b> {_e(wanted)}"
             f" &middot; <b>called</b> {_e(calls)}{' &middot; <b>direct</b> ' + _e(direct) if direct else ''}"
@@ -232,7 +265,7 @@ def render_html(doc: dict[str, Any]) -> str:
     data = json.dumps(doc, ensure_ascii=False).replace("</", "<\\/")
     head = (
         "<tr><th>id</th><th>category</th><th>legacy</th><th>strict</th><th>pass</th><th>label</th>"
-        "<th>served</th><th>seconds</th></tr>"
+        "<th>served</th><th>lock: P(opener), margin</th><th>seconds</th></tr>"
     )
     return f"""<!doctype html>
 <html lang=en><head><meta charset=utf-8><title>pytest-punie: {_e(doc["verdict"])}</title>
@@ -242,7 +275,7 @@ def render_html(doc: dict[str, Any]) -> str:
 <p class=small>model {_e(model.get("name") or model.get("kind"))} &middot; {_e(model.get("backend", ""))} &middot;
 {_e(model.get("digest") or model.get("path") or "")} &middot; sampling {_e(sampling_text(prov.get("sampling", {})))}
 &middot; {_e(prov.get("time"))}</p>
-{"".join(_categories(s) for s in doc["suites"])}
+{"".join(_categories(s) + _lock_summary(s) for s in doc["suites"])}
 {agreement}
 {_comparison(doc)}{_matrix(doc)}{_seeds(doc)}
 <h2>Prompts</h2><div id=filters>{filters} <span id=shown class=small></span></div>
