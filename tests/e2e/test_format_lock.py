@@ -110,3 +110,43 @@ def test_a_weakened_lock_is_seen_by_the_gate_while_no_prompt_flips(tiny_project,
     assert gated.ret == 1
     reasons = json.loads((tiny_project.path / "g.json").read_text())["gate"]["reasons"]
     assert any(r.startswith("format lock weakened") and "(the suite gates on it)" in r for r in reasons), reasons
+
+
+def test_the_expected_wrong_openings_match_sampled_generation(tiny_model):
+    """Predicted from the log-probabilities at T = 0.7 (top_p 1), then generated for real:
+    27 prompts x 30 seeds, the first token of each. The observed count of openers must lie within
+    3 standard deviations of the prediction (a sum of independent Bernoullis)."""
+    import math
+
+    from pytest_punie.backends import ChatRequest
+    from pytest_punie.backends.inprocess import InProcessBackend
+    from pytest_punie.suite import load_suite
+    from pytest_punie.suite.model import Sampling, chat_messages
+
+    from ..conftest import PHASE33
+
+    suite = load_suite(PHASE33)
+    backend = InProcessBackend(tiny_model.path)
+    greedy = [
+        ChatRequest(p.id, chat_messages(suite.system_prompt, p.query), Sampling(max_tokens=1)) for p in suite.prompts
+    ]
+    firsts = {
+        r.key: rec.response["punie"]["first_position"] for r, rec in zip(greedy, backend.complete(greedy), strict=True)
+    }
+    predicted = {k: f["p_opener_at"]["0.7"] for k, f in firsts.items()}  # top_p 1: grid value
+    seeds = range(30)
+    sampled = [
+        ChatRequest(
+            f"{p.id}#{s}", chat_messages(suite.system_prompt, p.query), Sampling(temperature=0.7, max_tokens=1, seed=s)
+        )
+        for s in seeds
+        for p in suite.prompts
+    ]
+    records = backend.complete(sampled)
+    opened = sum(
+        1 for r in records if r.response["punie"]["token_ids"][:1] == [firsts[next(iter(firsts))]["opener_id"]]
+    )
+    expected = len(seeds) * sum(predicted.values())
+    sd = math.sqrt(len(seeds) * sum(p * (1 - p) for p in predicted.values()))
+    assert abs(opened - expected) <= 3 * sd, (opened, expected, sd)
+    assert 0 < sum(1 - p for p in predicted.values()) < len(predicted)  # some prompts are not sure: a real test
