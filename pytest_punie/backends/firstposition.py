@@ -83,4 +83,6 @@ def lock_of(first: dict[str, Any], expects_call: bool) -> dict[str, Any]:
         "margin": round(toward_call if expects_call else -toward_call, 6),
         "p_opener_at": first.get("p_opener_at", {}),
         "wrapper_loglik": (first.get("wrapper") or {}).get("loglik"),
+        **({"bound": first["bound"]} if first.get("bound") else {}),
+        "source": first.get("source", ""),
     }

@@ -27,6 +27,7 @@ from pytest_punie.children import die_with_parent, listener_pids, stop
 from pytest_punie.errors import ModelError
 
 MAX_CONNECTIONS = 8
+TOP_LOGPROBS = 11  # the most an OpenAI-compatible server (mlx_lm server included) returns
 
 
 def request_body(model: str, req: ChatRequest) -> dict[str, Any]:
@@ -42,6 +43,16 @@ def request_body(model: str, req: ChatRequest) -> dict[str, Any]:
     }
     if s.seed is not None and s.temperature > 0:
         body["seed"] = s.seed  # mlx_lm server turns batching off for seeded requests
+    return body
+
+
+def probe_body(model: str, req: ChatRequest) -> dict[str, Any]:
+    """One greedy token with the first position's ``top_logprobs``: the format lock, asked apart from
+    the answer. Asked together, mlx_lm server (0.32) reports each position's token as one of the top
+    entries in ``argpartition`` order, not the generated token, and the token ids read back are wrong."""
+    body = request_body(model, req)
+    body.update(temperature=0.0, max_tokens=1, top_logprobs=TOP_LOGPROBS)
+    body.pop("seed", None)
     return body
 
 
@@ -106,6 +117,19 @@ class HttpBackend:
                     raise TimeoutError(f"no complete reply within timeout_s={timeout:g} s (overall deadline)")
             return r.status_code, b"".join(chunks)
 
+    def _probe_first_position(self, client: Any, req: ChatRequest) -> dict[str, Any] | None:
+        """The first position's alternatives from a one-token probe (None: the server gave none)."""
+        import httpx
+
+        try:
+            r = client.post(
+                f"{self.url}/v1/chat/completions", json=probe_body(self.model, req), timeout=req.sampling.timeout_s
+            )
+            content = ((r.json().get("choices") or [{}])[0].get("logprobs") or {}).get("content") or []
+        except (httpx.HTTPError, ValueError, AttributeError, TypeError):
+            return None
+        return served_first_position(content, self._decoder)
+
     def _one(self, client: Any, req: ChatRequest) -> ResponseRecord:
         import httpx
 
@@ -133,6 +157,9 @@ class HttpBackend:
                 None, error=f"server answered for model {answered!r}, not {self.model!r}", seconds=seconds
             )
         self._keep_raw(body, req.sampling.stop)
+        first = self._probe_first_position(client, req)
+        if first is not None:
+            body.setdefault("punie", {})["first_position"] = first
         if answered is None:  # nothing says which model answered: flagged in the results
             body.setdefault("punie", {})["unnamed_model"] = True
         return ResponseRecord(body, seconds=seconds)
@@ -143,6 +170,44 @@ class HttpBackend:
 
     def close(self) -> None:
         pass
+
+
+def served_first_position(content: list[Any], decoder: Any) -> dict[str, Any] | None:
+    """The format lock from a server's ``top_logprobs`` at the first position: exact when the opener
+    is among the returned tokens; otherwise only a bound (it is below the last one listed), said so."""
+    top = (content[0] or {}).get("top_logprobs") if content and isinstance(content[0], dict) else None
+    if not top:
+        return None
+    opener_text = "<tool_call>"
+    opener = decoder.token_to_id(opener_text) if decoder is not None else None
+    listed = [
+        (t.get("id"), str(t.get("token", "")), float(t["logprob"]))
+        for t in top
+        if isinstance(t, dict) and "logprob" in t
+    ]
+    listed.sort(key=lambda x: -x[2])
+
+    def is_opener(entry: tuple[Any, str, float]) -> bool:
+        return entry[0] == opener if opener is not None and entry[0] is not None else entry[1] == opener_text
+
+    mine = next((e for e in listed if is_opener(e)), None)
+    others = [e for e in listed if not is_opener(e)]
+    if not others:
+        return None
+    out: dict[str, Any] = {
+        "opener_id": opener,
+        "runner_up_id": others[0][0],
+        "runner_up": others[0][1],
+        "logp_runner_up": round(others[0][2], 6),
+        "top": [[e[0], e[1], round(e[2], 6)] for e in listed[:5]],
+        "source": f"server top_logprobs (k={len(listed)})",
+    }
+    if mine is not None:
+        out["logp_opener"] = round(mine[2], 6)
+    else:  # not among the k listed: below the last one
+        out["logp_opener"] = round(listed[-1][2], 6)
+        out["bound"] = f"the opener is not among the {len(listed)} tokens returned: log P(opener) <= this value"
+    return out
 
 
 def complete_over(

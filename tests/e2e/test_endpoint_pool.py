@@ -37,10 +37,26 @@ def test_two_servers_share_one_run_and_a_third_serving_another_model_is_refused(
         assert result.ret in (0, 1), result.stdout.str()[-3000:]
         doc = json.loads((tiny_project.path / "pool.json").read_text())
         assert doc["completeness"]["state"] == "whole" and len(doc["prompts"]) == 52  # both suites of the project
-        counts = [served_requests(s) for s in servers]
-        assert sum(counts) == 52 and min(counts) >= 1, counts  # both servers answered part of the run
+        counts = [served_requests(s) for s in servers]  # an answer and a one-token format-lock probe per prompt
+        assert sum(counts) == 2 * 52 and min(counts) >= 2, counts  # both servers answered part of the run
         endpoints = [p["response"]["punie"]["endpoint"] for p in doc["prompts"]]
-        assert sorted(endpoints.count(s.url) for s in servers) == sorted(counts)
+        assert sorted(2 * endpoints.count(s.url) for s in servers) == sorted(counts)
+        assert all("first_position" in p["response"]["punie"] for p in doc["prompts"])
+        # the servers' top_logprobs give the in-process lock where the opener is among them
+        local = tiny_project.runpytest_subprocess(
+            "--punie-model=tiny_5bit", "-m", "eval", "-p", "no:cacheprovider", "--punie-json=local.json"
+        )
+        assert local.ret in (0, 1)
+        mine = {
+            (p["suite"], p["id"]): p["format_lock"]
+            for p in json.loads((tiny_project.path / "local.json").read_text())["prompts"]
+        }
+        exact = [p for p in doc["prompts"] if "bound" not in p["format_lock"]]
+        assert len(exact) >= 40
+        for p in exact:
+            assert p["format_lock"]["p_opener"] == pytest.approx(mine[p["suite"], p["id"]]["p_opener"], abs=2e-3), p[
+                "id"
+            ]
         assert [e["url"] for e in doc["provenance"]["model"]["endpoints"]] == [s.url for s in servers]
 
         refused = tiny_project.runpytest_subprocess(*urls, f"--punie-server-url={other.url}", *args)
