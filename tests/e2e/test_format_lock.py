@@ -36,8 +36,9 @@ def independent_first_position(model_path, system: str | None, query: str) -> tu
 
 def test_every_prompt_s_p_opener_and_margin_match_one_forward_pass(tiny_project, tiny_model):
     result = tiny_project.runpytest_subprocess(
-        "--punie-model=tiny_5bit", "-m", "eval", "--punie-json=lock.json", "--punie-no-cache", "-p", "no:cacheprovider"
-    )
+        "--punie-model=tiny_5bit", "-m", "eval", "--punie-json=lock.json", "--punie-no-cache", "-p", "no:cacheprovider",
+        "--punie-record=rec.jsonl",
+    )  # fmt: skip
     assert result.ret in (0, 1), result.stdout.str()[-3000:]
     result.stdout.fnmatch_lines(["*P(open) 0.* nats*", "*pytest-punie format lock*", "overall *"])
     doc = json.loads((tiny_project.path / "lock.json").read_text())
@@ -61,6 +62,16 @@ def test_every_prompt_s_p_opener_and_margin_match_one_forward_pass(tiny_project,
         assert lock["margin"] == pytest.approx(sign * (logp_open - logp_other), abs=2e-4), p["id"]
         checked += 1
     assert checked == 52
+    # a replayed run reports the same margins: the record keeps each response's first position
+    replay = tiny_project.runpytest_subprocess(
+        "-m", "eval", "--punie-responses=rec.jsonl", "--punie-json=replay.json", "-p", "no:cacheprovider"
+    )
+    assert replay.ret in (0, 1), replay.stdout.str()[-2000:]
+    again = {
+        (p["suite"], p["id"]): p["format_lock"]
+        for p in json.loads((tiny_project.path / "replay.json").read_text())["prompts"]
+    }
+    assert all(again[p["suite"], p["id"]] == p["format_lock"] for p in doc["prompts"])
     lock = next(s for s in doc["suites"] if s["suite"] == "phase33")["format_lock"]
     assert lock["overall"]["prompts"] == 27 and "0.7" in lock["overall"]["expected_wrong_openings"]
 

@@ -42,6 +42,10 @@ def test_two_temperature_matrix(tiny_project):
     assert same_answers(serial_doc, parallel_doc)  # t=0.7 is sampled with a fixed seed: the same tokens
     assert all(len(v["workers"]) == 1 for v in parallel_doc["provenance"]["variants"].values())
     result.stdout.fnmatch_lines(["*pytest-punie variants*", "category * t=0 * t=0.7 * holds", "phase26:overall *"])
+    # the format-lock probe checked against the sampled run at its temperature
+    result.stdout.fnmatch_lines(
+        ["format lock phase33 [[]t=0.7[]]*", "*at T=0.7: expected * wrong first tokens of 27; observed *"]
+    )
     doc = json.loads((tiny_project.path / "m.json").read_text())
     assert [(s["suite"], s["variant"]) for s in doc["suites"]] == [
         ("phase26", "t=0"),
