@@ -42,7 +42,27 @@ def uses_model(config: pytest.Config) -> bool:
     )
 
 
-def stage_gates(entry: dict[str, Any], where: str, suites: list[Any] | None = None) -> Any:
+def suites_serving(data: Path, suites: list[Any], root: Path) -> list[Any]:
+    """The suites a training data directory serves (their ``datasets:`` name it): the run's, else
+    the project's ``evalsuites/*.yaml``; the data lint holds the data to their system prompts."""
+    from pytest_punie.suite import load_suite
+
+    def serves(suite: Any) -> bool:
+        return data.resolve() in {d.resolve() for d in suite.datasets().values()}
+
+    mine = [s for s in suites if serves(s)]
+    if not mine:
+        for path in sorted((root / "evalsuites").glob("*.yaml")):
+            try:
+                suite = load_suite(path)
+            except PunieError:
+                continue  # a broken suite is reported by its own items
+            if serves(suite):
+                mine.append(suite)
+    return mine or list(suites)
+
+
+def stage_gates(entry: dict[str, Any], where: str, suites: list[Any] | None = None, root: Path | None = None) -> Any:
     """The users' exit gates between a recipe's steps: the data lint's errors before training,
     the training log (complete, no crash, the pre-registered loss bounds) before fusing, the
     fused checks before the fuse is removed."""
@@ -55,7 +75,8 @@ def stage_gates(entry: dict[str, Any], where: str, suites: list[Any] | None = No
     from pytest_punie.models.recipe import StageGates
 
     def data_errors(data: Path) -> list[str]:
-        systems = tuple(dict.fromkeys(s.system_prompt for s in suites or []))  # the prompts the data serves
+        served = suites_serving(data, list(suites or []), root or Path.cwd())
+        systems = tuple(dict.fromkeys(s.system_prompt for s in served))  # the system prompts the data serves
         found = lint_dataset(data, LintConfig(eval_system_prompts=systems))
         return [f"{f.where()}: {f.check}: {f.message}" for f in found if f.severity == "error"]
 
@@ -86,7 +107,7 @@ def resolve_model(
     spec = resolve_spec(name, root)
     if seed is not None:
         spec = with_seed(spec, seed)
-    resolved = materialize(spec, root, cache, log, gates=stage_gates(spec.entry, spec.source, suites))
+    resolved = materialize(spec, root, cache, log, gates=stage_gates(spec.entry, spec.source, suites, root))
     if resolved.builds:
         from pytest_punie.models.cachetool import remember_model, usage_line
 

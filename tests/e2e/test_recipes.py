@@ -173,3 +173,17 @@ def test_a_yaml_config_is_passed_to_mlx_lm_and_keyed_by_its_content(tiny_model, 
     two = lora_artifact(cache, base, cache.digest(base), ROOT / "data", params, lambda _m: None)
     assert two.key != four.key and two.built
     assert json.loads((two.path / "adapter_config.json").read_text())["lora_parameters"]["rank"] == 2
+
+
+def test_the_data_gate_holds_the_data_to_the_suites_it_serves(tmp_path):
+    """A run with no suite (a user's own test asking for punie_model) still lints the data against
+    the project's suites that name it; with none at all, two system prompts are an error."""
+    from pytest_punie.sources.factory import stage_gates
+
+    from ..conftest import ROOT
+
+    assert stage_gates({}, "entry", [], ROOT).data(ROOT / "data") == []
+    elsewhere = tmp_path / "project"
+    shutil.copytree(ROOT / "data", elsewhere / "data")
+    problems = stage_gates({}, "entry", [], elsewhere).data(elsewhere / "data")
+    assert any("2 different system prompts" in p for p in problems), problems
