@@ -187,3 +187,18 @@ def test_the_data_gate_holds_the_data_to_the_suites_it_serves(tmp_path):
     shutil.copytree(ROOT / "data", elsewhere / "data")
     problems = stage_gates({}, "entry", [], elsewhere).data(elsewhere / "data")
     assert any("2 different system prompts" in p for p in problems), problems
+
+
+def test_the_embedded_recipe_takes_seeds_too(tiny_project, tiny_model):
+    """`pytest --punie-model=tiny_5bit --punie-seeds=0,1 -m eval`: seed 0 is the embedded model
+    itself; seed 1 trains its own adapter through the same recipe path and gates."""
+    result = tiny_project.runpytest_subprocess(
+        "--punie-model=tiny_5bit", "-m", "eval", "--punie-seeds=0,1", "--punie-json=s.json", "-p", "no:cacheprovider"
+    )
+    assert result.ret in (0, 1), result.stdout.str()[-3000:]
+    result.stdout.fnmatch_lines(["*pytest-punie training seeds*", "suite phase26: 2 training seeds"])
+    doc = json.loads((tiny_project.path / "s.json").read_text())
+    variants = doc["provenance"]["variants"]
+    assert variants["seed=0"]["digest"] == tiny_model.digest
+    assert variants["seed=1"]["digest"] != tiny_model.digest and variants["seed=1"]["training_seed"] == 1
+    assert doc["seeds"]["phase33"]["seeds"] == [0, 1] and "not_measured" not in doc["seeds"]["phase33"]
