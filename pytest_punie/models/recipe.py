@@ -136,15 +136,23 @@ def train_fuse_quantize(
                 problems,
                 "Nothing was fused; the adapter and its log are kept in the cache to read.",
             )
-    fused, quant = fuse_and_quantize(
+    fused, quant = fuse_and_quantize_entry(cache, base_path, adapter.path, entry, log, gates.fused)
+    return [adapter, fused, quant]
+
+
+def fuse_and_quantize_entry(
+    cache: BuildCache, base: Path, adapter: Path, entry: dict[str, Any], log: Log, check_fused: FusedChecks | None
+) -> tuple[Artifact, Artifact]:
+    """The production path with a registry entry's settings (bits, group size, intermediates kept,
+    the tool parser written into the model)."""
+    return fuse_and_quantize(
         cache,
-        base_path,
-        adapter.path,
+        base,
+        adapter,
         int(entry.get("bits", 5)),
         int(entry.get("group_size", 64)),
         log,
         keep_intermediates=bool(entry.get("keep_intermediates", False)),
-        check_fused=gates.fused,
+        check_fused=check_fused,
         tool_parser_type=entry.get("tool_parser_type"),
     )
-    return [adapter, fused, quant]

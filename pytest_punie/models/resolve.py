@@ -19,8 +19,8 @@ from typing import Any
 from pytest_punie.errors import ModelError
 from pytest_punie.models.cache import Artifact, BuildCache
 from pytest_punie.models.digest import path_digest
-from pytest_punie.models.recipe import StageGates, lora_params, train_fuse_quantize
-from pytest_punie.models.steps import FusedChecks, fuse_and_quantize
+from pytest_punie.models.recipe import StageGates, fuse_and_quantize_entry, lora_params, train_fuse_quantize
+from pytest_punie.models.steps import FusedChecks
 from pytest_punie.models.tiny.recipe import build_tiny
 from pytest_punie.models.validate import validate_model_dir
 from pytest_punie.suite.model import EXPECT_KEYS
@@ -221,16 +221,8 @@ def _materialize(spec: ModelSpec, root: Path, cache: BuildCache, log: Log, gates
         builds = [build_record(a) for a in artifacts]
         path = artifacts[-1].path
     elif "base" in e and "adapter" in e:
-        fused, quant = fuse_and_quantize(
-            cache,
-            _abs(root, e["base"]),
-            _abs(root, e["adapter"]),
-            int(e.get("bits", 5)),
-            int(e.get("group_size", 64)),
-            log,
-            keep_intermediates=bool(e.get("keep_intermediates", False)),
-            check_fused=gates.fused,
-            tool_parser_type=e.get("tool_parser_type"),
+        fused, quant = fuse_and_quantize_entry(
+            cache, _abs(root, e["base"]), _abs(root, e["adapter"]), e, log, gates.fused
         )
         builds = [build_record(fused), build_record(quant)]
         path = quant.path

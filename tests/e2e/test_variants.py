@@ -25,17 +25,7 @@ def test_two_temperature_matrix(tiny_project):
         "no:cacheprovider",
     )
     assert plain.ret in (0, 1) and result.ret in (0, 1)
-    parallel = tiny_project.runpytest_subprocess(
-        "--punie-model=tiny_5bit",
-        "-m",
-        "eval",
-        "--punie-temperatures=0,0.7",
-        "--punie-json=p.json",
-        "-n",
-        "2",
-        "-p",
-        "no:cacheprovider",
-    )
+    parallel = on_two_workers(tiny_project, "--punie-temperatures=0,0.7")
     assert parallel.ret == result.ret, parallel.stdout.str()[-2000:]
     serial_doc = json.loads((tiny_project.path / "m.json").read_text())
     parallel_doc = json.loads((tiny_project.path / "p.json").read_text())
@@ -61,6 +51,13 @@ def test_two_temperature_matrix(tiny_project):
     for p in doc["prompts"]:
         if p["variant"] == "t=0":  # the same greedy answers as a plain run
             assert p["response"]["punie"]["token_ids"] == base[p["suite"], p["id"]]["response"]["punie"]["token_ids"]
+
+
+def on_two_workers(project, sweep: str):
+    """The sweep on two xdist workers, its document in p.json."""
+    return project.runpytest_subprocess(
+        "--punie-model=tiny_5bit", "-m", "eval", sweep, "--punie-json=p.json", "-n", "2", "-p", "no:cacheprovider"
+    )
 
 
 def same_answers(a: dict, b: dict) -> bool:
@@ -101,17 +98,7 @@ def test_checkpoint_sweep_reports_eval_beside_val_loss(tiny_project, tiny_model)
         mine = [p for p in points if p["suite"] == suite]
         assert best == max(mine, key=lambda p: (p["eval_score"], -p["iteration"]))["checkpoint"]
     # the same sweep on two xdist workers: one worker per checkpoint, the same document
-    parallel = tiny_project.runpytest_subprocess(
-        "--punie-model=tiny_5bit",
-        "-m",
-        "eval",
-        f"--punie-checkpoints={adapter}",
-        "--punie-json=p.json",
-        "-n",
-        "2",
-        "-p",
-        "no:cacheprovider",
-    )
+    parallel = on_two_workers(tiny_project, f"--punie-checkpoints={adapter}")
     assert parallel.ret == result.ret, parallel.stdout.str()[-2000:]
     parallel.stdout.fnmatch_lines(["*checkpoint sweep (eval score beside validation loss):*"])
     serial_doc = json.loads((tiny_project.path / "s.json").read_text())
