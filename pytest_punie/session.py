@@ -235,6 +235,12 @@ class PunieSession:
                     "and no such file"
                 )
         errors += marker_typos(config)
+        from pytest_punie.sources.variants import registered_seeds
+
+        try:
+            registered_seeds(config)
+        except PunieError as err:
+            errors.append(err.describe())
         if uses_model(config) and not spaced:
             name = model_name(config)
             try:

@@ -39,6 +39,25 @@ def checkpoints_of(adapter_dir: Path) -> list[Path]:
     return found
 
 
+def registered_seeds(config: pytest.Config) -> list[int]:
+    """``seeds = [0, 1, 2]`` in the model's registry entry: the recipe is always judged over them."""
+    from pytest_punie.models.resolve import load_registry
+
+    name = config.getoption("punie_model") or config.getini("punie_model")
+    if not name or config.getoption("punie_responses") or config.getoption("punie_server_url"):
+        return []
+    try:
+        entry = load_registry(config.rootpath).get(str(name)) or {}
+    except PunieError:
+        return []  # the model's own error is reported where it is resolved
+    seeds = entry.get("seeds") or []
+    if not isinstance(seeds, list) or not all(isinstance(x, int) and x >= 0 for x in seeds):
+        raise PunieError(
+            None, None, f"[tool.punie.models.{name}] seeds: expected a list of whole numbers, got {seeds!r}"
+        )
+    return list(dict.fromkeys(seeds))
+
+
 def variants_of(config: pytest.Config) -> list[Variant]:
     temps_opt = config.getoption("punie_temperatures")
     ckpt_opt = config.getoption("punie_checkpoints")
@@ -59,6 +78,8 @@ def variants_of(config: pytest.Config) -> list[Variant]:
             seeds = [int(s) for s in str(config.getoption("punie_seeds")).split(",") if s.strip()]
         except ValueError:
             raise PunieError(None, None, "--punie-seeds: expected whole numbers like 0,1,2") from None
+    elif registered := registered_seeds(config):
+        seeds = list(registered)
     out = []
     for seed, c, t in ((s, c, t) for s in seeds for c in ckpts for t in temps):
         parts = []

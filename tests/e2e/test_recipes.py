@@ -62,6 +62,19 @@ def test_a_lora_recipe_trains_fuses_quantizes_and_evaluates_and_seeds_are_varian
     assert all(len(v["workers"]) == 1 for v in variants.values())
     assert set(s["seeds"]) == {"phase26", "phase33"}
     assert s["seeds"]["phase33"]["overall"]["interval"]["method"].startswith("crossed bootstrap")
+    # seeds registered in the entry: every run of the recipe is judged over them
+    pyproject = tiny_project.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "bits = 5\ngroup_size = 64\nlora =", "bits = 5\ngroup_size = 64\nseeds = [0, 1]\nlora =", 1
+        )
+    )
+    registered = tiny_project.runpytest_subprocess(
+        "--punie-model=recipe_5bit", "-m", "eval", "--punie-json=r2.json", "-p", "no:cacheprovider"
+    )
+    assert json.loads((tiny_project.path / "r2.json").read_text())["seeds"]["phase33"]["seeds"] == [0, 1], (
+        registered.stdout.str()[-2000:]
+    )
     html = tiny_project.runpytest_subprocess(
         "--punie-model=recipe_5bit", "-m", "eval", "--punie-seeds=0,1", "--punie-html=s.html", "-p", "no:cacheprovider"
     )
