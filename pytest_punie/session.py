@@ -299,11 +299,11 @@ class PunieSession:
 
     def configure_node(self, node: Any) -> None:
         """xdist controller: give workers a place to share one model server, when the run's
-        prompts are spread one by one; a run of several variants sends each variant to one
+        prompts are spread one by one; a run of named variants sends each variant to one
         worker, which generates it in its own process (as a run without xdist does)."""
         from pytest_punie.sources.factory import new_run_dir, uses_model
 
-        if uses_model(self.config) and len([v for v in self.expected_variants() if v]) < 2:
+        if uses_model(self.config) and not any(self.expected_variants()):
             if self.run_dir is None:
                 self.run_dir = new_run_dir()
             node.workerinput["punie_run_dir"] = str(self.run_dir)

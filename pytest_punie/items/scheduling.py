@@ -29,11 +29,12 @@ def variant_scope(nodeid: str, variant_names: Iterable[str]) -> str:
 
 
 def variant_scheduler(config: Any, log: Any, variant_names: Iterable[str]) -> Any:
-    """xdist's scope scheduler with the variant as the scope, for a run of several variants under
-    ``--dist load`` (the default) or ``loadgroup``; None leaves xdist's choice (xdist imported only here)."""
+    """xdist's scope scheduler with the variant as the scope, for a run of named variants (even one:
+    a seed trains once) under ``--dist load`` (the default) or ``loadgroup``; None leaves xdist's
+    choice (xdist imported only here)."""
     names = [v for v in variant_names if v]
-    if len(names) < 2 or config.getvalue("dist") not in ("load", "loadgroup"):
-        return None
+    if not names or config.getvalue("dist") not in ("load", "loadgroup"):
+        return None  # one unnamed variant: prompts spread one by one over a shared server
     from xdist.scheduler import LoadScopeScheduling
 
     class VariantScheduling(LoadScopeScheduling):  # type: ignore[misc]
