@@ -58,6 +58,13 @@ def add_model_options(group: pytest.OptionGroup, parser: pytest.Parser) -> None:
         "(auto: in-process, one shared server under xdist)",
     )
     group.addoption(
+        "--punie-prompt-sensitivity",
+        action="store_true",
+        default=False,
+        help="also measure each prompt's format lock under the suite's system_prompt_variants "
+        "(one greedy token each) and report the range",
+    )
+    group.addoption(
         "--punie-no-cache",
         action="store_true",
         default=False,

@@ -19,9 +19,16 @@ def prompt_lock(prompt: dict[str, Any]) -> dict[str, Any] | None:
     first = ((prompt.get("response") or {}).get("punie") or {}).get("first_position")
     if not first:
         return None
-    lock = lock_of(first, prompt["expected"]["kind"] != "direct")
-    ids = ((prompt.get("response") or {}).get("punie") or {}).get("token_ids") or []
+    expects_call = prompt["expected"]["kind"] != "direct"
+    lock = lock_of(first, expects_call)
+    punie = (prompt.get("response") or {}).get("punie") or {}
+    ids = punie.get("token_ids") or []
     lock["opened"] = bool(ids) and ids[0] == first["opener_id"]  # what this response's first token was
+    paraphrased = punie.get("first_position_variants")
+    if paraphrased:  # --punie-prompt-sensitivity: the same prompt under the suite's system-prompt paraphrases
+        margins = [lock["margin"]] + [lock_of(f, expects_call)["margin"] for f in paraphrased if f]
+        lock["system_prompts"] = len(margins)
+        lock["margin_range"] = [min(margins), max(margins)]
     return lock
 
 
@@ -33,7 +40,19 @@ def _summary(locks: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
         for t in temps
         if all(t in m["p_opener_at"] for _, m in locks)
     }
+    ranged = [(i, m) for i, m in locks if "margin_range" in m]
+    sensitivity = (
+        {
+            "system_prompts": max(m["system_prompts"] for _, m in ranged),
+            "min_margin_any_system_prompt": min(m["margin_range"][0] for _, m in ranged),
+            "widest_range": max(m["margin_range"][1] - m["margin_range"][0] for _, m in ranged),
+            "prompts_changing_side": [i for i, m in ranged if m["margin_range"][0] < 0 < m["margin_range"][1]],
+        }
+        if ranged
+        else None
+    )
     return {
+        **({"sensitivity": sensitivity} if sensitivity else {}),
         "prompts": len(locks),
         "min_margin": worst[1]["margin"],
         "min_margin_prompt": worst[0],
@@ -112,6 +131,14 @@ def render_lock_terminal(doc: dict[str, Any]) -> list[str]:
             )
             worst = f"{c['min_margin']:+.2f} {c['min_margin_prompt']}"
             lines.append(f"{cat:<16}{c['prompts']:>8} {worst:<22}{len(c['under_1_nat']):>8}  {exp}")
+        sens = lock["overall"].get("sensitivity")
+        if sens:
+            lines.append(
+                f"  under {sens['system_prompts']} system prompts: smallest margin "
+                f"{sens['min_margin_any_system_prompt']:+.2f} nats, widest range {sens['widest_range']:.2f} nats, "
+                f"{len(sens['prompts_changing_side'])} prompt(s) change side"
+                + (f" ({', '.join(sens['prompts_changing_side'][:8])})" if sens["prompts_changing_side"] else "")
+            )
         t = lock.get("temperature")
         if t:
             key = f"{t:g}"

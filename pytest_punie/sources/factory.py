@@ -211,6 +211,7 @@ def make_source(
     source = _make_source(config, log, model, suites)
     if hasattr(source, "timeout_scale"):
         source.timeout_scale = float(config.getoption("punie_timeout_scale") or 1.0)
+        source.prompt_sensitivity = bool(config.getoption("punie_prompt_sensitivity"))
     return source
 
 
@@ -423,4 +424,5 @@ def variant_source(
             overrides["seed"] = 0  # sampled, but reproducibly
     out = ModelSource(backend, {**identity, "variant": variant.name}, overrides, response_cache=kept)
     out.timeout_scale = float(config.getoption("punie_timeout_scale") or 1.0)
+    out.prompt_sensitivity = bool(config.getoption("punie_prompt_sensitivity"))
     return out

@@ -81,6 +81,7 @@ class ModelSource:
         self.progress: Callable[[str], None] | None = None  # one line per response as it completes
         self.timeout_scale = 1.0  # --punie-timeout-scale: every prompt's own time limit, scaled
         self.completed = 0  # responses generated whole in this run (what an interruption leaves kept)
+        self.prompt_sensitivity = False  # --punie-prompt-sensitivity: the lock under the suite's paraphrases
 
     def identity(self) -> dict[str, Any]:
         out = {**self._identity, **self.backend.identity(), "sampling_overrides": self.overrides}
@@ -143,7 +144,37 @@ class ModelSource:
                 self.backend.note = self.progress  # the scheduler's plan and estimate, said as it changes
             records = self.backend.complete([r for _, r in missing], on_result)
             generated = {r.key: rec for (_, r), rec in zip(missing, records, strict=True)}
-        return [f if f is not None else generated[r.key] for r, f in zip(requests, found, strict=True)]
+        out = [f if f is not None else generated[r.key] for r, f in zip(requests, found, strict=True)]
+        if self.prompt_sensitivity and not sample and suite.extra.get("system_prompt_variants"):
+            self._under_paraphrases(suite, todo, requests, out)
+        return out
+
+    def _under_paraphrases(
+        self, suite: Suite, todo: list[Prompt], requests: list[ChatRequest], records: list[ResponseRecord]
+    ) -> None:
+        """The first position under each of the suite's system-prompt paraphrases: one greedy token
+        per prompt and paraphrase, kept beside the response's own (``first_position_variants``)."""
+        from pytest_punie.suite.model import chat_messages
+
+        variants = list(suite.extra["system_prompt_variants"])
+        asks = [
+            ChatRequest(
+                f"{r.key}@sys{i}",
+                chat_messages(text, p.query),
+                replace(r.sampling, temperature=0.0, max_tokens=1, seed=None),
+            )
+            for i, text in enumerate(variants, start=1)
+            for p, r in zip(todo, requests, strict=True)
+        ]
+        answers = {a.key: rec for a, rec in zip(asks, self.backend.complete(asks), strict=True)}
+        for r, record in zip(requests, records, strict=True):
+            punie = (record.response or {}).get("punie")
+            if punie is None:
+                continue
+            punie["first_position_variants"] = [
+                ((answers[f"{r.key}@sys{i}"].response or {}).get("punie") or {}).get("first_position")
+                for i in range(1, len(variants) + 1)
+            ]
 
     def _reporter(
         self, suite: Suite, todo: list[Prompt], requests: list[ChatRequest]

@@ -187,6 +187,7 @@ def load_suite(path: str | Path, text: str | None = None) -> Suite:
             "pipeline_expect": data.get("pipeline_expect") or {},
             "reproducibility": _reproducibility(doc, data.get("reproducibility")),
             "format_lock": data.get("format_lock") or {},
+            "system_prompt_variants": list(data.get("system_prompt_variants") or []),
         },
         metrics=metrics,
         legacy_rules=data.get("legacy_rules", "phase33"),

@@ -38,6 +38,12 @@ SUITE_SCHEMA: dict[str, Any] = {
         "suite": {"type": "string", "minLength": 1, "description": "The suite's name."},
         "description": {"type": "string"},
         "system_prompt": {"type": "string", "minLength": 1},
+        "system_prompt_variants": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "description": "Paraphrases of the system prompt: with --punie-prompt-sensitivity each prompt's "
+            "format lock is also measured under each, and the range is reported.",
+        },
         "primary_scorer": {"enum": list(SCORERS), "description": "The scorer the verdict uses."},
         "legacy_rules": {
             "enum": list(LEGACY_RULES),

@@ -161,3 +161,30 @@ def test_the_expected_wrong_openings_match_sampled_generation(tiny_model):
     sd = math.sqrt(len(seeds) * sum(p * (1 - p) for p in predicted.values()))
     assert abs(opened - expected) <= 3 * sd, (opened, expected, sd)
     assert 0 < sum(1 - p for p in predicted.values()) < len(predicted)  # some prompts are not sure: a real test
+
+
+def test_prompt_sensitivity_reports_the_range_under_the_suite_s_paraphrases(tiny_project, tiny_model):
+    """Opt-in: each prompt's lock under the suite's system-prompt paraphrases (one greedy token each),
+    the raw first positions equal to an independent forward pass, the range reported."""
+    paraphrases = ["You are Punie, a coding assistant for Python projects.", "You help with Python code."]
+    suite = tiny_project.path / "evalsuites" / "phase33.yaml"
+    listed = "".join(f"  - {p}\n" for p in paraphrases)
+    suite.write_text(suite.read_text().replace("datasets:\n", f"system_prompt_variants:\n{listed}datasets:\n", 1))
+    result = tiny_project.runpytest_subprocess(
+        "--punie-model=tiny_5bit", "-m", "eval", "-k", "phase33", "--punie-prompt-sensitivity",
+        "--punie-json=sens.json", "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert result.ret in (0, 1), result.stdout.str()[-3000:]
+    result.stdout.fnmatch_lines(["*under 3 system prompts: smallest margin * nats, widest range * nats, *"])
+    doc = json.loads((tiny_project.path / "sens.json").read_text())
+    for p in doc["prompts"]:
+        lock = p["format_lock"]
+        assert lock["system_prompts"] == 3
+        assert lock["margin_range"][0] <= lock["margin"] <= lock["margin_range"][1]
+    first = next(p for p in doc["prompts"] if p["id"] == "text-01")
+    query = first["query"]
+    for text, recorded in zip(paraphrases, first["response"]["punie"]["first_position_variants"], strict=True):
+        logp_open, logp_other, _other, _ll = independent_first_position(tiny_model.path, text, query)
+        assert recorded["logp_opener"] == pytest.approx(logp_open, abs=1e-4)
+        assert recorded["logp_runner_up"] == pytest.approx(logp_other, abs=1e-4)
+    assert "sensitivity" in next(s for s in doc["suites"] if s["suite"] == "phase33")["format_lock"]["overall"]
