@@ -55,3 +55,79 @@ def test_sampling_line_shows_the_runs_overrides(phase33):
     capped = _sampling([phase33], {"max_tokens": 64})
     assert capped["overrides"] == {} and capped["default"]["max_tokens"] == 64  # no per-prompt budget survives
     assert "run_overrides" not in _sampling([phase33], {"temperature": None})
+
+
+def seed_document() -> dict:
+    """Three seeds of one suite with two categories, hand-built: the seeds section's input."""
+    from fractions import Fraction
+
+    from pytest_punie.report.seeds import seeds_of
+    from pytest_punie.suite.model import Threshold
+
+    passes = {0: [1, 1, 1, 0, 1, 1], 1: [1, 0, 1, 0, 1, 1], 2: [1, 1, 1, 1, 0, 1]}
+    prompts, suites = [], []
+    for seed, row in passes.items():
+        v = f"seed={seed}"
+        for i, ok in enumerate(row):
+            cat = "git" if i < 3 else "lsp"
+            prompts.append(
+                {
+                    "id": f"p{i}",
+                    "suite": "s.yaml",
+                    "category": cat,
+                    "variant": v,
+                    "passed": bool(ok),
+                    "score": float(ok),
+                }
+            )
+
+        def cat(rows: list[int]) -> dict:
+            return {
+                "score": sum(rows) / len(rows),
+                "passed": sum(rows) / len(rows) >= 0.8,
+                "metric": "pass_rate",
+                "threshold": ">= 0.80",
+            }
+
+        suites.append(
+            {
+                "suite": "s",
+                "path": "s.yaml",
+                "variant": v,
+                "categories": {"git": cat(row[:3]), "lsp": cat(row[3:])},
+                "overall": cat(row),
+            }
+        )
+    rule = {"seeds_passing": 2, "of": 3, "overall": Threshold(">=", Fraction(8, 10), ">= 0.80")}
+    return {
+        "suites": suites,
+        "prompts": prompts,
+        "seeds": seeds_of({"suites": suites, "prompts": prompts}, {"s": rule}),
+    }
+
+
+def test_seeds_section(snapshot):
+    from pytest_punie.report.seeds import render_seeds_terminal
+
+    assert "\n".join(render_seeds_terminal(seed_document()["seeds"])) == snapshot
+
+
+def test_format_lock_section(snapshot):
+    from pytest_punie.report.formatlock import add_format_lock, render_lock_terminal
+
+    def prompt(i: int, kind: str, logp_open: float, logp_other: float, opened: bool) -> dict:
+        first = {"opener_id": 7, "logp_opener": logp_open, "runner_up_id": 3, "runner_up": "x", "logp_runner_up": logp_other,
+                 "p_opener_at": {"0.3": 0.9, "0.7": 0.8, "1": 0.7}}  # fmt: skip
+        return {"id": f"p{i}", "suite": "s.yaml", "variant": "t=0.7", "category": "git", "passed": True,
+                "expected": {"kind": kind}, "response": {"punie": {"first_position": first, "token_ids": [7 if opened else 3]}}}  # fmt: skip
+
+    doc = {
+        "prompts": [
+            prompt(0, "call", -0.05, -3.0, True),
+            prompt(1, "call", -0.6, -0.9, False),
+            prompt(2, "direct", -2.0, -0.2, False),
+        ],
+        "suites": [{"suite": "s", "path": "s.yaml", "variant": "t=0.7", "categories": {"git": {}}}],
+    }
+    add_format_lock(doc, {"s": 0.9})
+    assert "\n".join(render_lock_terminal(doc)) + "\n" + doc["warnings"][0]["message"] == snapshot
