@@ -116,10 +116,24 @@ def test_format_lock_section(snapshot):
     from pytest_punie.report.formatlock import add_format_lock, render_lock_terminal
 
     def prompt(i: int, kind: str, logp_open: float, logp_other: float, opened: bool) -> dict:
-        first = {"opener_id": 7, "logp_opener": logp_open, "runner_up_id": 3, "runner_up": "x", "logp_runner_up": logp_other,
-                 "p_opener_at": {"0.3": 0.9, "0.7": 0.8, "1": 0.7}}  # fmt: skip
-        return {"id": f"p{i}", "suite": "s.yaml", "variant": "t=0.7", "category": "git", "passed": True,
-                "expected": {"kind": kind}, "response": {"punie": {"first_position": first, "token_ids": [7 if opened else 3]}}}  # fmt: skip
+        first = {
+            "opener_id": 7,
+            "logp_opener": logp_open,
+            "runner_up_id": 3,
+            "runner_up": "x",
+            "logp_runner_up": logp_other,
+            "p_opener_at": {"0.3": 0.9, "0.7": 0.8, "1": 0.7},
+        }
+        punie = {"first_position": first, "token_ids": [7 if opened else 3]}
+        return {
+            "id": f"p{i}",
+            "suite": "s.yaml",
+            "variant": "t=0.7",
+            "category": "git",
+            "passed": True,
+            "expected": {"kind": kind},
+            "response": {"punie": punie},
+        }
 
     doc = {
         "prompts": [
