@@ -51,6 +51,8 @@ class PunieSession:
         self.results: list[PromptResult] = []
         self.sources: list[dict[str, Any]] = []  # identities of what answered, as the workers saw them
         self.findings: list[dict[str, Any]] = []  # data lint findings from every worker
+        self.checks_run = 0  # items other than prompts that ran (data lint, pipeline, tokenizer checks)
+        self.checks_failed = 0
         self.run_dir: Path | None = None  # xdist controller: where workers share one server
         self.other_failures: list[str] = []
         self.suites_seen: list[Suite] = []  # suites collected in this process
@@ -343,12 +345,16 @@ class PunieSession:
             self.results.append(PromptResult.from_wire(wire))
         elif report.failed:
             self.other_failures.append(report.nodeid)
+        if wire is None and report.when == "call" and not report.skipped:
+            self.checks_run += 1
+            self.checks_failed += int(report.failed)
 
     def finish(self, exitstatus: int) -> int:
         """Judge, gate and write the documents; return the run's exit status."""
         if self.is_worker:
             return exitstatus
-        if not (self.results or self.findings):
+        asked = bool(self.outputs.json or self.outputs.md)  # a document asked for is written, clean or not
+        if not (self.results or self.findings) and not (asked and self.checks_run):
             if exitstatus == pytest.ExitCode.INTERRUPTED and self._source is not None:
                 self.interrupted_early = interrupted_lines(self._source)
             return exitstatus
@@ -367,6 +373,8 @@ class PunieSession:
         )
         try:
             doc = build_run_document(self.results, self.sources, self.findings, facts)
+            if not self.results:  # a data lint (or pipeline) run: what ran, so a clean run says so
+                doc["checks"] = {"ran": self.checks_run, "failed": self.checks_failed, "findings": len(self.findings)}
         except PunieError as err:
             self.config.get_terminal_writer().line(f"pytest-punie: {err.describe()}", red=True)
             return int(pytest.ExitCode.TESTS_FAILED)

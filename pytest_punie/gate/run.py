@@ -41,8 +41,8 @@ def apply_gate(doc: dict[str, Any], options: GateOptions) -> None:
     gate verdict (REFUSED, with its reason), never an exception."""
     try:
         _gate(doc, options)
-    except PunieError as err:
-        doc["gate"] = {"verdict": "REFUSED", "reasons": [err.message]}
+    except PunieError as err:  # the file it is about named, with its line where known
+        doc["gate"] = {"verdict": "REFUSED", "reasons": [err.describe()]}
 
 
 def _gate(doc: dict[str, Any], options: GateOptions) -> None:

@@ -34,6 +34,8 @@ def _snippet(prompt: dict[str, Any], width: int = 60) -> str:
 
 
 def render_markdown(doc: dict[str, Any]) -> str:
+    if "suites" not in doc:  # a data lint (or pipeline) run: what ran and what was found
+        return render_checks_markdown(doc)
     prov = doc["provenance"]
     out = [f"# Eval results: {doc['verdict']}", ""]
     model = prov.get("model", {})
@@ -89,3 +91,19 @@ def render_markdown(doc: dict[str, Any]) -> str:
             )
         out.append("")
     return "\n".join(out)
+
+
+def render_checks_markdown(doc: dict[str, Any]) -> str:
+    """A run with nothing to judge (data lint, pipeline checks): the checks, the findings, provenance."""
+    checks = doc.get("checks") or {}
+    findings = doc.get("findings") or []
+    out = ["# Checks: " + ("no findings" if not findings else f"{len(findings)} finding(s)"), ""]
+    out.append(f"- checks run: {checks.get('ran', '?')}, failed: {checks.get('failed', '?')}")
+    out.append(f"- time: {doc['provenance'].get('time')}")
+    out.append("")
+    if findings:
+        out += ["| where | check | severity | message |", "|---|---|---|---|"]
+        for f in findings:
+            where = f"{f['path']}:{f['line']}" if f.get("line") is not None else f["path"]
+            out.append(f"| {_cell(where)} | {f['check']} | {f['severity']} | {_cell(f['message'])} |")
+    return "\n".join(out) + "\n"

@@ -234,7 +234,8 @@ def test_a_partial_baseline_or_another_suite_is_refused(tmp_path, mini):
     baselines.save(tmp_path / "baselines", "part", partial)
     doc = document([mini])
     apply_gate(doc, options(tmp_path, compare="part"))
-    assert doc["gate"]["reasons"][0].startswith("the baseline was itself partial (-k)")
+    where = tmp_path / "baselines" / "part.json"
+    assert doc["gate"]["reasons"][0].startswith(f"{where}: the baseline was itself partial (-k)")  # the file named
     other = write_suite(tmp_path, "mini", overall_threshold=">= 0.4")
     changed = document([other])
     baselines.save(tmp_path / "baselines", "old", document([mini]))
@@ -311,3 +312,16 @@ def test_what_the_compared_sizes_can_show():
         "What 4 prompts can show: one flip moves the overall score by 25.0 points;"
     )
     assert what_n_prompts_can_show({"categories": {}}) == "No prompts were compared."
+
+
+def test_a_truncated_baseline_is_named_with_its_line(tmp_path, mini):
+    baselines.save(tmp_path / "baselines", "cut", document([mini]))
+    path = tmp_path / "baselines" / "cut.json"
+    text = path.read_text()
+    path.write_text(text[: len(text) // 2])  # a copy cut short
+    doc = document([mini])
+    apply_gate(doc, options(tmp_path, compare="cut"))
+    reason = doc["gate"]["reasons"][0]
+    assert doc["gate"]["verdict"] == "REFUSED"
+    assert reason.startswith(f"{path}:") and "not a results document" in reason
+    assert path.read_text() == text[: len(text) // 2]  # never changed

@@ -16,9 +16,13 @@ def test_suite_datasets_are_linted_as_items(eval_project):
     alone.assert_outcomes(passed=12, failed=1, skipped=1)
     alone.stdout.fnmatch_lines(["*data/*.jsonl:*: error: system prompt differs from the eval suite's system prompt*"])
     shutil.copy(ROOT / "evalsuites" / "phase26.yaml", eval_project.path / "evalsuites" / "phase26.yaml")
-    result = eval_project.runpytest("-m", "data", "-q")
+    result = eval_project.runpytest("-m", "data", "-q", "--punie-json=clean.json", "--punie-md=clean.md")
     result.assert_outcomes(passed=13, skipped=1)  # length needs --punie-tokenizer
     assert result.ret == 0
+    # clean data still gets the document asked for: a CI step reading it never fails because the data is good
+    doc = json.loads((eval_project.path / "clean.json").read_text())
+    assert doc["findings"] == [] and doc["checks"] == {"ran": 13, "failed": 0, "findings": 0}
+    assert (eval_project.path / "clean.md").read_text().startswith("# Checks: no findings")
 
 
 def test_defective_dataset_fails_each_check_at_file_and_line(eval_project):
