@@ -1,0 +1,44 @@
+"""``python -m pytest_punie report``: a saved run drawn again, compared with a baseline, and bad
+input named in one line; the documents it reads are never changed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def report(cwd, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_punie", "report", *args], cwd=cwd, capture_output=True, text=True
+    )
+
+
+def test_a_saved_run_and_a_comparison_are_rendered_again(eval_project):
+    saved = eval_project.runpytest("-m", "eval", "--punie-responses=phase33b_responses.jsonl", "--punie-save=prod")
+    assert saved.ret in (0, 1)
+    run = eval_project.runpytest("-m", "eval", "--punie-responses=phase43a_responses.jsonl", "--punie-json=cand.json")
+    assert run.ret in (0, 1)
+    before = (eval_project.path / "cand.json").read_text()
+    plain = report(eval_project.path, "cand.json")
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.strip() == "wrote cand.html"
+    assert "<h1>Eval results:" in (eval_project.path / "cand.html").read_text()
+    gated = report(eval_project.path, "cand.json", "--compare", "prod")
+    assert gated.returncode == 0, gated.stderr
+    page = (eval_project.path / "cand-vs-prod.html").read_text()
+    assert "Regression gate: FAIL" in page  # 43a against 33b: the prompts that flipped are listed
+    assert (eval_project.path / "cand.json").read_text() == before  # only read
+    folder = next((eval_project.path / ".punie" / "runs").iterdir())
+    again = report(eval_project.path, str(folder), "--out", "again.html")
+    assert again.returncode == 0 and (eval_project.path / "again.html").is_file()
+
+
+def test_bad_input_is_one_line_naming_the_file(eval_project):
+    cut = eval_project.path / "cut.json"
+    cut.write_text('{"prompts": [{"id": "text-01", "suite')
+    out = report(eval_project.path, "cut.json")
+    assert out.returncode == 2 and out.stderr.startswith("pytest-punie report: cut.json:")
+    assert "not a results document" in out.stderr and "Traceback" not in out.stderr
+    missing = report(eval_project.path, "nowhere")
+    assert missing.returncode == 2 and "nowhere/results.json" not in missing.stdout
+    assert "no results document here" in missing.stderr
