@@ -75,7 +75,8 @@ def add_format_lock(doc: dict[str, Any], min_p: dict[str, float]) -> None:
         locks = [(p["id"], p["format_lock"]) for p in mine if "format_lock" in p]
         if not locks:
             continue
-        cats = {c: [x for x in locks if _category(mine, x[0]) == c] for c in s["categories"]}
+        category = {p["id"]: p["category"] for p in mine}
+        cats = {c: [x for x in locks if category[x[0]] == c] for c in s["categories"]}
         threshold = float(min_p.get(s["suite"], DEFAULT_MIN_P_OPENER))
         s["format_lock"] = {
             "categories": {c: _summary(v) for c, v in cats.items() if v},
@@ -101,10 +102,6 @@ def add_format_lock(doc: dict[str, Any], min_p: dict[str, float]) -> None:
                 f"{fragile[0][0]['format_lock']['min_p_opener']:.2f}: {names}; sampled, they lose the wrapper",
             }
         )
-
-
-def _category(prompts: list[dict[str, Any]], pid: str) -> str:
-    return next(p["category"] for p in prompts if p["id"] == pid)
 
 
 def _temperature(variant: str) -> float | None:
