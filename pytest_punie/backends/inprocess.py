@@ -117,8 +117,15 @@ class InProcessBackend:
         when it is scheduled and its own ``timeout_s`` cuts it alone, keeping what it wrote."""
         import mlx.core as mx
 
+        from pytest_punie.backends.firstposition import WRAPPER_AFTER_OPENER
+
         prompts = [self.encode_prompt(r.messages) for r in reqs]
         opener = self.opener_id()
+        wrapper = (
+            [opener, *self._tokenizer.encode(WRAPPER_AFTER_OPENER, add_special_tokens=False)]
+            if opener is not None
+            else []
+        )
         k = shared_prefix_length(prompts) if self.share_prefix and len(prompts) > 1 else 0
         prefix = self._prefix_cache(prompts[0][:k]) if k >= self.MIN_SHARED_PREFIX else None
         self.shared_prefix_tokens.append(k if prefix is not None else 0)
@@ -147,9 +154,17 @@ class InProcessBackend:
                 from pytest_punie.backends.firstposition import first_position
 
                 lp = np.array(seq.first.astype(mx.float32))
-                record.response["punie"]["first_position"] = first_position(
+                first = first_position(
                     lp, opener, req.sampling.top_p, lambda t: self._tokenizer.decode([t]), req.sampling.temperature
                 )
+                # before the record is reported (and kept in the response cache), so a cached rerun has it too;
+                # the harness's own forward pass is not charged to the prompts still generating
+                paused = time.monotonic()
+                first["wrapper"] = self._wrapper_likelihood(prompts[seq.index][skip:], prefix, wrapper)
+                spent = time.monotonic() - paused
+                for other in running.values():
+                    other.started += spent
+                record.response["punie"]["first_position"] = first
             if cut is not None:
                 record.error = cut
                 if record.response is not None:
@@ -201,8 +216,6 @@ class InProcessBackend:
                     said_plan = True
                     self.note(plan_line(len(waiting) + len(running), len(responses), step, window, max_tokens, timeout))
             schedule()
-        if opener is not None:
-            self._wrapper_likelihoods(reqs, prompts, prefix, skip, opener, out)
         for uid in list(running):  # the generator ran dry without finishing them: never silently
             finish(uid, "length", cut="timeout: generation ended before this prompt finished (text kept)")
         for i in waiting:
@@ -211,39 +224,23 @@ class InProcessBackend:
             if on_result is not None:
                 on_result(req, out[req.key])
 
-    def _wrapper_likelihoods(
-        self,
-        reqs: list[ChatRequest],
-        prompts: list[list[int]],
-        prefix: list[Any] | None,
-        skip: int,
-        opener: int,
-        out: dict[str, ResponseRecord],
-    ) -> None:
+    def _wrapper_likelihood(self, prompt: list[int], prefix: list[Any] | None, wrapper: list[int]) -> dict[str, Any]:
         """Teacher-forced log-likelihood of the whole wrapper prefix (opener, function, parameter)
-        after each prompt: one forward pass per prompt on the loaded model (the shared prefix reused)."""
+        after one prompt (``prompt`` without the shared prefix): one forward pass on the loaded model."""
         import mlx.core as mx
 
-        from pytest_punie.backends.firstposition import WRAPPER_AFTER_OPENER
-
-        wrapper = [opener, *self._tokenizer.encode(WRAPPER_AFTER_OPENER, add_special_tokens=False)]
-        for req, prompt in zip(reqs, prompts, strict=True):
-            record = out.get(req.key)
-            first = ((record.response or {}).get("punie") or {}).get("first_position") if record else None
-            if first is None:
-                continue
-            tokens = prompt[skip:] + wrapper
-            cache = [_copy_cache(prefix)] if prefix is not None else None
-            logits = self._model(mx.array(tokens)[None], cache=cache[0] if cache else None)[0].astype(mx.float32)
-            logprobs = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
-            start = len(tokens) - len(wrapper) - 1  # the position that predicts the opener
-            picked = [float(logprobs[start + i, t]) for i, t in enumerate(wrapper)]
-            first["wrapper"] = {
-                "text": self._tokenizer.decode(wrapper),
-                "tokens": len(wrapper),
-                "loglik": round(sum(picked), 6),
-                "per_token": [round(x, 6) for x in picked],
-            }
+        tokens = prompt + wrapper
+        cache = _copy_cache(prefix) if prefix is not None else None
+        logits = self._model(mx.array(tokens)[None], cache=cache)[0].astype(mx.float32)
+        logprobs = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
+        start = len(tokens) - len(wrapper) - 1  # the position that predicts the opener
+        picked = [float(logprobs[start + i, t]) for i, t in enumerate(wrapper)]
+        return {
+            "text": self._tokenizer.decode(wrapper),
+            "tokens": len(wrapper),
+            "loglik": round(sum(picked), 6),
+            "per_token": [round(x, 6) for x in picked],
+        }
 
     def _prefix_cache(self, prefix: list[int]) -> list[Any] | None:
         """The KV cache after ``prefix``, prefilled once (None: a cache kind we do not copy)."""

@@ -21,7 +21,9 @@ from typing import Any
 from pytest_punie.backends import ChatRequest, ResponseRecord
 from pytest_punie.provenance import versions_of
 
-FORMAT = "pytest-punie/response/2"  # 2: in-process responses record their first generated position
+FORMAT = (
+    "pytest-punie/response/3"  # 2: in-process responses record their first position; 3: with the wrapper log-likelihood
+)
 
 
 class ResponseCache:

@@ -72,6 +72,18 @@ def test_every_prompt_s_p_opener_and_margin_match_one_forward_pass(tiny_project,
         for p in json.loads((tiny_project.path / "replay.json").read_text())["prompts"]
     }
     assert all(again[p["suite"], p["id"]] == p["format_lock"] for p in doc["prompts"])
+    # and so does a rerun answered from the response cache (the first position is kept with the response)
+    for name in ("fill.json", "cached.json"):
+        run = tiny_project.runpytest_subprocess(
+            "--punie-model=tiny_5bit", "-m", "eval", f"--punie-json={name}", "-p", "no:cacheprovider"
+        )
+        assert run.ret in (0, 1)
+    run.stdout.fnmatch_lines(["*responses from cache*"])
+    cached = {
+        (p["suite"], p["id"]): p["format_lock"]
+        for p in json.loads((tiny_project.path / "cached.json").read_text())["prompts"]
+    }
+    assert all(cached[p["suite"], p["id"]] == p["format_lock"] for p in doc["prompts"])
     lock = next(s for s in doc["suites"] if s["suite"] == "phase33")["format_lock"]
     assert lock["overall"]["prompts"] == 27 and "0.7" in lock["overall"]["expected_wrong_openings"]
 
