@@ -1,4 +1,4 @@
-"""Child processes that die with the run, and proof of who listens on a port.
+"""Child processes that die with the run (and hear its Ctrl-C), and proof of who listens on a port.
 
 A managed ``mlx_lm server`` or an ``mlx_lm lora`` must not outlive the pytest
 that started it (a SIGKILLed pytest leaves no one to stop them), and a
@@ -19,15 +19,16 @@ from pathlib import Path
 _PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that makes the child get SIGTERM when its parent dies
-    (Linux ``prctl``); None where the kernel has no such thing."""
-    if not sys.platform.startswith("linux"):
-        return None
-    libc = ctypes.CDLL(None, use_errno=True)
+def child_setup() -> Callable[[], None]:
+    """A ``preexec_fn`` for a child this run may have to interrupt or stop: SIGINT back at its
+    default (a run started with SIGINT ignored, as a shell's background job is, must not pass that
+    on: the child would sit through a Ctrl-C) and, on Linux, SIGTERM when its parent dies (``prctl``)."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
 
     def preexec() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
     return preexec
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_punie.backends import ChatRequest, OnResult, ResponseRecord
-from pytest_punie.children import die_with_parent, listener_pids, stop
+from pytest_punie.children import child_setup, listener_pids, stop
 from pytest_punie.errors import ModelError
 
 MAX_CONNECTIONS = 8
@@ -376,7 +376,7 @@ class ManagedServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
-                preexec_fn=die_with_parent(),
+                preexec_fn=child_setup(),
             )
             log.close()
             deadline = time.monotonic() + self.startup_timeout

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_punie.blas import blas_name, subprocess_env
-from pytest_punie.children import die_with_parent, stop
+from pytest_punie.children import child_setup, stop
 from pytest_punie.errors import ModelError
 from pytest_punie.models.cache import Artifact, BuildCache
 from pytest_punie.models.gates import GateStopped
@@ -37,7 +37,7 @@ def mlx_lm(args: list[str], log_path: Path, log: Log, progress: Callable[[str], 
         out.write("$ " + " ".join(cmd) + "\n")
         out.flush()
         proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, preexec_fn=die_with_parent()
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, preexec_fn=child_setup()
         )
         assert proc.stdout is not None
         try:

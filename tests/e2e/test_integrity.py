@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_punie.children import child_setup
+
 pytestmark = pytest.mark.slow
 
 
@@ -125,6 +127,24 @@ def test_a_managed_server_dies_with_a_killed_run(tiny_model, tmp_path):
     assert _gone(server_pid, within=15), "mlx_lm server outlived the run that started it"
 
 
+def test_a_run_started_with_sigint_ignored_still_starts_interruptible_servers(tiny_model):
+    """A shell's background job starts with SIGINT ignored; the managed server must not inherit
+    that, or a Ctrl-C meant for it (or for the run, once restored) leaves it running."""
+    from pytest_punie.backends.http import ManagedServer
+
+    inherited = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        server = ManagedServer(tiny_model.path).start()
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+    try:
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGINT)
+        assert server.proc.wait(15) is not None, "SIGINT did not end the managed server"
+    finally:
+        server.stop()
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_ctrl_c_stops_a_running_mlx_lm_step(tiny_model, tmp_path):
     script = textwrap.dedent(
@@ -135,7 +155,9 @@ def test_ctrl_c_stops_a_running_mlx_lm_step(tiny_model, tmp_path):
                print)
         """
     )
-    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    parent = subprocess.Popen(  # as from a terminal, whatever disposition this run inherited
+        [sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=child_setup()
+    )
     deadline = time.monotonic() + 60
     kids: list[int] = []
     while not kids and time.monotonic() < deadline:

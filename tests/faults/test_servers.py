@@ -16,6 +16,7 @@ import pytest
 
 from pytest_punie.backends import ChatRequest
 from pytest_punie.backends.http import HttpBackend, ManagedServer
+from pytest_punie.children import child_setup
 from pytest_punie.errors import ModelError
 from pytest_punie.session import EXIT_INCOMPLETE
 from pytest_punie.suite.model import Sampling
@@ -95,6 +96,7 @@ def test_ctrl_c_ends_a_run_within_seconds_while_a_request_hangs(eval_project):
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            preexec_fn=child_setup(),  # as from a terminal, whatever disposition this run inherited
         )
         assert got.wait(60), "the run never sent a request"
         sent = time.monotonic()
