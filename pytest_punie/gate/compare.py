@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_punie.report.document import key_prefix as document_prefix
+from pytest_punie.scoring.parse import written_text
 from pytest_punie.stats import mcnemar_exact, min_flips_for_significance, wilson
 
 ALPHA = 0.05
@@ -175,10 +176,22 @@ def compare(
     restricted = common != set(cand_p) or common != set(base_p)
     flips = []
     labels = []
+    answers = []  # what the baseline answered, for the report's side-by-side view
     for key, cp in cand_p.items():
         bp = base_p.get(key)
         if bp is None:
             continue
+        answers.append(
+            {
+                "suite": cp["suite"],
+                "variant": cp.get("variant", ""),
+                "id": cp["id"],
+                "passed": bp["passed"],
+                "label": bp["label"],
+                "score": bp["score"],
+                "text": written_text(bp.get("response")),
+            }
+        )
         if bp["passed"] != cp["passed"]:
             flips.append(
                 {
@@ -267,6 +280,7 @@ def compare(
             "metrics": metrics,
             "flips": flips,
             "label_changes": labels,
+            "baseline_answers": answers,
             "label_moves": label_moves,
             "measurement_changed": changed,
             **({"format_lock": lock} if lock is not None else {}),

@@ -11,18 +11,24 @@ import html
 import json
 from typing import Any
 
+from pytest_punie.report.charts import baseline_scores, category_chart, failure_mode_chart, variant_matrix
+from pytest_punie.report.sidebyside import side_by_side
 from pytest_punie.report.terminal import agreement_lines, judged_rows, sampling_text, verdict_reason
 from pytest_punie.scoring.parse import written_text
 
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:1200px;padding:0 1em;color:#222}
-h1 .PASS{color:#17803d}h1 .FAIL{color:#b3261e}h1 .INVALID,h1 .INCOMPLETE{color:#8a5a00}
+.PASS{color:#17803d}.FAIL{color:#b3261e}.INVALID,.INCOMPLETE,.INCONCLUSIVE,.REFUSED{color:#8a5a00}
 table{border-collapse:collapse;margin:.5em 0 1.2em}
 td,th{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left}
 th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .warn{background:#fff4d6;border-left:4px solid #e0a800;padding:.5em .8em;margin:.5em 0}
 .pass{color:#17803d}.miss{color:#b3261e}.thin{color:#b3261e;font-weight:bold}pre{background:#f7f7f7;padding:.6em;white-space:pre-wrap;overflow-x:auto}
 details{margin:0}summary{cursor:pointer}#filters label{margin-right:1em}.small{color:#666;font-size:12px}
+svg.chart{display:block;margin:.4em 0 .8em;max-width:100%;height:auto}
+.sbs{display:grid;grid-template-columns:1fr 1fr;gap:.8em}
+del{background:#fbd3cf}ins{background:#cdeccf;text-decoration:none}
+tr.flip td:first-child{border-left:4px solid #b3261e}
 """
 
 _SCRIPT = """
@@ -63,7 +69,8 @@ def _options(key: str, values: list[str]) -> str:
     return f'<label>{key} <select id="f-{key}">{opts}</select></label>'
 
 
-def _categories(suite: dict[str, Any]) -> str:
+def _categories(doc: dict[str, Any], suite: dict[str, Any]) -> str:
+    """A suite's chart (bars, thresholds, intervals, baseline marks), its failure modes and its table."""
     rows = []
     for name, c, kind in judged_rows(suite):
         name = f"metric: {name}" if kind == "metric" else name
@@ -78,9 +85,17 @@ def _categories(suite: dict[str, Any]) -> str:
     head = "<tr><th>category</th><th>prompts</th><th>passed</th><th>score</th><th>threshold</th>"
     head += "<th>pass rate 95% CI (prompts)</th><th>verdict</th></tr>"
     title = suite["suite"] + (f" [{suite['variant']}]" if suite.get("variant") else "")
-    return f"<h2>{_e(title)} <span class=small>({_e(suite['path'])}, scorer {_e(suite['scorer'])})</span></h2>" + (
-        f"<table>{head}{''.join(rows)}</table>"
+    heading = f"<h2>{_e(title)} <span class=small>({_e(suite['path'])}, scorer {_e(suite['scorer'])})</span></h2>"
+    chart = category_chart(suite, baseline_scores(doc, suite))
+    legend = (
+        "<p class=small>bar: the thresholded score; black mark: the pre-registered threshold; whisker: the 95% "
+        "Wilson interval of the pass rate over the prompts"
+        + ("; blue triangle: the baseline's score" if doc.get("comparison") else "")
+        + "</p>"
     )
+    modes = failure_mode_chart(suite)
+    modes = f"<p class=small>answers by label</p>{modes}" if modes else ""
+    return f"{heading}{chart}{legend}{modes}<table>{head}{''.join(rows)}</table>"
 
 
 def _lock_cell(p: dict[str, Any]) -> str:
@@ -154,7 +169,7 @@ def _comparison(doc: dict[str, Any]) -> str:
     comp, gate = doc.get("comparison"), doc.get("gate")
     if not gate:
         return ""
-    parts = [f"<h2>Regression gate: {_e(gate['verdict'])}</h2><ul>"]
+    parts = [f"<h2 id=gate>Regression gate: {_e(gate['verdict'])}</h2><ul>"]
     parts += [f"<li>{_e(r)}</li>" for r in gate.get("reasons", [])]
     parts.append("</ul>")
     if comp and comp.get("format_lock"):
@@ -186,20 +201,39 @@ def _comparison(doc: dict[str, Any]) -> str:
             "<table><tr><th>category</th><th>baseline</th><th>candidate</th><th>delta</th><th>worse</th>"
             f"<th>better</th><th>p</th></tr>{rows}</table>"
         )
-        flips = "".join(
-            f"<li>{_e(f['id'])} ({_e(f['category'])}): {'pass' if f['from'] else 'miss'} &rarr; "
-            f"{'pass' if f['to'] else 'miss'}</li>"
-            for f in comp.get("flips", [])
-        )
-        parts.append(f"<h3>Flips</h3><ul>{flips or '<li>none</li>'}</ul>")
+        parts.append(_flips(comp.get("flips", [])))
+        parts.append(side_by_side(doc))
     return "".join(parts)
 
 
+def _flips(flips: list[dict[str, Any]]) -> str:
+    """The prompts that changed between pass and miss, with their scores before and after."""
+    rows = "".join(
+        f'<tr class=flip data-id="{_e(f["id"])}"><td>{_e(f["id"])}</td><td>{_e(f["category"])}</td>'
+        f"<td>{'pass' if f['from'] else 'miss'} &rarr; {'pass' if f['to'] else 'miss'}</td>"
+        f"<td class=num>{f['score_from']:.2f} &rarr; {f['score_to']:.2f}</td></tr>"
+        for f in flips
+    )
+    head = "<tr><th>id</th><th>category</th><th>baseline &rarr; candidate</th><th>score</th></tr>"
+    return f"<h3>Flips</h3><table class=flips>{head}{rows or '<tr><td colspan=4>none</td></tr>'}</table>"
+
+
 def _matrix(doc: dict[str, Any]) -> str:
-    matrix = doc.get("matrix")
-    if not matrix:
+    """Per suite run at several variants: the category x variant matrix, and the sweep's choice."""
+    by_path: dict[str, list[dict[str, Any]]] = {}
+    for suite in doc["suites"]:
+        by_path.setdefault(suite["path"], []).append(suite)
+    matrices = "".join(variant_matrix(entries, doc.get("sweep")) for entries in by_path.values() if len(entries) > 1)
+    if not matrices:
         return ""
-    return f"<h2>Variants</h2><pre>{_e(json.dumps(matrix, indent=1, ensure_ascii=False))}</pre>"
+    sweep = doc.get("sweep")
+    chosen = ""
+    if sweep:
+        best = sweep["best_by_eval"]
+        best = best if isinstance(best, str) or best is None else ", ".join(f"{k} {v}" for k, v in best.items())
+        chosen = f"<p>best by eval: <b>{_e(best)}</b>; lowest validation loss: {_e(sweep['best_by_val_loss'])}</p>"
+    legend = "<p class=small>cell colour: the score (red 0% to green 100%); outlined: the best variant</p>"
+    return f"<h2>Variants</h2>{matrices}{legend}{chosen}"
 
 
 def _seeds(doc: dict[str, Any]) -> str:
@@ -252,6 +286,27 @@ def _seeds(doc: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _gate_line(doc: dict[str, Any]) -> str:
+    """The regression gate's verdict under the eval's, where the run was gated (details further down)."""
+    gate = doc.get("gate")
+    if not gate:
+        return ""
+    against = (doc.get("comparison") or {}).get("baseline_name")
+    return (
+        f'<p>Regression gate{" against " + _e(against) if against else ""}: <b class="{_e(gate["verdict"])}">'
+        f'{_e(gate["verdict"])}</b> (<a href="#gate">why</a>)</p>'
+    )
+
+
+def _agreement(doc: dict[str, Any]) -> str:
+    """How often the two scorers agree; the prompts where they do not, folded."""
+    lines = agreement_lines(doc)
+    if not lines:
+        return ""
+    rest = "".join(f"<div>{_e(line.strip())}</div>" for line in lines[1:])
+    return f"<details><summary>{_e(lines[0])}</summary>{rest}</details>" if rest else f"<p>{_e(lines[0])}</p>"
+
+
 def render_html(doc: dict[str, Any]) -> str:
     prompts = doc["prompts"]
     filters = "".join(
@@ -259,7 +314,7 @@ def render_html(doc: dict[str, Any]) -> str:
         for key, field in (("category", "category"), ("label", "label"), ("served", "served"))
     ) + _options("pass", ["yes", "no"])
     warnings = "".join(f"<div class=warn>{_e(w['message'])}</div>" for w in doc.get("warnings") or [])
-    agreement = "".join(f"<div>{_e(line)}</div>" for line in agreement_lines(doc))
+    agreement = _agreement(doc)
     prov = doc["provenance"]
     model = prov.get("model", {})
     data = json.dumps(doc, ensure_ascii=False).replace("</", "<\\/")
@@ -271,13 +326,14 @@ def render_html(doc: dict[str, Any]) -> str:
 <html lang=en><head><meta charset=utf-8><title>pytest-punie: {_e(doc["verdict"])}</title>
 <style>{_STYLE}</style></head><body>
 <h1>Eval results: <span class="{_e(doc["verdict"])}">{_e(doc["verdict"])}</span></h1>
-<p>{_e(verdict_reason(doc))}</p>{warnings}
+<p>{_e(verdict_reason(doc))}</p>{_gate_line(doc)}{warnings}
 <p class=small>model {_e(model.get("name") or model.get("kind"))} &middot; {_e(model.get("backend", ""))} &middot;
 {_e(model.get("digest") or model.get("path") or "")} &middot; sampling {_e(sampling_text(prov.get("sampling", {})))}
 &middot; {_e(prov.get("time"))}</p>
-{"".join(_categories(s) + _lock_summary(s) for s in doc["suites"])}
+{_matrix(doc)}
+{"".join(_categories(doc, s) + _lock_summary(s) for s in doc["suites"])}
 {agreement}
-{_comparison(doc)}{_matrix(doc)}{_seeds(doc)}
+{_comparison(doc)}{_seeds(doc)}
 <h2>Prompts</h2><div id=filters>{filters} <span id=shown class=small></span></div>
 <table id=prompts>{head}{_prompt_rows(doc)}</table>
 <h2>Provenance</h2><pre>{_e(json.dumps(prov, indent=1, ensure_ascii=False))}</pre>

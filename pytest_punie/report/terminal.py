@@ -95,10 +95,37 @@ def verdict_reason(doc: dict[str, Any]) -> str:
     if doc["verdict"] == "INCOMPLETE":
         reasons = (doc.get("completeness") or {}).get("reasons") or ["the run was interrupted"]
         return f"{reasons[0]}: nothing is judged, saved or gated"
-    reason = "every pre-registered threshold holds" if doc["verdict"] == "PASS" else "see FAIL rows above"
+    reason = "every pre-registered threshold holds" if doc["verdict"] == "PASS" else what_failed(doc)
     if doc.get("strict_mode") and doc["verdict"] == "FAIL":
         reason += " (--punie-strict: any missed prompt fails)"
     return reason
+
+
+def _below(names: list[str], of: int, what: str) -> str:
+    """'2 of 7 categories below threshold: lsp, cst'."""
+    noun = what if of == 1 else f"{what[:-1]}ies" if what.endswith("y") else f"{what}s"
+    return f"{len(names)} of {of} {noun} below threshold: {', '.join(names)}"
+
+
+def what_failed(doc: dict[str, Any]) -> str:
+    """A FAIL in the words a person writes: which categories, metrics and overalls missed, per suite."""
+    parts = []
+    for suite in doc["suites"]:
+        cats, metrics = suite["categories"], suite.get("metrics") or {}
+        bits = []
+        if below := [n for n, c in cats.items() if c["passed"] is False]:
+            bits.append(_below(below, len(cats), "category"))
+        if below := [n for n, m in metrics.items() if m["passed"] is False]:
+            bits.append(_below(below, len(metrics), "metric"))
+        overall = suite["overall"]
+        if overall["passed"] is False:
+            bits.append(f"overall {_pct(overall['score'])} misses {overall['threshold']}")
+        if suite.get("no_response"):
+            bits.append(f"no response: {', '.join(suite['no_response'])}")
+        if bits:
+            where = f"{suite['suite']}{' [' + suite['variant'] + ']' if suite.get('variant') else ''}: "
+            parts.append((where if len(doc["suites"]) > 1 else "") + "; ".join(bits))
+    return "; ".join(parts) or "a prompt missed"
 
 
 SERVED_WORDS = {
