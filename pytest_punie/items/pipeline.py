@@ -22,7 +22,7 @@ from pytest_punie.checks.expectations import PipelineExpectations, check_bits, e
 from pytest_punie.errors import PunieError
 from pytest_punie.items.checkitem import CheckItem
 from pytest_punie.items.paths import display_path
-from pytest_punie.models.resolve import recipe_parts, resolve_spec
+from pytest_punie.models.resolve import recipe_parts, registry_source, resolve_spec
 from pytest_punie.scoring.parse import control_tokens, parse_response
 from pytest_punie.session import punie_session
 from pytest_punie.sources.factory import model_name, uses_model
@@ -73,7 +73,8 @@ class PipelineItem(CheckItem):
                     )
         layers += suite_layers
         if entry is not None and self.model_name:
-            layers.append((entry.get("expect"), f"pyproject.toml [tool.punie.models.{self.model_name}.expect]"))
+            where = registry_source(self.model_name, self.config.rootpath, ".expect", relative=True)
+            layers.append((entry.get("expect"), where))
         return expectations(*layers)
 
     def _training_log(self, log_file: Path, expect: PipelineExpectations) -> list[str]:

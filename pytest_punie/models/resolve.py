@@ -1,6 +1,7 @@
 """``--punie-model NAME|PATH`` -> a validated model directory and its identity.
 
-Names come from ``[tool.punie.models.NAME]`` in pyproject.toml: a ``path``,
+Names come from ``[tool.punie.models.NAME]`` in pyproject.toml, or are built in
+(``builtin.toml``: the embedded tiny models, from any project): a ``path``,
 or a recipe (``base`` + ``adapter`` + ``bits`` + ``group_size``) that is
 fused and quantized when missing, or the embedded ``tiny`` recipe, which
 builds its own base and adapter first and then takes the very same
@@ -81,7 +82,25 @@ class ResolvedModel:
         }
 
 
+BUILTIN = Path(__file__).with_name("builtin.toml")
+TINY_DATA = Path(__file__).parent / "tiny" / "data"  # shipped in the wheel; the repository's data/ here
+
+
+def builtin_models() -> dict[str, dict[str, Any]]:
+    """The embedded models every project knows by name (``tiny_5bit``, ``tiny_moe_5bit``), each
+    trained on the data that ships inside the package."""
+    models = tomllib.loads(BUILTIN.read_text(encoding="utf-8"))
+    return {name: {**entry, "data": str(TINY_DATA.resolve())} for name, entry in models.items()}
+
+
 def load_registry(root: Path) -> dict[str, dict[str, Any]]:
+    """Every model name this project can use: the built-in ones, then its own pyproject.toml's,
+    which win over a built-in of the same name."""
+    return {**builtin_models(), **project_registry(root)}
+
+
+def project_registry(root: Path) -> dict[str, dict[str, Any]]:
+    """``[tool.punie.models]`` of the project's pyproject.toml, its keys checked."""
     pyproject = root / "pyproject.toml"
     if not pyproject.is_file():
         return {}
@@ -104,10 +123,19 @@ def load_registry(root: Path) -> dict[str, dict[str, Any]]:
     return models
 
 
+def registry_source(value: str, root: Path, table: str = "", relative: bool = False) -> str:
+    """Where the entry of a model name (or its ``table``, e.g. ``.expect``) comes from, for messages:
+    the project's pyproject.toml or the built-in one."""
+    if value in project_registry(root):
+        return f"{'' if relative else str(root) + '/'}pyproject.toml [tool.punie.models.{value}{table}]"
+    return f"pytest-punie's built-in {BUILTIN.name} [{value}{table}]"
+
+
 def resolve_spec(value: str, root: Path) -> ModelSpec:
+    """A model name (the project's, else a built-in) or a directory -> what to load or build."""
     registry = load_registry(root)
     if value in registry:
-        return ModelSpec(value, dict(registry[value]), f"{root / 'pyproject.toml'} [tool.punie.models.{value}]")
+        return ModelSpec(value, dict(registry[value]), registry_source(value, root))
     path = Path(value).expanduser()
     if not path.is_absolute():
         path = (root / path) if (root / path).exists() else path.resolve()

@@ -108,6 +108,16 @@ def test_the_quantized_item_holds_a_4_bit_model_to_its_expectation(tiny_project,
         ok.assert_outcomes(passed=1)
 
 
+def own_tiny_entry(extra_expect: str) -> str:
+    """The built-in tiny_5bit entry as a project's own table, with more expectations."""
+    from pytest_punie.models.resolve import BUILTIN
+
+    text = BUILTIN.read_text().split("[tiny_moe_5bit]")[0].split("[tiny_5bit]", 1)[1]
+    text = text.replace("[tiny_5bit.expect]", "[tool.punie.models.tiny_5bit.expect]")
+    text = "\n[tool.punie.models.tiny_5bit]" + text
+    return text.rstrip() + "\n" + extra_expect
+
+
 def test_a_suite_and_a_registry_entry_set_expectations_with_their_source(tiny_project, tiny_model):
     """The registry entry wins over the suite; each message names where its bound came from."""
     suite = tiny_project.path / "evalsuites" / "phase33.yaml"
@@ -119,12 +129,8 @@ def test_a_suite_and_a_registry_entry_set_expectations_with_their_source(tiny_pr
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*final validation loss 0.* is above 0.2 (evalsuites/phase33.yaml pipeline_expect)*"])
-    pyproject = tiny_project.path / "pyproject.toml"
-    pyproject.write_text(
-        pyproject.read_text().replace(
-            "min_val_reduction = 0.15\n", "min_val_reduction = 0.15\nmax_final_val_loss = 0.4\n", 1
-        )
-    )
+    pyproject = tiny_project.path / "pyproject.toml"  # the project's own tiny_5bit wins over the built-in one
+    pyproject.write_text(pyproject.read_text() + own_tiny_entry("max_final_val_loss = 0.4\n"))
     result = tiny_project.runpytest_subprocess(
         "--punie-model=tiny_5bit", "-m", "pipeline", "-k", "training-log", "-p", "no:cacheprovider"
     )
@@ -148,8 +154,10 @@ def test_a_suite_and_a_registry_entry_set_expectations_with_their_source(tiny_pr
 
 def test_an_unknown_expectation_is_named(tiny_project):
     pyproject = tiny_project.path / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text() + "\n[tool.punie.models.tiny_5bit.expect.x]\n")
-    pyproject.write_text(pyproject.read_text().replace("min_loss_decrease = 0.0\n", "min_los_decrease = 0.0\n", 1))
+    # the project's own entry of a built-in name wins, its expect table checked as any other
+    own = '\n[tool.punie.models.tiny_5bit]\nrecipe = "tiny"\n[tool.punie.models.tiny_5bit.expect]\n'
+    own += "min_los_decrease = 0.0\n[tool.punie.models.tiny_5bit.expect.x]\n"
+    pyproject.write_text(pyproject.read_text() + own)
     result = tiny_project.runpytest_subprocess("--punie-model=tiny_5bit", "-m", "pipeline", "-p", "no:cacheprovider")
     assert result.ret == 4  # a usage error, before anything runs
     result.stderr.fnmatch_lines(
