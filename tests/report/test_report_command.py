@@ -27,6 +27,10 @@ def test_a_saved_run_and_a_comparison_are_rendered_again(eval_project):
     assert gated.returncode == 0, gated.stderr
     page = (eval_project.path / "cand-vs-prod.html").read_text()
     assert "Regression gate: FAIL" in page  # 43a against 33b: the prompts that flipped are listed
+    assert page.count('<tr class="answer') == 27 and "<pre class=diff>" in page  # both answers, side by side
+    baseline = report(eval_project.path, ".punie/baselines/prod.json", "--out", "prod.html")
+    assert baseline.returncode == 0, baseline.stderr  # a saved baseline, drawn as any run
+    assert '<svg class="chart categories"' in (eval_project.path / "prod.html").read_text()
     assert (eval_project.path / "cand.json").read_text() == before  # only read
     folder = next((eval_project.path / ".punie" / "runs").iterdir())
     again = report(eval_project.path, str(folder), "--out", "again.html")
