@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x * 100:.1f}%"
+from pytest_punie.report.numbers import pct
 
 
 def _ci(iv: list[float] | tuple[float, float] | None) -> str:
@@ -29,7 +27,7 @@ def render_gate_terminal(doc: dict[str, Any]) -> list[str]:
     lines += [header, "-" * len(header)]
     for name, c in _rows(comp):
         lines.append(
-            f"{name:<12} {_pct(c['baseline']):>8} {_pct(c['candidate']):>7} {c['delta'] * 100:>+6.1f} "
+            f"{name:<12} {pct(c['baseline']):>8} {pct(c['candidate']):>7} {c['delta'] * 100:>+6.1f} "
             f"{c['worse']:>5} {c['better']:>6} {c['p_value']:>6.3f}  {_ci(c['candidate_interval'])}"
         )
     if comp["label_moves"]:
@@ -101,7 +99,7 @@ def render_gate_markdown(doc: dict[str, Any]) -> str:
     ]
     for name, c in _rows(comp):
         out.append(
-            f"| {name} | {_pct(c['baseline'])} | {_pct(c['candidate'])} | {c['delta'] * 100:+.1f} | "
+            f"| {name} | {pct(c['baseline'])} | {pct(c['candidate'])} | {c['delta'] * 100:+.1f} | "
             f"{c['worse']} | {c['better']} | {c['p_value']:.3f} | {_ci(c['candidate_interval'])} |"
         )
     if comp["flips"]:

@@ -12,6 +12,7 @@ import html
 from typing import Any
 
 from pytest_punie.report.document import key_prefix
+from pytest_punie.report.numbers import pct
 from pytest_punie.report.terminal import judged_rows
 
 LABEL_W = 190  # the row names' column
@@ -29,10 +30,6 @@ def _e(value: Any) -> str:
 def _x(fraction: float) -> float:
     """Where a fraction 0..1 sits on the plot."""
     return round(LABEL_W + max(0.0, min(1.0, fraction)) * PLOT_W, 1)
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x * 100:.1f}%"
 
 
 def _axis(height: float) -> str:
@@ -76,15 +73,15 @@ def _bar_row(name: str, row: dict[str, Any], y: float, baseline: float | None) -
         f'<text x="{LABEL_W - 8}" y="{mid + 4}" text-anchor=end font-size=12>{_e(name)}</text>',
         f'<rect class="bar {state}" data-name="{_e(name)}" data-value="{score if score is not None else ""}" '
         f'x="{LABEL_W}" y="{y + 4}" width="{_x(score or 0) - LABEL_W}" height="{ROW_H - 8}" fill="{fill}">'
-        f"<title>{_e(name)}: {_pct(score)} ({state})</title></rect>",
+        f"<title>{_e(name)}: {pct(score)} ({state})</title></rect>",
     ]
     iv = row.get("interval")
     if iv:
         lo, hi = _x(iv["low"]), _x(iv["high"])
         parts.append(
             f'<g class=interval data-name="{_e(name)}" data-low="{iv["low"]}" data-high="{iv["high"]}" '
-            f'stroke="#333" stroke-width=1.2><title>pass rate {_pct(iv.get("pass_rate"))}, 95% Wilson interval '
-            f"{_pct(iv['low'])} to {_pct(iv['high'])} over {iv.get('n')} prompts</title>"
+            f'stroke="#333" stroke-width=1.2><title>pass rate {pct(iv.get("pass_rate"))}, 95% Wilson interval '
+            f"{pct(iv['low'])} to {pct(iv['high'])} over {iv.get('n')} prompts</title>"
             f'<line x1="{lo}" x2="{hi}" y1="{mid}" y2="{mid}"/><line x1="{lo}" x2="{lo}" y1="{mid - 4}" '
             f'y2="{mid + 4}"/><line x1="{hi}" x2="{hi}" y1="{mid - 4}" y2="{mid + 4}"/></g>'
         )
@@ -96,12 +93,12 @@ def _bar_row(name: str, row: dict[str, Any], y: float, baseline: float | None) -
             f'y2="{y + ROW_H - 1}" stroke="#111" stroke-width=2.5><title>threshold {_e(row.get("threshold"))}'
             "</title></line>"
         )
-    text = f"{_pct(score)} (threshold {row.get('threshold', '-')})"
+    text = f"{pct(score)} (threshold {row.get('threshold', '-')})"
     if baseline is not None:
         x = _x(baseline)
         parts.append(
             f'<path class=baseline data-name="{_e(name)}" data-value="{baseline}" d="M{x - 5},{y} L{x + 5},{y} '
-            f'L{x},{y + 7} Z" fill="#1f5fbf"><title>baseline {_pct(baseline)}</title></path>'
+            f'L{x},{y + 7} Z" fill="#1f5fbf"><title>baseline {pct(baseline)}</title></path>'
         )
         if score is not None:
             text += f" {(score - baseline) * 100:+.1f} vs baseline"
@@ -202,10 +199,10 @@ def _matrix_cell(name: str, variant: str, row: dict[str, Any], x: float, y: floa
     return (
         f'<rect class=cell data-name="{_e(name)}" data-variant="{_e(variant)}" '
         f'data-value="{"" if score is None else score}" data-passed="{word}" x="{x}" y="{y}" width="{CELL_W}" '
-        f'height="{ROW_H}" fill="{_colour(score)}"{edge}><title>{_e(name)} at {_e(variant)}: {_pct(score)}, '
+        f'height="{ROW_H}" fill="{_colour(score)}"{edge}><title>{_e(name)} at {_e(variant)}: {pct(score)}, '
         f"threshold {_e(row.get('threshold'))}: {word}</title></rect>"
         f'<text x="{x + CELL_W / 2}" y="{y + ROW_H / 2 + 4}" text-anchor=middle font-size=11'
-        f"{' font-weight=bold' if passed is False else ''}>{_pct(score)} {word}</text>"
+        f"{' font-weight=bold' if passed is False else ''}>{pct(score)} {word}</text>"
     )
 
 

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from pytest_punie.report.charts import baseline_scores, category_chart, failure_mode_chart, variant_matrix
+from pytest_punie.report.numbers import pct
 from pytest_punie.report.sidebyside import side_by_side
 from pytest_punie.report.terminal import agreement_lines, judged_rows, sampling_text, verdict_reason
 from pytest_punie.scoring.parse import written_text
@@ -60,10 +61,6 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x * 100:.1f}%"
-
-
 def _options(key: str, values: list[str]) -> str:
     opts = "".join(f'<option value="{_e(v)}">{_e(v)}</option>' for v in ["all", *values])
     return f'<label>{key} <select id="f-{key}">{opts}</select></label>'
@@ -79,7 +76,7 @@ def _categories(doc: dict[str, Any], suite: dict[str, Any]) -> str:
         verdict = {True: "PASS", False: "FAIL", None: "not judged"}[c["passed"]]
         rows.append(
             f"<tr><td>{_e(name)}</td><td class=num>{c['prompts_run']}/{c['prompts']}</td>"
-            f"<td class=num>{c['prompts_passed']}</td><td class=num>{_pct(c['score'])}</td>"
+            f"<td class=num>{c['prompts_passed']}</td><td class=num>{pct(c['score'])}</td>"
             f"<td>{_e(c['threshold'])}</td><td class=num>{interval}</td><td>{verdict}</td></tr>"
         )
     head = "<tr><th>category</th><th>prompts</th><th>passed</th><th>score</th><th>threshold</th>"
@@ -180,8 +177,8 @@ def _comparison(doc: dict[str, Any]) -> str:
         )
     if comp and comp.get("kind") == "seed sets":
         rows = "".join(
-            f"<tr><td>{_e(path)}</td><td class=num>{_pct(c['baseline_pass_rate'])} ({c['baseline_seeds']} seeds)</td>"
-            f"<td class=num>{_pct(c['candidate_pass_rate'])} ({c['candidate_seeds']} seeds)</td>"
+            f"<tr><td>{_e(path)}</td><td class=num>{pct(c['baseline_pass_rate'])} ({c['baseline_seeds']} seeds)</td>"
+            f"<td class=num>{pct(c['candidate_pass_rate'])} ({c['candidate_seeds']} seeds)</td>"
             f"<td class=num>{c['difference'] * 100:+.1f}</td>"
             f"<td>{c['interval']['low'] * 100:+.1f} to {c['interval']['high'] * 100:+.1f}</td></tr>"
             for path, c in comp["suites"].items()
@@ -192,7 +189,7 @@ def _comparison(doc: dict[str, Any]) -> str:
         )
     elif comp:
         rows = "".join(
-            f"<tr><td>{_e(n)}</td><td class=num>{_pct(c['baseline'])}</td><td class=num>{_pct(c['candidate'])}</td>"
+            f"<tr><td>{_e(n)}</td><td class=num>{pct(c['baseline'])}</td><td class=num>{pct(c['candidate'])}</td>"
             f"<td class=num>{c['delta'] * 100:+.1f}</td><td class=num>{c['worse']}</td><td class=num>{c['better']}</td>"
             f"<td class=num>{c['p_value']:.3f}</td></tr>"
             for n, c in comp["categories"].items()
@@ -255,15 +252,15 @@ def _seeds(doc: dict[str, Any]) -> str:
         for row in [*s["categories"], s["overall"]]:
             cells = "".join(
                 f"<td class={'PASS' if row['per_seed'][str(x)]['passed'] else 'FAIL'}>"
-                f"{_pct(row['per_seed'][str(x)]['score'])}</td>"
+                f"{pct(row['per_seed'][str(x)]['score'])}</td>"
                 for x in s["seeds"]
             )
             iv = row.get("interval")
-            interval = f"{_pct(iv['low'])} - {_pct(iv['high'])}" if iv else "-"
+            interval = f"{pct(iv['low'])} - {pct(iv['high'])}" if iv else "-"
             sd = "-" if row["sd"] is None else f"{row['sd'] * 100:.1f}"
             rows.append(
-                f"<tr><td>{_e(row['name'])}</td>{cells}<td>{_pct(row['min'])}</td><td>{_pct(row['median'])}</td>"
-                f"<td>{_pct(row['max'])}</td><td>{sd}</td><td>{interval}</td></tr>"
+                f"<tr><td>{_e(row['name'])}</td>{cells}<td>{pct(row['min'])}</td><td>{pct(row['median'])}</td>"
+                f"<td>{pct(row['max'])}</td><td>{sd}</td><td>{interval}</td></tr>"
             )
         parts.append(
             f"<h3>{_e(name)}</h3><table class=seeds><tr><th>category</th>{head}<th>min</th><th>median</th>"
@@ -276,9 +273,7 @@ def _seeds(doc: dict[str, Any]) -> str:
         )
         rule = s.get("rule")
         if rule:
-            oc = ", ".join(
-                f"{o['pass_probability']:.2f} at {_pct(o['rate'])}" for o in rule["operating_characteristic"]
-            )
+            oc = ", ".join(f"{o['pass_probability']:.2f} at {pct(o['rate'])}" for o in rule["operating_characteristic"])
             parts.append(
                 f"<p class=rule>Reproducibility: <b>{_e(rule['verdict'])}</b>: {_e(rule['why'])}. "
                 f"This rule passes with probability {_e(oc)} (true pass rate; {_e(rule['model'])}).</p>"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pytest_punie.report.numbers import pct
 from pytest_punie.report.terminal import (
     agreement_lines,
     judged_rows,
@@ -12,10 +13,6 @@ from pytest_punie.report.terminal import (
     served_line,
     verdict_reason,
 )
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x * 100:.1f}%"
 
 
 def _cell(text: str) -> str:
@@ -71,7 +68,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
             name = {"overall": "**overall**", "metric": f"metric: {name}"}.get(kind, name)
             verdict = {True: "PASS", False: "FAIL", None: "not judged"}[c["passed"]]
             out.append(
-                f"| {name} | {c['prompts_run']}/{c['prompts']} | {c['prompts_passed']} | {_pct(c['score'])} "
+                f"| {name} | {c['prompts_run']}/{c['prompts']} | {c['prompts_passed']} | {pct(c['score'])} "
                 f"| {c['threshold']} | {verdict} |"
             )
         out += ["", "Failure modes: " + ", ".join(f"{k} {v}" for k, v in s["failure_modes"].items()), ""]

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x * 100:.1f}%"
+from pytest_punie.report.numbers import pct
 
 
 def _verdict(passed: bool | None) -> str:
@@ -32,7 +30,7 @@ def _strict_mean(doc: dict[str, Any], suite: dict[str, Any], name: str, kind: st
         and (kind == "overall" or (p["id"] in ids if ids is not None else p["category"] == name))
     ]
     scores = [s for s in scores if s is not None]
-    return _pct(sum(scores) / len(scores)) if scores else "-"
+    return pct(sum(scores) / len(scores)) if scores else "-"
 
 
 def render_terminal(doc: dict[str, Any]) -> list[str]:
@@ -54,7 +52,7 @@ def render_terminal(doc: dict[str, Any]) -> list[str]:
                 lines.append(f"{'suite metrics':<{w}} (over the prompts each names)")
             run = f"{c['prompts_run']}/{c['prompts']}"
             lines.append(
-                f"{name:<{w}} {run:>7} {c['prompts_passed']:>6} {_pct(c['score']):>7} "
+                f"{name:<{w}} {run:>7} {c['prompts_passed']:>6} {pct(c['score']):>7} "
                 f"{_strict_mean(doc, suite, name, kind):>7}  "
                 f"{c['threshold']:<10} {_verdict(c['passed'])}"
             )
@@ -119,7 +117,7 @@ def what_failed(doc: dict[str, Any]) -> str:
             bits.append(_below(below, len(metrics), "metric"))
         overall = suite["overall"]
         if overall["passed"] is False:
-            bits.append(f"overall {_pct(overall['score'])} misses {overall['threshold']}")
+            bits.append(f"overall {pct(overall['score'])} misses {overall['threshold']}")
         if suite.get("no_response"):
             bits.append(f"no response: {', '.join(suite['no_response'])}")
         if bits:
@@ -203,6 +201,6 @@ def repeat_lines(doc: dict[str, Any], suite: dict[str, Any]) -> list[str]:
             continue
         interval = f"[{iv['low']:.3f}, {iv['high']:.3f}] over {iv['n']} prompts" if iv else "-"
         lines.append(
-            f"  {name:<12} {samples['n']:>7} {_pct(samples['pass_rate']):>9} {_pct(hat.get(str(k))):>7}  {interval}"
+            f"  {name:<12} {samples['n']:>7} {pct(samples['pass_rate']):>9} {pct(hat.get(str(k))):>7}  {interval}"
         )
     return lines

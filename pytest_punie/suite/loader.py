@@ -51,6 +51,17 @@ def _fraction(value: float | int | None) -> Fraction | None:
     return None if value is None else Fraction(str(value))
 
 
+RESERVED_NAMES = ("overall", "critical", "metrics")  # the reports' and the gate's own rows and rules
+
+
+def _reserved(what: str, name: str) -> str:
+    """Why a category or metric may not be called ``overall``, ``critical`` or ``metrics``."""
+    return (
+        f"{what} {name!r} is a reserved name (the reports and the gate use 'overall', 'critical' and 'metrics' "
+        "for their own rows and rules): name it differently"
+    )
+
+
 def load_suite(path: str | Path, text: str | None = None) -> Suite:
     doc = load_located(path, text)
     check_schema(doc)
@@ -71,6 +82,8 @@ def load_suite(path: str | Path, text: str | None = None) -> Suite:
 
     categories: dict[str, Category] = {}
     for name, spec in data["categories"].items():
+        if name in RESERVED_NAMES:
+            raise doc.error(("categories", name), _reserved("category", name))
         categories[name] = Category(
             name=name,
             threshold=_threshold(doc, spec["threshold"], ("categories", name, "threshold")),
@@ -222,8 +235,10 @@ def _metrics(
     ids = {p.id for p in prompts}
     for name, spec in raw.items():
         at: KeyPath = ("metrics", name)
-        if name in categories or name == "overall":
-            raise doc.error(at, f"metric {name!r} has the name of a category (or 'overall'): name it differently")
+        if name in RESERVED_NAMES:
+            raise doc.error(at, _reserved("metric", name))
+        if name in categories:
+            raise doc.error(at, f"metric {name!r} has the name of a category: name it differently")
         if "categories" not in spec and "prompts" not in spec:
             raise doc.error(at, f"metric {name!r} names no prompts: give 'categories', 'prompts' or both")
         for j, cat in enumerate(spec.get("categories") or ()):

@@ -93,6 +93,10 @@ def _minimal(**over) -> str:
         (_minimal().replace("git_status", "git_stat"), 13, "not a tool of the surface"),
         (_minimal() + "suite: again\n", 14, "duplicate key 'suite'"),
         (_minimal().replace("query: status?", "query: [unclosed"), 11, "flow sequence at line 10"),
+        *(
+            (_minimal().replace("git:", f"{name}:").replace("category: git", f"category: {name}"), 5, "reserved name")
+            for name in ("overall", "critical", "metrics")
+        ),
     ],
 )
 def test_errors_name_file_line_and_key(tmp_path, text, line, needle):
@@ -157,6 +161,7 @@ def _line_of(text: str, needle: str) -> int:
             "  git:",
             "name of a category",
         ),
+        ({"tools": ["git_status"]}, {"overall": {"prompts": ["g1"], "threshold": ">= 0.5"}}, "  overall:", "reserved"),
         ({"tools": ["git_status"]}, {"rate": {"threshold": ">= 0.5"}}, "  rate:", "names no prompts"),
         ({"tools": ["git_status"]}, {"rate": {"prompts": ["g1"], "threshold": "most"}}, "threshold: most", "match"),
     ],
