@@ -1,5 +1,6 @@
-"""Mutation testing for the modules where a wrong number is born: scoring/, gate/,
-verdict.py and the statistics the gate uses (stats.py).
+"""Mutation testing for the modules where a wrong number is born (scoring/, gate/,
+verdict.py, stats.py) and where a broken measurement must be caught before it becomes
+a verdict (serving/, suite/, datalint/, checks/, sources/responsecache.py).
 
     python scripts/mutation.py                 # every target, 2 workers; prints a table
     python scripts/mutation.py --module pytest_punie/verdict.py --survivors
@@ -7,12 +8,19 @@ verdict.py and the statistics the gate uses (stats.py).
 One small change at a time (a comparison flipped, ``and``/``or`` swapped, a
 number nudged, ``True``/``False`` swapped, an arithmetic operator swapped, a
 ``not`` dropped, a statement deleted, a return value replaced by ``None``) must
-make the fast tests fail. The tests are imported once; each mutant runs in a
-forked child that re-executes the mutated module into the loaded one, rebinds
-every name other modules imported from it, and runs pytest in process with
-``-x``. A mutant that hangs past the timeout counts as killed (the tests
-noticed). Mutants listed in scripts/mutation_equivalent.txt (no test could tell
-them apart from the original; each with a reason) are left out of the score.
+make the tests fail. Each target is declared with its tests (its mirror folder
+under tests/, and what else exercises it); of those, a mutant runs only the
+tests that execute its line (line coverage from one traced run). The tests are
+imported once; each mutant runs in a child forked from this single-threaded
+process, which re-executes the mutated module into the loaded one, rebinds every
+name other modules imported from it, and runs pytest in process with ``-x``.
+
+A mutant that runs past the timeout is *killed* only when the child was working
+(its CPU time advanced in the last seconds: the mutant made a loop) and the same
+tests pass in time on the unmutated code; otherwise it is *hung* (a deadlock, or
+tests too slow for the timeout), reported apart and left out of the score.
+Mutants listed in scripts/mutation_equivalent.txt (no test could tell them apart
+from the original; each with a reason) are left out of the score too.
 Not run in CI: it takes minutes.
 """
 
@@ -33,8 +41,18 @@ from types import ModuleType
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = ["pytest_punie/scoring", "pytest_punie/gate", "pytest_punie/verdict.py", "pytest_punie/stats.py"]
-TESTS = ["tests/scoring", "tests/gate", "tests/verdict", "tests/results", "tests/report", "tests/suite"]
+NUMBERS = ["tests/scoring", "tests/gate", "tests/verdict", "tests/results", "tests/report", "tests/suite"]
+TARGETS: dict[str, list[str]] = {  # each target with the tests that guard it
+    "pytest_punie/scoring": NUMBERS,
+    "pytest_punie/gate": NUMBERS,
+    "pytest_punie/verdict.py": NUMBERS,
+    "pytest_punie/stats.py": NUMBERS,
+    "pytest_punie/serving": ["tests/serving", "tests/scoring"],
+    "pytest_punie/suite": ["tests/suite"],
+    "pytest_punie/datalint": ["tests/datalint"],
+    "pytest_punie/checks": ["tests/checks"],
+    "pytest_punie/sources/responsecache.py": ["tests/sources"],
+}
 EQUIVALENT = ROOT / "scripts" / "mutation_equivalent.txt"
 
 _SWAP_CMP = {
@@ -238,35 +256,85 @@ def _function_lines(path: Path) -> set[int]:
     return lines
 
 
-def run_mutant(m: Mutant, source: str, tests: list[str], timeout: float) -> str:
-    """'killed', 'survived' or 'timeout' (a hang counts as noticed). ``source`` is the
-    mutated module, made in the main thread (ast.parse is not safe across threads)."""
+def target_of(path: Path) -> str:
+    """The declared target a module belongs to: its tests come with it, never a guess."""
+    rel = str(path.relative_to(ROOT))
+    found = [t for t in TARGETS if rel == t or rel.startswith(t + "/")]
+    if not found:
+        raise SystemExit(f"{rel}: no tests are declared for it; add it to TARGETS in {Path(__file__).name}")
+    return max(found, key=len)
+
+
+def cpu_ticks(pid: int) -> int | None:
+    """The child's user + system CPU time in clock ticks (Linux /proc); None where unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[11]) + int(fields[12])
+
+
+def fork_tests(source: str | None, path: str | None, tests: list[str]) -> int:
+    """A child that runs ``tests`` in process, with the module at ``path`` replaced by ``source``
+    (None: the unmutated code); its exit status is pytest's."""
     pid = os.fork()
-    if pid == 0:  # the child: mutate the loaded module, run the tests, exit with pytest's status
+    if pid == 0:
         try:
             from hypothesis import settings
 
+            settings.register_profile("mutation", max_examples=25, deadline=None)  # fewer examples than the traced run
             settings.load_profile("mutation")
             sys.stdout = sys.stderr = open(os.devnull, "w")
-            module = sys.modules[module_name(m.path)]
-            old = dict(vars(module))
-            exec(compile(source, str(ROOT / m.path), "exec"), module.__dict__)
-            _rebind(module, old)
+            if source is not None and path is not None:
+                module = sys.modules[module_name(path)]
+                old = dict(vars(module))
+                exec(compile(source, str(ROOT / path), "exec"), module.__dict__)
+                _rebind(module, old)
             code = pytest.main([*tests, "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--no-header"])
             os._exit(int(code))
         except BaseException:  # a mutant that breaks the import is noticed by any test
             os._exit(70)
-    deadline = time.monotonic() + timeout
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            code = os.waitstatus_to_exitcode(status)
-            return "survived" if code == 0 else "killed"
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            return "timeout"
+    return pid
+
+
+@dataclass
+class Job:
+    key: str
+    source: str | None
+    path: str | None
+    tests: list[str]
+
+
+def run_jobs(jobs: list[Job], workers: int, timeout: float) -> dict[str, str]:
+    """Each job's outcome: 'killed', 'survived', 'timeout' (past the deadline while its CPU time
+    still advanced) or 'hung' (past the deadline and idle: a deadlock, not the tests noticing).
+    Single-threaded: children are forked from a process with no threads of ours."""
+    pending, out = list(jobs), {}
+    running: dict[int, tuple[Job, float, list[tuple[float, int | None]]]] = {}
+    while pending or running:
+        while pending and len(running) < workers:
+            job = pending.pop(0)
+            pid = fork_tests(job.source, job.path, job.tests)
+            running[pid] = (job, time.monotonic() + timeout, [(time.monotonic(), cpu_ticks(pid))])
+        for pid, (job, deadline, samples) in list(running.items()):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            now = time.monotonic()
+            if done:
+                out[job.key] = "survived" if os.waitstatus_to_exitcode(status) == 0 else "killed"
+                del running[pid]
+            elif now > deadline:
+                cpu = cpu_ticks(pid)
+                before = [c for t, c in samples if t <= now - 2.0]
+                working = cpu is not None and bool(before) and before[-1] is not None and cpu > before[-1]
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                out[job.key] = "timeout" if working else "hung"
+                del running[pid]
+            elif now - samples[-1][0] >= 1.0:
+                samples.append((now, cpu_ticks(pid)))
+                del samples[:-8]
         time.sleep(0.02)
+    return out
 
 
 def equivalent() -> dict[str, str]:
@@ -279,31 +347,73 @@ def equivalent() -> dict[str, str]:
     return out
 
 
+def _files(modules: list[str] | None) -> list[Path]:
+    """The modules to mutate: those asked for, else every target's."""
+    if modules:
+        return [(ROOT / f).resolve() for f in modules]
+    return [f for t in TARGETS for f in (sorted((ROOT / t).glob("*.py")) if (ROOT / t).is_dir() else [ROOT / t])]
+
+
+def _settle_timeouts(outcomes: dict[str, str], selected: dict[str, list[str]], workers: int, timeout: float) -> None:
+    """A timeout is a kill only when the same tests pass in time on the unmutated code."""
+    sets = {tuple(selected[k]) for k, o in outcomes.items() if o == "timeout"}
+    if not sets:
+        return
+    clean = run_jobs([Job("|".join(t), None, None, list(t)) for t in sets], workers, timeout)
+    for key, outcome in outcomes.items():
+        if outcome == "timeout":
+            outcomes[key] = "killed" if clean["|".join(selected[key])] == "survived" else "hung"
+
+
+def _table(files: list[Path], mutants: list[Mutant], outcomes: dict[str, str]) -> list[str]:
+    """Per module and per target: mutants, equivalent, hung, survived and the score (hung left out)."""
+
+    def row(name: str, mine: list[Mutant]) -> tuple[str, int, int, int, int, float]:
+        judged = [m for m in mine if m.key in outcomes]
+        hung = sum(outcomes[m.key] == "hung" for m in judged)
+        survived = sum(outcomes[m.key] == "survived" for m in judged)
+        scored = len(judged) - hung
+        return name, len(mine), len(mine) - len(judged), hung, survived, (scored - survived) / scored if scored else 1.0
+
+    lines = ["| module | mutants | equivalent | hung | survived | score |", "|---|---:|---:|---:|---:|---:|"]
+    for f in files:
+        rel = str(f.relative_to(ROOT))
+        name, n, eq, hung, surv, score = row(rel, [m for m in mutants if m.path == rel])
+        lines.append(f"| {name.removeprefix('pytest_punie/')} | {n} | {eq} | {hung} | {surv} | {score:.1%} |")
+    for target in TARGETS:
+        mine = [m for m in mutants if m.path == target or m.path.startswith(target + "/")]
+        if mine:
+            name, n, eq, hung, surv, score = row(target, mine)
+            label = name.removeprefix("pytest_punie/") + ("/" if (ROOT / target).is_dir() else "")
+            lines.append(f"| **{label}** | {n} | {eq} | {hung} | {surv} | **{score:.1%}** |")
+    return lines
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--module", action="append", help="only these files (repeatable)")
+    ap.add_argument("--module", action="append", help="only these files (repeatable); their target's tests run")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=60.0)
-    ap.add_argument("--survivors", action="store_true", help="list the survivors")
+    ap.add_argument("--survivors", action="store_true", help="list the survivors (and the hung)")
     ap.add_argument("--json", help="write every mutant's outcome here")
     args = ap.parse_args()
 
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
-    files = [Path(p) for p in (args.module or [])] or [
-        f for t in TARGETS for f in (sorted((ROOT / t).glob("*.py")) if (ROOT / t).is_dir() else [ROOT / t])
-    ]
-    files = [(ROOT / f).resolve() for f in files]
+    files = _files(args.module)
+    tests_of = {str(f.relative_to(ROOT)): TARGETS[target_of(f)] for f in files}
+    all_tests = list(dict.fromkeys(t for ts in tests_of.values() for t in ts))
     mutants = [m for f in files for m in mutants_of(f)]
     skip = equivalent()
 
     # the tests run once here, traced, and stay imported: each child starts from this process.
-    # Property tests draw fewer examples in the children (the traced run uses the default).
-    from hypothesis import settings
-
-    settings.register_profile("mutation", max_examples=25, deadline=None)
     recorder = LineRecorder({str(f) for f in files})
-    pytest.main([*TESTS, "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--no-header"], plugins=[recorder])
+    pytest.main([*all_tests, "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--no-header"], plugins=[recorder])
+    import threading
+
+    if threading.active_count() > 1:
+        names = ", ".join(t.name for t in threading.enumerate() if t is not threading.main_thread())
+        print(f"note: threads left by the tests ({names}): a child idle at its timeout is hung, not killed")
     in_functions = {str(f.relative_to(ROOT)): _function_lines(f) for f in files}
     outcomes: dict[str, str] = {}
     started = time.monotonic()
@@ -313,58 +423,25 @@ def main() -> int:
         if m.line in in_functions[m.path]:  # only the tests that run the mutated line
             selected[m.key] = recorder.lines.get((str(ROOT / m.path), m.line), [])
         else:  # module level: runs at import, before any test
-            selected[m.key] = list(TESTS)
-    for m in todo:
+            selected[m.key] = list(tests_of[m.path])
         if not selected[m.key]:
             outcomes[m.key] = "survived"  # no test runs this line
-    import concurrent.futures as cf
+    jobs = [Job(m.key, apply(m), m.path, selected[m.key]) for m in todo if m.key not in outcomes]
+    outcomes.update(run_jobs(jobs, args.workers, args.timeout))
+    _settle_timeouts(outcomes, selected, args.workers, args.timeout)
 
-    sources = {m.key: apply(m) for m in todo if m.key not in outcomes}
-    with cf.ThreadPoolExecutor(args.workers) as pool:  # threads only wait: each mutant runs in a forked child
-        futures = {
-            pool.submit(run_mutant, m, sources[m.key], selected[m.key], args.timeout): m
-            for m in todo
-            if m.key not in outcomes
-        }
-        for n, fut in enumerate(cf.as_completed(futures), 1):
-            m = futures[fut]
-            outcomes[m.key] = fut.result()
-            if n % 50 == 0:
-                print(f"  {n}/{len(futures)} mutants run, {time.monotonic() - started:.0f} s", file=sys.stderr)
-
-    rows = []
-    for f in files:
-        rel = str(f.relative_to(ROOT))
-        mine = [m for m in mutants if m.path == rel]
-        judged = [m for m in mine if m.key in outcomes]
-        survived = [m for m in judged if outcomes[m.key] == "survived"]
-        eq = len(mine) - len(judged)
-        score = (len(judged) - len(survived)) / len(judged) if judged else 1.0
-        rows.append((rel, len(mine), eq, len(survived), score))
-    print("| module | mutants | equivalent | survived | score |\n|---|---:|---:|---:|---:|")
-    for rel, n, eq, s, score in rows:
-        print(f"| {rel.removeprefix('pytest_punie/')} | {n} | {eq} | {s} | {score:.1%} |")
-    for group in ("scoring/", "gate/", "verdict.py", "stats.py"):
-        sel = [r for r in rows if r[0].removeprefix("pytest_punie/").startswith(group)]
-        if sel:
-            judged = sum(r[1] - r[2] for r in sel)
-            killed = judged - sum(r[3] for r in sel)
-            print(
-                f"| **{group}** | {sum(r[1] for r in sel)} | {sum(r[2] for r in sel)} | "
-                f"{sum(r[3] for r in sel)} | **{killed / judged:.1%}** |"
-                if judged
-                else ""
-            )
-    total_judged = len(outcomes)
-    killed = sum(1 for o in outcomes.values() if o != "survived")
+    print("\n".join(_table(files, mutants, outcomes)))
+    judged = [o for o in outcomes.values() if o != "hung"]
+    killed = sum(1 for o in judged if o == "killed")
+    hung = len(outcomes) - len(judged)
     print(
-        f"\n{killed} of {total_judged} mutants killed ({killed / max(total_judged, 1):.1%}); "
-        f"{len(mutants) - total_judged} equivalent excluded; {time.monotonic() - started:.0f} s"
+        f"\n{killed} of {len(judged)} mutants killed ({killed / max(len(judged), 1):.1%}); {hung} hung (not scored); "
+        f"{len(mutants) - len(outcomes)} equivalent excluded; {time.monotonic() - started:.0f} s"
     )
     if args.survivors:
         for m in mutants:
-            if outcomes.get(m.key) == "survived":
-                print(f"SURVIVED {m.key}")
+            if outcomes.get(m.key) in ("survived", "hung"):
+                print(f"{outcomes[m.key].upper()} {m.key}")
     if args.json:
         Path(args.json).write_text(json.dumps(outcomes, indent=1))
     return 0

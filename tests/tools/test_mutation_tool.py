@@ -1,0 +1,55 @@
+"""scripts/mutation.py judged as a measuring tool: a child that sits idle past its timeout is
+"hung" and never counted as a kill; a busy one is a kill only when the unmutated tests pass in
+time; a module is only ever mutated with the tests declared for it."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import pytest
+
+from ..conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("punie_mutation_script", ROOT / "scripts" / "mutation.py")
+assert spec is not None and spec.loader is not None
+mutation = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = mutation
+spec.loader.exec_module(mutation)
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the children's CPU time in /proc")
+
+
+@pytest.fixture
+def tests(tmp_path):
+    bodies = {
+        "idle": "import time\n\ndef test_idle():\n    time.sleep(120)\n",  # a deadlock: no CPU
+        "busy": "def test_busy():\n    while True:\n        pass\n",  # a loop: CPU all along
+        "ok": "def test_ok():\n    assert 1 + 1 == 2\n",
+        "bad": "def test_bad():\n    assert 1 + 1 == 3\n",
+    }
+    for name, body in bodies.items():
+        (tmp_path / f"test_{name}.py").write_text(body)
+    return {name: [str(tmp_path / f"test_{name}.py")] for name in bodies}
+
+
+def test_an_idle_child_is_hung_and_a_busy_one_timed_out(tests):
+    jobs = [mutation.Job(name, None, None, paths) for name, paths in tests.items()]
+    out = mutation.run_jobs(jobs, workers=2, timeout=5)
+    assert out == {"idle": "hung", "busy": "timeout", "ok": "survived", "bad": "killed"}
+
+
+def test_a_timeout_is_a_kill_only_when_the_unmutated_tests_pass_in_time(tests):
+    outcomes = {"mutant-on-fast-tests": "timeout", "mutant-on-slow-tests": "timeout", "other": "survived"}
+    selected = {"mutant-on-fast-tests": tests["ok"], "mutant-on-slow-tests": tests["busy"], "other": tests["ok"]}
+    mutation._settle_timeouts(outcomes, selected, workers=2, timeout=5)
+    assert outcomes == {"mutant-on-fast-tests": "killed", "mutant-on-slow-tests": "hung", "other": "survived"}
+
+
+def test_every_target_declares_tests_that_exist_and_a_stray_module_is_refused():
+    for target, folders in mutation.TARGETS.items():
+        assert (ROOT / target).exists(), target
+        assert all((ROOT / f).is_dir() for f in folders), (target, folders)
+    assert mutation.TARGETS[mutation.target_of(ROOT / "pytest_punie" / "datalint" / "lint.py")] == ["tests/datalint"]
+    with pytest.raises(SystemExit, match="no tests are declared for it"):
+        mutation.target_of(ROOT / "pytest_punie" / "plugin.py")
