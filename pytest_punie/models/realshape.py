@@ -86,14 +86,16 @@ def write_random_model(tokenizer_dir: Path, out: Path, cfg: dict[str, Any], seed
     preload()
     import mlx.core as mx
     from mlx.utils import tree_flatten
-    from mlx_lm.utils import _get_classes, save_config, save_model
+    from mlx_lm.utils import save_config, save_model
     from tokenizers import Tokenizer
+
+    from pytest_punie.models.mlxlm_private import private
 
     tok = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
     eos = [tok.token_to_id("<|im_end|>"), tok.token_to_id("<|endoftext|>")]
     cfg = {**cfg, "eos_token_id": eos, "bos_token_id": None}
     mx.random.seed(seed)
-    model_cls, args_cls = _get_classes(cfg)
+    model_cls, args_cls = private("_get_classes")(cfg)
     model = model_cls(args_cls.from_dict(cfg))
     model.set_dtype(mx.float32)
     mx.eval(model.parameters())

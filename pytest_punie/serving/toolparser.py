@@ -162,9 +162,12 @@ def _configured(directory: Path) -> str | None:
 def _why_inferred(wrapper: Any, name: str | None) -> str:
     """Which chat-template lines make mlx-lm's own inference pick ``name``:
     each line whose removal changes the inferred parser is named."""
+    from pytest_punie.errors import ModelError
+    from pytest_punie.models.mlxlm_private import private
+
     try:
-        from mlx_lm.tokenizer_utils import _infer_tool_parser
-    except ImportError:  # a later mlx-lm: say what we know, guess nothing
+        _infer_tool_parser = private("_infer_tool_parser")
+    except ModelError:  # a later mlx-lm: say what we know, guess nothing
         return "inferred by mlx-lm from the chat template or the vocabulary"
     hf = getattr(wrapper, "_tokenizer", wrapper)
     template = getattr(hf, "chat_template", None)

@@ -90,14 +90,16 @@ def pretrain(
     from mlx_lm.tuner.callbacks import TrainingCallback
     from mlx_lm.tuner.datasets import CacheDataset, ChatDataset
     from mlx_lm.tuner.trainer import TrainingArgs, train
-    from mlx_lm.utils import _get_classes, save_config, save_model
+    from mlx_lm.utils import save_config, save_model
+
+    from pytest_punie.models.mlxlm_private import private
 
     tok = load_tokenizer(tokenizer_dir)
     eos = [tok.convert_tokens_to_ids("<|im_end|>"), tok.convert_tokens_to_ids("<|endoftext|>")]
     cfg = model_config(arch, eos)
     mx.random.seed(seed)
     np.random.seed(seed)
-    model_cls, args_cls = _get_classes(cfg)
+    model_cls, args_cls = private("_get_classes")(cfg)
     model = model_cls(args_cls.from_dict(cfg))
     model.set_dtype(mx.float32)
     model.unfreeze()
