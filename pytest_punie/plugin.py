@@ -18,6 +18,7 @@ from pytest_punie.items.commandline import command_line_items
 from pytest_punie.items.paths import is_suite_file
 from pytest_punie.items.prompts import PromptItem, SuiteErrorItem, SuiteFile
 from pytest_punie.items.scheduling import variant_scheduler
+from pytest_punie.items.selection import hold_back
 from pytest_punie.options import add_options
 from pytest_punie.session import PunieSession, find_session, punie_session
 
@@ -71,8 +72,10 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Items from options (--punie-data, --punie-train-log, ...), added before -m/-k select."""
+    """Items from options (--punie-data, --punie-train-log, ...), added before -m/-k select; a bare
+    run holds back the items that need a model."""
     items.extend(command_line_items(session, config, items))
+    punie_session(config).held_back = hold_back(config, items)
 
 
 @pytest.hookimpl(tryfirst=True)

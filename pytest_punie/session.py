@@ -49,6 +49,7 @@ class PunieSession:
         self.scorer: str | None = config.getoption("punie_scorer")
         self.strict_mode: bool = bool(config.getoption("punie_strict"))
         self.results: list[PromptResult] = []
+        self.held_back: dict[str, int] = {}  # a bare run's eval / pipeline items left out, by marker
         self.sources: list[dict[str, Any]] = []  # identities of what answered, as the workers saw them
         self.findings: list[dict[str, Any]] = []  # data lint findings from every worker
         self.checks_run = 0  # items other than prompts that ran (data lint, pipeline, tokenizer checks)
@@ -254,8 +255,12 @@ class PunieSession:
         return errors
 
     def collection_report(self) -> list[str]:
-        """Said when a run meant to evaluate found nothing to evaluate."""
+        """Said when a run meant to evaluate found nothing to evaluate, or a bare run held items back."""
         config = self.config
+        if self.held_back and not self.is_worker:  # a bare run: say what it left out and how to ask
+            what = " and ".join(f"{n} {mark}" for mark, n in self.held_back.items())
+            asks = ", ".join(f"-m {mark}" for mark in self.held_back)
+            return [f"pytest-punie: {what} items not run (they need a model): ask with {asks} or --punie-model=NAME"]
         meant = config.getoption("punie_model") or config.getoption("punie_responses")
         meant = meant or config.getoption("punie_server_url") or "eval" in (config.option.markexpr or "")
         if self.suites_seen or not meant or self.is_worker:

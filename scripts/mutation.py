@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import json
 import os
 import signal
@@ -107,9 +108,15 @@ def _annotations(tree: ast.Module) -> set[int]:
     return ids
 
 
+@functools.cache
+def source_of(rel: str) -> str:
+    """A module's text, read once: an edit made while the run goes on changes no mutant."""
+    return (ROOT / rel).read_text()
+
+
 def mutants_of(path: Path) -> list[Mutant]:
     rel = str(path.relative_to(ROOT))
-    tree = ast.parse(path.read_text())
+    tree = ast.parse(source_of(rel))
     skip, in_annotation = _skip_lines(tree), _annotations(tree)
     out: list[Mutant] = []
     for index, node in enumerate(ast.walk(tree)):
@@ -156,7 +163,7 @@ def _nudge(value: int | float) -> int | float:
 
 
 def apply(m: Mutant) -> str:
-    tree = ast.parse((ROOT / m.path).read_text())
+    tree = ast.parse(source_of(m.path))
     node = list(ast.walk(tree))[m.index]
     if m.kind == "compare":
         i = int(m.detail.split(":")[0])
