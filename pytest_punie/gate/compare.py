@@ -159,32 +159,21 @@ def _regression(
     return entry
 
 
-def compare(
-    candidate: dict[str, Any], baseline: dict[str, Any], rules: dict[str, Any], allow_change: bool = False
-) -> GateResult:
-    """``rules``: {category: max_regression or None, "overall": ..., "critical": [prompt ids]}."""
-    changed = check_same_measurement(candidate, baseline)
-    if changed and not allow_change:
-        raise SuiteChanged(
-            "the runs measured different things; refusing to gate "
-            "(pass --punie-allow-suite-change to compare anyway):\n  " + "\n  ".join(changed)
-        )
-    reasons_fail: list[str] = []
-    reasons_inc: list[str] = []
-    cand_p, base_p = _prompts(candidate), _prompts(baseline)
-    common = set(cand_p) & set(base_p)
-    restricted = common != set(cand_p) or common != set(base_p)
-    flips = []
-    labels = []
-    answers = []  # what the baseline answered, for the report's side-by-side view
+def _prompt_changes(
+    cand_p: dict[tuple[str, str, str], dict[str, Any]], base_p: dict[tuple[str, str, str], dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Prompt by prompt, on the prompts both runs have: the flips between pass and miss, the label
+    changes, and what the baseline answered (for the report's side-by-side view)."""
+    flips, labels, answers = [], [], []
     for key, cp in cand_p.items():
         bp = base_p.get(key)
         if bp is None:
             continue
+        variant = cp.get("variant", "")
         answers.append(
             {
                 "suite": cp["suite"],
-                "variant": cp.get("variant", ""),
+                "variant": variant,
                 "id": cp["id"],
                 "passed": bp["passed"],
                 "label": bp["label"],
@@ -197,7 +186,7 @@ def compare(
                 {
                     "id": cp["id"],
                     "suite": cp["suite"],
-                    "variant": cp.get("variant", ""),
+                    "variant": variant,
                     "category": cp["category"],
                     "from": bp["passed"],
                     "to": cp["passed"],
@@ -207,14 +196,24 @@ def compare(
             )
         if bp["label"] != cp["label"]:
             labels.append({"id": cp["id"], "from": bp["label"], "to": cp["label"]})
-    label_moves: dict[str, int] = {}
-    for m in labels:
-        label_moves[f"{m['from']} -> {m['to']}"] = label_moves.get(f"{m['from']} -> {m['to']}", 0) + 1
+    return flips, labels, answers
 
+
+def _regressions(
+    candidate: dict[str, Any],
+    baseline: dict[str, Any],
+    common: set[tuple[str, str, str]],
+    flips: list[dict[str, Any]],
+    rules: dict[str, Any],
+    fail: list[str],
+    inconclusive: list[str],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each category's, the overall's and each metric's change against the baseline, judged
+    against its allowance (on the prompts both runs have, when they differ)."""
     categories: dict[str, Any] = {}
     cand_cats, base_cats = candidate.get("categories", {}), baseline.get("categories", {})
     cand_overall, base_overall = candidate.get("overall"), baseline.get("overall")
-    if restricted:  # each side's totals on the prompts both runs have
+    if common != set(_prompts(candidate)) or common != set(_prompts(baseline)):  # like with like
         cand_cats, cand_overall = restricted_to(candidate, common)
         base_cats, base_overall = restricted_to(baseline, common)
     for name in [*cand_cats, "overall"]:
@@ -223,7 +222,7 @@ def compare(
         if not c or not b or c.get("score") is None or b.get("score") is None:
             continue
         mine = [f for f in flips if name == "overall" or _category_key(candidate, f) == name]
-        categories[name] = _regression(name, c, b, mine, rules.get(name), reasons_fail, reasons_inc)
+        categories[name] = _regression(name, c, b, mine, rules.get(name), fail, inconclusive)
     metrics: dict[str, Any] = {}
     base_metrics = metric_rows(baseline, common)
     for name, c in metric_rows(candidate, common).items():
@@ -232,26 +231,54 @@ def compare(
             continue
         mine = [f for f in flips if f["suite"] == c["suite"] and f["id"] in c["ids"]]
         allowed = (rules.get("metrics") or {}).get(name)
-        metrics[name] = _regression(name, c, b, mine, allowed, reasons_fail, reasons_inc)
+        metrics[name] = _regression(name, c, b, mine, allowed, fail, inconclusive)
+    return categories, metrics
+
+
+def _own_misses(candidate: dict[str, Any], rules: dict[str, Any]) -> list[str]:
+    """What fails the candidate on its own: a pre-registered threshold missed, a prompt with no
+    response, a critical prompt failed."""
+    out = []
     for suite in candidate.get("suites", []):
         for name, cat in suite["categories"].items():
             if cat["passed"] is False:
-                reasons_fail.append(
-                    f"{name}: {cat['score']:.1%} misses its pre-registered threshold {cat['threshold']}"
-                )
+                out.append(f"{name}: {cat['score']:.1%} misses its pre-registered threshold {cat['threshold']}")
         for name, m in (suite.get("metrics") or {}).items():
             if m["passed"] is False:
-                reasons_fail.append(f"{name}: {m['score']:.1%} misses its pre-registered threshold {m['threshold']}")
+                out.append(f"{name}: {m['score']:.1%} misses its pre-registered threshold {m['threshold']}")
         if suite["overall"]["passed"] is False:
-            reasons_fail.append(
-                f"overall: {suite['overall']['score']:.1%} misses its threshold {suite['overall']['threshold']}"
-            )
-        for pid in suite.get("no_response", []):
-            reasons_fail.append(f"{pid}: no response")
+            out.append(f"overall: {suite['overall']['score']:.1%} misses its threshold {suite['overall']['threshold']}")
+        out += [f"{pid}: no response" for pid in suite.get("no_response", [])]
+    cand_p = _prompts(candidate)
     for pid in rules.get("critical", []):
         crit = next((x for x in cand_p.values() if x["id"] == pid), None)
         if crit is not None and not crit["passed"]:
-            reasons_fail.append(f"critical prompt {pid} failed ({crit['label']}, score {crit['score']:.2f})")
+            out.append(f"critical prompt {pid} failed ({crit['label']}, score {crit['score']:.2f})")
+    return out
+
+
+def compare(
+    candidate: dict[str, Any], baseline: dict[str, Any], rules: dict[str, Any], allow_change: bool = False
+) -> GateResult:
+    """The regression gate: a candidate run against a saved baseline, under the suite's rules
+    (``{category: max_regression or None, "overall": ..., "critical": [prompt ids]}``)."""
+    changed = check_same_measurement(candidate, baseline)
+    if changed and not allow_change:
+        raise SuiteChanged(
+            "the runs measured different things; refusing to gate "
+            "(pass --punie-allow-suite-change to compare anyway):\n  " + "\n  ".join(changed)
+        )
+    reasons_fail: list[str] = []
+    reasons_inc: list[str] = []
+    cand_p, base_p = _prompts(candidate), _prompts(baseline)
+    common = set(cand_p) & set(base_p)
+    restricted = common != set(cand_p) or common != set(base_p)
+    flips, labels, answers = _prompt_changes(cand_p, base_p)
+    label_moves: dict[str, int] = {}
+    for m in labels:
+        label_moves[f"{m['from']} -> {m['to']}"] = label_moves.get(f"{m['from']} -> {m['to']}", 0) + 1
+    categories, metrics = _regressions(candidate, baseline, common, flips, rules, reasons_fail, reasons_inc)
+    reasons_fail += _own_misses(candidate, rules)
     from pytest_punie.gate.lock import compare_locks, lock_line
 
     lock = compare_locks(candidate, baseline)
