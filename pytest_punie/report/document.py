@@ -112,78 +112,49 @@ def key_prefix(entries: int, one_path: bool, suite_name: str, variant: str) -> s
     return f"{suite_name}:{variant + ':' if variant else ''}"
 
 
-def build_document(
-    verdicts: list[tuple[SuiteVerdict, list[PromptResult]]], provenance: dict[str, Any], strict_mode: bool = False
-) -> dict[str, Any]:
-    single = len(verdicts) == 1
-    one_suite = len({v.suite.path for v, _ in verdicts}) == 1
-    suites = []
-    prompts: list[dict[str, Any]] = []
-    categories: dict[str, Any] = {}
-    overall_scores: list[Fraction] = []
-    failure_modes: Counter[str] = Counter()
-    invalid: list[PromptResult] = []
-    for verdict, results in verdicts:
-        suite = verdict.suite
-        order = {p.id: i for i, p in enumerate(suite.prompts)}
-        rs = sorted(results, key=lambda r: order.get(r.id, len(order)))
-        modes = Counter(r.label for r in rs)
-        failure_modes.update(modes)
-        dropped_matters = [r for r in rs if depends_on_drop(r.details.get("served"), r.scores, r.primary_scorer)]
-        invalid += dropped_matters
-        cats = {name: _category(c) for name, c in verdict.categories.items()}
-        for name, entry in cats.items():
-            _add_interval(entry, [r for r in rs if r.category == name])
-        overall_entry = _category(verdict.overall)
-        _add_interval(overall_entry, rs)
-        metrics: dict[str, dict[str, Any]] = {}
-        for name, mv in verdict.metrics.items():
-            m = suite.metrics[name]
-            metrics[name] = {**_category(mv), "description": m.description, "prompt_ids": list(m.prompts)}
-            _add_interval(metrics[name], [r for r in rs if r.id in set(m.prompts)])
-        variant = results[0].variant if results else ""
-        entry = {
-            "suite": suite.name,
-            "variant": variant,
-            "path": suite.path,
-            "digest": suite.digest,
-            "scorer": verdict.scorer,
-            "complete": verdict.complete,
-            "passed": verdict.passed,
-            "no_response": list(verdict.no_response),
-            "categories": cats,
-            "overall": overall_entry,
-            "metrics": metrics,
-            "failure_modes": dict(sorted(modes.items())),
-            "served": dict(sorted(Counter(str((r.details.get("served") or {}).get("status")) for r in rs).items())),
-            "invalid": [r.id for r in dropped_matters],
-            "rules": {
-                **{n: _num(c.max_regression) for n, c in suite.categories.items()},
-                "overall": _num(suite.overall_max_regression),
-                "critical": [p.id for p in suite.prompts if p.critical],
-                "metrics": {n: _num(m.max_regression) for n, m in suite.metrics.items()},
-                "format_lock": bool((suite.extra.get("format_lock") or {}).get("gate", False)),
-            },
-        }
-        suites.append(entry)
-        for r in rs:
-            prompts.append(_prompt(r, suite.prompt(r.id)))
-            overall_scores.append(r.score)
-        for name, c in cats.items():
-            categories[key_prefix(len(verdicts), one_suite, suite.name, variant) + name] = c
-    passed = bool(suites) and all(s["passed"] for s in suites)
-    misses = [p["id"] for p in prompts if not p["passed"]]
-    if strict_mode and misses:
-        passed = False
-    if single:
-        overall: dict[str, Any] = dict(_category(verdicts[0][0].overall))
-    else:
-        overall = {
-            "score": _num(sum(overall_scores, Fraction(0)) / len(overall_scores)) if overall_scores else None,
-            "prompts_run": len(overall_scores),
-        }
-    overall["passed"] = passed and not invalid
-    pass_scores = {v.suite.path: v.suite.pass_score for v, _ in verdicts}
+def _suite_entry(verdict: SuiteVerdict, rs: list[PromptResult], dropped: list[PromptResult]) -> dict[str, Any]:
+    """One suite (at one variant) as the document keeps it: its rows with their intervals, its
+    failure modes and serving statuses, and the gate rules it pre-registered."""
+    suite = verdict.suite
+    cats = {name: _category(c) for name, c in verdict.categories.items()}
+    for name, entry in cats.items():
+        _add_interval(entry, [r for r in rs if r.category == name])
+    overall_entry = _category(verdict.overall)
+    _add_interval(overall_entry, rs)
+    metrics: dict[str, dict[str, Any]] = {}
+    for name, mv in verdict.metrics.items():
+        m = suite.metrics[name]
+        metrics[name] = {**_category(mv), "description": m.description, "prompt_ids": list(m.prompts)}
+        _add_interval(metrics[name], [r for r in rs if r.id in set(m.prompts)])
+    return {
+        "suite": suite.name,
+        "variant": rs[0].variant if rs else "",
+        "path": suite.path,
+        "digest": suite.digest,
+        "scorer": verdict.scorer,
+        "complete": verdict.complete,
+        "passed": verdict.passed,
+        "no_response": list(verdict.no_response),
+        "categories": cats,
+        "overall": overall_entry,
+        "metrics": metrics,
+        "failure_modes": dict(sorted(Counter(r.label for r in rs).items())),
+        "served": dict(sorted(Counter(str((r.details.get("served") or {}).get("status")) for r in rs).items())),
+        "invalid": [r.id for r in dropped],
+        "rules": {
+            **{n: _num(c.max_regression) for n, c in suite.categories.items()},
+            "overall": _num(suite.overall_max_regression),
+            "critical": [p.id for p in suite.prompts if p.critical],
+            "metrics": {n: _num(m.max_regression) for n, m in suite.metrics.items()},
+            "format_lock": bool((suite.extra.get("format_lock") or {}).get("gate", False)),
+        },
+    }
+
+
+def _warnings(
+    invalid: list[PromptResult], prompts: list[dict[str, Any]], provenance: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The serving path's warnings, and replies that named no model."""
     unnamed = [p["id"] for p in prompts if ((p.get("response") or {}).get("punie") or {}).get("unnamed_model")]
     warnings = serving_warnings(invalid, provenance)
     if unnamed:
@@ -195,15 +166,54 @@ def build_document(
                 "message": f"{len(unnamed)} replies named no model: nothing shows which model answered them",
             }
         )
+    return warnings
+
+
+def build_document(
+    verdicts: list[tuple[SuiteVerdict, list[PromptResult]]], provenance: dict[str, Any], strict_mode: bool = False
+) -> dict[str, Any]:
+    """The results document of a run: every suite entry, every prompt, the verdict and what it
+    rests on; what every view, the gate and a saved baseline read."""
+    one_suite = len({v.suite.path for v, _ in verdicts}) == 1
+    suites: list[dict[str, Any]] = []
+    prompts: list[dict[str, Any]] = []
+    categories: dict[str, Any] = {}
+    overall_scores: list[Fraction] = []
+    invalid: list[PromptResult] = []
+    for verdict, results in verdicts:
+        suite = verdict.suite
+        order = {p.id: i for i, p in enumerate(suite.prompts)}
+        rs = sorted(results, key=lambda r: order.get(r.id, len(order)))
+        dropped = [r for r in rs if depends_on_drop(r.details.get("served"), r.scores, r.primary_scorer)]
+        invalid += dropped
+        entry = _suite_entry(verdict, rs, dropped)
+        suites.append(entry)
+        for r in rs:
+            prompts.append(_prompt(r, suite.prompt(r.id)))
+            overall_scores.append(r.score)
+        for name, c in entry["categories"].items():
+            categories[key_prefix(len(verdicts), one_suite, suite.name, entry["variant"]) + name] = c
+    passed = bool(suites) and all(s["passed"] for s in suites)
+    if strict_mode and any(not p["passed"] for p in prompts):
+        passed = False
+    if len(verdicts) == 1:
+        overall: dict[str, Any] = dict(_category(verdicts[0][0].overall))
+    else:
+        overall = {
+            "score": _num(sum(overall_scores, Fraction(0)) / len(overall_scores)) if overall_scores else None,
+            "prompts_run": len(overall_scores),
+        }
+    overall["passed"] = passed and not invalid
+    failure_modes: Counter[str] = Counter(p["label"] for p in prompts)
     return {
         "format": FORMAT,
         "verdict": "INVALID" if invalid else "PASS" if passed else "FAIL",
-        "warnings": warnings,
+        "warnings": _warnings(invalid, prompts, provenance),
         "strict_mode": strict_mode,
         "overall": overall,
         "categories": categories,
         "failure_modes": dict(sorted(failure_modes.items())),
-        "scorer_agreement": scorer_agreement(prompts, pass_scores),
+        "scorer_agreement": scorer_agreement(prompts, {v.suite.path: v.suite.pass_score for v, _ in verdicts}),
         "suites": suites,
         "prompts": prompts,
         "provenance": provenance,
