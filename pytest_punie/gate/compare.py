@@ -159,6 +159,16 @@ def _regression(
     return entry
 
 
+def refuse_if_changed(changed: list[str], allow_change: bool) -> list[str]:
+    """Two runs that measured different things are not gated unless the user says so."""
+    if changed and not allow_change:
+        raise SuiteChanged(
+            "the runs measured different things; refusing to gate "
+            "(pass --punie-allow-suite-change to compare anyway):\n  " + "\n  ".join(changed)
+        )
+    return changed
+
+
 def _prompt_changes(
     cand_p: dict[tuple[str, str, str], dict[str, Any]], base_p: dict[tuple[str, str, str], dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -262,12 +272,7 @@ def compare(
 ) -> GateResult:
     """The regression gate: a candidate run against a saved baseline, under the suite's rules
     (``{category: max_regression or None, "overall": ..., "critical": [prompt ids]}``)."""
-    changed = check_same_measurement(candidate, baseline)
-    if changed and not allow_change:
-        raise SuiteChanged(
-            "the runs measured different things; refusing to gate "
-            "(pass --punie-allow-suite-change to compare anyway):\n  " + "\n  ".join(changed)
-        )
+    changed = refuse_if_changed(check_same_measurement(candidate, baseline), allow_change)
     reasons_fail: list[str] = []
     reasons_inc: list[str] = []
     cand_p, base_p = _prompts(candidate), _prompts(baseline)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pytest_punie.gate.compare import GateResult, SuiteChanged, check_same_measurement
+from pytest_punie.gate.compare import GateResult, check_same_measurement, refuse_if_changed
 from pytest_punie.stats import seed_set_difference
 
 SEED = re.compile(r"^seed=(\d+)$")
@@ -42,49 +42,54 @@ def _matrix(doc: dict[str, Any], path: str, ids: list[str]) -> list[list[float]]
     return rows
 
 
+def _suite_difference(
+    candidate: dict[str, Any], baseline: dict[str, Any], path: str, allowance: float
+) -> tuple[dict[str, Any], str, float, float] | None:
+    """One suite's recipes compared on the prompts both have: the pass-rate difference with its
+    interval (seeds and prompts resampled), the sentence that says it, and the unrounded difference
+    and upper bound the verdict is decided on; None when unmeasured."""
+    ids = sorted(
+        {p["id"] for p in candidate["prompts"] if p["suite"] == path}
+        & {p["id"] for p in baseline["prompts"] if p["suite"] == path}
+    )
+    base, cand = _matrix(baseline, path, ids), _matrix(candidate, path, ids)
+    if not ids or len(base) < 1 or len(cand) < 1:
+        return None
+    diff, lo, hi = seed_set_difference(base, cand, reps=REPS, seed=BOOTSTRAP_SEED)
+    entry = {
+        "prompts": len(ids),
+        "baseline_seeds": len(base),
+        "candidate_seeds": len(cand),
+        "baseline_pass_rate": round(sum(map(sum, base)) / (len(base) * len(ids)), 6),
+        "candidate_pass_rate": round(sum(map(sum, cand)) / (len(cand) * len(ids)), 6),
+        "difference": round(diff, 6),
+        "interval": {"low": round(lo, 6), "high": round(hi, 6), "reps": REPS, "seed": BOOTSTRAP_SEED},
+        "allowance": allowance,
+    }
+    what = (
+        f"{path}: candidate recipe {diff * 100:+.1f} points over {len(cand)} seeds against the baseline's "
+        f"{len(base)} (95% interval {lo * 100:+.1f} to {hi * 100:+.1f}, seeds and prompts resampled)"
+    )
+    return entry, what, diff, hi
+
+
 def compare_seed_sets(
     candidate: dict[str, Any], baseline: dict[str, Any], rules: dict[str, Any], allow_change: bool = False
 ) -> GateResult:
     """Per suite, as the single-model gate: a regression beyond the suite's overall allowance FAILs
     when the interval (seeds and prompts resampled) excludes no change, and is INCONCLUSIVE when
     it does not; within the allowance, PASS."""
-    changed = [
-        c
-        for c in check_same_measurement(_one_per_suite(candidate), _one_per_suite(baseline))
-        if not c.startswith("sampling_overrides")  # each seed's own model carries them; the sampling is compared
-    ]
-    if changed and not allow_change:
-        raise SuiteChanged(
-            "the runs measured different things; refusing to gate "
-            "(pass --punie-allow-suite-change to compare anyway):\n  " + "\n  ".join(changed)
-        )
+    changed = check_same_measurement(_one_per_suite(candidate), _one_per_suite(baseline))
+    # each seed's own model carries its sampling overrides; the sampling itself is compared
+    refuse_if_changed([c for c in changed if not c.startswith("sampling_overrides")], allow_change)
     allowance = float(rules.get("overall") or 0.0) if isinstance(rules.get("overall"), int | float) else 0.0
     suites: dict[str, Any] = {}
     fail, inconclusive = [], []
-    paths = sorted({p["suite"] for p in candidate["prompts"]} & {p["suite"] for p in baseline["prompts"]})
-    for path in paths:
-        ids = sorted(
-            {p["id"] for p in candidate["prompts"] if p["suite"] == path}
-            & {p["id"] for p in baseline["prompts"] if p["suite"] == path}
-        )
-        base, cand = _matrix(baseline, path, ids), _matrix(candidate, path, ids)
-        if not ids or len(base) < 1 or len(cand) < 1:
+    for path in sorted({p["suite"] for p in candidate["prompts"]} & {p["suite"] for p in baseline["prompts"]}):
+        measured = _suite_difference(candidate, baseline, path, allowance)
+        if measured is None:
             continue
-        diff, lo, hi = seed_set_difference(base, cand, reps=REPS, seed=BOOTSTRAP_SEED)
-        suites[path] = {
-            "prompts": len(ids),
-            "baseline_seeds": len(base),
-            "candidate_seeds": len(cand),
-            "baseline_pass_rate": round(sum(map(sum, base)) / (len(base) * len(ids)), 6),
-            "candidate_pass_rate": round(sum(map(sum, cand)) / (len(cand) * len(ids)), 6),
-            "difference": round(diff, 6),
-            "interval": {"low": round(lo, 6), "high": round(hi, 6), "reps": REPS, "seed": BOOTSTRAP_SEED},
-            "allowance": allowance,
-        }
-        what = (
-            f"{path}: candidate recipe {diff * 100:+.1f} points over {len(cand)} seeds against the baseline's "
-            f"{len(base)} (95% interval {lo * 100:+.1f} to {hi * 100:+.1f}, seeds and prompts resampled)"
-        )
+        suites[path], what, diff, hi = measured
         if diff < -allowance and hi < 0:
             fail.append(what + f": a regression beyond the allowance ({allowance * 100:.1f} points), and not noise")
         elif diff < -allowance:
@@ -103,10 +108,8 @@ def compare_seed_sets(
     }
     if not suites:
         return GateResult("INCONCLUSIVE", ["no suite measured by both seed sets"], comparison)
-    if fail:
-        return GateResult("FAIL", fail + inconclusive, comparison)
-    if inconclusive:
-        return GateResult("INCONCLUSIVE", inconclusive, comparison)
+    if fail or inconclusive:
+        return GateResult("FAIL" if fail else "INCONCLUSIVE", fail + inconclusive, comparison)
     return GateResult(
         "PASS",
         [
