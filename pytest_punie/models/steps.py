@@ -171,6 +171,28 @@ def chain_space_needed(base: Path, bits: int, fuse: bool) -> int:
     return (fused if fuse else 0) + quantized
 
 
+def _quantize_step(src: Path, out: Path, bits: int, group_size: int, log: Log, tool_parser_type: str | None) -> Any:
+    """``mlx_lm convert -q``, then the registry's tool parser written into what it made."""
+    made = quantize(src, out, bits, group_size, log)
+    if tool_parser_type:
+        set_tool_parser_type(out, tool_parser_type)
+    return made
+
+
+def _fused_gate(check_fused: FusedChecks, fused: Path, base: Path, adapter: Path) -> dict[str, list[str]]:
+    """The users' exit gate after fusing: the fused model's checks pass before anything is quantized."""
+    checks = check_fused(fused, base, adapter)
+    problems = [f"{name}: {p}" for name, found in checks.items() for p in found]
+    if problems:
+        raise GateStopped(
+            "fused checks (before quantizing)",
+            fused,
+            problems,
+            "Nothing was quantized; the fused model is kept in the cache to read.",
+        )
+    return checks
+
+
 def fuse_and_quantize(
     cache: BuildCache,
     base: Path,
@@ -198,15 +220,8 @@ def fuse_and_quantize(
 
     def quant_inputs(fused_digest: str) -> dict[str, Any]:
         out = {"model": fused_digest, "bits": bits, "group_size": group_size, "versions": versions, "blas": blas_name()}
-        if tool_parser_type:  # a registry key, written into the artifact: its digest and record include it
-            out["tool_parser_type"] = tool_parser_type
-        return out
-
-    def quantize_step(src: Path, out: Path) -> dict[str, Any]:
-        made = quantize(src, out, bits, group_size, log)
-        if tool_parser_type:
-            set_tool_parser_type(out, tool_parser_type)
-        return made
+        # a registry key written into the artifact: its digest and record include it
+        return {**out, "tool_parser_type": tool_parser_type} if tool_parser_type else out
 
     fused = cache.lookup("fused", fused_inputs)
     if fused is not None and fused.retired:
@@ -223,20 +238,11 @@ def fuse_and_quantize(
     )
     checks = None
     if check_fused is not None and cache.lookup(f"q{bits}", quant_inputs(built.digest)) is None:
-        # the users' exit gate after fusing: the fused model's checks pass before anything is quantized
-        checks = check_fused(built.path, base, adapter)
-        problems = [f"{name}: {p}" for name, found in checks.items() for p in found]
-        if problems:
-            raise GateStopped(
-                "fused checks (before quantizing)",
-                built.path,
-                problems,
-                "Nothing was quantized; the fused model is kept in the cache to read.",
-            )
+        checks = _fused_gate(check_fused, built.path, base, adapter)
     quant = cache.build(
         f"q{bits}",
         quant_inputs(built.digest),
-        lambda out: quantize_step(built.path, out),
+        lambda out: _quantize_step(built.path, out, bits, group_size, log, tool_parser_type),
         validate=validate_model_dir,
     )
     if keep_intermediates:
