@@ -329,6 +329,8 @@ def run_jobs(jobs: list[Job], workers: int, timeout: float) -> dict[str, str]:
             if done:
                 out[job.key] = "survived" if os.waitstatus_to_exitcode(status) == 0 else "killed"
                 del running[pid]
+                if len(out) % 50 == 0:
+                    print(f"  {len(out)}/{len(jobs)} run", file=sys.stderr, flush=True)
             elif now > deadline:
                 cpu = cpu_ticks(pid)
                 before = [c for t, c in samples if t <= now - 2.0]

@@ -56,6 +56,84 @@ def model_config(arch: str, eos_ids: list[int]) -> dict[str, Any]:
     return cfg
 
 
+def pretrain_rows(data_dir: Path, split: str, system: str) -> list[dict[str, Any]]:
+    """The examples the base is pretrained on, behind the phase's system prompt (``none``,
+    ``generic`` or the data's own): single-turn only, since reading a <tool_response> and
+    answering from it is left for the LoRA adapter to learn."""
+    with open(data_dir / f"{split}.jsonl", encoding="utf-8") as fh:
+        out = [r for r in (json.loads(line) for line in fh) if len(r["messages"]) <= 3]
+    if system == "data":
+        return out
+    convert = []
+    for r in out:
+        msgs = [m for m in r["messages"] if m["role"] != "system"]
+        if system == "generic":
+            msgs = [{"role": "system", "content": GENERIC_SYSTEM}, *msgs]
+        convert.append({"messages": msgs})
+    return convert
+
+
+def _save_base(model: Any, cfg: dict[str, Any], eos: list[int], tokenizer_dir: Path, out_dir: Path) -> None:
+    """A loadable mlx-lm model directory: weights, config, the tokenizer and chat template, eos."""
+    from mlx_lm.utils import save_config, save_model
+
+    save_model(out_dir, model)
+    save_config(cfg, config_path=out_dir / "config.json")
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+        shutil.copy(tokenizer_dir / name, out_dir / name)
+    (out_dir / "generation_config.json").write_text(json.dumps({"eos_token_id": eos}) + "\n")
+
+
+def _train_phases(
+    model: Any,
+    tok: Any,
+    data_dir: Path,
+    phases: tuple[tuple[int, str, float], ...],
+    batch_size: int,
+    scratch: Path,
+    log: Any,
+) -> dict[str, list[tuple[int, float]]]:
+    """Each curriculum phase in turn, with its own cosine schedule; the losses reported as one run."""
+    import contextlib
+    import io
+
+    import mlx.optimizers as optim
+    from mlx_lm.tuner.callbacks import TrainingCallback
+    from mlx_lm.tuner.datasets import CacheDataset, ChatDataset
+    from mlx_lm.tuner.trainer import TrainingArgs, train
+
+    losses: dict[str, list[tuple[int, float]]] = {"train": [], "val": []}
+    done = 0
+
+    class Record(TrainingCallback):
+        def on_train_loss_report(self, info: dict[str, Any]) -> None:
+            losses["train"].append((done + info["iteration"], float(info["train_loss"])))
+            log(f"pretrain iter {done + info['iteration']}/{total}: train loss {info['train_loss']:.3f}")
+
+        def on_val_loss_report(self, info: dict[str, Any]) -> None:
+            losses["val"].append((done + info["iteration"], float(info["val_loss"])))
+
+    total = sum(p[0] for p in phases)
+    for iters, system, lr in phases:
+        train_set = CacheDataset(ChatDataset(pretrain_rows(data_dir, "train", system), tok, mask_prompt=True))  # type: ignore[arg-type]
+        val_set = CacheDataset(ChatDataset(pretrain_rows(data_dir, "valid", system), tok, mask_prompt=True))  # type: ignore[arg-type]
+        opt = optim.AdamW(learning_rate=optim.cosine_decay(lr, iters, lr / 20), weight_decay=0.0)
+        targs = TrainingArgs(
+            batch_size=batch_size,
+            iters=iters,
+            val_batches=4,
+            steps_per_report=25,
+            steps_per_eval=iters,
+            steps_per_save=iters,
+            max_seq_length=1024,
+            adapter_file=str(scratch / "weights.safetensors"),
+        )
+        with contextlib.redirect_stdout(io.StringIO()):  # mlx-lm's progress table; we report our own
+            train(model, opt, train_set, val_set, args=targs, training_callback=Record())
+        done += iters
+    return losses
+
+
 def pretrain(
     data_dir: Path,
     tokenizer_dir: Path,
@@ -79,18 +157,11 @@ def pretrain(
     from pytest_punie.blas import preload
 
     preload()
-    import contextlib
-    import io
 
     import mlx.core as mx
-    import mlx.optimizers as optim
     import numpy as np
     from mlx.utils import tree_flatten
     from mlx_lm.tokenizer_utils import load as load_tokenizer
-    from mlx_lm.tuner.callbacks import TrainingCallback
-    from mlx_lm.tuner.datasets import CacheDataset, ChatDataset
-    from mlx_lm.tuner.trainer import TrainingArgs, train
-    from mlx_lm.utils import save_config, save_model
 
     from pytest_punie.models.mlxlm_private import private
 
@@ -104,57 +175,10 @@ def pretrain(
     model.set_dtype(mx.float32)
     model.unfreeze()
 
-    def rows(split: str, system: str) -> list[dict[str, Any]]:
-        with open(data_dir / f"{split}.jsonl", encoding="utf-8") as fh:
-            # single-turn examples only: reading a <tool_response> and answering
-            # from it is left for the LoRA adapter to learn
-            out = [r for r in (json.loads(line) for line in fh) if len(r["messages"]) <= 3]
-        if system == "data":
-            return out
-        convert = []
-        for r in out:
-            msgs = [m for m in r["messages"] if m["role"] != "system"]
-            if system == "generic":
-                msgs = [{"role": "system", "content": GENERIC_SYSTEM}, *msgs]
-            convert.append({"messages": msgs})
-        return convert
-
-    losses: dict[str, list[tuple[int, float]]] = {"train": [], "val": []}
-    done = 0
-
-    class Record(TrainingCallback):
-        def on_train_loss_report(self, info: dict[str, Any]) -> None:
-            losses["train"].append((done + info["iteration"], float(info["train_loss"])))
-            log(f"pretrain iter {done + info['iteration']}/{total}: train loss {info['train_loss']:.3f}")
-
-        def on_val_loss_report(self, info: dict[str, Any]) -> None:
-            losses["val"].append((done + info["iteration"], float(info["val_loss"])))
-
-    total = sum(p[0] for p in phases)
     scratch = out_dir / "_pretrain"
     scratch.mkdir(parents=True, exist_ok=True)
-    for iters, system, lr in phases:
-        train_set = CacheDataset(ChatDataset(rows("train", system), tok, mask_prompt=True))  # type: ignore[arg-type]
-        val_set = CacheDataset(ChatDataset(rows("valid", system), tok, mask_prompt=True))  # type: ignore[arg-type]
-        opt = optim.AdamW(learning_rate=optim.cosine_decay(lr, iters, lr / 20), weight_decay=0.0)
-        targs = TrainingArgs(
-            batch_size=batch_size,
-            iters=iters,
-            val_batches=4,
-            steps_per_report=25,
-            steps_per_eval=iters,
-            steps_per_save=iters,
-            max_seq_length=1024,
-            adapter_file=str(scratch / "weights.safetensors"),
-        )
-        with contextlib.redirect_stdout(io.StringIO()):  # mlx-lm's progress table; we report our own
-            train(model, opt, train_set, val_set, args=targs, training_callback=Record())
-        done += iters
+    losses = _train_phases(model, tok, data_dir, phases, batch_size, scratch, log)
     shutil.rmtree(scratch)
-    save_model(out_dir, model)
-    save_config(cfg, config_path=out_dir / "config.json")
-    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
-        shutil.copy(tokenizer_dir / name, out_dir / name)
-    (out_dir / "generation_config.json").write_text(json.dumps({"eos_token_id": eos}) + "\n")
+    _save_base(model, cfg, eos, tokenizer_dir, out_dir)
     params = sum(int(v.size) for _, v in tree_flatten(model.parameters()))  # type: ignore[misc,union-attr,str-unpack]
     return {"losses": losses, "params": params}
