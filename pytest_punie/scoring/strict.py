@@ -68,12 +68,8 @@ def _score_direct(parsed: ParsedResponse, res: StrictResult) -> StrictResult:
     return res
 
 
-def score_strict(parsed: ParsedResponse | None, expect: Expectation, surface: ToolSurface) -> StrictResult:
-    if parsed is None:
-        return StrictResult(score=Fraction(0), problems=["no response"])
-    res = StrictResult(score=Fraction(0))
-    if expect.direct:
-        return _score_direct(parsed, res)
+def _merged_programs(parsed: ParsedResponse, surface: ToolSurface, res: StrictResult) -> ProgramAnalysis:
+    """Every complete wrapper call's program analysed, as one; direct and cut-off calls counted."""
     merged = ProgramAnalysis()
     for call in parsed.calls:
         if not call.complete:
@@ -92,20 +88,23 @@ def score_strict(parsed: ParsedResponse | None, expect: Expectation, surface: To
         merged.bad_fields.extend(analysis.bad_fields)
         for tool, fields in analysis.fields_read.items():
             merged.fields_read.setdefault(tool, set()).update(fields)
-
     res.tools_called = merged.tools_called
     res.syntax_error = merged.syntax_error
     res.unknown_names = sorted(set(merged.unknown_names))
     res.bad_fields = sorted(set(merged.bad_fields))
     res.imports = sorted(set(merged.imports))
+    return merged
 
+
+def _program_problems(merged: ProgramAnalysis, surface: ToolSurface, res: StrictResult) -> bool:
+    """Says what keeps the programs from running in the sandbox; True when nothing does."""
     if res.incomplete_calls:
         res.problems.append(f"{res.incomplete_calls} tool call(s) ended before </tool_call>")
     if res.direct_calls:
         res.problems.append(f"called without the {surface.wrapper} wrapper: {', '.join(res.direct_calls)}")
     if not res.wrapped_calls:
         res.problems.append(f"no complete {surface.wrapper} call")
-        return res
+        return False
     if merged.syntax_error:
         res.problems.append(f"program does not parse: {merged.syntax_error}")
     if res.unknown_names:
@@ -114,30 +113,45 @@ def score_strict(parsed: ParsedResponse | None, expect: Expectation, surface: To
         res.problems.append(f"imports are not allowed in the sandbox: {', '.join(merged.imports)}")
     if res.bad_fields:
         res.problems.append(f"reads fields that do not exist: {', '.join(res.bad_fields)}")
-    if merged.syntax_error or res.unknown_names or merged.imports or res.bad_fields:
-        return res
+    return not (merged.syntax_error or res.unknown_names or merged.imports or res.bad_fields)
 
-    for tool in expect.tools:
-        if tool not in res.tools_called:
-            continue
-        spec = surface.tools[tool]
-        ok = True
-        for param, pattern in expect.args.get(tool, {}).items():
-            if not _arg_matches(merged, tool, spec.params.index(param), param, pattern):
-                res.problems.append(f"{tool}: argument {param} does not match {pattern!r}")
-                ok = False
-        result_fields = surface.fields_of(spec.returns) or frozenset()
-        wanted = [f for f in expect.fields if f in result_fields]
-        read = merged.fields_read.get(tool, set())
-        missing = [f for f in wanted if f not in read]
-        if wanted and (len(missing) == len(wanted) if expect.fields_match == "any" else missing):
-            which = " or ".join(missing) if expect.fields_match == "any" else ", ".join(missing)
-            res.problems.append(f"{tool}: result fields not read by the program: {which}")
-            res.fields_missing += [f"{tool}.{f}" for f in missing]
+
+def _expected_tool_ok(
+    tool: str, merged: ProgramAnalysis, expect: Expectation, surface: ToolSurface, res: StrictResult
+) -> bool:
+    """An expected tool the program calls: its arguments match and the result fields it must read are read."""
+    spec = surface.tools[tool]
+    ok = True
+    for param, pattern in expect.args.get(tool, {}).items():
+        if not _arg_matches(merged, tool, spec.params.index(param), param, pattern):
+            res.problems.append(f"{tool}: argument {param} does not match {pattern!r}")
             ok = False
-        if ok:
-            res.expected_found.append(tool)
+    result_fields = surface.fields_of(spec.returns) or frozenset()
+    wanted = [f for f in expect.fields if f in result_fields]
+    read = merged.fields_read.get(tool, set())
+    missing = [f for f in wanted if f not in read]
+    if wanted and (len(missing) == len(wanted) if expect.fields_match == "any" else missing):
+        which = " or ".join(missing) if expect.fields_match == "any" else ", ".join(missing)
+        res.problems.append(f"{tool}: result fields not read by the program: {which}")
+        res.fields_missing += [f"{tool}.{f}" for f in missing]
+        ok = False
+    return ok
 
+
+def score_strict(parsed: ParsedResponse | None, expect: Expectation, surface: ToolSurface) -> StrictResult:
+    """The strict score: credit only for what the sandbox would run (the Code Mode program parsed
+    with ``ast``, its calls, arguments and result fields checked against the tool surface)."""
+    if parsed is None:
+        return StrictResult(score=Fraction(0), problems=["no response"])
+    res = StrictResult(score=Fraction(0))
+    if expect.direct:
+        return _score_direct(parsed, res)
+    merged = _merged_programs(parsed, surface, res)
+    if not _program_problems(merged, surface, res):
+        return res
+    for tool in expect.tools:
+        if tool in res.tools_called and _expected_tool_ok(tool, merged, expect, surface, res):
+            res.expected_found.append(tool)
     if expect.match == "all":
         res.score = Fraction(len(res.expected_found), len(expect.tools))
         absent = [t for t in expect.tools if t not in res.expected_found]
