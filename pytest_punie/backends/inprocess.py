@@ -115,114 +115,11 @@ class InProcessBackend:
     ) -> None:
         """Generate one sampling group through a window of sequences: each prompt's clock starts
         when it is scheduled and its own ``timeout_s`` cuts it alone, keeping what it wrote."""
-        import mlx.core as mx
-
-        from pytest_punie.backends.firstposition import WRAPPER_AFTER_OPENER
-
-        prompts = [self.encode_prompt(r.messages) for r in reqs]
-        opener = self.opener_id()
-        wrapper = (
-            [opener, *self._tokenizer.encode(WRAPPER_AFTER_OPENER, add_special_tokens=False)]
-            if opener is not None
-            else []
-        )
-        k = shared_prefix_length(prompts) if self.share_prefix and len(prompts) > 1 else 0
-        prefix = self._prefix_cache(prompts[0][:k]) if k >= self.MIN_SHARED_PREFIX else None
-        self.shared_prefix_tokens.append(k if prefix is not None else 0)
-        skip = k if prefix is not None else 0
-        max_tokens = max(r.sampling.max_tokens for r in reqs)
-        timeout = min(r.sampling.timeout_s for r in reqs)
-        window = Window(size=min(len(reqs), self.max_batch), limit=self.max_batch)
-        waiting = list(range(len(reqs)))  # indices into reqs, in order
-        running: dict[int, _Sequence] = {}  # uid -> sequence
-        said_plan = False
-
-        def schedule() -> None:
-            while waiting and len(running) < window.size:
-                i = waiting.pop(0)
-                caches = [_copy_cache(prefix)] if prefix is not None else None
-                uid = gen.insert([prompts[i][skip:]], [reqs[i].sampling.max_tokens], caches=caches)[0]
-                running[uid] = _Sequence(i, time.monotonic())
-
-        def finish(uid: int, finish_reason: str, stop_token: int | None = None, cut: str | None = None) -> None:
-            seq = running.pop(uid)
-            req = reqs[seq.index]
-            record = self._record(req, prompts[seq.index], seq.tokens, stops, finish_reason, stop_token, seq.started)
-            if seq.first is not None and record.response is not None and opener is not None:
-                import numpy as np
-
-                from pytest_punie.backends.firstposition import first_position
-
-                lp = np.array(seq.first.astype(mx.float32))
-                first = first_position(
-                    lp, opener, req.sampling.top_p, lambda t: self._tokenizer.decode([t]), req.sampling.temperature
-                )
-                # before the record is reported (and kept in the response cache), so a cached rerun has it too;
-                # the harness's own forward pass is not charged to the prompts still generating
-                paused = time.monotonic()
-                first["wrapper"] = self._wrapper_likelihood(prompts[seq.index][skip:], prefix, wrapper)
-                spent = time.monotonic() - paused
-                for other in running.values():
-                    other.started += spent
-                record.response["punie"]["first_position"] = first
-            if cut is not None:
-                record.error = cut
-                if record.response is not None:
-                    record.response["choices"][0]["finish_reason"] = "timeout"
-                    record.response["punie"]["cut"] = cut
-            out[req.key] = record
-            if on_result is not None:
-                on_result(req, record)
-
-        schedule()
-        while running:
-            with gen.stats() as stats:
-                responses = gen.next_generated()
-            if not responses:
-                break
-            for r in responses:
-                seq = running.get(r.uid)
-                if seq is None:
-                    continue
-                if not seq.tokens and seq.first is None:
-                    seq.first = r.logprobs
-                if r.finish_reason != "stop":
-                    seq.tokens.append(r.token)
-                if r.finish_reason is not None:
-                    finish(r.uid, r.finish_reason, r.token if r.finish_reason == "stop" else None)
-            now = time.monotonic()
-            for uid, seq in list(running.items()):
-                limit = reqs[seq.index].sampling.timeout_s
-                if now - seq.started > limit:
-                    gen.remove([uid])
-                    finish(
-                        uid,
-                        "length",
-                        cut=f"timeout: this prompt's own generation reached timeout_s={limit:g} s after "
-                        f"{len(seq.tokens)} tokens (text kept)",
-                    )
-            if stats.generation_steps and running:
-                step = stats.decode_time / stats.generation_steps
-                before = window.size
-                window.observe(len(responses), step, max_tokens, timeout)
-                excess = len(running) - window.size
-                if excess > 0:  # too many share a step to finish in time: the youngest wait again
-                    for uid, seq in sorted(running.items(), key=lambda kv: len(kv[1].tokens))[:excess]:
-                        gen.remove([uid])
-                        del running[uid]
-                        waiting.insert(0, seq.index)
-                    waiting.sort()
-                if self.note is not None and (not said_plan or window.size < before):  # first, and each shrink
-                    said_plan = True
-                    self.note(plan_line(len(waiting) + len(running), len(responses), step, window, max_tokens, timeout))
-            schedule()
-        for uid in list(running):  # the generator ran dry without finishing them: never silently
-            finish(uid, "length", cut="timeout: generation ended before this prompt finished (text kept)")
-        for i in waiting:
-            req = reqs[i]
-            out[req.key] = ResponseRecord(None, error="not generated: the batch ended before this prompt was scheduled")
-            if on_result is not None:
-                on_result(req, out[req.key])
+        group = _Group(self, gen, reqs, stops, out, on_result)
+        group.schedule()
+        while group.running and group.step():
+            group.schedule()
+        group.drain()
 
     def _wrapper_likelihood(self, prompt: list[int], prefix: list[Any] | None, wrapper: list[int]) -> dict[str, Any]:
         """Teacher-forced log-likelihood of the whole wrapper prefix (opener, function, parameter)
@@ -334,3 +231,152 @@ def _trim_stop(ids: list[int], stops: list[list[int]]) -> list[int]:
         if len(seq) > 1 and ids[-(len(seq) - 1) :] == seq[:-1]:
             return ids[: -(len(seq) - 1)]
     return ids
+
+
+class _Group:
+    """One sampling group's generation: its prompts (a shared prefix prefilled once), the window
+    of sequences that share a step, who waits and who runs, and each prompt's own clock."""
+
+    def __init__(
+        self,
+        backend: InProcessBackend,
+        gen: Any,
+        reqs: list[ChatRequest],
+        stops: list[list[int]],
+        out: dict[str, ResponseRecord],
+        on_result: OnResult | None,
+    ):
+        from pytest_punie.backends.firstposition import WRAPPER_AFTER_OPENER
+
+        self.backend, self.gen, self.reqs, self.stops, self.out, self.on_result = (
+            backend,
+            gen,
+            reqs,
+            stops,
+            out,
+            on_result,
+        )
+        self.prompts = [backend.encode_prompt(r.messages) for r in reqs]
+        self.opener = backend.opener_id()
+        after = backend._tokenizer.encode(WRAPPER_AFTER_OPENER, add_special_tokens=False)
+        self.wrapper = [self.opener, *after] if self.opener is not None else []
+        k = shared_prefix_length(self.prompts) if backend.share_prefix and len(self.prompts) > 1 else 0
+        self.prefix = backend._prefix_cache(self.prompts[0][:k]) if k >= backend.MIN_SHARED_PREFIX else None
+        backend.shared_prefix_tokens.append(k if self.prefix is not None else 0)
+        self.skip = k if self.prefix is not None else 0
+        self.max_tokens = max(r.sampling.max_tokens for r in reqs)
+        self.timeout = min(r.sampling.timeout_s for r in reqs)
+        self.window = Window(size=min(len(reqs), backend.max_batch), limit=backend.max_batch)
+        self.waiting = list(range(len(reqs)))  # indices into reqs, in order
+        self.running: dict[int, _Sequence] = {}  # uid -> sequence
+        self.said_plan = False
+
+    def schedule(self) -> None:
+        """Start waiting prompts while the window has room; each prompt's clock starts now."""
+        while self.waiting and len(self.running) < self.window.size:
+            i = self.waiting.pop(0)
+            caches = [_copy_cache(self.prefix)] if self.prefix is not None else None
+            uid = self.gen.insert([self.prompts[i][self.skip :]], [self.reqs[i].sampling.max_tokens], caches=caches)[0]
+            self.running[uid] = _Sequence(i, time.monotonic())
+
+    def step(self) -> bool:
+        """One generation step for every running sequence; False when the generator ran dry."""
+        with self.gen.stats() as stats:
+            responses = self.gen.next_generated()
+        if not responses:
+            return False
+        for r in responses:
+            seq = self.running.get(r.uid)
+            if seq is None:
+                continue
+            if not seq.tokens and seq.first is None:
+                seq.first = r.logprobs
+            if r.finish_reason != "stop":
+                seq.tokens.append(r.token)
+            if r.finish_reason is not None:
+                self.finish(r.uid, r.finish_reason, r.token if r.finish_reason == "stop" else None)
+        self._cut_overdue()
+        if stats.generation_steps and self.running:
+            self._fit_window(len(responses), stats.decode_time / stats.generation_steps)
+        return True
+
+    def _cut_overdue(self) -> None:
+        """A prompt past its own timeout_s is cut alone, its text kept and marked."""
+        now = time.monotonic()
+        for uid, seq in list(self.running.items()):
+            limit = self.reqs[seq.index].sampling.timeout_s
+            if now - seq.started > limit:
+                self.gen.remove([uid])
+                self.finish(
+                    uid,
+                    "length",
+                    cut=f"timeout: this prompt's own generation reached timeout_s={limit:g} s after "
+                    f"{len(seq.tokens)} tokens (text kept)",
+                )
+
+    def _fit_window(self, shared: int, step: float) -> None:
+        """Shrink the window when too many share a step to finish in time: the youngest wait again."""
+        before = self.window.size
+        self.window.observe(shared, step, self.max_tokens, self.timeout)
+        excess = len(self.running) - self.window.size
+        if excess > 0:
+            for uid, seq in sorted(self.running.items(), key=lambda kv: len(kv[1].tokens))[:excess]:
+                self.gen.remove([uid])
+                del self.running[uid]
+                self.waiting.insert(0, seq.index)
+            self.waiting.sort()
+        note = self.backend.note
+        if note is not None and (not self.said_plan or self.window.size < before):  # first, and each shrink
+            self.said_plan = True
+            waiting = len(self.waiting) + len(self.running)
+            note(plan_line(waiting, shared, step, self.window, self.max_tokens, self.timeout))
+
+    def finish(self, uid: int, finish_reason: str, stop_token: int | None = None, cut: str | None = None) -> None:
+        """A sequence ends: its record (first position and wrapper likelihood included) is made and reported."""
+        seq = self.running.pop(uid)
+        req = self.reqs[seq.index]
+        prompt = self.prompts[seq.index]
+        record = self.backend._record(req, prompt, seq.tokens, self.stops, finish_reason, stop_token, seq.started)
+        if seq.first is not None and record.response is not None and self.opener is not None:
+            record.response["punie"]["first_position"] = self._first_position(seq, req, prompt)
+        if cut is not None:
+            record.error = cut
+            if record.response is not None:
+                record.response["choices"][0]["finish_reason"] = "timeout"
+                record.response["punie"]["cut"] = cut
+        self.out[req.key] = record
+        if self.on_result is not None:
+            self.on_result(req, record)
+
+    def _first_position(self, seq: _Sequence, req: ChatRequest, prompt: list[int]) -> dict[str, Any]:
+        """The format lock at the first generated position, computed before the record is reported (and
+        kept in the response cache), so a cached rerun has it too; the harness's own forward pass is
+        not charged to the prompts still generating."""
+        import mlx.core as mx
+        import numpy as np
+
+        from pytest_punie.backends.firstposition import first_position
+
+        assert self.opener is not None
+        decode = self.backend._tokenizer.decode
+        lp = np.array(seq.first.astype(mx.float32))
+        first = first_position(lp, self.opener, req.sampling.top_p, lambda t: decode([t]), req.sampling.temperature)
+        paused = time.monotonic()
+        first["wrapper"] = self.backend._wrapper_likelihood(prompt[self.skip :], self.prefix, self.wrapper)
+        spent = time.monotonic() - paused
+        for other in self.running.values():
+            other.started += spent
+        return first
+
+    def drain(self) -> None:
+        """The end of the group: what the generator left unfinished is cut, never silently; what was
+        never scheduled is an error."""
+        for uid in list(self.running):
+            self.finish(uid, "length", cut="timeout: generation ended before this prompt finished (text kept)")
+        for i in self.waiting:
+            req = self.reqs[i]
+            self.out[req.key] = ResponseRecord(
+                None, error="not generated: the batch ended before this prompt was scheduled"
+            )
+            if self.on_result is not None:
+                self.on_result(req, self.out[req.key])
