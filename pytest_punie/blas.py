@@ -18,6 +18,7 @@ _loaded: str | None = None
 
 
 def mkl_library() -> str | None:
+    """The MKL library mlx's CPU build can use on Linux (much faster matmuls), or None for the reference BLAS."""
     if sys.platform != "linux" or os.environ.get("PUNIE_BLAS") == "reference":
         return None
     roots = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(sys.executable))}

@@ -16,6 +16,7 @@ class PunieError(Exception):
         super().__init__(self.describe())
 
     def describe(self) -> str:
+        """path:line: [key] message: the one line a user reads instead of a traceback."""
         if self.path is None:
             return self.message
         where = self.path if self.line is None else f"{self.path}:{self.line}"

@@ -8,6 +8,7 @@ from pytest_punie.suite.model import SCORERS
 
 
 def add_options(parser: pytest.Parser) -> None:
+    """Every --punie-* option and punie_* ini value, in groups."""
     group = parser.getgroup("punie", "pytest-punie: evaluate and validate fine-tuned MLX models")
     add_model_options(group, parser)
     add_sampling_options(group)
@@ -80,6 +81,7 @@ def add_model_options(group: pytest.OptionGroup, parser: pytest.Parser) -> None:
 
 
 def add_sampling_options(group: pytest.OptionGroup) -> None:
+    """The options that override a suite's sampling for this run."""
     group.addoption("--punie-temperature", type=float, metavar="T", help="override the suite's sampling temperature")
     group.addoption("--punie-max-tokens", type=int, metavar="N", help="override every prompt's max_tokens")
     group.addoption(
@@ -93,6 +95,7 @@ def add_sampling_options(group: pytest.OptionGroup) -> None:
 
 
 def add_scoring_options(group: pytest.OptionGroup) -> None:
+    """The options that choose the scorer and strict judging."""
     group.addoption("--punie-scorer", choices=SCORERS, help="judge with this scorer instead of the suite's primary one")
     group.addoption(
         "--punie-strict",
@@ -103,6 +106,7 @@ def add_scoring_options(group: pytest.OptionGroup) -> None:
 
 
 def add_output_options(group: pytest.OptionGroup, parser: pytest.Parser) -> None:
+    """Where the results document, reports and recorded responses are written."""
     group.addoption("--punie-json", metavar="PATH", help="write the results document (JSON) here")
     group.addoption("--punie-md", metavar="PATH", help="write a Markdown results document here")
     group.addoption("--punie-record", metavar="PATH", help="write the responses of this run as replayable JSONL")
@@ -200,6 +204,7 @@ def add_pipeline_options(group: pytest.OptionGroup) -> None:
 
 
 def add_tokenizer_options(group: pytest.OptionGroup) -> None:
+    """The tokenizer preflight's options."""
     group.addoption(
         "--punie-tokenizer",
         metavar="DIR",

@@ -23,14 +23,17 @@ def versions_of(*names: str) -> dict[str, str | None]:
 
 
 def package_versions() -> dict[str, str | None]:
+    """Python's and the packages' versions, recorded with every result."""
     return {"python": platform.python_version(), **versions_of(*PACKAGES)}
 
 
 def host() -> dict[str, str]:
+    """The machine a run ran on, recorded with every result."""
     return {"system": platform.system(), "machine": platform.machine(), "node": platform.node()}
 
 
 def now_utc() -> str:
+    """The time a run is stamped with, in UTC to the second."""
     return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
 
 

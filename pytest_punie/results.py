@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class PromptResult:
+    """One judged prompt: its scores, label, response and timing, as items hand it to the session."""
+
     suite: str  # suite file path (as collected)
     suite_digest: str
     id: str
@@ -36,10 +38,12 @@ class PromptResult:
 
     @property
     def score(self) -> Fraction:
+        """The primary scorer's score, the one thresholds are judged on."""
         return self.scores[self.primary_scorer]
 
     @property
     def got_response(self) -> bool:
+        """Whether a response came back at all (an error is not a miss)."""
         return self.error is None
 
     @classmethod
@@ -84,6 +88,7 @@ class PromptResult:
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> PromptResult:
+        """A result as an xdist worker sent it."""
         return cls(
             suite=data["suite"],
             suite_digest=data["suite_digest"],

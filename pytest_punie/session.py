@@ -37,6 +37,7 @@ def punie_session(config: pytest.Config) -> PunieSession:
 
 
 def find_session(config: pytest.Config) -> PunieSession | None:
+    """The run's session, if the plugin made one."""
     return config.stash.get(_KEY, None)
 
 
@@ -74,6 +75,7 @@ class PunieSession:
 
     @property
     def is_worker(self) -> bool:
+        """Whether this process is an xdist worker (the controller writes the reports)."""
         return hasattr(self.config, "workerinput")
 
     # -- what items ask for ------------------------------------------------------------
@@ -101,6 +103,7 @@ class PunieSession:
         return source
 
     def say(self, message: str) -> None:
+        """A progress line, shown live even while pytest captures output."""
         with self.progress() as log:
             log(message)
 
@@ -124,6 +127,7 @@ class PunieSession:
         return self._variant_sources[variant.name]
 
     def source_identity(self, variant_name: str) -> dict[str, Any] | None:
+        """What answered a variant, with the host and worker it ran on."""
         src = self._variant_sources.get(variant_name) if variant_name else self._source
         if src is None:
             return None
@@ -170,6 +174,7 @@ class PunieSession:
         return suite.system_prompt, str(example[1]["content"]) if example else suite.prompts[0].query
 
     def smoke_messages(self) -> tuple[dict[str, str], ...]:
+        """The smoke generation's messages (a suite's system prompt and a first prompt)."""
         return chat_messages(*self.smoke_prompt())
 
     def generator(self) -> Callable[..., dict[str, Any]]:
@@ -392,6 +397,7 @@ class PunieSession:
         return self.exit_status(doc, exitstatus)
 
     def expected_variants(self) -> tuple[str, ...]:
+        """The variants this run asks for, for the xdist scheduler."""
         from pytest_punie.sources.variants import variants_of
 
         try:
@@ -449,6 +455,7 @@ class PunieSession:
         return out
 
     def close(self) -> None:
+        """Stops what the run started and restores the SIGTERM handler it replaced."""
         if self._restore_sigterm:
             import signal
 

@@ -44,6 +44,7 @@ def space_separated(args: list[str] | tuple[str, ...]) -> list[str]:
 
 
 def space_separated_error(args: list[str] | tuple[str, ...], rootpath: Any, inipath: Any) -> str | None:
+    """The fix for '--punie-data DIR' written with a space, which pytest would take for a path."""
     found = space_separated(args)
     if not found:
         return None

@@ -26,15 +26,19 @@ class CategoryVerdict:
 
     @property
     def score(self) -> Fraction | None:
+        """The score the threshold is judged on (mean score or pass rate)."""
         return self.mean_score if self.metric == "mean_score" else self.pass_rate
 
     @property
     def complete(self) -> bool:
+        """Every prompt of the category ran."""
         return self.prompts_run == self.prompts_total
 
 
 @dataclass(frozen=True)
 class SuiteVerdict:
+    """A suite judged: each category, the overall and each metric against its threshold."""
+
     suite: Suite
     scorer: str
     categories: dict[str, CategoryVerdict]
@@ -44,6 +48,7 @@ class SuiteVerdict:
 
     @property
     def complete(self) -> bool:
+        """Every prompt of the suite ran."""
         return self.overall.complete
 
     @property
@@ -80,6 +85,7 @@ def _judge(
 
 
 def judge_suite(suite: Suite, results: list[PromptResult], scorer: str | None = None) -> SuiteVerdict:
+    """Judges a suite's results against its pre-registered thresholds, in exact fractions."""
     scorer = scorer or suite.primary_scorer
     by_id = {r.id: r for r in results}
     cats = {}

@@ -27,6 +27,8 @@ class ResponseRecord:
 
 @dataclass(frozen=True)
 class ChatRequest:
+    """One prompt as a backend sees it: the messages to send and the sampling to send them with."""
+
     key: str  # the prompt id (and repeat index), echoed back
     messages: tuple[dict[str, str], ...]
     sampling: Sampling
@@ -37,11 +39,19 @@ OnResult = Callable[[ChatRequest, ResponseRecord], None]
 
 
 class Backend(Protocol):
-    def identity(self) -> dict[str, Any]: ...
+    """What generates responses (in-process mlx-lm, an HTTP server, a pool of servers), as sources use it."""
 
-    def complete(self, requests: list[ChatRequest], on_result: OnResult | None = None) -> list[ResponseRecord]: ...
+    def identity(self) -> dict[str, Any]:
+        """What answers: the backend kind and where, recorded in every result's provenance."""
+        ...
 
-    def close(self) -> None: ...
+    def complete(self, requests: list[ChatRequest], on_result: OnResult | None = None) -> list[ResponseRecord]:
+        """Every request answered (or its error recorded), each reported as it finishes."""
+        ...
+
+    def close(self) -> None:
+        """Releases what the backend holds (a loaded model, connections)."""
+        ...
 
 
 def completion_dict(

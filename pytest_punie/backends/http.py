@@ -31,6 +31,7 @@ TOP_LOGPROBS = 11  # the most an OpenAI-compatible server (mlx_lm server include
 
 
 def request_body(model: str, req: ChatRequest) -> dict[str, Any]:
+    """The OpenAI-style chat request mlx_lm server expects, with the prompt's own sampling."""
     s = req.sampling
     body: dict[str, Any] = {
         "model": model,
@@ -57,6 +58,8 @@ def probe_body(model: str, req: ChatRequest) -> dict[str, Any]:
 
 
 class HttpBackend:
+    """An OpenAI-compatible chat server (mlx_lm server or another), asked over HTTP with bounded connections."""
+
     def __init__(
         self,
         url: str,
@@ -91,6 +94,7 @@ class HttpBackend:
             body["punie"] = {"token_ids": ids, "raw_text": self._decoder.decode(ids, skip_special_tokens=False)}
 
     def identity(self) -> dict[str, Any]:
+        """The server's URL and served model name on top of what the caller knows of the model."""
         return {**self._identity, "backend": "http", "url": self.url, "served_model": self.model}
 
     def reported_models(self) -> list[str] | str:
@@ -169,6 +173,7 @@ class HttpBackend:
         return complete_over([self], requests, on_result)
 
     def close(self) -> None:
+        """Nothing to release: each complete() opens and closes its own client."""
         pass
 
 
@@ -276,6 +281,7 @@ class EndpointPool:
         self.backends = backends
 
     def identity(self) -> dict[str, Any]:
+        """Every endpoint of the pool, so a result says which servers could have answered it."""
         return {
             "backend": "http-pool",
             "url": ", ".join(b.url for b in self.backends),
@@ -308,9 +314,11 @@ class EndpointPool:
         return None
 
     def complete(self, requests: list[ChatRequest], on_result: OnResult | None = None) -> list[ResponseRecord]:
+        """The requests shared out over every endpoint, each within its own concurrency."""
         return complete_over(self.backends, requests, on_result)
 
     def close(self) -> None:
+        """Nothing to release: the endpoints' clients close with each complete()."""
         pass
 
 
@@ -328,6 +336,7 @@ def malformed_reply(body: Any) -> str | None:
 
 
 def free_port() -> int:
+    """A loopback port nobody listens on now, for a managed server to take."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -346,9 +355,11 @@ class ManagedServer:
 
     @property
     def url(self) -> str:
+        """Where the started server answers."""
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ManagedServer:
+        """Starts the server and waits until our own child answers /health (never a foreign one on the port)."""
         import httpx
 
         from pytest_punie.blas import subprocess_env
@@ -414,6 +425,7 @@ class ManagedServer:
         self.proc = None
 
     def stop(self) -> None:
+        """Stops the server and removes the temporary folder this run made for it."""
         self._stop_process()
         if self.own_log_dir:
             shutil.rmtree(self.log_dir, ignore_errors=True)

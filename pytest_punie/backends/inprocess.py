@@ -32,6 +32,8 @@ class _Sequence:
 
 
 class InProcessBackend:
+    """mlx-lm's batch generator in this process: the model under test loaded once, prompts generated in windows."""
+
     MIN_SHARED_PREFIX = 16  # tokens: below this, prefilling the prefix once saves nothing worth a step
 
     def __init__(self, model_path: str | Path, identity: dict[str, Any] | None = None, share_prefix: bool = True):
@@ -46,6 +48,7 @@ class InProcessBackend:
         self.note: Callable[[str], None] | None = None  # the scheduling plan, said as it changes
 
     def identity(self) -> dict[str, Any]:
+        """The in-process backend and the BLAS it computes with, on top of the model's identity."""
         return {**self._identity, "backend": "in-process", "blas": self._blas()}
 
     def _blas(self) -> str:
@@ -54,6 +57,7 @@ class InProcessBackend:
         return blas_name()
 
     def load(self) -> None:
+        """Loads the model and tokenizer on first use (so importing the plugin loads nothing)."""
         if self._model is None:
             from pytest_punie.blas import preload
 
@@ -63,6 +67,7 @@ class InProcessBackend:
             self._model, self._tokenizer = load(str(self.model_path))[:2]
 
     def encode_prompt(self, messages: tuple[dict[str, str], ...]) -> list[int]:
+        """The prompt's tokens exactly as the chat template renders it, generation prompt included."""
         self.load()
         return list(self._tokenizer.apply_chat_template(list(messages), add_generation_prompt=True))
 
@@ -82,6 +87,7 @@ class InProcessBackend:
         return seqs
 
     def complete(self, requests: list[ChatRequest], on_result: OnResult | None = None) -> list[ResponseRecord]:
+        """Every request generated, grouped by sampling, each reported as it finishes."""
         self.load()
         import mlx.core as mx
         from mlx_lm.generate import BatchGenerator
@@ -172,6 +178,7 @@ class InProcessBackend:
         return ResponseRecord(response=response, seconds=round(time.monotonic() - started, 3))
 
     def close(self) -> None:
+        """Drops the model and tokenizer so their memory can go."""
         self._model = self._tokenizer = None
 
 

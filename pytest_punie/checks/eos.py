@@ -57,6 +57,7 @@ def check_eos(directory: Path, eos_token: str | None = None, source: str = "the 
 
 
 def eos_token_id(directory: Path, eos_token: str | None = None) -> tuple[str | None, int | None]:
+    """The end-of-turn token a model must stop on (given, or the chat template's) and its id."""
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(directory))

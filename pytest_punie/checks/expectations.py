@@ -28,6 +28,8 @@ DEFAULT_MIN_BITS = 5  # the users' lesson (Phase 5c): a fused LoRA model at 4 bi
 
 @dataclass(frozen=True)
 class PipelineExpectations:
+    """The pre-registered bounds a model's pipeline checks hold it to, each with where it came from."""
+
     loss: LossExpectations = field(default_factory=LossExpectations)
     min_bits: int = DEFAULT_MIN_BITS
     low_bits_on_purpose: bool = False
@@ -35,6 +37,7 @@ class PipelineExpectations:
     sources: tuple[tuple[str, str], ...] = ()
 
     def source(self, name: str) -> str:
+        """Where a bound came from (a suite, a registry entry, or the users' own default), for messages."""
         return dict(self.sources).get(name, "default: the users' own checks")
 
 

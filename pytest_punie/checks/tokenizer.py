@@ -34,12 +34,14 @@ def load_spec(path: Path) -> tuple[str, dict[str, int], dict[str, int]]:
 
 
 def load_tokenizer(directory: Path) -> Any:
+    """A tokenizer directory loaded as transformers does, which is what mlx-lm uses."""
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(directory))
 
 
 def check_single_tokens(tok: Any, spec_path: Path) -> list[str]:
+    """The family's special tokens each encode to their single expected id (a split token breaks tool calls)."""
     family, tokens, lines = load_spec(spec_path)
     out = []
     for text, expected in tokens.items():
@@ -53,11 +55,13 @@ def check_single_tokens(tok: Any, spec_path: Path) -> list[str]:
 
 
 def chat_template_text(tok: Any, system: str, user: str) -> str:
+    """The chat template rendered for [system, user] with the generation prompt, as text to compare."""
     msgs = list(chat_messages(system, user))
     return str(tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True))
 
 
 def check_chat_template(tok: Any, ref: Any, system: str, user: str) -> list[str]:
+    """The candidate's chat template renders like the reference's; the difference shown as a diff."""
     a, b = chat_template_text(tok, system, user), chat_template_text(ref, system, user)
     if a == b:
         return []
@@ -66,6 +70,7 @@ def check_chat_template(tok: Any, ref: Any, system: str, user: str) -> list[str]
 
 
 def special_positions(tok: Any, messages: list[dict[str, str]], specials: list[str]) -> list[tuple[int, str]]:
+    """Where each single-id special token sits in an encoded conversation."""
     ids = tok.apply_chat_template(messages, tokenize=True, return_dict=False)
     wanted = {}
     for s in specials:
@@ -76,6 +81,7 @@ def special_positions(tok: Any, messages: list[dict[str, str]], specials: list[s
 
 
 def check_example_encoding(tok: Any, ref: Any, messages: list[dict[str, str]], specials: list[str]) -> list[str]:
+    """Special tokens land at the same positions under both tokenizers; the first difference named."""
     a = special_positions(tok, messages, specials)
     b = special_positions(ref, messages, specials)
     if a == b:

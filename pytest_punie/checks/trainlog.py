@@ -45,6 +45,8 @@ CRASH = re.compile(
 
 @dataclass
 class TrainingLog:
+    """What an mlx_lm lora log says: train and val losses with their lines, saves, the planned iterations, crashes."""
+
     path: str
     format: str  # table | legacy | unknown
     train: list[tuple[int, float, int]] = field(default_factory=list)  # (iteration, loss, line)
@@ -57,6 +59,7 @@ class TrainingLog:
 
     @property
     def last_iter(self) -> int:
+        """The last iteration the log reached, for telling a finished run from a cut one."""
         return max((it for it, _, _ in self.train + self.val), default=0)
 
 
@@ -73,10 +76,12 @@ class LossExpectations:
     sources: tuple[tuple[str, str], ...] = ()
 
     def source(self, name: str) -> str:
+        """Where a loss bound came from, for messages."""
         return dict(self.sources).get(name, "default: the users' own checks")
 
 
 def parse_training_log(path: Path) -> TrainingLog:
+    """Reads both mlx-lm log formats (the table and the legacy lines), each loss with its line."""
     log = TrainingLog(str(path), "unknown")
     with open(path, encoding="utf-8", errors="replace") as fh:
         for lineno, raw in enumerate(fh, start=1):

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 
 @dataclass(frozen=True)
 class Finding:
+    """One data-lint finding, located at its file and line, in the user's terms."""
+
     check: str
     severity: str  # error | warning
     path: str
@@ -14,7 +16,9 @@ class Finding:
     message: str
 
     def where(self) -> str:
+        """path:line (or the path alone), as editors and terminals link it."""
         return f"{self.path}:{self.line}" if self.line is not None else self.path
 
     def to_dict(self) -> dict:
+        """The finding as the results document keeps it."""
         return asdict(self)

@@ -48,6 +48,8 @@ _TOOL_RESPONSE = re.compile(r"<tool_response>\s*(.*?)\s*(?:</tool_response>|$)",
 
 @dataclass
 class LintConfig:
+    """The lint's pre-registered bounds (tool share, calls per tool, field access, near-copies, length)."""
+
     tool_share: tuple[float, float] = (0.10, 0.80)
     min_tool_examples: int = 5  # fewer calls of a tool than this (in train) is flagged
     min_field_access: float = 0.5  # share of typed-tool programs that read a result field
@@ -87,6 +89,8 @@ class _State:
 
 
 class Linter:
+    """Walks a dataset line by line and collects located findings."""
+
     def __init__(self, config: LintConfig):
         self.cfg = config
         self.findings: list[Finding] = []
@@ -100,10 +104,12 @@ class Linter:
         self.train_queries: set[bytes] = set()
 
     def add(self, check: str, severity: str, path: Path, line: int | None, message: str) -> None:
+        """Records one finding."""
         self.findings.append(Finding(check, severity, str(path), line, message))
 
     # -- one example -------------------------------------------------------------------
     def example(self, st: _State, path: Path, line: int, obj: Any, split: str) -> None:
+        """Checks one example (its format, roles, tool calls and Code Mode programs) at its line."""
         if not isinstance(obj, dict) or not ("messages" in obj or "text" in obj):
             self.add("format", "error", path, line, 'expected an object with "messages" (or "text")')
             return
@@ -299,6 +305,7 @@ class Linter:
 
     # -- whole files ---------------------------------------------------------------------
     def finish_file(self, st: _State, path: Path, split: str) -> None:
+        """The per-file checks that need every example seen (tool share, calls per tool, field access)."""
         if not st.examples:
             self.add("format", "error", path, None, "no examples")
             return

@@ -15,6 +15,7 @@ NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 def save(directory: Path, name: str, doc: dict[str, Any]) -> Path:
+    """Saves a run as a named baseline, written whole or not at all (temp file, then rename)."""
     if not NAME.match(name):
         raise PunieError(None, None, f"baseline name {name!r}: use letters, digits, '.', '_' and '-'")
     directory.mkdir(parents=True, exist_ok=True)
@@ -26,6 +27,7 @@ def save(directory: Path, name: str, doc: dict[str, Any]) -> Path:
 
 
 def load(directory: Path, name_or_path: str) -> tuple[dict[str, Any], Path]:
+    """A baseline by name (or path), its bad content named with file and line, never a traceback."""
     path = Path(name_or_path)
     if not (path.suffix == ".json" and path.is_file()):
         path = directory / f"{name_or_path}.json"

@@ -26,11 +26,14 @@ class SuiteChanged(Exception):
 
 @dataclass
 class GateResult:
+    """The regression gate's verdict, its reasons, and the comparison the reports draw."""
+
     verdict: str  # PASS | FAIL | INCONCLUSIVE
     reasons: list[str] = field(default_factory=list)
     comparison: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The verdict as the results document keeps it (with the alpha it was decided at)."""
         return {"verdict": self.verdict, "reasons": self.reasons, "alpha": ALPHA}
 
 
@@ -47,6 +50,7 @@ def measurement(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_same_measurement(candidate: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
+    """What differs between what the two runs measured (suite, scorer, sampling): each a line."""
     a, b = measurement(candidate), measurement(baseline)
     return [f"{key}: baseline {b[key]!r}, candidate {a[key]!r}" for key in a if a[key] != b[key]]
 

@@ -12,6 +12,7 @@ def _ci(iv: list[float] | tuple[float, float] | None) -> str:
 
 
 def render_gate_terminal(doc: dict[str, Any]) -> list[str]:
+    """The gate's verdict, deltas and flips as terminal lines."""
     gate, comp = doc["gate"], doc["comparison"]
     if comp.get("kind") == "seed sets":
         from pytest_punie.gate.seedset import seed_set_lines
@@ -65,6 +66,7 @@ def what_n_prompts_can_show(comp: dict[str, Any]) -> str:
 
 
 def scope_lines(comp: dict[str, Any]) -> list[str]:
+    """Says when the two runs were compared on the prompts both have only."""
     scope = comp.get("scope") or {}
     if not scope.get("restricted"):
         return []
@@ -75,6 +77,7 @@ def scope_lines(comp: dict[str, Any]) -> list[str]:
 
 
 def render_gate_markdown(doc: dict[str, Any]) -> str:
+    """The gate's verdict, deltas and flips as Markdown (CI summaries, --punie-compare-md)."""
     gate, comp = doc["gate"], doc["comparison"]
     if comp.get("kind") == "seed sets":
         from pytest_punie.gate.seedset import seed_set_lines

@@ -15,6 +15,8 @@ from pytest_punie.report.write import write_text
 
 @dataclass(frozen=True)
 class GateOptions:
+    """What the command line asks of the gate: save a baseline, compare with one, where they live."""
+
     baseline_dir: Path
     save: str | None = None
     compare: str | None = None
@@ -23,6 +25,7 @@ class GateOptions:
 
     @classmethod
     def from_config(cls, config: Any) -> GateOptions:
+        """The gate's options read once from pytest's config."""
         return cls(
             baseline_dir=config.rootpath / config.getini("punie_baseline_dir"),
             save=config.getoption("punie_save"),
@@ -33,6 +36,7 @@ class GateOptions:
 
 
 def first_warning(doc: dict[str, Any]) -> str:
+    """The first warning's message, for a one-line refusal."""
     return str(doc["warnings"][0]["message"]) if doc.get("warnings") else "see the warnings"
 
 

@@ -11,6 +11,8 @@ from pytest_punie.errors import PunieError
 
 
 class CheckProblems(Exception):
+    """A check's problems, raised so the item fails with them in the user's terms."""
+
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("; ".join(problems))
@@ -28,10 +30,12 @@ class CheckItem(pytest.Item):
         self.add_marker(self.MARK)
 
     def fail_on(self, problems: list[str]) -> None:
+        """Fails the item when there are problems."""
         if problems:
             raise CheckProblems(problems)
 
     def repr_failure(self, excinfo, style=None):  # type: ignore[override]
+        """The check's purpose and each problem, never a traceback."""
         if isinstance(excinfo.value, CheckProblems):
             return "\n".join([f"{self.check}: {self.CHECKS[self.check]}", *(f"  {p}" for p in excinfo.value.problems)])
         if isinstance(excinfo.value, PunieError):

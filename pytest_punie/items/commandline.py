@@ -20,6 +20,7 @@ from pytest_punie.suites import packaged_suites
 
 
 def command_line_items(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> list[pytest.Item]:
+    """The items options ask for (artifacts, tokenizers, suites, datasets), added to what was collected."""
     out: list[pytest.Item] = [*artifact_items(session, config), *tokenizer_items(session, config)]
     out += suite_items(session, config, items)
     dirs = config.getoption("punie_data")

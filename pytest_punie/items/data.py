@@ -23,12 +23,15 @@ _LINT_CACHE = pytest.StashKey[dict[tuple[str, str], list[Finding]]]()
 
 
 class DataFindings(Exception):
+    """A data check's error findings, raised so the item fails with them."""
+
     def __init__(self, findings: list[Finding]):
         self.findings = findings
         super().__init__(f"{len(findings)} finding(s)")
 
 
 def lint_config(config: pytest.Config, suites: list[Suite]) -> LintConfig:
+    """The lint's bounds from the ini and the tokenizer, with the suites' prompts for the near-copy check."""
     lo, hi = (float(x) for x in config.getini("punie_lint_tool_share").split())
     tok = config.getoption("punie_tokenizer")
     if tok and Path(tok).is_dir():
@@ -47,16 +50,20 @@ def lint_config(config: pytest.Config, suites: list[Suite]) -> LintConfig:
 
 
 class DatasetCollector(pytest.Collector):
+    """One dataset folder: an item per lint check, all from one lint pass."""
+
     def __init__(self, *, dataset: Path, suites: list[Suite], **kwargs: Any):
         super().__init__(**kwargs)
         self.dataset = dataset
         self.suites = suites
 
     def collect(self):  # type: ignore[override]
+        """An item per lint check."""
         for check in CHECKS:
             yield DataCheckItem.from_parent(self, name=check, check=check)
 
     def findings(self) -> list[Finding]:
+        """The dataset linted once per run (and per set of suites), shared by its check items."""
         cache = self.config.stash.setdefault(_LINT_CACHE, {})
         suites = self._serving()
         key = (str(self.dataset.resolve()), ",".join(s.digest for s in suites))
@@ -76,6 +83,8 @@ class DatasetCollector(pytest.Collector):
 
 
 class DataCheckItem(pytest.Item):
+    """One lint check over one dataset: fails on its error findings, warns on the rest."""
+
     def __init__(self, *, check: str, **kwargs: Any):
         super().__init__(**kwargs)
         self.check = check
@@ -84,10 +93,12 @@ class DataCheckItem(pytest.Item):
 
     @property
     def dataset(self) -> DatasetCollector:
+        """The dataset collector this check belongs to."""
         assert isinstance(self.parent, DatasetCollector)
         return self.parent
 
     def runtest(self) -> None:
+        """Fails with this check's error findings; its warnings are shown, not failed on."""
         if self.check == "length" and not self.config.getoption("punie_tokenizer"):
             pytest.skip("the length check needs the model's tokenizer: --punie-tokenizer=DIR")
         mine = [f for f in self.dataset.findings() if f.check == self.check]
@@ -97,6 +108,7 @@ class DataCheckItem(pytest.Item):
             raise DataFindings(mine)
 
     def repr_failure(self, excinfo, style=None):  # type: ignore[override]
+        """Each finding at its file and line (the first 50), never a traceback."""
         if isinstance(excinfo.value, DataFindings):
             lines = [f"{self.check}: {CHECKS[self.check]}"]
             for f in excinfo.value.findings[:50]:
@@ -107,4 +119,5 @@ class DataCheckItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):
+        """Where pytest says the check is: the dataset, not this plugin's code."""
         return self.dataset.dataset, None, f"data lint {self.check} [{self.dataset.dataset}]"

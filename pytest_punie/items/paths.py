@@ -9,6 +9,7 @@ import pytest
 
 
 def suite_globs(config: pytest.Config) -> list[str]:
+    """The ini's suite globs (punie_suites), empty ones dropped."""
     return [g for g in config.getini("punie_suites") if g]
 
 
@@ -20,6 +21,7 @@ def glob_match(path: str, pattern: str) -> bool:
 
 
 def is_suite_file(config: pytest.Config, path: Path) -> bool:
+    """Whether a YAML file is an eval suite by the ini's globs, so other YAML is never collected."""
     if path.suffix not in (".yaml", ".yml"):
         return False
     try:

@@ -40,6 +40,8 @@ CHECKS: dict[str, str] = {
 
 
 class PipelineItem(CheckItem):
+    """One pipeline check (training log, adapter, fused, quantized, eos, smoke) on a model or an artifact."""
+
     CHECKS = CHECKS
     MARK = "pipeline"
 
@@ -49,6 +51,7 @@ class PipelineItem(CheckItem):
         self.artifact = artifact
 
     def runtest(self) -> None:
+        """Fails with the check's problems."""
         self.fail_on(self._problems())
 
     def _expect(self, entry: dict[str, Any] | None, adapter: Path | None) -> PipelineExpectations:
@@ -121,6 +124,7 @@ class PipelineItem(CheckItem):
         raise AssertionError(self.check)
 
     def reportinfo(self):
+        """Where pytest says the check is: the artifact or the model's name."""
         return (
             self.artifact or Path(str(self.fspath)),
             None,
@@ -203,6 +207,8 @@ def pipeline_items(parent: pytest.Collector, name: str, entry: dict[str, Any]) -
 
 
 class PipelineCollector(pytest.Collector):
+    """The pipeline checks of the model under test, or one item naming why it cannot be resolved."""
+
     def __init__(self, *, model_name: str, entry: dict[str, Any], error: PunieError | None = None, **kw: Any):
         super().__init__(**kw)
         self.model_name = model_name
@@ -228,6 +234,7 @@ class PipelineCollector(pytest.Collector):
         return cls.from_parent(parent, name=f"pipeline[{name}]", model_name=name, entry=spec.entry)
 
     def collect(self):  # type: ignore[override]
+        """An item per pipeline check, or the model's error as an item."""
         if self.error is not None:
             return [ModelErrorItem.from_parent(self, name="model", check="model", error=self.error)]
         return pipeline_items(self, self.model_name, self.entry)
@@ -244,6 +251,7 @@ class ModelErrorItem(CheckItem):
         self.error = error
 
     def runtest(self) -> None:
+        """Fails with the model's error, so it is reported where the checks would be."""
         raise self.error
 
 

@@ -44,7 +44,10 @@ class NoResponse(Exception):
 
 
 class SuiteFile(pytest.File):
+    """A suite YAML file collected as one item per prompt (non-python tests, as pytest's example)."""
+
     def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
+        """An item per prompt (per variant), or one item naming the suite's error at its line."""
         try:
             suite = load_suite(self.path)
         except PunieError as err:
@@ -76,22 +79,29 @@ class SuiteFile(pytest.File):
 
 
 class SuiteErrorItem(pytest.Item):
+    """An invalid suite as an item: the other suites still collect and run."""
+
     def __init__(self, *, error: PunieError, **kwargs: Any):
         super().__init__(**kwargs)
         self.error = error
         self.add_marker(EVAL_MARK)
 
     def runtest(self) -> None:
+        """Fails with the suite's located error."""
         raise self.error
 
     def repr_failure(self, excinfo, style=None):  # type: ignore[override]
+        """The suite's error at its file and line."""
         return f"invalid suite: {self.error.describe()}"
 
     def reportinfo(self):
+        """Where pytest says the error is: the suite file, at the line."""
         return self.path, (self.error.line or 1) - 1, f"{self.path.name}: invalid suite"
 
 
 class PromptItem(pytest.Item):
+    """One prompt of a suite (at one variant): asked, scored by both scorers, passed or missed."""
+
     def __init__(self, *, suite: Suite, prompt: Prompt, variant: Variant | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.suite = suite
@@ -111,6 +121,7 @@ class PromptItem(pytest.Item):
         ]
 
     def runtest(self) -> None:
+        """Gets the response, scores it, records it; a miss when the primary score is under the pass score."""
         session = punie_session(self.config)
         started = time.monotonic()
         repeat = max(1, int(self.config.getoption("punie_repeat") or 1))
@@ -148,6 +159,7 @@ class PromptItem(pytest.Item):
 
     # -- reporting ----------------------------------------------------------------
     def repr_failure(self, excinfo, style=None):  # type: ignore[override]
+        """A miss in the user's terms: the prompt at its line, its label, both scores and what the model wrote."""
         exc = excinfo.value
         where = f"{self.path.name}:{self.prompt.line}"
         if isinstance(exc, PromptMissed):
@@ -176,6 +188,7 @@ class PromptItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):
+        """Where pytest says the prompt is: the suite file, at the prompt's line."""
         return self.path, self.prompt.line - 1, f"{self.suite.name}::{self.prompt.id} [{self.prompt.category}]"
 
 

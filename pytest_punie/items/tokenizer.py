@@ -25,6 +25,8 @@ TOKENIZER_CHECKS = {
 
 
 class TokenizerItem(CheckItem):
+    """One tokenizer preflight check, before a model is trained or served with it."""
+
     CHECKS = TOKENIZER_CHECKS
     MARK = "tokenizer"
 
@@ -35,6 +37,7 @@ class TokenizerItem(CheckItem):
         self.spec = spec
 
     def runtest(self) -> None:
+        """Fails with the check's problems."""
         self.fail_on(self._problems())
 
     def _problems(self) -> list[str]:
@@ -56,10 +59,12 @@ class TokenizerItem(CheckItem):
         return tk.check_example_encoding(cand, ref, messages, list(tokens))
 
     def reportinfo(self):
+        """Where pytest says the check is: the tokenizer family's spec."""
         return self.spec, None, f"tokenizer {self.check} [{self.tokenizer}]"
 
 
 def tokenizer_items(session: pytest.Session, config: pytest.Config) -> list[TokenizerItem]:
+    """The tokenizer preflight items --punie-tokenizer asks for."""
     tok = config.getoption("punie_tokenizer")
     if not tok:
         return []

@@ -26,12 +26,15 @@ MARKER = "punie-build.json"
 
 
 def default_cache_dir(root: Path) -> Path:
+    """Where builds are cached: PUNIE_CACHE_DIR, else the project's .punie/cache."""
     env = os.environ.get("PUNIE_CACHE_DIR")
     return Path(env).expanduser().resolve() if env else root / ".punie" / "cache"
 
 
 @dataclass(frozen=True)
 class Artifact:
+    """One cached build step's output: its step, key, folder, verified digest and record."""
+
     step: str
     key: str
     path: Path
@@ -46,18 +49,23 @@ class Artifact:
 
 
 class BuildCache:
+    """Content-addressed build steps: an entry appears whole, with its record, or not at all."""
+
     def __init__(self, root: Path, log: Callable[[str], None] = lambda _m: None):
         self.root = Path(root)
         self.log = log
         self.memo = DigestMemo(self.root / "digests.json")
 
     def digest(self, path: Path) -> str:
+        """A file's or folder's content digest, memoised by size and time stamps."""
         return path_digest(path, self.memo)
 
     def final_path(self, step: str, key: str) -> Path:
+        """Where a step's entry for these inputs lives."""
         return self.root / step / key
 
     def lookup(self, step: str, inputs: dict[str, Any]) -> Artifact | None:
+        """The entry built from these inputs, if there is one and it is whole."""
         key = inputs_key({"step": step, **inputs})
         path = self.final_path(step, key)
         if not path.exists():

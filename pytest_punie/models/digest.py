@@ -19,6 +19,7 @@ MODEL_FILE_SUFFIXES = (".safetensors", ".json", ".jinja", ".txt", ".model", ".ti
 
 
 def model_files(directory: Path) -> list[Path]:
+    """The files that make a model what it is (weights, config, tokenizer), our own record left out."""
     return sorted(
         p
         for p in directory.iterdir()
@@ -43,10 +44,12 @@ class DigestMemo:
                 self._data = {}
 
     def get(self, key: str, stamp: str) -> str | None:
+        """A remembered digest, when the file's stamp has not changed."""
         hit = self._data.get(key)
         return hit[1] if hit and hit[0] == stamp else None
 
     def put(self, key: str, stamp: str, digest: str) -> None:
+        """Remembers a digest with its stamp (written whole: temp file, then rename)."""
         self._data[key] = [stamp, digest]
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,5 +89,6 @@ def path_digest(path: Path, memo: DigestMemo | None = None) -> str:
 
 
 def inputs_key(inputs: dict) -> str:
+    """A build step's key: the digest of its inputs, so the same inputs find the same entry."""
     blob = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:20]

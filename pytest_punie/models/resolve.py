@@ -52,6 +52,8 @@ RECIPE_KEYS = {
 
 @dataclass
 class ModelSpec:
+    """A model name or path with its registry entry and where that entry came from."""
+
     name: str
     entry: dict[str, Any]
     source: str  # where the entry came from
@@ -59,6 +61,8 @@ class ModelSpec:
 
 @dataclass
 class ResolvedModel:
+    """A model directory found or built, validated and digest-verified in this run."""
+
     name: str
     path: Path
     digest: str
@@ -68,6 +72,7 @@ class ResolvedModel:
     verified_s: float | None = None  # seconds it took to hash every file in this run
 
     def identity(self) -> dict[str, Any]:
+        """The model as the results document records it: name, path, verified digest, build chain."""
         return {
             "kind": "model",
             "name": self.name,
@@ -151,6 +156,7 @@ def resolve_spec(value: str, root: Path) -> ModelSpec:
 
 
 def build_record(a: Artifact) -> dict[str, Any]:
+    """One build step as provenance records it."""
     out = {"step": a.step, "key": a.key, "digest": a.digest, "path": str(a.path), "built_now": a.built}
     if a.retired:
         out["retired"] = a.record["retired"]
@@ -174,6 +180,8 @@ def recipe_parts(model: ResolvedModel, root: Path) -> tuple[Path | None, Path | 
 
 
 class DamagedArtifact(Exception):
+    """A cached entry found damaged: moved aside and built again, once."""
+
     def __init__(self, path: Path, why: str):
         self.path, self.why = path, why
         super().__init__(why)

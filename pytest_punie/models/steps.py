@@ -124,6 +124,7 @@ def set_tool_parser_type(model_dir: Path, parser: str) -> None:
 
 
 def weights_bytes(model_dir: Path) -> int:
+    """The size of a model's weights, for the free-space check before a build."""
     return sum(p.stat().st_size for p in model_dir.glob("*.safetensors"))
 
 

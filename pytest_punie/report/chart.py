@@ -9,6 +9,7 @@ from typing import Any
 
 
 def render_chart(doc: dict[str, Any], path: Path) -> Path:
+    """The opt-in PNG chart (--punie-chart) of the first suite's categories."""
     import matplotlib
 
     matplotlib.use("Agg")

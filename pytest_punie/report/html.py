@@ -303,6 +303,7 @@ def _agreement(doc: dict[str, Any]) -> str:
 
 
 def render_html(doc: dict[str, Any]) -> str:
+    """The single-file HTML report: charts, tables, every prompt, no network."""
     prompts = doc["prompts"]
     filters = "".join(
         _options(key, sorted({str(p.get(field)) for p in prompts}))

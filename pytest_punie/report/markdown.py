@@ -31,6 +31,7 @@ def _snippet(prompt: dict[str, Any], width: int = 60) -> str:
 
 
 def render_markdown(doc: dict[str, Any]) -> str:
+    """The results as Markdown (a PR comment, a CI summary)."""
     if "suites" not in doc:  # a data lint (or pipeline) run: what ran and what was found
         return render_checks_markdown(doc)
     prov = doc["provenance"]

@@ -8,6 +8,7 @@ from typing import Any
 
 
 def matrix_of(doc: dict[str, Any]) -> dict[str, Any]:
+    """Each row's score and verdict at every variant, and whether it holds at all of them."""
     rows: dict[str, dict[str, Any]] = {}
     several = len({s["path"] for s in doc["suites"]}) > 1  # rows of two suites never share a name
     for suite in doc["suites"]:
@@ -23,6 +24,7 @@ def matrix_of(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def sweep_of(doc: dict[str, Any], identities: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A checkpoint sweep: each checkpoint's eval score beside its validation loss, and the best by each."""
     from pytest_punie.checks.trainlog import parse_training_log
 
     points = []
@@ -68,6 +70,7 @@ def sweep_of(doc: dict[str, Any], identities: dict[str, dict[str, Any]]) -> dict
 
 
 def render_matrix_terminal(doc: dict[str, Any]) -> list[str]:
+    """The variant matrix and the checkpoint sweep as terminal lines."""
     lines = []
     matrix = doc.get("matrix")
     if matrix:

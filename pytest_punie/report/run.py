@@ -63,6 +63,7 @@ def group_results(results: list[PromptResult]) -> dict[tuple[str, str], list[Pro
 def judge_results(
     results: list[PromptResult], scorer: str | None, root: Path | None = None
 ) -> list[tuple[SuiteVerdict, list[PromptResult]]]:
+    """The results grouped by suite and variant, each group judged against its suite (digest checked)."""
     out = []
     for (path, _variant), rs in sorted(group_results(results).items(), key=lambda kv: (kv[0][0], _order(kv[0][1]))):
         suite = load_suite(root / path if root else path)
@@ -149,6 +150,7 @@ def _identities(sources: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def build_run_document(
     results: list[PromptResult], sources: list[dict[str, Any]], findings: list[dict[str, Any]], facts: RunFacts
 ) -> dict[str, Any]:
+    """The whole run's document: the verdicts, the sources that answered, the findings, completeness."""
     if not results:  # a data-lint (or pipeline) run: findings and provenance only
         return {
             "format": FORMAT,

@@ -34,6 +34,7 @@ def _strict_mean(doc: dict[str, Any], suite: dict[str, Any], name: str, kind: st
 
 
 def render_terminal(doc: dict[str, Any]) -> list[str]:
+    """The per-category table and verdict printed at the end of a run."""
     lines: list[str] = []
     for suite in doc["suites"]:
         metric = next(iter(suite["categories"].values()))["metric"]
@@ -88,6 +89,7 @@ def render_terminal(doc: dict[str, Any]) -> list[str]:
 
 
 def verdict_reason(doc: dict[str, Any]) -> str:
+    """Why the verdict is what it is, in one clause."""
     if doc["verdict"] == "INVALID":
         return "the measurement is broken, not the model judged: see WARNING; exit status 6"
     if doc["verdict"] == "INCOMPLETE":
@@ -164,6 +166,7 @@ def sampling_text(samp: dict[str, Any]) -> str:
 
 
 def agreement_lines(doc: dict[str, Any]) -> list[str]:
+    """Where the legacy and strict scorers disagree, prompt by prompt."""
     agreement = doc.get("scorer_agreement")
     if not agreement:
         return []

@@ -19,6 +19,8 @@ from pytest_punie.results import PromptResult
 
 @dataclass(frozen=True)
 class OutputPaths:
+    """Where this run writes its results (asked paths and the run folder)."""
+
     json: str | None = None
     md: str | None = None
     chart: str | None = None
@@ -28,6 +30,7 @@ class OutputPaths:
 
     @classmethod
     def from_config(cls, config: Any) -> OutputPaths:
+        """The output paths read once from pytest's config."""
         runs = config.getini("punie_runs_dir")
         return cls(
             json=config.getoption("punie_json"),

@@ -45,6 +45,7 @@ class SampledResponse(ScoredResponse):
     extra: dict[str, Any] | None = None
 
     def details(self) -> dict[str, Any]:
+        """The scorer's details and the sampled run's own (repeats), together."""
         return {**super().details(), **(self.extra or {})}
 
 

@@ -31,6 +31,7 @@ LABELS = (
 
 
 def failure_label(parsed: ParsedResponse | None, strict: StrictResult, expect: Expectation) -> str:
+    """What went wrong with an answer, named (prose, wrong tool, unclosed think, ...), or that it was right."""
     if parsed is None:
         return "error"
     if control_tokens(parsed.content):

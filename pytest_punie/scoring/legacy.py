@@ -28,11 +28,14 @@ WRAPPER_BONUS = Fraction(1, 10)
 
 @dataclass(frozen=True)
 class LegacyExtraction:
+    """What the historical Phase 33 script looked at: whether the answer was wrapped, and the text it searched."""
+
     wrapped: bool
     body: str
 
 
 def legacy_extract(response: dict[str, Any] | None) -> LegacyExtraction:
+    """The text the historical script searched, reproduced exactly."""
     message = message_of(response)
     for fn in native_functions(message):
         name = fn.get("name")

@@ -62,10 +62,12 @@ def text_of(response: dict[str, Any] | None) -> str:
 
 
 def has_tool_marker(text: str) -> bool:
+    """Phase 26's raw-text rule: a tool call marker anywhere in the answer."""
     return any(marker in text for marker in TOOL_MARKERS)
 
 
 def field_patterns_in(text: str) -> list[str]:
+    """Phase 26's raw-text rule: which result-field patterns the answer contains."""
     return [p for p in FIELD_PATTERNS if p in text]
 
 

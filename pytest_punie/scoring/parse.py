@@ -41,11 +41,14 @@ class ToolCall:
 
     @property
     def wrapped(self) -> bool:
+        """Whether the call is the Code Mode wrapper (execute_code)."""
         return self.name == WRAPPER
 
 
 @dataclass(frozen=True)
 class ParsedResponse:
+    """An answer parsed once: visible text, think blocks and tool calls, for every scorer."""
+
     content: str
     visible_text: str  # content outside think blocks and tool calls
     calls: tuple[ToolCall, ...]
@@ -58,10 +61,12 @@ class ParsedResponse:
 
     @property
     def think_unclosed(self) -> bool:
+        """A <think> block never closed: the model thought until it ran out."""
         return self.think_opened and not self.think_closed
 
     @property
     def truncated(self) -> bool:
+        """Cut by the token budget, or a tool call never closed."""
         return self.finish_reason == "length" or any(not c.complete for c in self.calls)
 
 
@@ -77,6 +82,7 @@ def message_of(response: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def finish_reason_of(response: dict[str, Any] | None) -> str | None:
+    """Why generation stopped, as the response says."""
     if not isinstance(response, dict):
         return None
     choices = response.get("choices")
@@ -229,6 +235,7 @@ def written_text(response: dict[str, Any] | None) -> str:
 
 
 def parse_response(response: dict[str, Any] | None) -> ParsedResponse:
+    """Parses an answer from its raw text where kept (a dropped call is in it), else the served message."""
     message = message_of(response)
     content_null = message.get("content") is None
     raw = raw_text_of(response)

@@ -16,6 +16,8 @@ from pytest_punie.toolsurface import ToolSurface
 
 @dataclass(frozen=True)
 class CallSite:
+    """One tool call in a Code Mode program, with its literal arguments and line."""
+
     name: str
     args: tuple[Any, ...]  # literal values, or None where not a literal
     kwargs: dict[str, Any]
@@ -24,6 +26,8 @@ class CallSite:
 
 @dataclass
 class ProgramAnalysis:
+    """What a Code Mode program does in the sandbox's terms: calls, unknown names, imports, fields read."""
+
     syntax_error: str | None = None
     calls: list[CallSite] = field(default_factory=list)
     unknown_names: list[str] = field(default_factory=list)
@@ -33,6 +37,7 @@ class ProgramAnalysis:
 
     @property
     def tools_called(self) -> list[str]:
+        """The tools the program calls, in order."""
         return [c.name for c in self.calls]
 
 
@@ -183,6 +188,7 @@ class _Analyzer(ast.NodeVisitor):
 
 
 def analyze_program(code: str, surface: ToolSurface) -> ProgramAnalysis:
+    """Parses a program with ast and checks it against the tool surface, never running it."""
     out = ProgramAnalysis()
     try:
         tree = ast.parse(code)

@@ -20,6 +20,8 @@ from pytest_punie.toolsurface import ToolSurface
 
 @dataclass
 class StrictResult:
+    """The strict scorer's verdict on one answer, with everything it found."""
+
     score: Fraction
     wrapped_calls: int = 0
     direct_calls: list[str] = field(default_factory=list)

@@ -60,11 +60,14 @@ class ParserChoice:
 
 @dataclass
 class ParseOutcome:
+    """How the tool parser mlx-lm would serve with handled the sample calls."""
+
     total: int
     failures: list[tuple[CallSample, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
+        """Every sample call parsed."""
         return not self.failures
 
 
@@ -81,9 +84,11 @@ class ToolParserReport:
 
     @property
     def passed(self) -> bool:
+        """A parser was chosen and it parses every sample call."""
         return self.choice.name is not None and self.outcome.ok and self.outcome.total > 0
 
     def to_dict(self) -> dict[str, Any]:
+        """The preflight as the results document keeps it."""
         return {
             "tokenizer": self.tokenizer,
             "parser": self.choice.name,
@@ -97,6 +102,7 @@ class ToolParserReport:
         }
 
     def fix_text(self) -> str | None:
+        """The fix to propose (tool_parser_type), where to write it, or None."""
         if self.fix is None:
             return None
         if self.fix_registry:  # never a file inside the content-addressed cache: a rebuild would undo it
@@ -275,6 +281,7 @@ def try_parse(parse: Callable[..., Any], samples: list[CallSample]) -> ParseOutc
 
 
 def parser_modules() -> list[str]:
+    """The tool parsers the installed mlx-lm has."""
     import mlx_lm.tool_parsers as pkg
 
     return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__))

@@ -13,6 +13,8 @@ class MissingResponse(Exception):
 
 
 class ResponseSource(Protocol):
+    """Where items get responses from: a model, a server or a replay file."""
+
     def identity(self) -> dict[str, Any]:
         """What produced the responses (kind, path, digest, backend)."""
         ...
@@ -22,4 +24,6 @@ class ResponseSource(Protocol):
         the prompts of this suite this process will ask for, generated together."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Releases what the source holds."""
+        ...

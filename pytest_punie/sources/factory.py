@@ -23,6 +23,7 @@ SERVER_STATE = "server.json"
 
 
 def sampling_overrides(config: pytest.Config) -> dict[str, Any]:
+    """The run's sampling overrides from the command line."""
     return {
         "temperature": config.getoption("punie_temperature"),
         "max_tokens": config.getoption("punie_max_tokens"),
@@ -31,10 +32,12 @@ def sampling_overrides(config: pytest.Config) -> dict[str, Any]:
 
 
 def model_name(config: pytest.Config) -> str | None:
+    """The model asked for: --punie-model, else the ini's punie_model."""
     return config.getoption("punie_model") or config.getini("punie_model") or None
 
 
 def uses_model(config: pytest.Config) -> bool:
+    """Whether this run loads (or builds) a model, rather than replaying or asking a server."""
     return (
         not config.getoption("punie_responses")
         and not config.getoption("punie_server_url")
@@ -137,6 +140,7 @@ def shared_server_url(run_dir: Path, model_path: Path) -> str:
 
 
 def stop_shared_server(run_dir: Path) -> None:
+    """Stops the server xdist workers shared, at the end of the run."""
     from pytest_punie.backends.http import stop_pid
 
     state = run_dir / SERVER_STATE
@@ -283,12 +287,15 @@ class OwnedServerBackend:
         self.server = server
 
     def identity(self) -> dict[str, Any]:
+        """The server's identity."""
         return self.http.identity()
 
     def complete(self, requests: list[Any], on_result: Any = None) -> list[Any]:
+        """The requests asked of the server this run started."""
         return self.http.complete(requests, on_result)
 
     def close(self) -> None:
+        """Stops the server this run started."""
         self.server.stop()
 
 
@@ -340,6 +347,7 @@ def external_source(config: pytest.Config, overrides: dict[str, Any]) -> Any:
 
 
 def new_run_dir() -> Path:
+    """A scratch folder for this run's servers and state."""
     import tempfile
 
     return Path(tempfile.mkdtemp(prefix=f"punie-run-{os.getpid()}-"))

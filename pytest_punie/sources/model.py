@@ -16,10 +16,12 @@ from pytest_punie.suite.model import Prompt, Sampling, Suite, chat_messages
 
 
 def messages_for(suite: Suite, prompt: Prompt) -> tuple[dict[str, str], ...]:
+    """A prompt's messages: the suite's system prompt and the query."""
     return chat_messages(suite.system_prompt, prompt.query)
 
 
 def apply_overrides(sampling: Sampling, overrides: dict[str, Any]) -> Sampling:
+    """The prompt's sampling with the run's overrides applied."""
     return replace(sampling, **{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -64,6 +66,8 @@ class GenerationRate:
 
 
 class ModelSource:
+    """Responses from a backend, batched per suite, kept in the response cache."""
+
     def __init__(
         self,
         backend: Backend,
@@ -84,6 +88,7 @@ class ModelSource:
         self.prompt_sensitivity = False  # --punie-prompt-sensitivity: the lock under the suite's paraphrases
 
     def identity(self) -> dict[str, Any]:
+        """The model, backend, overrides and response cache behind the responses."""
         out = {**self._identity, **self.backend.identity(), "sampling_overrides": self.overrides}
         if self.timeout_scale != 1.0:
             out["timeout_scale"] = self.timeout_scale
@@ -92,6 +97,7 @@ class ModelSource:
         return out
 
     def request(self, suite: Suite, prompt: Prompt, sample: int = 0) -> ChatRequest:
+        """The request for one prompt (and repeat sample) with the run's overrides."""
         sampling = apply_overrides(suite.sampling_for(prompt), self.overrides)
         if self.timeout_scale != 1.0:  # how long we wait, not what is generated (not in the cache key)
             sampling = replace(sampling, timeout_s=sampling.timeout_s * self.timeout_scale)
@@ -100,6 +106,7 @@ class ModelSource:
         return ChatRequest(f"{prompt.id}#{sample}", messages_for(suite, prompt), sampling)
 
     def get(self, suite: Suite, prompt: Prompt, batch: list[Prompt], sample: int = 0) -> ResponseRecord:
+        """One prompt's response; its batch generated together on first ask."""
         key = (suite.digest, prompt.id, sample)
         if key not in self._cache:
             todo = [p for p in (batch if self.batch else [prompt]) if (suite.digest, p.id, sample) not in self._cache]
@@ -210,4 +217,5 @@ class ModelSource:
         return on_result
 
     def close(self) -> None:
+        """Closes the backend."""
         self.backend.close()

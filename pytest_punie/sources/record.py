@@ -10,6 +10,7 @@ from pytest_punie.results import PromptResult
 
 
 def write_record(path: Path, results: list[PromptResult], provenance: dict[str, Any]) -> None:
+    """The run's responses as a replayable JSONL file (--punie-record)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(json.dumps({"provenance": provenance}, ensure_ascii=False) + "\n")

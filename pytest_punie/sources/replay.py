@@ -65,6 +65,8 @@ def read_responses(path: str | Path) -> tuple[dict[str, ResponseRecord], dict[st
 
 
 class ReplaySource:
+    """Responses recorded earlier, replayed by prompt id: rescoring without a model."""
+
     def __init__(self, path: str | Path, repeated: bool = False):
         self.path = Path(path)
         self.repeated = repeated
@@ -72,6 +74,7 @@ class ReplaySource:
         self.digest = file_digest(self.path)
 
     def identity(self) -> dict[str, Any]:
+        """The replay file and its digest (and the provenance it recorded)."""
         out: dict[str, Any] = {"kind": "replay", "path": str(self.path), "digest": self.digest}
         if self.recorded_provenance:
             out["recorded"] = self.recorded_provenance
@@ -86,4 +89,5 @@ class ReplaySource:
             raise MissingResponse(f"{self.path} has no recorded response for {key!r}") from None
 
     def close(self) -> None:
+        """Nothing to release."""
         pass

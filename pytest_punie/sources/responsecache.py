@@ -27,6 +27,8 @@ FORMAT = (
 
 
 class ResponseCache:
+    """Responses kept by everything that determines them, so an identical rerun generates nothing."""
+
     def __init__(self, root: Path, artifact_digest: str, backend_kind: str):
         self.root = root
         self.digest = artifact_digest
@@ -37,6 +39,7 @@ class ResponseCache:
         self.misses = 0
 
     def key_material(self, request: ChatRequest) -> dict[str, Any]:
+        """Everything that determines a response: the artifact's digest, messages, sampling, backend, versions."""
         sampling = request.sampling.as_dict()
         sampling.pop("timeout_s")  # how long we wait does not change what is generated
         return {
@@ -48,6 +51,7 @@ class ResponseCache:
         }
 
     def key(self, request: ChatRequest) -> str:
+        """The cache key: the digest of the key material."""
         blob = json.dumps(self.key_material(request), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -57,6 +61,7 @@ class ResponseCache:
         return request.sampling.temperature == 0 or request.sampling.seed is not None
 
     def get(self, request: ChatRequest) -> ResponseRecord | None:
+        """A kept response for this exact request, never one made for another artifact."""
         if not self.cacheable(request):
             return None
         path = self.folder / f"{self.key(request)}.json"
@@ -90,5 +95,6 @@ class ResponseCache:
         os.replace(tmp, self.folder / f"{self.key(request)}.json")  # whole or absent, even if interrupted
 
     def summary(self) -> dict[str, Any]:
+        """Hits and misses, for the results document."""
         instance = f"{os.getpid()}:{id(self)}"  # one cache shared by two variants is counted once
         return {"hits": self.hits, "misses": self.misses, "folder": str(self.folder), "instance": instance}

@@ -17,6 +17,8 @@ CHECKPOINT = re.compile(r"^(\d{7})_adapters\.safetensors$")
 
 @dataclass(frozen=True)
 class Variant:
+    """One unit of work of a sweep: a temperature, a checkpoint or a training seed."""
+
     name: str = ""
     temperature: float | None = None
     checkpoint: Path | None = None
@@ -24,6 +26,7 @@ class Variant:
 
     @property
     def iteration(self) -> int | None:
+        """The checkpoint's training iteration, from its file name."""
         if self.checkpoint is None:
             return None
         m = CHECKPOINT.match(self.checkpoint.name)
@@ -31,6 +34,7 @@ class Variant:
 
 
 def checkpoints_of(adapter_dir: Path) -> list[Path]:
+    """The adapter checkpoints of a folder, in order, or an error naming the folder."""
     if not adapter_dir.is_dir():
         raise PunieError(adapter_dir, None, "--punie-checkpoints needs an adapter directory")
     found = sorted(p for p in adapter_dir.iterdir() if CHECKPOINT.match(p.name))
@@ -59,6 +63,7 @@ def registered_seeds(config: pytest.Config) -> list[int]:
 
 
 def variants_of(config: pytest.Config) -> list[Variant]:
+    """The variants the command line asks for (temperatures x checkpoints, or seeds)."""
     temps_opt = config.getoption("punie_temperatures")
     ckpt_opt = config.getoption("punie_checkpoints")
     temps: list[float | None] = [None]

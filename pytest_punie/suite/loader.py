@@ -63,6 +63,7 @@ def _reserved(what: str, name: str) -> str:
 
 
 def load_suite(path: str | Path, text: str | None = None) -> Suite:
+    """A suite file read, checked against the schema and the tool surface, every error at its line."""
     doc = load_located(path, text)
     check_schema(doc)
     data = doc.data

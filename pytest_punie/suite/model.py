@@ -48,6 +48,7 @@ class Threshold:
     text: str
 
     def holds(self, score: Fraction) -> bool:
+        """Whether a score meets the pre-registered threshold."""
         return _OPS[self.op](score, self.value)
 
     def __str__(self) -> str:
@@ -56,6 +57,8 @@ class Threshold:
 
 @dataclass(frozen=True)
 class Sampling:
+    """How a prompt is generated: temperature, top_p, budget, stops, deadline, seed."""
+
     temperature: float = 0.0
     top_p: float = 1.0
     max_tokens: int = 512
@@ -64,6 +67,7 @@ class Sampling:
     seed: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """The sampling as documents and cache keys record it."""
         return {
             "temperature": self.temperature,
             "top_p": self.top_p,
@@ -114,6 +118,8 @@ class Expectation:
 
 @dataclass(frozen=True)
 class Prompt:
+    """One prompt of a suite: its query, what it expects and where it is written."""
+
     id: str
     category: str
     query: str
@@ -125,6 +131,8 @@ class Prompt:
 
 @dataclass(frozen=True)
 class Category:
+    """A category of prompts with its pre-registered threshold and regression allowance."""
+
     name: str
     threshold: Threshold
     max_regression: Fraction | None
@@ -146,6 +154,8 @@ class Metric:
 
 @dataclass(frozen=True)
 class Suite:
+    """An eval suite as loaded: prompts, categories, thresholds, sampling, its digest."""
+
     name: str
     path: str
     digest: str
@@ -166,6 +176,7 @@ class Suite:
     legacy_rules: str = "phase33"
 
     def prompt(self, prompt_id: str) -> Prompt:
+        """A prompt by id."""
         for p in self.prompts:
             if p.id == prompt_id:
                 return p
@@ -177,6 +188,7 @@ class Suite:
         return {name: (base / rel).resolve() for name, rel in self.extra.get("datasets", {}).items()}
 
     def sampling_for(self, prompt: Prompt) -> Sampling:
+        """The suite's sampling with the prompt's own budget, where it has one."""
         if prompt.max_tokens is None:
             return self.sampling
         from dataclasses import replace

@@ -260,6 +260,7 @@ def _check(doc: LocatedYaml, value: Any, schema: dict[str, Any], path: KeyPath) 
 
 
 def schema_json() -> str:
+    """The suite schema as JSON (evalsuites/suite.schema.json, for editors)."""
     return json.dumps(SUITE_SCHEMA, indent=2, sort_keys=False) + "\n"
 
 

@@ -17,6 +17,7 @@ KeyPath = tuple[str | int, ...]
 
 
 def keypath_str(path: KeyPath) -> str:
+    """A key path as a person writes it: categories.git.threshold."""
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
@@ -32,6 +33,7 @@ class LocatedYaml:
         self.path = path
 
     def line(self, keypath: KeyPath) -> int | None:
+        """The line a key path was written at (or its nearest parent's)."""
         while keypath:
             if keypath in self.lines:
                 return self.lines[keypath]
@@ -39,6 +41,7 @@ class LocatedYaml:
         return self.lines.get(())
 
     def error(self, keypath: KeyPath, message: str) -> SuiteError:
+        """A suite error located at a key path's line."""
         return SuiteError(self.path, self.line(keypath), message, keypath_str(keypath))
 
 
@@ -106,6 +109,7 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_located(path: str | Path, text: str | None = None) -> LocatedYaml:
+    """YAML read with every key's line kept, duplicate keys refused."""
     file = Path(path)
     try:
         if text is None:

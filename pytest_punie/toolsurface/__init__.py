@@ -13,6 +13,8 @@ DEFAULT_SURFACE = Path(__file__).with_name("punie_tools.yaml")
 
 @dataclass(frozen=True)
 class ToolSpec:
+    """One tool of the sandbox: its parameters and what it returns."""
+
     name: str
     params: tuple[str, ...]
     required: int
@@ -32,12 +34,15 @@ class ToolSurface:
     builtins: frozenset[str]
 
     def fields_of(self, type_name: str) -> frozenset[str] | None:
+        """The fields of a result type, or None when it is not a typed result."""
         return self.types.get(type_name)
 
     def element_type(self, type_name: str, field: str) -> str | None:
+        """The element type of a result's list field."""
         return self.elements.get((type_name, field))
 
     def is_known_callable(self, name: str) -> bool:
+        """Whether the sandbox has this name (a tool or an allowed builtin)."""
         return name in self.tools or name in self.builtins
 
 
@@ -68,5 +73,6 @@ def _parse(raw: dict) -> ToolSurface:
 
 @lru_cache(maxsize=8)
 def load_surface(path: str | Path = DEFAULT_SURFACE) -> ToolSurface:
+    """The sandbox's tool surface, read from its YAML."""
     with open(path, encoding="utf-8") as fh:
         return _parse(yaml.safe_load(fh))

@@ -92,10 +92,12 @@ Fill = dict[str, Any]
 
 
 def code_mode(code: str) -> str:
+    """A Code Mode call as the model writes it: execute_code with the program inside."""
     return f"<tool_call><function=execute_code>\n<parameter=code>\n{code}\n</parameter>\n</function></tool_call>"
 
 
 def tool_response(text: str) -> str:
+    """A tool's result as the chat template wraps it."""
     return f"<tool_response>\n{text}\n</tool_response>"
 
 
@@ -775,6 +777,7 @@ def generate(system_prompts: str | tuple[str, ...], seed: int = SEED) -> dict[st
 
 
 def write_dataset(out_dir: str | Path, system_prompts: str | tuple[str, ...], seed: int = SEED) -> dict[str, Path]:
+    """Writes the generated train/valid/test splits as mlx_lm lora reads them."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {}

@@ -50,6 +50,7 @@ GENERIC_SYSTEM = "You are a helpful assistant. You can write Python code and cal
 
 
 def model_config(arch: str, eos_ids: list[int]) -> dict[str, Any]:
+    """The tiny model's config for an architecture (qwen3 or qwen3_moe), in float32 for the CPU."""
     cfg = dict(ARCHS[arch])
     # float32 on CPU: quantized matmul is ~10x slower in bf16, ~50x in fp16
     cfg.update({"torch_dtype": "float32", "eos_token_id": eos_ids, "bos_token_id": None})

@@ -50,6 +50,7 @@ CHAT_TEMPLATE = (
 
 
 def chat_texts(data_dir: Path) -> Iterator[str]:
+    """Every example rendered as chat text, to train the tiny BPE tokenizer on."""
     for split in ("train", "valid", "test"):
         path = data_dir / f"{split}.jsonl"
         if not path.exists():
