@@ -48,9 +48,9 @@ TARGETS: dict[str, list[str]] = {  # each target with the tests that guard it
     "pytest_punie/gate": NUMBERS,
     "pytest_punie/verdict.py": NUMBERS,
     "pytest_punie/stats.py": NUMBERS,
-    "pytest_punie/serving": ["tests/serving", "tests/scoring"],
-    "pytest_punie/suite": ["tests/suite"],
-    "pytest_punie/datalint": ["tests/datalint"],
+    "pytest_punie/serving": ["tests/serving", "tests/scoring", "tests/items"],
+    "pytest_punie/suite": ["tests/suite", "tests/scoring"],
+    "pytest_punie/datalint": ["tests/datalint", "tests/items"],
     "pytest_punie/checks": ["tests/checks"],
     "pytest_punie/sources/responsecache.py": ["tests/sources"],
 }
