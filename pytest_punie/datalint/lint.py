@@ -42,6 +42,7 @@ CHECKS = {
     "think": "<think> blocks used consistently and closed",
 }
 
+MAX_PROMPT_VARIANTS = 64  # system prompts remembered per file: memory stays bounded on any data
 PLACEHOLDERS = ("[tool execution completed]", "[no output]", "[tool output]", "[result]", "...")
 _TOOL_RESPONSE = re.compile(r"<tool_response>\s*(.*?)\s*(?:</tool_response>|$)", re.DOTALL)
 
@@ -220,7 +221,7 @@ class Linter:
     def _system(self, st: _State, path: Path, line: int, messages: list[dict[str, Any]]) -> None:
         if messages[0].get("role") == "system":
             prompt = str(messages[0].get("content") or "")
-            if prompt not in st.system_prompts and len(st.system_prompts) < 64:
+            if prompt not in st.system_prompts and len(st.system_prompts) < MAX_PROMPT_VARIANTS:
                 st.system_prompts[prompt] = line
             wanted = self.cfg.eval_system_prompts
             if wanted and prompt.strip() not in {w.strip() for w in wanted}:
@@ -327,7 +328,8 @@ class Linter:
                 "error",
                 path,
                 None,
-                f"{len(st.system_prompts)} different system prompts (first used at lines {lines})",
+                f"{len(st.system_prompts)}{'+' if len(st.system_prompts) >= MAX_PROMPT_VARIANTS else ''} "
+                f"different system prompts (first used at lines {lines})",
             )
         if (
             st.think_assistant
