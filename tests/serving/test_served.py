@@ -134,3 +134,25 @@ def test_scoring_any_served_shape_gives_a_known_label(value):
     scored = score_response({"choices": [{"message": value, "finish_reason": "tool_calls"}]}, PROMPT, load_surface())
     assert scored.label in LABELS
     assert all(0 <= v <= 1 for v in scored.scores.values())
+
+
+def test_as_written_replaces_only_the_first_message_and_keeps_the_rest():
+    from pytest_punie.serving.served import as_written
+
+    response = {
+        "id": "r1",
+        "choices": [
+            {"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": None}},
+            {"index": 1, "finish_reason": "stop", "message": {"role": "assistant", "content": "two"}},
+        ],
+        "punie": {"raw_text": "<tool_call>x</tool_call>"},
+    }
+    out = as_written(response)
+    assert out["id"] == "r1" and out["punie"] == response["punie"]
+    assert out["choices"][0] == {
+        "index": 0,
+        "finish_reason": "tool_calls",
+        "message": {"role": "assistant", "content": "<tool_call>x</tool_call>"},
+    }
+    assert out["choices"][1] == response["choices"][1]
+    assert response["choices"][0]["message"]["content"] is None  # the response itself is left as it was
