@@ -129,6 +129,21 @@ class Linter:
         query = _first_user(messages)
         if query is not None:
             self._query(st, path, line, query, split)
+        if self._turns(st, path, line, messages):
+            st.tool_examples += 1
+        if self._tokenizer is not None:
+            n = sum(len(self._tokenizer.encode(str(m.get("content") or "")).ids) + 4 for m in messages)
+            if n > self.cfg.max_seq_length:
+                self.add(
+                    "length",
+                    "error",
+                    path,
+                    line,
+                    f"{n} tokens, over the training max sequence length {self.cfg.max_seq_length} (truncated)",
+                )
+
+    def _turns(self, st: _State, path: Path, line: int, messages: list[dict[str, Any]]) -> bool:
+        """Each turn's own checks (think blocks, tool calls, tool responses); whether the example calls a tool."""
         called = False
         for i, m in enumerate(messages):
             content = m.get("content")
@@ -163,18 +178,7 @@ class Linter:
                     line,
                     f"message {i}: <tool_result> is not the training format; use <tool_response>",
                 )
-        if called:
-            st.tool_examples += 1
-        if self._tokenizer is not None:
-            n = sum(len(self._tokenizer.encode(str(m.get("content") or "")).ids) + 4 for m in messages)
-            if n > self.cfg.max_seq_length:
-                self.add(
-                    "length",
-                    "error",
-                    path,
-                    line,
-                    f"{n} tokens, over the training max sequence length {self.cfg.max_seq_length} (truncated)",
-                )
+        return called
 
     def _chatml(self, path: Path, line: int, text: Any) -> list[dict[str, Any]] | None:
         """mlx-lm's ``text`` format read into turns, so every check applies to it."""
