@@ -222,3 +222,30 @@ def add_tokenizer_options(group: pytest.OptionGroup) -> None:
         help="expected single-id tokens: evalsuites/tokenizers/NAME.yaml (default qwen3)",
     )
     group.addoption("--punie-tokenizer-spec", metavar="FILE", help="expected single-id tokens from this YAML instead")
+
+
+class _Recorder:
+    """Stands in for pytest's parser to read back what ``add_options`` declares."""
+
+    def __init__(self) -> None:
+        self.value_options: list[str] = []
+
+    def getgroup(self, *args: object, **kwargs: object) -> _Recorder:
+        """The one group every option is added to."""
+        return self
+
+    def addoption(self, *names: str, **kwargs: object) -> None:
+        """Records an option that takes a value (not a flag)."""
+        if kwargs.get("action") not in ("store_true", "store_false", "count"):
+            self.value_options += [n for n in names if n.startswith("--")]
+
+    def addini(self, *args: object, **kwargs: object) -> None:
+        """Ini values are not command-line options."""
+
+
+def value_options() -> tuple[str, ...]:
+    """Every option that takes a value, read from the declarations themselves (a value written
+    after a space is taken by pytest for a test path: the usage check needs them all)."""
+    recorder = _Recorder()
+    add_options(recorder)  # type: ignore[arg-type]
+    return tuple(recorder.value_options)

@@ -19,7 +19,7 @@ from pytest_punie.items.paths import is_suite_file
 from pytest_punie.items.prompts import PromptItem, SuiteErrorItem, SuiteFile
 from pytest_punie.items.scheduling import variant_scheduler
 from pytest_punie.items.selection import hold_back
-from pytest_punie.options import add_options
+from pytest_punie.options import add_options, value_options
 from pytest_punie.session import PunieSession, find_session, punie_session
 
 MARKERS = {
@@ -43,7 +43,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")  # "PyTorch was not found": not the user's business
     session = PunieSession(config)
     config.pluginmanager.register(session, "punie-session")
-    errors = [] if session.is_worker else session.usage_errors()
+    errors = [] if session.is_worker else session.usage_errors(value_options())
     if errors:
         raise pytest.UsageError("\n".join(f"pytest-punie: {e}" for e in errors))
     if config.getoption("punie_responses"):

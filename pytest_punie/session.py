@@ -221,8 +221,9 @@ class PunieSession:
         with capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext():
             yield log
 
-    def usage_errors(self) -> list[str]:
-        """What is wrong with how the run was asked for, before anything runs."""
+    def usage_errors(self, value_options: tuple[str, ...]) -> list[str]:
+        """What is wrong with how the run was asked for, before anything runs (``value_options``: the
+        options that take a value, as options.py declares them)."""
         from pytest_punie.models.resolve import resolve_spec
         from pytest_punie.models.validate import validate_model_dir
         from pytest_punie.sources.factory import model_name, uses_model
@@ -230,7 +231,7 @@ class PunieSession:
 
         config = self.config
         errors = option_errors(config)
-        spaced = space_separated_error(config.invocation_params.args, config.rootpath, config.inipath)
+        spaced = space_separated_error(config.invocation_params.args, value_options, config.rootpath, config.inipath)
         if spaced:
             errors.insert(0, spaced)
         from pytest_punie.suites import packaged_suites

@@ -7,45 +7,21 @@ from __future__ import annotations
 import os
 from typing import Any
 
-# options whose value is a path or a name: written with a space, pytest takes the value
-# for a test path while it picks the rootdir and config file (before any plugin loads)
-VALUE_OPTIONS = (
-    "--punie-model",
-    "--punie-responses",
-    "--punie-server-model",
-    "--punie-server-concurrency",
-    "--punie-data",
-    "--punie-train-log",
-    "--punie-adapter",
-    "--punie-tokenizer",
-    "--punie-reference-tokenizer",
-    "--punie-tokenizer-spec",
-    "--punie-checkpoints",
-    "--punie-seeds",
-    "--punie-base",
-    "--punie-json",
-    "--punie-md",
-    "--punie-html",
-    "--punie-record",
-    "--punie-chart",
-    "--punie-compare",
-    "--punie-compare-md",
-    "--punie-suite",
-)
 
-
-def space_separated(args: list[str] | tuple[str, ...]) -> list[str]:
+def space_separated(args: list[str] | tuple[str, ...], value_options: tuple[str, ...]) -> list[str]:
     """``--punie-data DIR`` forms whose DIR exists: pytest used DIR to choose its rootdir."""
     found = []
     for option, value in zip(args, [*args[1:], ""], strict=True):
-        if option in VALUE_OPTIONS and value and not value.startswith("-") and os.path.exists(value):
+        if option in value_options and value and not value.startswith("-") and os.path.exists(value):
             found.append(f"{option} {value}")
     return found
 
 
-def space_separated_error(args: list[str] | tuple[str, ...], rootpath: Any, inipath: Any) -> str | None:
+def space_separated_error(
+    args: list[str] | tuple[str, ...], value_options: tuple[str, ...], rootpath: Any, inipath: Any
+) -> str | None:
     """The fix for '--punie-data DIR' written with a space, which pytest would take for a path."""
-    found = space_separated(args)
+    found = space_separated(args, value_options)
     if not found:
         return None
     fixed = ", ".join(f.replace(" ", "=", 1) for f in found)

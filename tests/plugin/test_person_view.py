@@ -63,6 +63,15 @@ def test_a_space_separated_path_value_is_caught_with_the_fix(eval_project, tmp_p
     ok.stdout.fnmatch_lines([f"rootdir: {eval_project.path}"])
 
 
+def test_every_option_that_takes_a_value_is_known_to_the_space_check():
+    """Read from options.py's own declarations: an option added there is never missing from the check."""
+    from pytest_punie.options import value_options
+
+    names = value_options()
+    assert {"--punie-data", "--punie-model", "--punie-tokenizer-family", "--punie-temperatures"} <= set(names)
+    assert "--punie-strict" not in names and "--punie-no-cache" not in names  # flags take no value
+
+
 def test_the_packaged_suite_runs_in_a_project_without_one(pytester):
     shutil.copy(FIXTURES / "phase33b_responses.jsonl", pytester.path / "r.jsonl")
     pytester.makeini("[pytest]\n")
