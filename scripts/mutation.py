@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import ast
 import functools
+import inspect
 import json
 import os
 import signal
@@ -209,7 +210,13 @@ def module_name(path: str) -> str:
 
 def _rebind(module: ModuleType, old: dict[str, object]) -> None:
     """Every module that imported a name from ``module`` gets the mutated object."""
-    swaps = {id(obj): module.__dict__[name] for name, obj in old.items() if module.__dict__.get(name) is not obj}
+    # functions and classes only: a constant (an int, a str) may be the very object other modules hold
+    # for a value of their own (small ints are shared), and must not be swapped there
+    swaps = {
+        id(obj): module.__dict__[name]
+        for name, obj in old.items()
+        if module.__dict__.get(name) is not obj and (inspect.isfunction(obj) or inspect.isclass(obj))
+    }
     for mod in list(sys.modules.values()):
         if mod is None or mod is module:
             continue

@@ -123,12 +123,20 @@ def test_invalid_yaml_names_the_problem_and_where_it_started(tmp_path):
     assert "flow" in message  # the construct that was left open, with its line
 
 
+def test_a_yaml_error_without_a_context_is_one_clean_sentence(tmp_path):
+    path, _ = write(tmp_path, "suite: mini\nsystem_prompt: a: b\n")
+    with pytest.raises(SuiteError) as info:
+        load_located(path)
+    assert info.value.message == "invalid YAML: mapping values are not allowed in this context" and info.value.line == 2
+
+
 def test_key_paths_read_as_a_person_writes_them_and_lines_fall_back_to_the_parent(tmp_path):
     assert keypath_str(("prompts", 3, "expect", "tools", 0)) == "prompts[3].expect.tools[0]"
     assert keypath_str(("categories", "git", "threshold")) == "categories.git.threshold"
     assert keypath_str(()) == ""
     doc = LocatedYaml({}, {(): 1, ("prompts",): 4, ("prompts", 0): 5}, Path("x.yaml"))
     assert doc.line(("prompts", 0, "expect", "tools")) == 5  # not written itself: its nearest parent's line
+    assert doc.line(("prompts", 0, "expect")) == 5  # the parent, not the grandparent (line 4)
     assert doc.line(("nowhere", "at", "all")) == 1
     assert LocatedYaml({}, {}, Path("x.yaml")).line(("a",)) is None
 
@@ -174,6 +182,19 @@ def test_a_missing_required_key_is_named_at_its_mapping(tmp_path):
     path, text = write(tmp_path, doc)
     err = error_of(path)
     assert err.message == "missing required key 'query'" and err.line == line_of(text, "- id: l1")
+
+
+def test_empty_values_are_allowed_where_the_schema_allows_them(tmp_path):
+    path, _ = write(tmp_path, suite_dict(description="", datasets={}, pipeline_expect={}))
+    suite = load_suite(path)
+    assert suite.description == "" and suite.extra["datasets"] == {} and suite.extra["pipeline_expect"] == {}
+
+
+def test_a_pattern_error_says_what_is_expected_in_words(tmp_path):
+    path, text = write(tmp_path, suite_dict(overall_threshold="at least half"))
+    err = error_of(path)
+    assert err.message == "'at least half' does not match An operator and a value: '>= 0.95', '> 0.60' or '>= 95%'."
+    assert err.line == line_of(text, "overall_threshold:")
 
 
 def test_numbers_may_be_written_as_integers_and_the_bounds_hold_at_the_bound(tmp_path):
@@ -341,6 +362,33 @@ def test_expectations_are_described_in_the_words_a_failure_message_uses():
     assert reads.describe() == "hover (called through execute_code), its program reading type_name and doc"
     one = Expectation(tools=("hover",), keywords=(), fields=("type_name", "doc"), fields_match="any")
     assert one.describe().endswith("its program reading type_name or doc")
+
+
+def test_a_query_is_asked_with_the_suites_system_prompt_or_none():
+    from pytest_punie.suite.model import chat_messages
+
+    assert chat_messages("Be brief.", "status?") == (
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "status?"},
+    )
+    assert chat_messages(None, "status?") == ({"role": "user", "content": "status?"},)
+    assert chat_messages("", "status?") == ({"role": "user", "content": "status?"},)
+
+
+def test_sampling_is_recorded_whole():
+    assert Sampling(temperature=0.7, seed=3, stop=("<|im_end|>",)).as_dict() == {
+        "temperature": 0.7,
+        "top_p": 1.0,
+        "max_tokens": 512,
+        "stop": ["<|im_end|>"],
+        "timeout_s": 120.0,
+        "seed": 3,
+    }
+
+
+def test_datasets_are_resolved_beside_the_suite(tmp_path):
+    path, _ = write(tmp_path, suite_dict(datasets={"embedded": "../data", "here": "d"}))
+    assert load_suite(path).datasets() == {"embedded": (tmp_path / "../data").resolve(), "here": tmp_path / "d"}
 
 
 def test_a_threshold_reads_as_a_percentage():
