@@ -7,19 +7,30 @@ import os
 import shutil
 from pathlib import Path
 
-# pytester's inline runs drop modules first imported inside them, and numpy and
-# mlx cannot load twice in one process: import them before any inline run; MKL
-# first, as the plugin does, or mlx-cpu keeps its own BLAS (~25x slower builds)
+# MKL first, as the plugin does, before numpy (scipy, hypothesis extras) or mlx load any BLAS:
+# mlx-cpu otherwise keeps its own (~25x slower builds) and two BLAS in one process can abort it
 from pytest_punie.blas import preload
 
 preload()
-import mlx.core  # noqa: E402, F401
-import mlx_lm.utils  # noqa: E402, F401
-import numpy  # noqa: E402, F401
 import pytest  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def import_mlx_once() -> None:
+    """pytester's inline runs drop the modules first imported inside them, and numpy and mlx cannot
+    load twice in one process: they are imported before the first inline run. Tests that need no
+    model and run nothing inline never import mlx."""
+    import mlx.core  # noqa: F401
+    import mlx_lm.utils  # noqa: F401
+    import numpy  # noqa: F401
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before pytester takes its snapshot of the loaded modules (at its setup), mlx is loaded."""
+    if "pytester" in getattr(item, "fixturenames", ()):
+        import_mlx_once()
 
 # any JSON value: what a broken server or a hand-edited file may hand the scorers
 odd_json = st.recursive(
