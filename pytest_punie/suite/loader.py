@@ -62,27 +62,26 @@ def _reserved(what: str, name: str) -> str:
     )
 
 
-def load_suite(path: str | Path, text: str | None = None) -> Suite:
-    """A suite file read, checked against the schema and the tool surface, every error at its line."""
-    doc = load_located(path, text)
-    check_schema(doc)
-    data = doc.data
-    base = Path(path).parent
-
-    surface_path = data.get("tool_surface")
+def _surface(doc: LocatedYaml, base: Path) -> tuple[Any, Path]:
+    """The tool surface the suite names (beside it), or the packaged one; a missing or broken file is
+    an error at the ``tool_surface`` line."""
+    surface_path = doc.data.get("tool_surface")
     surface_file = (base / surface_path) if surface_path else DEFAULT_SURFACE
     if not surface_file.is_file():
         raise doc.error(("tool_surface",), f"tool surface file {surface_file} does not exist")
     try:
-        surface = load_surface(str(surface_file))
+        return load_surface(str(surface_file)), surface_file
     except (OSError, ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError) as exc:
         raise doc.error(
             ("tool_surface",),
             f"{surface_file} is not a tool surface (a YAML with wrapper, tools and types): {type(exc).__name__}",
         ) from None
 
+
+def _categories(doc: LocatedYaml) -> dict[str, Category]:
+    """The categories with their pre-registered thresholds; a reserved name is an error at its line."""
     categories: dict[str, Category] = {}
-    for name, spec in data["categories"].items():
+    for name, spec in doc.data["categories"].items():
         if name in RESERVED_NAMES:
             raise doc.error(("categories", name), _reserved("category", name))
         categories[name] = Category(
@@ -91,7 +90,53 @@ def load_suite(path: str | Path, text: str | None = None) -> Suite:
             max_regression=_fraction(spec.get("max_regression")),
             line=doc.line(("categories", name)) or 0,
         )
+    return categories
 
+
+def _check_expect(
+    doc: LocatedYaml, where: KeyPath, pid: str, exp: dict[str, Any], surface: Any, surface_file: Path
+) -> None:
+    """A prompt's expectation is one thing (a direct answer, or tool calls), and every tool,
+    argument and pattern it names exists on the surface."""
+    if exp.get("direct", False):
+        clash = [k for k in ("tools", "keywords", "args", "fields", "fields_match", "match") if k in exp]
+        if clash:
+            raise doc.error(
+                where + ("expect", clash[0]),
+                f"prompt {pid!r} expects a direct answer (direct: true): {clash[0]!r} describes a tool call",
+            )
+    elif "tools" not in exp:
+        raise doc.error(
+            where + ("expect",),
+            f"prompt {pid!r}: expect needs 'tools' (the tools a correct answer calls), "
+            "or 'direct: true' when no tool call is correct",
+        )
+    tools = tuple(exp.get("tools") or ())
+    for j, tool in enumerate(tools):
+        if tool not in surface.tools:
+            raise doc.error(
+                where + ("expect", "tools", j), f"{tool!r} is not a tool of the surface {surface_file.name}"
+            )
+    for tool, params in (exp.get("args") or {}).items():
+        if tool not in surface.tools:
+            raise doc.error(where + ("expect", "args", tool), f"{tool!r} is not a tool of the surface")
+        for param, pattern in params.items():
+            if param not in surface.tools[tool].params:
+                raise doc.error(
+                    where + ("expect", "args", tool, param),
+                    f"{tool} has no parameter {param!r} (it takes {', '.join(surface.tools[tool].params)})",
+                )
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise doc.error(where + ("expect", "args", tool, param), f"bad regular expression: {exc}") from None
+    _check_fields(doc, where, surface, surface_file.name, tools, tuple(exp.get("fields") or ()))
+
+
+def _prompts(doc: LocatedYaml, categories: dict[str, Category], surface: Any, surface_file: Path) -> list[Prompt]:
+    """Every prompt, checked: a unique id, a declared category, an expectation the surface can meet;
+    a category left with no prompt is an error at its line."""
+    data = doc.data
     prompts: list[Prompt] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(data["prompts"]):
@@ -108,69 +153,39 @@ def load_suite(path: str | Path, text: str | None = None) -> Suite:
                 f"prompt {pid!r} is in category {raw['category']!r}, which is not declared under categories{hint}",
             )
         exp = raw["expect"]
-        direct = bool(exp.get("direct", False))
-        if direct:
-            clash = [k for k in ("tools", "keywords", "args", "fields", "fields_match", "match") if k in exp]
-            if clash:
-                raise doc.error(
-                    where + ("expect", clash[0]),
-                    f"prompt {pid!r} expects a direct answer (direct: true): {clash[0]!r} describes a tool call",
-                )
-        elif "tools" not in exp:
-            raise doc.error(
-                where + ("expect",),
-                f"prompt {pid!r}: expect needs 'tools' (the tools a correct answer calls), "
-                "or 'direct: true' when no tool call is correct",
-            )
+        _check_expect(doc, where, pid, exp, surface, surface_file)
         tools = tuple(exp.get("tools") or ())
-        for j, tool in enumerate(tools):
-            if tool not in surface.tools:
-                raise doc.error(
-                    where + ("expect", "tools", j), f"{tool!r} is not a tool of the surface {surface_file.name}"
-                )
-        for tool, params in (exp.get("args") or {}).items():
-            if tool not in surface.tools:
-                raise doc.error(where + ("expect", "args", tool), f"{tool!r} is not a tool of the surface")
-            for param, pattern in params.items():
-                if param not in surface.tools[tool].params:
-                    raise doc.error(
-                        where + ("expect", "args", tool, param),
-                        f"{tool} has no parameter {param!r} (it takes {', '.join(surface.tools[tool].params)})",
-                    )
-                try:
-                    re.compile(pattern)
-                except re.error as exc:
-                    raise doc.error(where + ("expect", "args", tool, param), f"bad regular expression: {exc}") from None
-        _check_fields(doc, where, surface, surface_file.name, tools, tuple(exp.get("fields") or ()))
+        expect = Expectation(
+            tools=tools,
+            keywords=tuple(exp.get("keywords") or tools),
+            match=exp.get("match", "any"),
+            args={k: dict(v) for k, v in (exp.get("args") or {}).items()},
+            fields=tuple(exp.get("fields") or ()),
+            fields_match=exp.get("fields_match", "all"),
+            direct=bool(exp.get("direct", False)),
+            legacy_rules=data.get("legacy_rules", "phase33"),
+        )
         prompts.append(
             Prompt(
                 id=pid,
                 category=raw["category"],
                 query=raw["query"],
-                expect=Expectation(
-                    tools=tools,
-                    keywords=tuple(exp.get("keywords") or tools),
-                    match=exp.get("match", "any"),
-                    args={k: dict(v) for k, v in (exp.get("args") or {}).items()},
-                    fields=tuple(exp.get("fields") or ()),
-                    fields_match=exp.get("fields_match", "all"),
-                    direct=direct,
-                    legacy_rules=data.get("legacy_rules", "phase33"),
-                ),
+                expect=expect,
                 max_tokens=raw.get("max_tokens"),
                 critical=bool(raw.get("critical", False)),
                 line=doc.line(where) or 0,
             )
         )
-
     empty = [name for name in categories if not any(p.category == name for p in prompts)]
     if empty:
         raise doc.error(("categories", empty[0]), f"category {empty[0]!r} has no prompts")
+    return prompts
 
-    metrics = _metrics(doc, data.get("metrics") or {}, prompts, categories)
 
+def _sampling(data: dict[str, Any]) -> Sampling:
+    """The suite's sampling, with the defaults a suite that says nothing gets."""
     s = data.get("sampling") or {}
-    sampling = Sampling(
+    return Sampling(
         temperature=float(s.get("temperature", 0.0)),
         top_p=float(s.get("top_p", 1.0)),
         max_tokens=int(s.get("max_tokens", 512)),
@@ -178,6 +193,17 @@ def load_suite(path: str | Path, text: str | None = None) -> Suite:
         timeout_s=float(s.get("timeout_s", 120.0)),
         seed=s.get("seed"),
     )
+
+
+def load_suite(path: str | Path, text: str | None = None) -> Suite:
+    """A suite file read, checked against the schema and the tool surface, every error at its line."""
+    doc = load_located(path, text)
+    check_schema(doc)
+    data = doc.data
+    surface, surface_file = _surface(doc, Path(path).parent)
+    categories = _categories(doc)
+    prompts = _prompts(doc, categories, surface, surface_file)
+    metrics = _metrics(doc, data.get("metrics") or {}, prompts, categories)
     pass_score = _fraction(data.get("pass_score", 0.5))
     assert pass_score is not None
     return Suite(
@@ -186,7 +212,7 @@ def load_suite(path: str | Path, text: str | None = None) -> Suite:
         digest=canonical_digest(data),
         description=data.get("description", ""),
         system_prompt=data["system_prompt"],
-        sampling=sampling,
+        sampling=_sampling(data),
         primary_scorer=data.get("primary_scorer", "legacy"),
         threshold_metric=data.get("threshold_metric", "mean_score"),
         pass_score=pass_score,

@@ -327,6 +327,15 @@ def test_a_metric_by_category_takes_every_prompt_of_it_and_only_those(tmp_path):
     assert suite.metrics["lsp_rate"].line == line_of(text, "lsp_rate:")
 
 
+def test_a_metric_naming_a_near_miss_prompt_id_gets_the_hint(tmp_path):
+    path, text = write(tmp_path, suite_dict(metrics={"rate": {"prompts": ["g11"], "threshold": ">= 0.5"}}))
+    err = error_of(path)
+    assert err.message == "'g11' is not a prompt id of this suite; did you mean 'g1'?"
+    assert err.line == line_of(text, "- g11")
+    path, _ = write(tmp_path, suite_dict(metrics={"rate": {"categories": ["gti"], "threshold": ">= 0.5"}}))
+    assert error_of(path).message == "'gti' is not a category of this suite; did you mean 'git'?"
+
+
 def test_a_field_on_a_tool_whose_result_is_untyped_names_the_result_type(tmp_path):
     doc = suite_dict()
     doc["prompts"][0]["expect"]["tools"] = ["run_command"]
