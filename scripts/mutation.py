@@ -50,7 +50,7 @@ TARGETS: dict[str, list[str]] = {  # each target with the tests that guard it
     "pytest_punie/verdict.py": NUMBERS,
     "pytest_punie/stats.py": NUMBERS,
     "pytest_punie/serving": ["tests/serving", "tests/scoring", "tests/items"],
-    "pytest_punie/suite": ["tests/suite", "tests/scoring"],
+    "pytest_punie/suite": ["tests/suite", "tests/scoring", "tests/faults/test_suite_files.py"],
     "pytest_punie/datalint": ["tests/datalint", "tests/items"],
     "pytest_punie/checks": ["tests/checks"],
     "pytest_punie/sources/responsecache.py": ["tests/sources"],

@@ -82,14 +82,6 @@ def test_a_billion_laughs_is_refused_at_its_line(tmp_path):
     assert info.value.line == 1  # where the expanded node is written
 
 
-def test_a_recursive_alias_is_refused(tmp_path):
-    path = tmp_path / "loop.yaml"
-    path.write_text("a: &a\n  - *a\n")
-    with pytest.raises(SuiteError, match="refers to a node that contains it: the value would be infinite") as info:
-        load_located(path)
-    assert info.value.line == 1
-
-
 def test_nesting_is_allowed_to_its_depth_and_no_deeper(tmp_path):
     ok = tmp_path / "ok.yaml"
     ok.write_text("[" * MAX_DEPTH + "]" * MAX_DEPTH + "\n")  # the innermost list sits at depth 63
