@@ -8,11 +8,10 @@ document it was drawn from.
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from pytest_punie.report.document import key_prefix
-from pytest_punie.report.numbers import pct
+from pytest_punie.report.formatting import esc, pct
 from pytest_punie.report.terminal import judged_rows
 
 LABEL_W = 190  # the row names' column
@@ -21,10 +20,6 @@ VALUE_W = 150  # the figures to the right of the plot
 ROW_H = 24
 TOP = 22  # the axis labels above the first row
 CELL_W = 120  # one variant's column in the matrix
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def _x(fraction: float) -> float:
@@ -69,17 +64,17 @@ def _bar_row(name: str, row: dict[str, Any], y: float, baseline: float | None) -
     fill = {"pass": "#6cc08b", "fail": "#e07a6f", "unjudged": "#c9c9c9"}[state]
     mid = y + ROW_H / 2
     parts = [
-        f'<g class=row data-name="{_e(name)}">',
-        f'<text x="{LABEL_W - 8}" y="{mid + 4}" text-anchor=end font-size=12>{_e(name)}</text>',
-        f'<rect class="bar {state}" data-name="{_e(name)}" data-value="{score if score is not None else ""}" '
+        f'<g class=row data-name="{esc(name)}">',
+        f'<text x="{LABEL_W - 8}" y="{mid + 4}" text-anchor=end font-size=12>{esc(name)}</text>',
+        f'<rect class="bar {state}" data-name="{esc(name)}" data-value="{score if score is not None else ""}" '
         f'x="{LABEL_W}" y="{y + 4}" width="{_x(score or 0) - LABEL_W}" height="{ROW_H - 8}" fill="{fill}">'
-        f"<title>{_e(name)}: {pct(score)} ({state})</title></rect>",
+        f"<title>{esc(name)}: {pct(score)} ({state})</title></rect>",
     ]
     iv = row.get("interval")
     if iv:
         lo, hi = _x(iv["low"]), _x(iv["high"])
         parts.append(
-            f'<g class=interval data-name="{_e(name)}" data-low="{iv["low"]}" data-high="{iv["high"]}" '
+            f'<g class=interval data-name="{esc(name)}" data-low="{iv["low"]}" data-high="{iv["high"]}" '
             f'stroke="#333" stroke-width=1.2><title>pass rate {pct(iv.get("pass_rate"))}, 95% Wilson interval '
             f"{pct(iv['low'])} to {pct(iv['high'])} over {iv.get('n')} prompts</title>"
             f'<line x1="{lo}" x2="{hi}" y1="{mid}" y2="{mid}"/><line x1="{lo}" x2="{lo}" y1="{mid - 4}" '
@@ -89,20 +84,20 @@ def _bar_row(name: str, row: dict[str, Any], y: float, baseline: float | None) -
     if value is not None:
         x = _x(float(value))
         parts.append(
-            f'<line class=threshold data-name="{_e(name)}" data-value="{value}" x1="{x}" x2="{x}" y1="{y + 1}" '
-            f'y2="{y + ROW_H - 1}" stroke="#111" stroke-width=2.5><title>threshold {_e(row.get("threshold"))}'
+            f'<line class=threshold data-name="{esc(name)}" data-value="{value}" x1="{x}" x2="{x}" y1="{y + 1}" '
+            f'y2="{y + ROW_H - 1}" stroke="#111" stroke-width=2.5><title>threshold {esc(row.get("threshold"))}'
             "</title></line>"
         )
     text = f"{pct(score)} (threshold {row.get('threshold', '-')})"
     if baseline is not None:
         x = _x(baseline)
         parts.append(
-            f'<path class=baseline data-name="{_e(name)}" data-value="{baseline}" d="M{x - 5},{y} L{x + 5},{y} '
+            f'<path class=baseline data-name="{esc(name)}" data-value="{baseline}" d="M{x - 5},{y} L{x + 5},{y} '
             f'L{x},{y + 7} Z" fill="#1f5fbf"><title>baseline {pct(baseline)}</title></path>'
         )
         if score is not None:
             text += f" {(score - baseline) * 100:+.1f} vs baseline"
-    parts.append(f'<text x="{LABEL_W + PLOT_W + 8}" y="{mid + 4}" font-size=11 fill="#444">{_e(text)}</text></g>')
+    parts.append(f'<text x="{LABEL_W + PLOT_W + 8}" y="{mid + 4}" font-size=11 fill="#444">{esc(text)}</text></g>')
     return "".join(parts)
 
 
@@ -117,9 +112,9 @@ def category_chart(suite: dict[str, Any], baseline: dict[str, float] | None = No
     )
     title = f"{suite['suite']}" + (f" [{suite['variant']}]" if suite.get("variant") else "")
     return (
-        f'<svg class="chart categories" data-suite="{_e(title)}" role=img xmlns="http://www.w3.org/2000/svg" '
+        f'<svg class="chart categories" data-suite="{esc(title)}" role=img xmlns="http://www.w3.org/2000/svg" '
         f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="system-ui,sans-serif">'
-        f"<title>{_e(title)}: score per category against its threshold</title>{_axis(height)}{body}</svg>"
+        f"<title>{esc(title)}: score per category against its threshold</title>{_axis(height)}{body}</svg>"
     )
 
 
@@ -136,10 +131,10 @@ def failure_mode_chart(suite: dict[str, Any]) -> str:
         y = i * ROW_H
         good = label.endswith("-correct")
         bars.append(
-            f'<text x="{LABEL_W - 8}" y="{y + ROW_H / 2 + 4}" text-anchor=end font-size=12>{_e(label)}</text>'
-            f'<rect class=mode data-label="{_e(label)}" data-count="{count}" x="{LABEL_W}" y="{y + 4}" '
+            f'<text x="{LABEL_W - 8}" y="{y + ROW_H / 2 + 4}" text-anchor=end font-size=12>{esc(label)}</text>'
+            f'<rect class=mode data-label="{esc(label)}" data-count="{count}" x="{LABEL_W}" y="{y + 4}" '
             f'width="{round(count / most * PLOT_W, 1)}" height="{ROW_H - 8}" fill="{"#6cc08b" if good else "#b9a3d6"}">'
-            f"<title>{_e(label)}: {count}</title></rect>"
+            f"<title>{esc(label)}: {count}</title></rect>"
             f'<text x="{LABEL_W + count / most * PLOT_W + 6:.1f}" y="{y + ROW_H / 2 + 4}" font-size=11>{count}</text>'
         )
     return (
@@ -178,13 +173,13 @@ def _matrix_header(entries: list[dict[str, Any]], best: str | None, val: dict[st
         v = e["variant"]
         mark = " \u2605 best" if v == best else ""
         cells.append(
-            f'<text class="variant{" best" if v == best else ""}" data-variant="{_e(v)}" x="{x}" y="14" '
-            f'text-anchor=middle font-size=12 font-weight="{"bold" if v == best else "normal"}">{_e(v)}{mark}</text>'
+            f'<text class="variant{" best" if v == best else ""}" data-variant="{esc(v)}" x="{x}" y="14" '
+            f'text-anchor=middle font-size=12 font-weight="{"bold" if v == best else "normal"}">{esc(v)}{mark}</text>'
         )
         if v in val:
             loss = val[v]
             cells.append(
-                f'<text class=val-loss data-variant="{_e(v)}" data-value="{"" if loss is None else loss}" x="{x}" '
+                f'<text class=val-loss data-variant="{esc(v)}" data-value="{"" if loss is None else loss}" x="{x}" '
                 f'y="30" text-anchor=middle font-size=11 fill="#555">val loss {"-" if loss is None else f"{loss:.3f}"}'
                 "</text>"
             )
@@ -197,10 +192,10 @@ def _matrix_cell(name: str, variant: str, row: dict[str, Any], x: float, y: floa
     word = {True: "PASS", False: "FAIL", None: "-"}[passed]
     edge = ' stroke="#111" stroke-width=2' if best else ' stroke="#fff"'
     return (
-        f'<rect class=cell data-name="{_e(name)}" data-variant="{_e(variant)}" '
+        f'<rect class=cell data-name="{esc(name)}" data-variant="{esc(variant)}" '
         f'data-value="{"" if score is None else score}" data-passed="{word}" x="{x}" y="{y}" width="{CELL_W}" '
-        f'height="{ROW_H}" fill="{_colour(score)}"{edge}><title>{_e(name)} at {_e(variant)}: {pct(score)}, '
-        f"threshold {_e(row.get('threshold'))}: {word}</title></rect>"
+        f'height="{ROW_H}" fill="{_colour(score)}"{edge}><title>{esc(name)} at {esc(variant)}: {pct(score)}, '
+        f"threshold {esc(row.get('threshold'))}: {word}</title></rect>"
         f'<text x="{x + CELL_W / 2}" y="{y + ROW_H / 2 + 4}" text-anchor=middle font-size=11'
         f"{' font-weight=bold' if passed is False else ''}>{pct(score)} {word}</text>"
     )
@@ -223,18 +218,18 @@ def variant_matrix(entries: list[dict[str, Any]], sweep: dict[str, Any] | None =
     body = []
     for i, (name, first, kind) in enumerate(rows):
         y = top + i * ROW_H
-        body.append(f'<text x="{LABEL_W - 8}" y="{y + ROW_H / 2 + 4}" text-anchor=end font-size=12>{_e(name)}</text>')
+        body.append(f'<text x="{LABEL_W - 8}" y="{y + ROW_H / 2 + 4}" text-anchor=end font-size=12>{esc(name)}</text>')
         for j, e in enumerate(entries):
             row = (e["categories"] if kind == "category" else e.get("metrics") or {}).get(name, {})
             row = e["overall"] if kind == "overall" else row
             body.append(_matrix_cell(name, e["variant"], row, LABEL_W + j * CELL_W, y, e["variant"] == best))
         body.append(
             f'<text x="{LABEL_W + CELL_W * len(entries) + 8}" y="{y + ROW_H / 2 + 4}" font-size=11 fill="#444">'
-            f"threshold {_e(first.get('threshold', '-'))}</text>"
+            f"threshold {esc(first.get('threshold', '-'))}</text>"
         )
     return (
-        f'<svg class="chart matrix" data-suite="{_e(entries[0]["suite"])}" role=img '
+        f'<svg class="chart matrix" data-suite="{esc(entries[0]["suite"])}" role=img '
         f'xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'font-family="system-ui,sans-serif"><title>{_e(entries[0]["suite"])}: categories by variant</title>'
+        f'font-family="system-ui,sans-serif"><title>{esc(entries[0]["suite"])}: categories by variant</title>'
         f"{_matrix_header(entries, best, val)}{''.join(body)}</svg>"
     )

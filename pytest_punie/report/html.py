@@ -7,12 +7,11 @@ scores and the timings."""
 
 from __future__ import annotations
 
-import html
 import json
 from typing import Any
 
 from pytest_punie.report.charts import baseline_scores, category_chart, failure_mode_chart, variant_matrix
-from pytest_punie.report.numbers import pct
+from pytest_punie.report.formatting import esc, pct
 from pytest_punie.report.sidebyside import side_by_side
 from pytest_punie.report.terminal import agreement_lines, judged_rows, sampling_text, verdict_reason
 from pytest_punie.scoring.parse import written_text
@@ -57,12 +56,8 @@ apply();
 """
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _options(key: str, values: list[str]) -> str:
-    opts = "".join(f'<option value="{_e(v)}">{_e(v)}</option>' for v in ["all", *values])
+    opts = "".join(f'<option value="{esc(v)}">{esc(v)}</option>' for v in ["all", *values])
     return f'<label>{key} <select id="f-{key}">{opts}</select></label>'
 
 
@@ -75,14 +70,14 @@ def _categories(doc: dict[str, Any], suite: dict[str, Any]) -> str:
         interval = f"[{iv['low']:.2f}, {iv['high']:.2f}]" if iv else "-"
         verdict = {True: "PASS", False: "FAIL", None: "not judged"}[c["passed"]]
         rows.append(
-            f"<tr><td>{_e(name)}</td><td class=num>{c['prompts_run']}/{c['prompts']}</td>"
+            f"<tr><td>{esc(name)}</td><td class=num>{c['prompts_run']}/{c['prompts']}</td>"
             f"<td class=num>{c['prompts_passed']}</td><td class=num>{pct(c['score'])}</td>"
-            f"<td>{_e(c['threshold'])}</td><td class=num>{interval}</td><td>{verdict}</td></tr>"
+            f"<td>{esc(c['threshold'])}</td><td class=num>{interval}</td><td>{verdict}</td></tr>"
         )
     head = "<tr><th>category</th><th>prompts</th><th>passed</th><th>score</th><th>threshold</th>"
     head += "<th>pass rate 95% CI (prompts)</th><th>verdict</th></tr>"
     title = suite["suite"] + (f" [{suite['variant']}]" if suite.get("variant") else "")
-    heading = f"<h2>{_e(title)} <span class=small>({_e(suite['path'])}, scorer {_e(suite['scorer'])})</span></h2>"
+    heading = f"<h2>{esc(title)} <span class=small>({esc(suite['path'])}, scorer {esc(suite['scorer'])})</span></h2>"
     chart = category_chart(suite, baseline_scores(doc, suite))
     legend = (
         "<p class=small>bar: the thresholded score; black mark: the pre-registered threshold; whisker: the 95% "
@@ -114,8 +109,8 @@ def _lock_summary(suite: dict[str, Any]) -> str:
     for name, c in [*lock["categories"].items(), ("overall", lock["overall"])]:
         exp = c["expected_wrong_openings"]
         rows.append(
-            f"<tr><td>{_e(name)}</td><td class=num>{c['prompts']}</td>"
-            f"<td class=num>{c['min_margin']:+.2f} ({_e(c['min_margin_prompt'])})</td>"
+            f"<tr><td>{esc(name)}</td><td class=num>{c['prompts']}</td>"
+            f"<td class=num>{c['min_margin']:+.2f} ({esc(c['min_margin_prompt'])})</td>"
             f"<td class=num>{len(c['under_1_nat'])}</td>"
             + "".join(f"<td class=num>{exp[t]:.2f}</td>" if t in exp else "<td>-</td>" for t in ("0.3", "0.7", "1"))
             + "</tr>"
@@ -136,28 +131,28 @@ def _prompt_rows(doc: dict[str, Any]) -> str:
         served = str(p.get("served"))
         passed = "yes" if p["passed"] else "no"
         out.append(
-            f'<tr class=prompt data-category="{_e(p["category"])}" data-label="{_e(p["label"])}" '
-            f'data-pass="{passed}" data-served="{_e(served)}">'
-            f"<td>{_e(p['id'])}{_e(variant)}</td><td>{_e(p['category'])}</td>"
+            f'<tr class=prompt data-category="{esc(p["category"])}" data-label="{esc(p["label"])}" '
+            f'data-pass="{passed}" data-served="{esc(served)}">'
+            f"<td>{esc(p['id'])}{esc(variant)}</td><td>{esc(p['category'])}</td>"
             f"<td class=num>{p['scores']['legacy']:.2f}</td><td class=num>{p['scores']['strict']:.2f}</td>"
-            f"<td class={'pass' if p['passed'] else 'miss'}>{passed}</td><td>{_e(p['label'])}</td>"
-            f"<td>{_e(served)}</td><td class=num>{_lock_cell(p)}</td>"
+            f"<td class={'pass' if p['passed'] else 'miss'}>{passed}</td><td>{esc(p['label'])}</td>"
+            f"<td>{esc(served)}</td><td class=num>{_lock_cell(p)}</td>"
             f"<td class=num>{p.get('seconds') or 0:.2f}</td></tr>"
         )
         calls = ", ".join(d.get("tools_called") or []) or "none"
         joiner = " and " if expected.get("match") == "all" else " or "
         wanted = expected.get("text") or joiner.join(expected.get("tools") or [])
         direct = ", ".join(d.get("direct_calls") or [])
-        problems = "".join(f"<li>{_e(x)}</li>" for x in d.get("problems") or [])
+        problems = "".join(f"<li>{esc(x)}</li>" for x in d.get("problems") or [])
         out.append(
             "<tr class=detail><td colspan=9><details><summary>query, output, calls</summary>"
-            f"<p><b>query</b> {_e(p['query'])}</p>"
-            f"<p><b>expected</b> {_e(wanted)}"
-            f" &middot; <b>called</b> {_e(calls)}{' &middot; <b>direct</b> ' + _e(direct) if direct else ''}"
-            f" &middot; <b>finish</b> {_e(d.get('finish_reason'))}</p>"
+            f"<p><b>query</b> {esc(p['query'])}</p>"
+            f"<p><b>expected</b> {esc(wanted)}"
+            f" &middot; <b>called</b> {esc(calls)}{' &middot; <b>direct</b> ' + esc(direct) if direct else ''}"
+            f" &middot; <b>finish</b> {esc(d.get('finish_reason'))}</p>"
             f"{'<ul>' + problems + '</ul>' if problems else ''}"
-            f"{'<p><b>error</b> ' + _e(p['error']) + '</p>' if p.get('error') else ''}"
-            f"<pre>{_e(written_text(p.get('response')) or '(nothing)')}</pre></details></td></tr>"
+            f"{'<p><b>error</b> ' + esc(p['error']) + '</p>' if p.get('error') else ''}"
+            f"<pre>{esc(written_text(p.get('response')) or '(nothing)')}</pre></details></td></tr>"
         )
     return "".join(out)
 
@@ -166,18 +161,18 @@ def _comparison(doc: dict[str, Any]) -> str:
     comp, gate = doc.get("comparison"), doc.get("gate")
     if not gate:
         return ""
-    parts = [f"<h2 id=gate>Regression gate: {_e(gate['verdict'])}</h2><ul>"]
-    parts += [f"<li>{_e(r)}</li>" for r in gate.get("reasons", [])]
+    parts = [f"<h2 id=gate>Regression gate: {esc(gate['verdict'])}</h2><ul>"]
+    parts += [f"<li>{esc(r)}</li>" for r in gate.get("reasons", [])]
     parts.append("</ul>")
     if comp and comp.get("format_lock"):
         lk = comp["format_lock"]
         parts.append(
-            f"<p>Format lock <b>{_e(lk['verdict'])}</b>: median margin change {lk['median_change']:+.2f} nats over "
-            f"{lk['prompts']} prompts ({_e(lk['test'])}: p = {lk['p_value']:.4f})</p>"
+            f"<p>Format lock <b>{esc(lk['verdict'])}</b>: median margin change {lk['median_change']:+.2f} nats over "
+            f"{lk['prompts']} prompts ({esc(lk['test'])}: p = {lk['p_value']:.4f})</p>"
         )
     if comp and comp.get("kind") == "seed sets":
         rows = "".join(
-            f"<tr><td>{_e(path)}</td><td class=num>{pct(c['baseline_pass_rate'])} ({c['baseline_seeds']} seeds)</td>"
+            f"<tr><td>{esc(path)}</td><td class=num>{pct(c['baseline_pass_rate'])} ({c['baseline_seeds']} seeds)</td>"
             f"<td class=num>{pct(c['candidate_pass_rate'])} ({c['candidate_seeds']} seeds)</td>"
             f"<td class=num>{c['difference'] * 100:+.1f}</td>"
             f"<td>{c['interval']['low'] * 100:+.1f} to {c['interval']['high'] * 100:+.1f}</td></tr>"
@@ -189,7 +184,7 @@ def _comparison(doc: dict[str, Any]) -> str:
         )
     elif comp:
         rows = "".join(
-            f"<tr><td>{_e(n)}</td><td class=num>{pct(c['baseline'])}</td><td class=num>{pct(c['candidate'])}</td>"
+            f"<tr><td>{esc(n)}</td><td class=num>{pct(c['baseline'])}</td><td class=num>{pct(c['candidate'])}</td>"
             f"<td class=num>{c['delta'] * 100:+.1f}</td><td class=num>{c['worse']}</td><td class=num>{c['better']}</td>"
             f"<td class=num>{c['p_value']:.3f}</td></tr>"
             for n, c in comp["categories"].items()
@@ -206,7 +201,7 @@ def _comparison(doc: dict[str, Any]) -> str:
 def _flips(flips: list[dict[str, Any]]) -> str:
     """The prompts that changed between pass and miss, with their scores before and after."""
     rows = "".join(
-        f'<tr class=flip data-id="{_e(f["id"])}"><td>{_e(f["id"])}</td><td>{_e(f["category"])}</td>'
+        f'<tr class=flip data-id="{esc(f["id"])}"><td>{esc(f["id"])}</td><td>{esc(f["category"])}</td>'
         f"<td>{'pass' if f['from'] else 'miss'} &rarr; {'pass' if f['to'] else 'miss'}</td>"
         f"<td class=num>{f['score_from']:.2f} &rarr; {f['score_to']:.2f}</td></tr>"
         for f in flips
@@ -228,7 +223,7 @@ def _matrix(doc: dict[str, Any]) -> str:
     if sweep:
         best = sweep["best_by_eval"]
         best = best if isinstance(best, str) or best is None else ", ".join(f"{k} {v}" for k, v in best.items())
-        chosen = f"<p>best by eval: <b>{_e(best)}</b>; lowest validation loss: {_e(sweep['best_by_val_loss'])}</p>"
+        chosen = f"<p>best by eval: <b>{esc(best)}</b>; lowest validation loss: {esc(sweep['best_by_val_loss'])}</p>"
     legend = "<p class=small>cell colour: the score (red 0% to green 100%); outlined: the best variant</p>"
     return f"<h2>Variants</h2>{matrices}{legend}{chosen}"
 
@@ -243,7 +238,7 @@ def _seeds(doc: dict[str, Any]) -> str:
     for name, s in seeds.items():
         for seed, why in (s.get("not_measured") or {}).items():
             parts.append(
-                f"<p class=warn>{_e(name)}: seed {_e(seed)} not measured (left out of every figure): {_e(why)}</p>"
+                f"<p class=warn>{esc(name)}: seed {esc(seed)} not measured (left out of every figure): {esc(why)}</p>"
             )
         if not s["seeds"]:
             continue
@@ -259,24 +254,24 @@ def _seeds(doc: dict[str, Any]) -> str:
             interval = f"{pct(iv['low'])} - {pct(iv['high'])}" if iv else "-"
             sd = "-" if row["sd"] is None else f"{row['sd'] * 100:.1f}"
             rows.append(
-                f"<tr><td>{_e(row['name'])}</td>{cells}<td>{pct(row['min'])}</td><td>{pct(row['median'])}</td>"
+                f"<tr><td>{esc(row['name'])}</td>{cells}<td>{pct(row['min'])}</td><td>{pct(row['median'])}</td>"
                 f"<td>{pct(row['max'])}</td><td>{sd}</td><td>{interval}</td></tr>"
             )
         parts.append(
-            f"<h3>{_e(name)}</h3><table class=seeds><tr><th>category</th>{head}<th>min</th><th>median</th>"
+            f"<h3>{esc(name)}</h3><table class=seeds><tr><th>category</th>{head}<th>min</th><th>median</th>"
             f"<th>max</th><th>sd (points)</th><th>interval (seeds x prompts)</th></tr>{''.join(rows)}</table>"
         )
         luck = s["decided_by_luck"]
         parts.append(
             f"<p>Prompts decided by the seed (pass on some seeds, fail on others): {len(luck)} of "
-            f"{len(s['prompts'])}{': ' + _e(', '.join(luck)) if luck else ''}</p>"
+            f"{len(s['prompts'])}{': ' + esc(', '.join(luck)) if luck else ''}</p>"
         )
         rule = s.get("rule")
         if rule:
             oc = ", ".join(f"{o['pass_probability']:.2f} at {pct(o['rate'])}" for o in rule["operating_characteristic"])
             parts.append(
-                f"<p class=rule>Reproducibility: <b>{_e(rule['verdict'])}</b>: {_e(rule['why'])}. "
-                f"This rule passes with probability {_e(oc)} (true pass rate; {_e(rule['model'])}).</p>"
+                f"<p class=rule>Reproducibility: <b>{esc(rule['verdict'])}</b>: {esc(rule['why'])}. "
+                f"This rule passes with probability {esc(oc)} (true pass rate; {esc(rule['model'])}).</p>"
             )
     return "".join(parts)
 
@@ -288,8 +283,8 @@ def _gate_line(doc: dict[str, Any]) -> str:
         return ""
     against = (doc.get("comparison") or {}).get("baseline_name")
     return (
-        f'<p>Regression gate{" against " + _e(against) if against else ""}: <b class="{_e(gate["verdict"])}">'
-        f'{_e(gate["verdict"])}</b> (<a href="#gate">why</a>)</p>'
+        f'<p>Regression gate{" against " + esc(against) if against else ""}: <b class="{esc(gate["verdict"])}">'
+        f'{esc(gate["verdict"])}</b> (<a href="#gate">why</a>)</p>'
     )
 
 
@@ -298,8 +293,8 @@ def _agreement(doc: dict[str, Any]) -> str:
     lines = agreement_lines(doc)
     if not lines:
         return ""
-    rest = "".join(f"<div>{_e(line.strip())}</div>" for line in lines[1:])
-    return f"<details><summary>{_e(lines[0])}</summary>{rest}</details>" if rest else f"<p>{_e(lines[0])}</p>"
+    rest = "".join(f"<div>{esc(line.strip())}</div>" for line in lines[1:])
+    return f"<details><summary>{esc(lines[0])}</summary>{rest}</details>" if rest else f"<p>{esc(lines[0])}</p>"
 
 
 def render_html(doc: dict[str, Any]) -> str:
@@ -309,7 +304,7 @@ def render_html(doc: dict[str, Any]) -> str:
         _options(key, sorted({str(p.get(field)) for p in prompts}))
         for key, field in (("category", "category"), ("label", "label"), ("served", "served"))
     ) + _options("pass", ["yes", "no"])
-    warnings = "".join(f"<div class=warn>{_e(w['message'])}</div>" for w in doc.get("warnings") or [])
+    warnings = "".join(f"<div class=warn>{esc(w['message'])}</div>" for w in doc.get("warnings") or [])
     agreement = _agreement(doc)
     prov = doc["provenance"]
     model = prov.get("model", {})
@@ -319,20 +314,20 @@ def render_html(doc: dict[str, Any]) -> str:
         "<th>served</th><th>lock: P(opener), margin</th><th>seconds</th></tr>"
     )
     return f"""<!doctype html>
-<html lang=en><head><meta charset=utf-8><title>pytest-punie: {_e(doc["verdict"])}</title>
+<html lang=en><head><meta charset=utf-8><title>pytest-punie: {esc(doc["verdict"])}</title>
 <style>{_STYLE}</style></head><body>
-<h1>Eval results: <span class="{_e(doc["verdict"])}">{_e(doc["verdict"])}</span></h1>
-<p>{_e(verdict_reason(doc))}</p>{_gate_line(doc)}{warnings}
-<p class=small>model {_e(model.get("name") or model.get("kind"))} &middot; {_e(model.get("backend", ""))} &middot;
-{_e(model.get("digest") or model.get("path") or "")} &middot; sampling {_e(sampling_text(prov.get("sampling", {})))}
-&middot; {_e(prov.get("time"))}</p>
+<h1>Eval results: <span class="{esc(doc["verdict"])}">{esc(doc["verdict"])}</span></h1>
+<p>{esc(verdict_reason(doc))}</p>{_gate_line(doc)}{warnings}
+<p class=small>model {esc(model.get("name") or model.get("kind"))} &middot; {esc(model.get("backend", ""))} &middot;
+{esc(model.get("digest") or model.get("path") or "")} &middot; sampling {esc(sampling_text(prov.get("sampling", {})))}
+&middot; {esc(prov.get("time"))}</p>
 {_matrix(doc)}
 {"".join(_categories(doc, s) + _lock_summary(s) for s in doc["suites"])}
 {agreement}
 {_comparison(doc)}{_seeds(doc)}
 <h2>Prompts</h2><div id=filters>{filters} <span id=shown class=small></span></div>
 <table id=prompts>{head}{_prompt_rows(doc)}</table>
-<h2>Provenance</h2><pre>{_e(json.dumps(prov, indent=1, ensure_ascii=False))}</pre>
+<h2>Provenance</h2><pre>{esc(json.dumps(prov, indent=1, ensure_ascii=False))}</pre>
 <script id=punie-data type="application/json">{data}</script>
 <script>{_SCRIPT}</script>
 </body></html>

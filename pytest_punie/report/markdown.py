@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_punie.report.numbers import pct
+from pytest_punie.report.formatting import pct
 from pytest_punie.report.terminal import (
     agreement_lines,
     judged_rows,

@@ -6,15 +6,11 @@ documents alone (the baseline's answers are kept in the comparison)."""
 from __future__ import annotations
 
 import difflib
-import html
 import re
 from typing import Any
 
+from pytest_punie.report.formatting import esc
 from pytest_punie.scoring.parse import written_text
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def word_diff(before: str, after: str) -> str:
@@ -23,16 +19,16 @@ def word_diff(before: str, after: str) -> str:
     out = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if op in ("delete", "replace"):
-            out.append(f"<del>{_e(''.join(a[i1:i2]))}</del>")
+            out.append(f"<del>{esc(''.join(a[i1:i2]))}</del>")
         if op in ("insert", "replace"):
-            out.append(f"<ins>{_e(''.join(b[j1:j2]))}</ins>")
+            out.append(f"<ins>{esc(''.join(b[j1:j2]))}</ins>")
         if op == "equal":
-            out.append(_e("".join(a[i1:i2])))
+            out.append(esc("".join(a[i1:i2])))
     return "".join(out)
 
 
 def _mark(passed: bool, label: str, score: float) -> str:
-    return f"<span class={'pass' if passed else 'miss'}>{'pass' if passed else 'miss'}</span> {_e(label)} {score:.2f}"
+    return f"<span class={'pass' if passed else 'miss'}>{'pass' if passed else 'miss'}</span> {esc(label)} {score:.2f}"
 
 
 def side_by_side(doc: dict[str, Any]) -> str:
@@ -56,13 +52,13 @@ def side_by_side(doc: dict[str, Any]) -> str:
         flip = "flip" if bool(base["passed"]) != bool(cand["passed"]) else ""
         what = "same answer" if same else "answer changed"
         out.append(
-            f'<tr class="answer {flip}" data-id="{_e(base["id"])}" data-same="{"yes" if same else "no"}">'
-            f"<td>{_e(base['id'])}</td><td>{_e(cand['category'])}</td>"
+            f'<tr class="answer {flip}" data-id="{esc(base["id"])}" data-same="{"yes" if same else "no"}">'
+            f"<td>{esc(base['id'])}</td><td>{esc(cand['category'])}</td>"
             f"<td>{_mark(base['passed'], base['label'], base['score'])}</td>"
             f"<td>{_mark(cand['passed'], cand['label'], cand['score'])}</td><td>{what}</td></tr>"
             "<tr><td colspan=5><details><summary>baseline | candidate</summary><div class=sbs>"
-            f"<div><b>baseline</b><pre>{_e(base['text'] or '(nothing)')}</pre></div>"
-            f"<div><b>candidate</b><pre>{_e(text or '(nothing)')}</pre></div></div>"
+            f"<div><b>baseline</b><pre>{esc(base['text'] or '(nothing)')}</pre></div>"
+            f"<div><b>candidate</b><pre>{esc(text or '(nothing)')}</pre></div></div>"
             f"{'' if same else '<p><b>diff</b></p><pre class=diff>' + word_diff(base['text'], text) + '</pre>'}"
             "</details></td></tr>"
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_punie.report.numbers import pct
+from pytest_punie.report.formatting import pct
 
 
 def _verdict(passed: bool | None) -> str:
