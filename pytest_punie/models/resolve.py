@@ -128,19 +128,23 @@ def project_registry(root: Path) -> dict[str, dict[str, Any]]:
     return models
 
 
-def registry_source(value: str, root: Path, table: str = "", relative: bool = False) -> str:
+def registry_source(
+    value: str, root: Path, table: str = "", relative: bool = False, own: dict[str, Any] | None = None
+) -> str:
     """Where the entry of a model name (or its ``table``, e.g. ``.expect``) comes from, for messages:
-    the project's pyproject.toml or the built-in one."""
-    if value in project_registry(root):
-        return f"{'' if relative else str(root) + '/'}pyproject.toml [tool.punie.models.{value}{table}]"
+    the project's pyproject.toml (``own``: its registry, when already read) or the built-in one."""
+    if value in (project_registry(root) if own is None else own):
+        where = "pyproject.toml" if relative else str(root / "pyproject.toml")
+        return f"{where} [tool.punie.models.{value}{table}]"
     return f"pytest-punie's built-in {BUILTIN.name} [{value}{table}]"
 
 
 def resolve_spec(value: str, root: Path) -> ModelSpec:
     """A model name (the project's, else a built-in) or a directory -> what to load or build."""
-    registry = load_registry(root)
+    own = project_registry(root)
+    registry = {**builtin_models(), **own}
     if value in registry:
-        return ModelSpec(value, dict(registry[value]), registry_source(value, root))
+        return ModelSpec(value, dict(registry[value]), registry_source(value, root, own=own))
     path = Path(value).expanduser()
     if not path.is_absolute():
         path = (root / path) if (root / path).exists() else path.resolve()
