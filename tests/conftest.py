@@ -32,6 +32,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if "pytester" in getattr(item, "fixturenames", ()):
         import_mlx_once()
 
+
 # any JSON value: what a broken server or a hand-edited file may hand the scorers
 odd_json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),

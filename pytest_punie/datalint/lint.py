@@ -84,7 +84,6 @@ class _State:
         self.typed_with_fields = 0
         self.system_prompts: dict[str, int] = {}  # prompt -> first line (few variants expected)
         self.queries: dict[bytes, int] = {}
-        self.think_open = 0
         self.think_assistant = 0
         self.assistant_turns = 0
 
@@ -154,7 +153,6 @@ class Linter:
                 if "<think>" in content:
                     st.think_assistant += 1
                     if "</think>" not in content:
-                        st.think_open += 1
                         self.add("think", "error", path, line, f"message {i}: <think> is never closed")
                 if "<tool_call>" in content:
                     called = True

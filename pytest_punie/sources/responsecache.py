@@ -30,7 +30,6 @@ class ResponseCache:
     """Responses kept by everything that determines them, so an identical rerun generates nothing."""
 
     def __init__(self, root: Path, artifact_digest: str, backend_kind: str):
-        self.root = root
         self.digest = artifact_digest
         self.backend_kind = backend_kind
         self.versions = versions_of("mlx", "mlx-lm")

@@ -382,3 +382,79 @@ def test_the_first_tool_example_prefers_one_with_a_tool_response(tmp_path):
     assert first_tool_example([a, b], with_response=False) == bare["messages"]
     assert first_tool_example([a]) == bare["messages"]  # none answered: the first call will do
     assert first_tool_example([tmp_path / "none"]) is None
+
+
+def test_field_access_below_half_is_flagged_however_the_share_is_written(tmp_path):
+    reads = chat(("user", "r"), ("assistant", call("r = git_status('.')\nprint(r.clean)")))
+    prints = [chat(("user", f"p{i}"), ("assistant", call("r = git_status('.')\nprint(r)"))) for i in range(2)]
+    found = [f for f in lint(tmp_path, [reads, *prints]) if f[0] == "coverage"]
+    assert [f[4] for f in found] == [
+        "only 1/3 typed-tool programs read a result field (minimum 50%): print(result) teaches nothing"
+    ]
+
+
+def test_long_queries_are_cut_at_60_characters_in_every_message(tmp_path):
+    long = "Please show me the complete git status of this repository, every file, staged or not"
+    near = long[:-1] + "?"
+    found = lint(tmp_path, [qa(long), qa(near)], eval_queries=(long,))
+    assert ("eval-contamination", "error", "train.jsonl", 1, f"eval query in training data: {long[:60]!r}") in found
+    (nearly,) = [f for f in found if f[3] == 2]
+    assert nearly[4] == f"near-copy (0.99) of eval query {long!r}: {near[:60]!r}"
+
+
+def test_a_long_near_copy_is_still_found(tmp_path):
+    """difflib's autojunk would treat common characters of a 200+ character query as junk and miss it."""
+    original = ("Explain how the dependency injection container resolves services in this project " * 3).strip()
+    copy = original.replace("container", "containers", 1)
+    assert len(original) > 200
+    found = lint(tmp_path, [qa(copy)], eval_queries=(original,))
+    assert [f[0] for f in found] == ["eval-contamination"] and found[0][4].startswith("near-copy (1.00)")
+
+
+def test_where_two_system_prompts_differ_is_shown_from_their_start_or_15_characters_before(tmp_path):
+    row = [
+        chat(
+            ("system", "Be X and keep answers short, always, whatever is asked of you"),
+            ("user", "q"),
+            ("assistant", "a"),
+        )
+    ]
+    found = lint(tmp_path, row, eval_system_prompts=("Be Y and keep answers short, always, whatever is asked of you",))
+    assert found[0][4].endswith("first difference at character 3: 'Be X and keep answers short,'")
+
+
+def test_a_dataset_given_as_a_string_path_is_linted_the_same(tmp_path):
+    (tmp_path / "train.jsonl").write_text(json.dumps(qa("q")) + "\n")
+    assert lint_dataset(str(tmp_path), LintConfig(**LOOSE)) == lint_dataset(tmp_path, LintConfig(**LOOSE)) == []
+
+
+def test_one_example_of_either_format_or_neither_reads_as_messages_or_says_why():
+    from pytest_punie.datalint.examples import example_messages
+
+    messages = qa("q")["messages"]
+    assert example_messages({"messages": messages}) == messages
+    assert example_messages({"text": "<|im_start|>user\nq<|im_end|>"}) == [{"role": "user", "content": "q"}]
+    assert example_messages({"messages": messages, "text": ""}) == messages  # messages win
+    for obj, message in (
+        ({"messages": []}, '"messages" must be a non-empty list of objects'),
+        ({"messages": "q"}, '"messages" must be a non-empty list of objects'),
+        ({"messages": [messages[0], "x"]}, '"messages" must be a non-empty list of objects'),
+        ({"text": "  "}, '"text" is empty'),
+        ({"text": 3}, '"text" is empty'),
+        (["messages"], 'expected an object with "messages" (or "text")'),
+        ({"other": 1}, 'expected an object with "messages" (or "text")'),
+    ):
+        with pytest.raises(ExampleFormatError) as info:
+            example_messages(obj)
+        assert str(info.value) == message
+
+
+def test_chatml_edge_turns_read_as_written():
+    assert chatml_messages("<|im_start|>user\n<|im_end|>") == ([{"role": "user", "content": ""}], True)
+    long = "x" * 50 + "<|im_start|>user\nq<|im_end|>"
+    with pytest.raises(ExampleFormatError) as info:
+        chatml_messages(long)
+    assert str(info.value) == f"text outside a turn at character 0: {long[:40]!r}"
+    with pytest.raises(ExampleFormatError) as info:
+        chatml_messages("<|im_start|>" + "r" * 30)
+    assert str(info.value) == f"turn 0: <|im_start|> is followed by {'r' * 20!r}, not a role and a newline"

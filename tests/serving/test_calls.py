@@ -65,3 +65,14 @@ def test_paths_outside_the_root_are_shown_whole_and_missing_splits_skipped(tmp_p
     texts = call_texts([], [data], root=tmp_path / "project")
     assert texts == [(f"{data / 'train.jsonl'}:1 (message 1)", "t1")]
     assert call_texts([], [data]) == texts  # no root: every path whole
+
+
+def test_suites_given_as_a_generator_are_read_once_for_data_and_format(tmp_path):
+    data = _data(tmp_path / "data", train=["t1"])
+    suite = load_suite(_suite(tmp_path, datasets={"embedded": "../data"}))
+    texts = call_texts((s for s in [suite]), [], root=tmp_path)
+    assert [w for w, _ in texts] == [
+        "data/train.jsonl:1 (message 1)",
+        f"{suite.path}: the suite's expected call format",
+    ]
+    assert data.is_dir()
