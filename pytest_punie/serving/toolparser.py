@@ -197,10 +197,12 @@ def _why_inferred(wrapper: Any, name: str | None) -> str:
     if name is not None and _infer_tool_parser(_Probe(None)) == name and not decisive:
         return "inferred by mlx-lm from the vocabulary"
     if decisive:
-        shown = "; ".join(
-            f"line {''.join(pieces[:i]).count(chr(10)) + 1}: {' '.join(pieces[i].split())[:100]!r}"
-            for i in decisive[:3]
-        )
+
+        def line_of(i: int) -> int:  # where the piece's first written character is, not its leading newline
+            lead = pieces[i][: len(pieces[i]) - len(pieces[i].lstrip())]
+            return ("".join(pieces[:i]) + lead).count("\n") + 1
+
+        shown = "; ".join(f"line {line_of(i)}: {' '.join(pieces[i].split())[:100]!r}" for i in decisive[:3])
         return f"no {FIX_KEY} key in tokenizer_config.json; mlx-lm inferred it from the chat template, {shown}"
     return f"no {FIX_KEY} key in tokenizer_config.json; mlx-lm inferred it from the chat template"
 
