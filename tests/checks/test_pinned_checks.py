@@ -264,3 +264,219 @@ def test_single_tokens_and_special_positions_against_a_real_tokenizer(tiny_model
     messages = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
     specials = ["<|im_start|>", "<|im_end|>"]
     assert check_example_encoding(tok, tok, messages, specials) == []
+
+
+# -- training logs: each bound at the bound -------------------------------------------------------
+
+
+def legacy_log(tmp_path: Path, train: list[float], val: list[float] = (), planned: int | None = -1) -> Path:
+    """An mlx-lm (legacy format) log: its plan (the iterations it reaches, unless given; None: no plan)
+    on line 1, one train line per 10 iterations, validation lines after."""
+    planned = 10 * max(len(train), len(val)) if planned == -1 else planned
+    rows = [f"Starting training..., iters: {planned}"] if planned else ["a log that states no plan"]
+    rows += [f"Iter {10 * (i + 1)}: Train loss {x:.3f}, Learning Rate 1.000e-04" for i, x in enumerate(train)]
+    rows += [f"Iter {10 * (i + 1)}: Val loss {x:.3f}, Val took 1.0s" for i, x in enumerate(val)]
+    path = tmp_path / "train.log"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def judged(path: Path, **bounds) -> tuple[list[str], list[str]]:
+    from pytest_punie.checks.trainlog import LossExpectations, judge_training_log, parse_training_log
+
+    return judge_training_log(parse_training_log(path), LossExpectations(**bounds))
+
+
+def test_the_log_format_is_recognised(tmp_path):
+    from pytest_punie.checks.trainlog import parse_training_log
+
+    assert parse_training_log(legacy_log(tmp_path, [1.0])).format == "legacy"
+    table = tmp_path / "table.log"
+    table.write_text("  iter   train_loss\n    10    1.250 \u25bc    150   1.9k\n    10    val 1.100    2.0s\n")
+    assert parse_training_log(table).format == "table"
+
+
+def test_the_train_loss_decrease_holds_at_its_bound(tmp_path):
+    assert judged(legacy_log(tmp_path, [1.0, 0.9], [0.5]), min_decrease=0.1)[0] == []
+    (problem,) = judged(legacy_log(tmp_path, [1.0, 0.901], [0.5]), min_decrease=0.1)[0]
+    assert problem.endswith(
+        "train loss fell by less than 0.1 (1.000 at 10 -> 0.901 at 20; bound: default: the users' own checks)"
+    )
+    assert judged(legacy_log(tmp_path, [1.0], [0.5]), min_decrease=0.1)[0] == []  # one line: no trend to judge
+
+
+def test_the_final_train_loss_bound_and_the_warning(tmp_path):
+    assert judged(legacy_log(tmp_path, [2.0, 1.0], [0.5]), max_final_train=1.0) == ([], [])
+    (problem,) = judged(legacy_log(tmp_path, [2.0, 1.001], [0.5]), max_final_train=1.0)[0]
+    assert problem == f"{tmp_path / 'train.log'}:3: final train loss 1.001 is above 1 (default: the users' own checks)"
+    assert judged(legacy_log(tmp_path, [3.0, 2.0], [0.5]))[1] == []  # at the warning bound: no warning
+    (warning,) = judged(legacy_log(tmp_path, [3.0, 2.001], [0.5]))[1]
+    assert warning == f"{tmp_path / 'train.log'}:3: final train loss 2.001 is above 2"
+
+
+def test_validation_must_be_there_fall_and_meet_its_bounds(tmp_path):
+    log = tmp_path / "train.log"
+    assert judged(legacy_log(tmp_path, [1.0, 0.5])) == (
+        [f"{log}: no validation-loss lines: validation was off or the log is cut"],
+        [],
+    )
+    assert judged(legacy_log(tmp_path, [1.0, 0.5], [1.0, 0.5]), max_final_val=0.5) == ([], [])
+    (problem,) = judged(legacy_log(tmp_path, [1.0, 0.5], [1.0, 0.501]), max_final_val=0.5)[0]
+    assert problem == f"{log}:5: final validation loss 0.501 is above 0.5 (default: the users' own checks)"
+    (problem,) = judged(legacy_log(tmp_path, [1.0, 0.5], [1.0, 1.0]))[0]
+    assert problem == f"{log}:5: validation loss did not decrease (1.000 -> 1.000)"
+    assert judged(legacy_log(tmp_path, [1.0, 0.5], [1.0]))[0] == []  # one validation line: no trend
+
+
+def test_the_validation_reduction_holds_at_its_bound(tmp_path):
+    log = tmp_path / "train.log"
+    assert judged(legacy_log(tmp_path, [1.0, 0.5], [1.0, 0.75]), min_val_reduction=0.25)[0] == []
+    (problem,) = judged(legacy_log(tmp_path, [1.0, 0.5], [1.0, 0.76]), min_val_reduction=0.25)[0]
+    assert (
+        problem == f"{log}:5: validation loss fell 24% (1.000 -> 0.760), less than 25% (default: the users' own checks)"
+    )
+    assert judged(legacy_log(tmp_path, [1.0, 0.5], [0.0, 0.0]), min_val_reduction=0.25)[0] == [
+        f"{log}:5: validation loss did not decrease (0.000 -> 0.000)"
+    ]  # a first loss of 0: no reduction can be computed, and none is claimed
+
+
+def test_losses_must_be_finite_and_not_negative(tmp_path):
+    log = tmp_path / "train.log"
+    log.write_text(
+        "Starting training..., iters: 20\n"
+        "Iter 10: Train loss 1.000, Learning Rate 1e-4\nIter 20: Train loss 0.000, Learning Rate 1e-4\n"
+        "Iter 20: Val loss 0.500, Val took 1.0s\n"
+    )
+    assert judged(log)[0] == []  # zero is a loss
+    log.write_text(
+        "Starting training..., iters: 20\n"
+        "Iter 10: Train loss 1.000, Learning Rate 1e-4\nIter 20: Train loss nan, Learning Rate 1e-4\n"
+        "Iter 20: Val loss 0.500, Val took 1.0s\n"
+    )
+    problems = judged(log)[0]
+    assert problems == [f"{log}:3: loss is nan at iteration 20"]  # no decrease claimed over a nan
+
+
+def test_the_planned_count_from_the_recipe_applies_only_when_the_log_says_none(tmp_path):
+    from pytest_punie.checks.trainlog import LossExpectations, judge_training_log, parse_training_log
+
+    said = parse_training_log(legacy_log(tmp_path, [1.0, 0.5], [1.0, 0.5], planned=20))
+    assert judge_training_log(said, LossExpectations(planned_iters=60))[0] == []  # the log's own plan wins
+    silent = parse_training_log(legacy_log(tmp_path, [1.0, 0.5], [1.0, 0.5], planned=None))
+    (problem,) = judge_training_log(silent, LossExpectations(planned_iters=60))[0]
+    assert "60" in problem and "(default: the users' own checks)" in problem  # the recipe's 60, and where from
+
+
+def test_the_last_iteration_is_the_furthest_any_line_reached(tmp_path):
+    from pytest_punie.checks.trainlog import parse_training_log
+
+    assert parse_training_log(legacy_log(tmp_path, [1.0, 0.9], [1.0, 0.8, 0.7])).last_iter == 30
+    empty = tmp_path / "empty.log"
+    empty.write_text("nothing here\n")
+    assert parse_training_log(empty).last_iter == 0
+
+
+# -- more of the artifacts, and the tokenizer comparisons -------------------------------------------
+
+
+def test_rank_one_and_saves_every_iteration_are_whole(tmp_path):
+    folder = adapter(tmp_path, {"lora_parameters": {"rank": 1, "scale": 1.0}, "iters": 3, "save_every": 1}, TENSORS)
+    for it in (1, 2, 3):
+        safetensors(folder / f"{it:07d}_adapters.safetensors", TENSORS)
+    assert check_adapter(folder)[0] == []
+    assert planned_from_adapter(adapter(tmp_path / "one", {**LORA, "iters": 1})) == {"planned_iters": 1}
+
+
+def test_missing_weights_are_the_only_problem_said(tmp_path):
+    folder = adapter(tmp_path, {**LORA, "iters": 20, "save_every": 10})
+    assert check_adapter(folder) == ([f"{folder / 'adapters.safetensors'}: missing"], [])
+
+
+def test_a_broken_tokenizer_config_means_no_template_there(model_copy):
+    (model_copy / "chat_template.jinja").unlink()
+    (model_copy / "tokenizer_config.json").write_text("{broken")
+    problems = check_model(model_copy)
+    assert f"{model_copy}: no chat template (chat_template.jinja or tokenizer_config.json)" in problems
+
+
+def test_the_adapter_is_applied_in_the_fused_model_or_said_not(tiny_model, tmp_path):
+    from pytest_punie.checks.artifacts import adapter_applied, fused_checks
+
+    steps = {b["step"]: Path(b["path"]) for b in tiny_model.builds}
+    fused, base, lora = steps["fused"], steps["q4"], steps["adapter"]
+    assert adapter_applied(fused, base, lora) == []
+    assert adapter_applied(fused, base, lora / "adapters.safetensors") == []  # the weights file itself
+    assert fused_checks(fused, base, lora) == {"fused": [], "adapter-applied": []}
+    empty = safetensors(tmp_path / "nolora.safetensors", ["model.embed_tokens.weight"])
+    assert adapter_applied(fused, base, empty) == [f"{empty}: no LoRA tensors"]
+
+
+def test_the_end_of_turn_is_the_longest_added_token_the_template_writes():
+    class Tok:
+        def apply_chat_template(self, messages, tokenize=False):
+            return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+
+        def get_added_vocab(self):
+            return {"<|im": 1, "<|im_end|>": 2, "<|im_start|>": 3}
+
+    assert end_of_turn(Tok()) == "<|im_end|>"
+
+
+def test_without_an_end_of_turn_the_eos_check_says_so(model_copy, monkeypatch):
+    from pytest_punie.checks import eos
+
+    monkeypatch.setattr(eos, "end_of_turn", lambda tok: None)
+    assert check_eos(model_copy) == [
+        f"{model_copy}: the chat template writes no special token after an assistant turn: no end of turn"
+    ]
+    assert eos_token_id(model_copy) == (None, None)
+
+
+class FakeTok:
+    """Just enough of a tokenizer for the template comparisons: each word one id, specials included."""
+
+    def __init__(self, template: str = "{role}: {content}\n", split: set[str] | None = None):
+        self.template, self.split = template, split or set()
+        self.vocab: dict[str, int] = {}
+
+    def _id(self, word: str) -> int:
+        return self.vocab.setdefault(word, len(self.vocab))
+
+    def encode(self, text, add_special_tokens=False):
+        return [self._id(w) for w in (list(text) if text in self.split else text.split())]
+
+    def apply_chat_template(self, messages, tokenize=False, add_generation_prompt=False, return_dict=False):
+        text = "".join(self.template.format(**m) for m in messages) + ("assistant:" if add_generation_prompt else "")
+        return self.encode(text) if tokenize else text
+
+    def convert_ids_to_tokens(self, ids):
+        names = {v: k for k, v in self.vocab.items()}
+        return [names[i] for i in ids]
+
+
+def test_chat_templates_are_compared_with_the_generation_prompt_and_a_diff():
+    from pytest_punie.checks.tokenizer import chat_template_text, check_chat_template
+
+    assert chat_template_text(FakeTok(), "S", "U") == "system: S\nuser: U\nassistant:"
+    assert check_chat_template(FakeTok(), FakeTok(), "S", "U") == []
+    (problem,) = check_chat_template(FakeTok("[{role}] {content}\n"), FakeTok(), "S", "U")
+    assert problem.startswith("chat templates render [system, user] differently:\n--- reference\n+++ candidate\n")
+    assert "-system: S" in problem and "+[system] S" in problem
+
+
+def test_special_tokens_must_sit_where_the_reference_puts_them():
+    messages = [{"role": "user", "content": "<a> q <b>"}, {"role": "assistant", "content": "<b> x"}]
+    specials = ["<a>", "<b>", "<c>"]
+    assert check_example_encoding(FakeTok(), FakeTok(), messages, specials) == []
+    (problem,) = check_example_encoding(_Shifted(), FakeTok(), messages, specials)
+    assert problem == "special token 0: candidate has '<a>' at position 2, reference '<a>' at 1"
+    fewer = FakeTok(split={"<b>"})
+    (problem,) = check_example_encoding(fewer, FakeTok(), messages, specials)
+    assert problem == "candidate has 1 special tokens in the example, reference 3: missing ['<b>', '<b>']"
+
+
+class _Shifted(FakeTok):
+    """A candidate whose template puts one word before every message."""
+
+    def __init__(self) -> None:
+        super().__init__("{role}: extra {content}\n")
