@@ -136,3 +136,23 @@ def test_pipeline_items_for_given_artifacts(tiny_project, tiny_model, tmp_path):
         ["*log ends at iteration 20 of 60 planned (the command's --iters): the run stopped early or was cut off*"]
     )
     result.assert_outcomes(passed=1, failed=1)
+
+
+def _no_lora(path: Path) -> Path:
+    """An adapter weights file with no LoRA tensor in it."""
+    import mlx.core as mx
+
+    mx.save_safetensors(str(path), {"model.embed_tokens.weight": mx.zeros((1,))})
+    return path
+
+
+def test_the_adapter_is_applied_in_the_fused_model_or_said_not(tiny_model, tmp_path):
+    from pytest_punie.checks.artifacts import adapter_applied, fused_checks
+
+    steps = {b["step"]: Path(b["path"]) for b in tiny_model.builds}
+    fused, base, lora = steps["fused"], steps["q4"], steps["adapter"]
+    assert adapter_applied(fused, base, lora) == []
+    assert adapter_applied(fused, base, lora / "adapters.safetensors") == []  # the weights file itself
+    assert fused_checks(fused, base, lora) == {"fused": [], "adapter-applied": []}
+    empty = _no_lora(tmp_path / "nolora.safetensors")
+    assert adapter_applied(fused, base, empty) == [f"{empty}: no LoRA tensors"]

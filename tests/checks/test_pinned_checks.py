@@ -399,18 +399,6 @@ def test_a_broken_tokenizer_config_means_no_template_there(model_copy):
     assert f"{model_copy}: no chat template (chat_template.jinja or tokenizer_config.json)" in problems
 
 
-def test_the_adapter_is_applied_in_the_fused_model_or_said_not(tiny_model, tmp_path):
-    from pytest_punie.checks.artifacts import adapter_applied, fused_checks
-
-    steps = {b["step"]: Path(b["path"]) for b in tiny_model.builds}
-    fused, base, lora = steps["fused"], steps["q4"], steps["adapter"]
-    assert adapter_applied(fused, base, lora) == []
-    assert adapter_applied(fused, base, lora / "adapters.safetensors") == []  # the weights file itself
-    assert fused_checks(fused, base, lora) == {"fused": [], "adapter-applied": []}
-    empty = safetensors(tmp_path / "nolora.safetensors", ["model.embed_tokens.weight"])
-    assert adapter_applied(fused, base, empty) == [f"{empty}: no LoRA tensors"]
-
-
 def test_the_end_of_turn_is_the_longest_added_token_the_template_writes():
     class Tok:
         def apply_chat_template(self, messages, tokenize=False):
