@@ -217,6 +217,7 @@ def _regressions(
     candidate: dict[str, Any],
     baseline: dict[str, Any],
     common: set[tuple[str, str, str]],
+    restricted: bool,
     flips: list[dict[str, Any]],
     rules: dict[str, Any],
     fail: list[str],
@@ -227,7 +228,7 @@ def _regressions(
     categories: dict[str, Any] = {}
     cand_cats, base_cats = candidate.get("categories", {}), baseline.get("categories", {})
     cand_overall, base_overall = candidate.get("overall"), baseline.get("overall")
-    if common != set(_prompts(candidate)) or common != set(_prompts(baseline)):  # like with like
+    if restricted:  # like with like: each side's totals on the prompts both runs have
         cand_cats, cand_overall = restricted_to(candidate, common)
         base_cats, base_overall = restricted_to(baseline, common)
     for name in [*cand_cats, "overall"]:
@@ -249,7 +250,9 @@ def _regressions(
     return categories, metrics
 
 
-def _own_misses(candidate: dict[str, Any], rules: dict[str, Any]) -> list[str]:
+def _own_misses(
+    candidate: dict[str, Any], cand_p: dict[tuple[str, str, str], dict[str, Any]], rules: dict[str, Any]
+) -> list[str]:
     """What fails the candidate on its own: a pre-registered threshold missed, a prompt with no
     response, a critical prompt failed."""
     out = []
@@ -263,7 +266,6 @@ def _own_misses(candidate: dict[str, Any], rules: dict[str, Any]) -> list[str]:
         if suite["overall"]["passed"] is False:
             out.append(f"overall: {suite['overall']['score']:.1%} misses its threshold {suite['overall']['threshold']}")
         out += [f"{pid}: no response" for pid in suite.get("no_response", [])]
-    cand_p = _prompts(candidate)
     for pid in rules.get("critical", []):
         crit = next((x for x in cand_p.values() if x["id"] == pid), None)
         if crit is not None and not crit["passed"]:
@@ -286,8 +288,8 @@ def compare(
     label_moves: dict[str, int] = {}
     for m in labels:
         label_moves[f"{m['from']} -> {m['to']}"] = label_moves.get(f"{m['from']} -> {m['to']}", 0) + 1
-    categories, metrics = _regressions(candidate, baseline, common, flips, rules, reasons_fail, reasons_inc)
-    reasons_fail += _own_misses(candidate, rules)
+    categories, metrics = _regressions(candidate, baseline, common, restricted, flips, rules, reasons_fail, reasons_inc)
+    reasons_fail += _own_misses(candidate, cand_p, rules)
     from pytest_punie.gate.lock import compare_locks, lock_line
 
     lock = compare_locks(candidate, baseline)

@@ -12,6 +12,7 @@ from typing import Any
 
 from pytest_punie.report.charts import baseline_scores, category_chart, failure_mode_chart, variant_matrix
 from pytest_punie.report.formatting import esc, pct
+from pytest_punie.report.matrix import best_by_eval_text
 from pytest_punie.report.sidebyside import side_by_side
 from pytest_punie.report.terminal import agreement_lines, judged_rows, sampling_text, verdict_reason
 from pytest_punie.scoring.parse import written_text
@@ -221,8 +222,7 @@ def _matrix(doc: dict[str, Any]) -> str:
     sweep = doc.get("sweep")
     chosen = ""
     if sweep:
-        best = sweep["best_by_eval"]
-        best = best if isinstance(best, str) or best is None else ", ".join(f"{k} {v}" for k, v in best.items())
+        best = best_by_eval_text(sweep)
         chosen = f"<p>best by eval: <b>{esc(best)}</b>; lowest validation loss: {esc(sweep['best_by_val_loss'])}</p>"
     legend = "<p class=small>cell colour: the score (red 0% to green 100%); outlined: the best variant</p>"
     return f"<h2>Variants</h2>{matrices}{legend}{chosen}"

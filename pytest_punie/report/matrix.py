@@ -69,6 +69,12 @@ def sweep_of(doc: dict[str, Any], identities: dict[str, dict[str, Any]]) -> dict
     }
 
 
+def best_by_eval_text(sweep: dict[str, Any]) -> str:
+    """The sweep's best checkpoint by eval in words: one name, or each suite's own ("phase33 x, phase26 y")."""
+    best = sweep["best_by_eval"]
+    return str(best) if isinstance(best, str) or best is None else ", ".join(f"{k} {v}" for k, v in best.items())
+
+
 def render_matrix_terminal(doc: dict[str, Any]) -> list[str]:
     """The variant matrix and the checkpoint sweep as terminal lines."""
     lines = []
@@ -96,7 +102,5 @@ def render_matrix_terminal(doc: dict[str, Any]) -> list[str]:
                 f"{p['checkpoint']:<32} iter {p['iteration']!s:>6}  eval {p['eval_score'] * 100:5.1f}%  "
                 f"strict {(p['strict_score'] or 0) * 100:5.1f}%  val loss {val}"
             )
-        best = sweep["best_by_eval"]
-        best_text = best if isinstance(best, str) or best is None else ", ".join(f"{k} {v}" for k, v in best.items())
-        lines.append(f"best by eval: {best_text}; lowest val loss: {sweep['best_by_val_loss']}")
+        lines.append(f"best by eval: {best_by_eval_text(sweep)}; lowest val loss: {sweep['best_by_val_loss']}")
     return lines
