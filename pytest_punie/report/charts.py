@@ -154,15 +154,18 @@ def _colour(score: float | None) -> str:
 def _best_variant(entries: list[dict[str, Any]], sweep: dict[str, Any] | None) -> str | None:
     """The variant the report marks best: the sweep's best checkpoint by eval where there is one,
     else the highest overall score (the first of a tie)."""
+    suite = entries[0]["suite"]
+    best = (sweep or {}).get("best_by_eval")
+    best = best.get(suite) if isinstance(best, dict) else best
     for point in (sweep or {}).get("checkpoints", []):
-        best = (sweep or {}).get("best_by_eval")
-        best = best.get(entries[0]["suite"]) if isinstance(best, dict) else best
-        if point["suite"] == entries[0]["suite"] and point["checkpoint"] == best:
+        if point["suite"] == suite and point["checkpoint"] == best:
             return str(point["variant"])
-    scored = [e for e in entries if e["overall"].get("score") is not None]
-    if not scored:
-        return None
-    return str(max(scored, key=lambda e: (e["overall"]["score"], -entries.index(e)))["variant"])
+    scored = [
+        (e["overall"]["score"], -i, e["variant"])
+        for i, e in enumerate(entries)
+        if e["overall"].get("score") is not None
+    ]
+    return str(max(scored)[2]) if scored else None
 
 
 def _matrix_header(entries: list[dict[str, Any]], best: str | None, val: dict[str, float | None]) -> str:
