@@ -10,10 +10,14 @@ number nudged, ``True``/``False`` swapped, an arithmetic operator swapped, a
 ``not`` dropped, a statement deleted, a return value replaced by ``None``) must
 make the tests fail. Each target is declared with its tests (its mirror folder
 under tests/, and what else exercises it); of those, a mutant runs only the
-tests that execute its line (line coverage from one traced run). The tests are
+tests that execute its line (line coverage from one traced run; a module-level
+mutant, such as a dataclass default, runs all of them). The tests are
 imported once; each mutant runs in a child forked from this single-threaded
 process, which re-executes the mutated module into the loaded one, rebinds every
 name other modules imported from it, and runs pytest in process with ``-x``.
+Tests that run a model (mlx, whose threads can deadlock a forked child) are declared
+apart (SPAWNED) and run in a fresh interpreter per mutant, which does the same
+re-execution before pytest starts; they are traced the same way, in a fresh interpreter.
 
 A mutant that runs past the timeout is *killed* only when the child was working
 (its CPU time advanced in the last seconds: the mutant made a loop) and the same
@@ -56,6 +60,18 @@ TARGETS: dict[str, list[str]] = {  # each target with the tests that guard it
     # take 10-60 s a mutant on 2 cores, and run in CI
     "pytest_punie/checks": ["tests/checks/test_trainlog.py", "tests/checks/test_pinned_checks.py"],
     "pytest_punie/sources/responsecache.py": ["tests/sources"],
+}
+# tests that run a model (mlx): a forked child of a parent that ran mlx can deadlock, so these run
+# in a fresh interpreter each (no fork), traced once the same way, for the mutants of the lines they
+# reach (and, for a mutant the forked tests let survive, as a second chance to kill it)
+SPAWNED: dict[str, list[str]] = {
+    "pytest_punie/checks": [
+        "tests/checks/test_artifacts_real.py::test_real_artifacts_pass",
+        "tests/checks/test_artifacts_real.py::test_an_adapter_that_changes_nothing_is_caught",
+        "tests/checks/test_artifacts_real.py::test_the_adapter_is_applied_in_the_fused_model_or_said_not",
+        "tests/checks/test_artifacts_real.py::test_a_lora_target_missing_from_either_model_is_passed_over_not_a_crash",
+        "tests/checks/test_artifacts_real.py::test_a_quantized_base_is_read_at_the_bits_its_config_says",
+    ],
 }
 EQUIVALENT = ROOT / "scripts" / "mutation_equivalent.txt"
 
@@ -182,7 +198,7 @@ def apply(m: Mutant) -> str:
         assert isinstance(node, ast.BinOp)
         node.op = _SWAP_BIN[type(node.op)]()
     elif m.kind == "constant":
-        assert isinstance(node, ast.Constant)
+        assert isinstance(node, ast.Constant) and isinstance(node.value, (bool, int, float))
         node.value = (not node.value) if isinstance(node.value, bool) else _nudge(node.value)
     elif m.kind == "return":
         assert isinstance(node, ast.Return)
@@ -313,12 +329,72 @@ def fork_tests(source: str | None, path: str | None, tests: list[str]) -> int:
     return pid
 
 
+def spawn_tests(source: str | None, path: str | None, tests: list[str]) -> int:
+    """A fresh interpreter (no fork) that runs ``tests`` with the module at ``path`` replaced by
+    ``source``: for tests that run mlx, which a forked child may deadlock in."""
+    import tempfile
+
+    args = [sys.executable, str(Path(__file__).resolve()), "--child", *tests]
+    if source is not None and path is not None:
+        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
+            fh.write(source)
+        args += ["--mutant-path", path, "--mutant-source", fh.name]
+    # posix_spawn, not subprocess: a dropped Popen is reaped by the next one, behind run_jobs' waitpid
+    quiet = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0) for fd in (1, 2)]
+    return os.posix_spawn(sys.executable, args, dict(os.environ), file_actions=quiet)
+
+
+def _child(tests: list[str], path: str | None, source_file: str | None, trace_out: str | None) -> int:
+    """The spawned child: mutate (or trace), then run the tests in process; pytest's exit status."""
+    import importlib
+
+    from hypothesis import settings
+
+    settings.register_profile("mutation", max_examples=25, deadline=None)
+    settings.load_profile("mutation")
+    if path is not None and source_file is not None:
+        source = Path(source_file).read_text()
+        Path(source_file).unlink()
+        module = importlib.import_module(module_name(path))
+        old = dict(vars(module))
+        try:
+            exec(compile(source, str(ROOT / path), "exec"), module.__dict__)
+        except BaseException:  # a mutant that breaks the import is noticed by any test
+            return 70
+        _rebind(module, old)
+    plugins: list[object] = []
+    if trace_out is not None:
+        recorder = LineRecorder({str(ROOT / f) for f in json.loads(os.environ["PUNIE_MUTATION_FILES"])})
+        plugins.append(recorder)
+    flags = ["-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--no-header"]
+    code = int(pytest.main([*tests, *([] if trace_out else ["-x"]), *flags], plugins=plugins))
+    if trace_out is not None:
+        Path(trace_out).write_text(json.dumps([[f, line, t] for (f, line), t in recorder.lines.items()]))
+    return code
+
+
+def traced_spawn(tests: list[str], files: list[Path]) -> dict[tuple[str, int], list[str]]:
+    """Which spawned test runs which line: one traced run in a fresh interpreter."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "lines.json"
+        env = {**os.environ, "PUNIE_MUTATION_FILES": json.dumps([str(f.relative_to(ROOT)) for f in files])}
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--trace-out", str(out), *tests]
+        subprocess.run(cmd, cwd=ROOT, env=env, check=False)
+        if not out.is_file():
+            raise SystemExit(f"the traced run of {' '.join(tests)} wrote no line map")
+        return {(f, line): t for f, line, t in json.loads(out.read_text())}
+
+
 @dataclass
 class Job:
     key: str
     source: str | None
     path: str | None
     tests: list[str]
+    spawn: bool = False  # a fresh interpreter, not a fork: the tests run mlx
 
 
 def run_jobs(jobs: list[Job], workers: int, timeout: float) -> dict[str, str]:
@@ -330,7 +406,7 @@ def run_jobs(jobs: list[Job], workers: int, timeout: float) -> dict[str, str]:
     while pending or running:
         while pending and len(running) < workers:
             job = pending.pop(0)
-            pid = fork_tests(job.source, job.path, job.tests)
+            pid = (spawn_tests if job.spawn else fork_tests)(job.source, job.path, job.tests)
             running[pid] = (job, time.monotonic() + timeout, [(time.monotonic(), cpu_ticks(pid))])
         for pid, (job, deadline, samples) in list(running.items()):
             done, status = os.waitpid(pid, os.WNOHANG)
@@ -372,15 +448,29 @@ def _files(modules: list[str] | None) -> list[Path]:
     return [f for t in TARGETS for f in (sorted((ROOT / t).glob("*.py")) if (ROOT / t).is_dir() else [ROOT / t])]
 
 
-def _settle_timeouts(outcomes: dict[str, str], selected: dict[str, list[str]], workers: int, timeout: float) -> None:
+def _settle_timeouts(outcomes: dict[str, str], selected: dict[str, Job], workers: int, timeout: float) -> None:
     """A timeout is a kill only when the same tests pass in time on the unmutated code."""
-    sets = {tuple(selected[k]) for k, o in outcomes.items() if o == "timeout"}
+    sets = {(tuple(selected[k].tests), selected[k].spawn) for k, o in outcomes.items() if o == "timeout"}
     if not sets:
         return
-    clean = run_jobs([Job("|".join(t), None, None, list(t)) for t in sets], workers, timeout)
+    jobs = [Job(f"{spawn}|" + "|".join(t), None, None, list(t), spawn) for t, spawn in sets]
+    clean = run_jobs(jobs, workers, timeout)
     for key, outcome in outcomes.items():
         if outcome == "timeout":
-            outcomes[key] = "killed" if clean["|".join(selected[key])] == "survived" else "hung"
+            job = selected[key]
+            outcomes[key] = "killed" if clean[f"{job.spawn}|" + "|".join(job.tests)] == "survived" else "hung"
+
+
+Lines = dict[tuple[str, int], list[str]]  # (file, line) -> the tests that ran it
+
+
+def _tests_for(m: Mutant, lines: Lines, in_functions: set[int], declared: list[str]) -> list[str]:
+    """The tests a mutant runs: those that run its line; for a module-level line (a constant, a
+    dataclass default, a decorator), every test declared for its target: the line ran at import,
+    and what reads it (a generated ``__init__``, another module) leaves no trace in this file."""
+    if m.line in in_functions:
+        return lines.get((str(ROOT / m.path), m.line), [])
+    return list(declared)
 
 
 def _table(files: list[Path], mutants: list[Mutant], outcomes: dict[str, str]) -> list[str]:
@@ -407,7 +497,22 @@ def _table(files: list[Path], mutants: list[Mutant], outcomes: dict[str, str]) -
     return lines
 
 
+def _spawn_target(path: Path) -> str:
+    rel = str(path.relative_to(ROOT))
+    return max((t for t in SPAWNED if rel == t or rel.startswith(t + "/")), key=len, default="")
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--child"]:
+        child = argparse.ArgumentParser()
+        child.add_argument("--child", action="store_true")
+        child.add_argument("--mutant-path")
+        child.add_argument("--mutant-source")
+        child.add_argument("--trace-out")
+        known, tests = child.parse_known_args()
+        os.chdir(ROOT)
+        sys.path.insert(0, str(ROOT))
+        return _child(tests, known.mutant_path, known.mutant_source, known.trace_out)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--module", action="append", help="only these files (repeatable); their target's tests run")
     ap.add_argument("--workers", type=int, default=2)
@@ -423,6 +528,10 @@ def main() -> int:
     all_tests = list(dict.fromkeys(t for ts in tests_of.values() for t in ts))
     mutants = [m for f in files for m in mutants_of(f)]
     skip = equivalent()
+    rels = {str(f.relative_to(ROOT)) for f in files}
+    keys = {m.key for m in mutants}
+    for key in sorted(k for k in skip if k.split(":", 1)[0] in rels and k not in keys):
+        print(f"note: {EQUIVALENT.name} lists a mutant this code no longer has (moved or gone): {key}")
 
     # the tests run once here, traced, and stay imported: each child starts from this process.
     recorder = LineRecorder({str(f) for f in files})
@@ -433,23 +542,28 @@ def main() -> int:
         names = ", ".join(t.name for t in threading.enumerate() if t is not threading.main_thread())
         print(f"note: threads left by the tests ({names}): a child idle at its timeout is hung, not killed")
     in_functions = {str(f.relative_to(ROOT)): _function_lines(f) for f in files}
-    touching: dict[str, list[str]] = {}  # file -> the tests that ran any of its lines, in order
-    for (filename, _line), tests in recorder.lines.items():
-        touching.setdefault(filename, [])
-        touching[filename] += [t for t in tests if t not in touching[filename]]
+    spawned = list(dict.fromkeys(t for f in files for t in SPAWNED.get(_spawn_target(f), [])))
+    spawn_lines = traced_spawn(spawned, files) if spawned else {}
     outcomes: dict[str, str] = {}
     started = time.monotonic()
     todo = [m for m in mutants if m.key not in skip]
-    selected: dict[str, list[str]] = {}
+    selected: dict[str, Job] = {}
+    second: dict[str, Job] = {}  # a fork survivor's second chance: the spawned tests that reach its line
     for m in todo:
-        if m.line in in_functions[m.path]:  # only the tests that run the mutated line
-            selected[m.key] = recorder.lines.get((str(ROOT / m.path), m.line), [])
-        else:  # module level (a constant, a decorator): what the module's own functions do with it
-            selected[m.key] = touching.get(str(ROOT / m.path)) or list(tests_of[m.path])
-        if not selected[m.key]:
+        forked = _tests_for(m, recorder.lines, in_functions[m.path], tests_of[m.path])
+        fresh = _tests_for(m, spawn_lines, in_functions[m.path], SPAWNED.get(_spawn_target(ROOT / m.path), []))
+        if forked:
+            selected[m.key] = Job(m.key, apply(m), m.path, forked)
+            if fresh:
+                second[m.key] = Job(m.key, apply(m), m.path, fresh, spawn=True)
+        elif fresh:
+            selected[m.key] = Job(m.key, apply(m), m.path, fresh, spawn=True)
+        else:
             outcomes[m.key] = "survived"  # no test runs this line
-    jobs = [Job(m.key, apply(m), m.path, selected[m.key]) for m in todo if m.key not in outcomes]
-    outcomes.update(run_jobs(jobs, args.workers, args.timeout))
+    outcomes.update(run_jobs(list(selected.values()), args.workers, args.timeout))
+    retry = [job for key, job in second.items() if outcomes[key] == "survived"]
+    outcomes.update(run_jobs(retry, args.workers, args.timeout))
+    selected.update({job.key: job for job in retry})
     _settle_timeouts(outcomes, selected, args.workers, args.timeout)
 
     print("\n".join(_table(files, mutants, outcomes)))

@@ -156,3 +156,50 @@ def test_the_adapter_is_applied_in_the_fused_model_or_said_not(tiny_model, tmp_p
     assert fused_checks(fused, base, lora) == {"fused": [], "adapter-applied": []}
     empty = _no_lora(tmp_path / "nolora.safetensors")
     assert adapter_applied(fused, base, empty) == [f"{empty}: no LoRA tensors"]
+
+
+def _model_dir(path: Path, weights: dict, quantization: dict | None = None) -> Path:
+    """A model folder of given tensors (and its config's quantization, if any)."""
+    import mlx.core as mx
+
+    path.mkdir(parents=True)
+    mx.save_safetensors(str(path / "model.safetensors"), weights)
+    (path / "config.json").write_text(json.dumps({"quantization": quantization} if quantization else {}))
+    return path
+
+
+def test_a_lora_target_missing_from_either_model_is_passed_over_not_a_crash(tmp_path):
+    """An adapter that names a layer one model lacks (another architecture's adapter, a cut shard):
+    the check judges the layers both models have."""
+    import mlx.core as mx
+
+    one = mx.ones((4, 4))
+    lora = _model_dir(tmp_path / "adapter", {f"{t}.lora_{ab}": one for t in ("a", "b", "c") for ab in "ab"})
+    base = _model_dir(tmp_path / "base", {"a.weight": one, "b.weight": one})
+    fused = _model_dir(tmp_path / "fused", {"a.weight": one * 2, "c.weight": one})
+    assert adapter_applied(fused, base, lora / "model.safetensors") == []
+    unchanged = _model_dir(tmp_path / "unchanged", {"a.weight": one, "c.weight": one})
+    assert adapter_applied(unchanged, base, lora / "model.safetensors") == [
+        f"{unchanged}: weights equal the base's at all 3 LoRA targets: the adapter was not applied"
+    ]
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+def test_a_quantized_base_is_read_at_the_bits_its_config_says(tmp_path, bits):
+    """The base is dequantized with its own bits and group size before the comparison: read at
+    other bits, an applied adapter would look like none (the shapes no longer match)."""
+    import mlx.core as mx
+
+    w = mx.random.normal((8, 64), key=mx.random.key(0))
+    q, scales, biases = mx.quantize(w, group_size=32, bits=bits)
+    base = _model_dir(
+        tmp_path / "base",
+        {"a.weight": q, "a.scales": scales, "a.biases": biases},
+        {"group_size": 32, "bits": bits},
+    )
+    lora = _model_dir(tmp_path / "adapter", {"a.lora_a": w, "a.lora_b": w})
+    as_base = mx.dequantize(q, scales, biases, group_size=32, bits=bits)
+    fused = _model_dir(tmp_path / "fused", {"a.weight": as_base + 0.5})
+    assert adapter_applied(fused, base, lora / "model.safetensors") == []
+    same = _model_dir(tmp_path / "same", {"a.weight": as_base})
+    assert "the adapter was not applied" in adapter_applied(same, base, lora / "model.safetensors")[0]

@@ -117,6 +117,11 @@ def test_checkpoints_a_crashed_run_never_saved_are_listed(tmp_path):
     ]
     no_saves = adapter(tmp_path / "b", {**LORA, "iters": 30, "save_every": 0}, TENSORS)
     assert check_adapter(no_saves) == ([], [])
+    every_step = adapter(tmp_path / "c", {**LORA, "iters": 2, "save_every": 1}, TENSORS)  # the smallest interval
+    safetensors(every_step / "0000001_adapters.safetensors", TENSORS)
+    assert check_adapter(every_step)[0] == [
+        f"{every_step}: checkpoints missing for save_every=1, iters=2: 0000002_adapters.safetensors"
+    ]
 
 
 # -- model directories ---------------------------------------------------------------------
@@ -468,3 +473,116 @@ class _Shifted(FakeTok):
 
     def __init__(self) -> None:
         super().__init__("{role}: extra {content}\n")
+
+
+def test_each_kind_of_line_alone_tells_the_format(tmp_path):
+    from pytest_punie.checks.trainlog import parse_training_log
+
+    cases = {
+        "legacy-val": ("Iter 10: Val loss 1.100, Val took 1.0s\n", "legacy"),
+        "table-train": ("  iter   train_loss\n    10    1.250 \u25bc    150   1.9k\n", "table"),
+        "table-val": ("    10    val 1.100    2.0s\n", "table"),
+    }
+    for name, (text, expected) in cases.items():
+        (tmp_path / name).write_text(text)
+        assert parse_training_log(tmp_path / name).format == expected, name
+
+
+def test_a_non_finite_loss_is_said_once_not_read_as_a_trend(tmp_path):
+    """A nan or inf loss is its own finding; the decrease, the validation trend and the reduction
+    bound are not judged from it (they would say 'fell by less than' or '-inf%')."""
+    problems, _ = judged(legacy_log(tmp_path, [float("nan"), 1.0], [1.0, 0.5]), min_decrease=0.1)
+    assert [p.split(": ", 1)[1] for p in problems] == ["loss is nan at iteration 10"]
+    problems, _ = judged(legacy_log(tmp_path, [1.0, 0.5], [1.0, float("nan")]), min_decrease=0.1)
+    assert [p.split(": ", 1)[1] for p in problems] == ["loss is nan at iteration 20"]
+    problems, _ = judged(legacy_log(tmp_path, [1.0, 0.5], [1.0, float("inf")]), min_val_reduction=0.1)
+    assert [p.split(": ", 1)[1] for p in problems] == ["loss is inf at iteration 20"]
+
+
+def test_a_crash_shows_its_line_cut_at_200_and_the_last_five_lines_cut_at_160(tmp_path):
+    from pytest_punie.checks.trainlog import check_training_log, parse_training_log
+
+    rows = ["Starting training..., iters: 100"]
+    rows += [f"Iter {i}: Train loss {2.0 - i / 100:.3f}, Learning Rate 1.000e-04 " + "w" * 200 for i in (10, 20, 30)]
+    rows += ["RuntimeError: [METAL] " + "x" * 300]
+    log = tmp_path / "train.log"
+    log.write_text("\n".join(rows) + "\n")
+    (crash,) = [p for p in check_training_log(parse_training_log(log)) if "the run crashed" in p]
+    head, shown = crash.split("; last lines:\n    ")
+    assert head == f"{log}:5: the run crashed ({rows[4][:200]}); it reached iteration 30 of 100"
+    assert shown.split("\n    ") == [f"{n}: {rows[n - 1][:160]}" for n in (1, 2, 3, 4, 5)]
+    rows.insert(1, "a sixth line")
+    log.write_text("\n".join(rows) + "\n")
+    (crash,) = [p for p in check_training_log(parse_training_log(log)) if "the run crashed" in p]
+    assert [line.split(": ", 1)[0] for line in crash.split("; last lines:\n    ")[1].split("\n    ")] == [
+        "2",
+        "3",
+        "4",
+        "5",
+        "6",
+    ]
+
+
+def test_a_token_id_of_zero_is_a_valid_id(tmp_path):
+    spec = tmp_path / "family.yaml"
+    spec.write_text("family: f\nsingle_tokens:\n  '!': 0\n")
+    assert load_spec(spec) == ("f", {"!": 0}, {"!": 3})
+
+
+@pytest.fixture(scope="module")
+def bos_tokenizer(tmp_path_factory):
+    """A tokenizer that prepends <s> to whatever it encodes (as Llama's and Mistral's do), with a
+    ChatML template: the single-token and position checks must read the token itself, not <s>."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"[UNK]": 0, "<s>": 1, "<|im_start|>": 2, "<|im_end|>": 3, "user": 4, "assistant": 5, "q": 6, "a": 7}
+    raw = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    raw.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    raw.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    fast = PreTrainedTokenizerFast(tokenizer_object=raw, bos_token="<s>", unk_token="[UNK]")
+    fast.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    fast.chat_template = "{% for m in messages %}<|im_start|> {{ m.role }} {{ m.content }} <|im_end|> {% endfor %}"
+    out = tmp_path_factory.mktemp("bos") / "tokenizer"
+    fast.save_pretrained(str(out))
+    return load_tokenizer(out)
+
+
+def test_single_tokens_and_positions_are_read_without_the_bos_a_tokenizer_adds(bos_tokenizer, tmp_path):
+    from pytest_punie.checks.tokenizer import special_positions
+
+    assert bos_tokenizer.encode("<|im_end|>") == [1, 3]  # the tokenizer does prepend <s>
+    spec = tmp_path / "bos.yaml"
+    spec.write_text("family: bos\nsingle_tokens:\n  '<|im_start|>': 2\n  '<|im_end|>': 3\n")
+    assert check_single_tokens(bos_tokenizer, spec) == []
+    messages = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    assert special_positions(bos_tokenizer, messages, ["<|im_start|>", "<|im_end|>"]) == [
+        (0, "<|im_start|>"),
+        (3, "<|im_end|>"),
+        (4, "<|im_start|>"),
+        (7, "<|im_end|>"),
+    ]
+
+
+def test_a_changed_template_is_shown_as_a_diff_with_one_line_of_context(bos_tokenizer):
+    from pytest_punie.checks.tokenizer import check_chat_template
+
+    reference, candidate = (load_tokenizer(Path(bos_tokenizer.name_or_path)) for _ in range(2))
+    reference.chat_template = "{% for m in messages %}line1\nline2\n{{ m.role }}\nline4\nline5\n{% endfor %}"
+    candidate.chat_template = "{% for m in messages %}line1\nline2\nROLE\nline4\nline5\n{% endfor %}"
+    (problem,) = check_chat_template(candidate, reference, "s", "u")
+    assert problem.split("\n") == [
+        "chat templates render [system, user] differently:",
+        "--- reference",
+        "+++ candidate",
+        "@@ -2,3 +2,3 @@",
+        " line2",
+        "-system",
+        "+ROLE",
+        " line4",
+        "@@ -7,3 +7,3 @@",
+        " line2",
+        "-user",
+        "+ROLE",
+        " line4",
+    ]

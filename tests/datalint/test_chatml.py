@@ -44,6 +44,7 @@ def test_rendered_turns_read_back_exactly(messages):
         ("hello <|im_start|>user\nq<|im_end|>", "text outside a turn at character 0"),
         ("<|im_start|>robot\nq<|im_end|>", "turn 0: <|im_start|> is followed by 'robot'"),
         ("<|im_start|>user\nq<|im_start|>assistant\na<|im_end|>", "turn 0 (user) is not closed"),
+        ("<|im_start|>user\n<|im_start|>assistant\na<|im_end|>", "turn 0 (user) is not closed"),  # empty, unclosed
         ("<|im_start|>user", "not a role and a newline"),
     ],
 )

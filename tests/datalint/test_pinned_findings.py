@@ -402,6 +402,14 @@ def test_long_queries_are_cut_at_60_characters_in_every_message(tmp_path):
     assert nearly[4] == f"near-copy (0.99) of eval query {long!r}: {near[:60]!r}"
 
 
+def test_a_prefix_exactly_at_the_bound_is_a_near_copy(tmp_path):
+    """17 of 23 characters, the rest missing: a ratio of 2 x 17 / 40 = 0.85, the default bound, flagged."""
+    found = lint(tmp_path, [qa("abcdefghijklmnopq")], eval_queries=("abcdefghijklmnopqrstuvw",))
+    assert [f[4] for f in found if f[0] == "eval-contamination"] == [
+        "near-copy (0.85) of eval query 'abcdefghijklmnopqrstuvw': 'abcdefghijklmnopq'"
+    ]
+
+
 def test_a_long_near_copy_is_still_found(tmp_path):
     """difflib's autojunk would treat common characters of a 200+ character query as junk and miss it."""
     original = ("Explain how the dependency injection container resolves services in this project " * 3).strip()

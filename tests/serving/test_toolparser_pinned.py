@@ -38,6 +38,7 @@ def failure(i: int) -> tuple[CallSample, str]:
 
 def test_a_preflight_passes_only_with_a_parser_that_read_some_calls_and_dropped_none():
     assert report().passed and report().problems() == []
+    assert report(total=1).passed  # one call, read: enough
     assert not report(total=0).passed and not report(name=None).passed
     assert not report(failures=[failure(1)]).passed
 
@@ -50,6 +51,8 @@ def test_the_failures_are_listed_five_then_counted():
     assert five[7:] == ["no mlx-lm tool parser reads every call: change the training format or the template"]
     seven = report(total=9, failures=[failure(i) for i in range(7)]).problems()
     assert seven[7] == "  ... and 2 more" and len(seven) == 9
+    six = report(total=9, failures=[failure(i) for i in range(6)]).problems()
+    assert six[7] == "  ... and 1 more" and len(six) == 9
 
 
 def test_no_parser_and_no_calls_are_said_in_their_own_words():
@@ -97,6 +100,15 @@ def test_a_call_read_as_something_else_is_named():
     )
 
 
+def test_what_a_call_was_read_as_is_shown_cut_at_60_characters():
+    long = "y" * 100
+    assert misread(long, CALL) == f"parses to {long[:60]!r}, not a named call (the client gets no usable call)"
+    other = {"path": long}
+    assert misread({"name": "git_status", "arguments": other}, CALL) == (
+        f"parses git_status with other arguments: {str(other)[:60]!r}"
+    )
+
+
 def test_arguments_compare_as_values_not_as_text():
     assert _normal('{"a": " x "}') == {"a": "x"} and _normal(" not json ") == "not json"
     assert _normal({"a": " x ", "b": 2}) == {"a": "x", "b": 2} and _normal([1]) == [1] and _normal(None) is None
@@ -115,6 +127,12 @@ def test_each_failure_says_what_the_server_does_with_it():
     assert len(dropped[1]) == len("JSONDecodeError: ") + 100 + len(" (the server drops it)")
     (failed,) = try_parse(crashes, samples).failures
     assert failed[1] == "KeyError: 'name' (the server request fails)"
+
+    def crashes_at_length(text, tools):
+        raise RuntimeError("z" * 150)
+
+    (long,) = try_parse(crashes_at_length, samples).failures
+    assert long[1] == "RuntimeError: " + "z" * 100 + " (the server request fails)"
     wrong = try_parse(lambda text, tools: {"name": "hover", "arguments": {}}, samples)
     assert wrong.total == 1 and wrong.failures[0][1] == "parses as a call of 'hover', but the model wrote 'git_status'"
     assert try_parse(lambda text, tools: {"name": "git_status", "arguments": {"path": "."}}, samples).ok
@@ -177,6 +195,15 @@ def test_at_most_three_deciding_lines_are_shown_each_cut_at_100_characters():
     why = _why_inferred(_Hf(template), "json_tools")
     assert why.count("line ") == 1  # removing any one name line still leaves another: only the marker decides
     assert repr(long[:100]) in why
+
+
+def test_no_more_than_three_deciding_lines_are_named():
+    # [TOOL_CALLS] makes it mistral; taking out any one {{ }} block would join a qwen3_coder marker
+    template = "[TOOL_CALLS]\n" + "".join(f"<tool_call>\n{{{{ {v} }}}}<function={v}>\n" for v in "abc")
+    why = _why_inferred(_Hf(template), "mistral")
+    assert why.endswith(
+        "from the chat template, line 1: '[TOOL_CALLS] <tool_call>'; line 3: '{{ a }}'; line 5: '{{ b }}'"
+    )
 
 
 def test_a_later_mlx_lm_without_the_private_function_is_said_not_guessed(monkeypatch):
