@@ -41,7 +41,8 @@ def test_an_idle_child_is_hung_and_a_busy_one_timed_out(tests):
 
 def test_a_timeout_is_a_kill_only_when_the_unmutated_tests_pass_in_time(tests):
     outcomes = {"mutant-on-fast-tests": "timeout", "mutant-on-slow-tests": "timeout", "other": "survived"}
-    selected = {"mutant-on-fast-tests": tests["ok"], "mutant-on-slow-tests": tests["busy"], "other": tests["ok"]}
+    chosen = {"mutant-on-fast-tests": tests["ok"], "mutant-on-slow-tests": tests["busy"], "other": tests["ok"]}
+    selected = {key: mutation.Job(key, None, None, paths) for key, paths in chosen.items()}
     mutation._settle_timeouts(outcomes, selected, workers=2, timeout=5)
     assert outcomes == {"mutant-on-fast-tests": "killed", "mutant-on-slow-tests": "hung", "other": "survived"}
 
@@ -53,3 +54,20 @@ def test_every_target_declares_tests_that_exist_and_a_stray_module_is_refused():
     assert "tests/datalint" in mutation.TARGETS[mutation.target_of(ROOT / "pytest_punie" / "datalint" / "lint.py")]
     with pytest.raises(SystemExit, match="no tests are declared for it"):
         mutation.target_of(ROOT / "pytest_punie" / "plugin.py")
+
+
+def test_a_spawned_child_runs_its_tests_on_the_mutated_module_in_a_fresh_interpreter(tmp_path):
+    """Tests that run mlx cannot run in a forked child: a spawned one re-executes the mutant itself."""
+    test = tmp_path / "test_pct.py"
+    test.write_text(
+        "from pytest_punie.report.formatting import pct\n\n\ndef test_pct():\n    assert pct(0.5) == '50.0%'\n"
+    )
+    path = "pytest_punie/report/formatting.py"
+    mutant = (ROOT / path).read_text().replace('f"{x * 100:.1f}%"', 'f"{x / 100:.1f}%"')
+    jobs = [
+        mutation.Job("clean", None, None, [str(test)], spawn=True),
+        mutation.Job("mutant", mutant, path, [str(test)], spawn=True),
+    ]
+    assert mutation.run_jobs(jobs, workers=2, timeout=60) == {"clean": "survived", "mutant": "killed"}
+    lines = mutation.traced_spawn([str(test)], [ROOT / path])
+    assert lines[(str(ROOT / path), 12)] == ["test_pct.py::test_pct"]  # relative to its rootdir, as pytest names it
