@@ -95,10 +95,10 @@ class PunieSession:
                 raise
         return self._source
 
-    def _live(self, source: Any) -> Any:
+    def _live(self, source: ResponseSource) -> ResponseSource:
         """Responses are reported one line each as they complete (not on xdist workers:
         their lines would interleave with the controller's)."""
-        if hasattr(source, "progress") and not self.is_worker:
+        if source.backend is not None and not self.is_worker:
             source.progress = self.say
         return source
 
@@ -183,7 +183,7 @@ class PunieSession:
         from pytest_punie.backends import ChatRequest
         from pytest_punie.suite.model import DEFAULT_STOP, Sampling
 
-        backend = getattr(self.source(), "backend", None)
+        backend = self.source().backend
         if backend is None:
             raise PunieError(
                 None, None, "punie_generate needs a model (--punie-model or --punie-server-url), not replay"
@@ -465,7 +465,7 @@ class PunieSession:
         sources = [self._source, *self._variant_sources.values()]
         closed: list[Any] = []
         for src in sources:
-            backend = getattr(src, "backend", src)
+            backend = src.backend if src is not None and src.backend is not None else src
             if src is not None and backend not in closed:
                 closed.append(backend)
                 src.close()
@@ -478,10 +478,10 @@ class PunieSession:
             shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
-def interrupted_lines(source: Any) -> list[str]:
+def interrupted_lines(source: ResponseSource | None) -> list[str]:
     """What an interruption during generation leaves: no prompt judged, the completed responses kept."""
-    kept = getattr(source, "completed", 0)
-    cache = getattr(source, "response_cache", None)
+    kept = source.completed if source is not None else 0
+    cache = source.response_cache if source is not None else None
     where = f" in {cache.folder}" if cache is not None else ""
     resume = "rerun to resume from them" if cache is not None else "they are not kept (--punie-no-cache)"
     return [

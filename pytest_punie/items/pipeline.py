@@ -150,7 +150,7 @@ def recorded_fused_check(build: dict[str, Any], check: str) -> list[str]:
 def smoke_generation(config: pytest.Config, model_path: Path) -> list[str]:
     """One training query (or the first suite prompt), greedy: a tool call must parse."""
     session = punie_session(config)
-    backend = getattr(session.source(), "backend", None)
+    backend = session.source().backend
     if backend is None:
         backend = InProcessBackend(model_path)
     messages = session.smoke_messages()
@@ -177,7 +177,7 @@ def eos_generation(config: pytest.Config, model_path: Path, expect: PipelineExpe
     problems = check_eos(model_path, expect.eos_token, source)
     token, eot = eos_token_id(model_path, expect.eos_token)
     session = punie_session(config)
-    backend = getattr(session.source(), "backend", None)
+    backend = session.source().backend
     if not isinstance(backend, InProcessBackend):
         backend = InProcessBackend(model_path)  # the stop token is only seen in process
     record = backend.complete([ChatRequest("eos", session.smoke_messages(), Sampling(max_tokens=256, stop=()))])[0]

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from pytest_punie.errors import PunieError
+from pytest_punie.sources import ResponseSource
 
 SERVER_STATE = "server.json"
 
@@ -210,10 +211,10 @@ def make_source(
     log: Callable[[str], None],
     model: Callable[[], Any] | None = None,
     suites: list[Any] | None = None,
-) -> Any:
+) -> ResponseSource:
     """The run's response source, with the run's time-limit scale where it generates."""
     source = _make_source(config, log, model, suites)
-    if hasattr(source, "timeout_scale"):
+    if source.backend is not None:
         source.timeout_scale = float(config.getoption("punie_timeout_scale") or 1.0)
         source.prompt_sensitivity = bool(config.getoption("punie_prompt_sensitivity"))
     return source
@@ -224,7 +225,7 @@ def _make_source(
     log: Callable[[str], None],
     model: Callable[[], Any] | None = None,
     suites: list[Any] | None = None,
-) -> Any:
+) -> ResponseSource:
     responses = config.getoption("punie_responses")
     if responses:
         from pytest_punie.sources.replay import ReplaySource
@@ -299,7 +300,7 @@ class OwnedServerBackend:
         self.server.stop()
 
 
-def external_source(config: pytest.Config, overrides: dict[str, Any]) -> Any:
+def external_source(config: pytest.Config, overrides: dict[str, Any]) -> ResponseSource:
     """One or several external endpoints serving the model under test. Each is asked what it serves
     (``/v1/models``); endpoints that disagree make the run refuse, naming the models and endpoints."""
     from pytest_punie.backends.http import MAX_CONNECTIONS, EndpointPool, HttpBackend
@@ -396,7 +397,7 @@ def variant_source(
     model: Callable[[], Any],
     log: Callable[[str], None],
     suites: list[Any] | None = None,
-) -> Any:
+) -> ResponseSource:
     """The source for one variant: another temperature shares the model's
     backend; a checkpoint is fused and quantized (cached) into its own model."""
     from pytest_punie.sources.model import ModelSource

@@ -8,13 +8,18 @@ or ``{"id": "text-01", "error": "timeout after 120 s"}``; an optional
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from pytest_punie.backends import Backend
 from pytest_punie.errors import ResponsesError
 from pytest_punie.provenance import file_digest
 from pytest_punie.sources import MissingResponse, ResponseRecord
 from pytest_punie.suite.model import Prompt, Suite
+
+if TYPE_CHECKING:
+    from pytest_punie.sources.responsecache import ResponseCache
 
 
 def read_responses(path: str | Path) -> tuple[dict[str, ResponseRecord], dict[str, Any]]:
@@ -72,6 +77,12 @@ class ReplaySource:
         self.repeated = repeated
         self.records, self.recorded_provenance = read_responses(self.path)
         self.digest = file_digest(self.path)
+        self.backend: Backend | None = None  # nothing generates: the responses were recorded
+        self.response_cache: ResponseCache | None = None
+        self.progress: Callable[[str], None] | None = None
+        self.timeout_scale = 1.0  # no time limit applies to a recorded response
+        self.prompt_sensitivity = False
+        self.completed = 0  # nothing is generated
 
     def identity(self) -> dict[str, Any]:
         """The replay file and its digest (and the provenance it recorded)."""
