@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_punie.suite.model import SCORERS
+from pytest_punie.registry import SCORERS
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -96,7 +96,12 @@ def add_sampling_options(group: pytest.OptionGroup) -> None:
 
 def add_scoring_options(group: pytest.OptionGroup) -> None:
     """The options that choose the scorer and strict judging."""
-    group.addoption("--punie-scorer", choices=SCORERS, help="judge with this scorer instead of the suite's primary one")
+    group.addoption(
+        "--punie-scorer",
+        type=registered_scorer,
+        metavar="NAME",
+        help="judge with this registered scorer instead of the suite's primary one",
+    )
     group.addoption(
         "--punie-strict",
         action="store_true",
@@ -241,6 +246,16 @@ class _Recorder:
 
     def addini(self, *args: object, **kwargs: object) -> None:
         """Ini values are not command-line options."""
+
+
+def registered_scorer(value: str) -> str:
+    """--punie-scorer's value checked while pytest parses the command line: a registered scorer."""
+    import argparse
+
+    names = SCORERS.names()
+    if value not in names:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a registered scorer ({', '.join(names)})")
+    return value
 
 
 def value_options() -> tuple[str, ...]:

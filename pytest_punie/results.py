@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from pytest_punie.registry import SCORERS
 from pytest_punie.scoring import ScoredResponse, score_response
 from pytest_punie.scoring.reduce import combine_samples
 from pytest_punie.serving.served import serving_record
@@ -150,7 +151,7 @@ def no_response(suite_ref: str, suite: Suite, prompt: Prompt, why: str, variant:
         suite_digest=suite.digest,
         id=prompt.id,
         category=prompt.category,
-        scores={"legacy": Fraction(0), "strict": Fraction(0)},
+        scores=dict.fromkeys(SCORERS.names(), Fraction(0)),
         primary_scorer=suite.primary_scorer,
         passed=False,
         label="error",

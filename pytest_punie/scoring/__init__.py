@@ -7,11 +7,11 @@ from fractions import Fraction
 from typing import Any
 
 from pytest_punie.scoring.labels import LABELS, failure_label
-from pytest_punie.scoring.legacy import LegacyExtraction, score_legacy
-from pytest_punie.scoring.legacy26 import score_legacy26
+from pytest_punie.scoring.legacy import LegacyExtraction
 from pytest_punie.scoring.parse import ParsedResponse, parse_response
-from pytest_punie.scoring.strict import StrictResult, score_strict
-from pytest_punie.suite.model import SCORERS, Prompt
+from pytest_punie.scoring.scorers import ScorerInput, score_all
+from pytest_punie.scoring.strict import StrictResult
+from pytest_punie.suite.model import Prompt
 from pytest_punie.toolsurface import ToolSurface
 
 
@@ -50,19 +50,17 @@ class SampledResponse(ScoredResponse):
 
 
 def score_response(response: dict[str, Any] | None, prompt: Prompt, surface: ToolSurface) -> ScoredResponse:
-    """Score one chat completion (None: no response) with both scorers."""
+    """Score one chat completion (None: no response) with every registered scorer."""
     parsed = parse_response(response) if response is not None else None
-    # the Phase 33 script had no direct-answer prompts: those follow the Phase 26 script's rule
-    phase26 = prompt.expect.legacy_rules == "phase26" or prompt.expect.direct
-    legacy_score, extraction = (score_legacy26 if phase26 else score_legacy)(response, prompt.expect)
-    strict = score_strict(parsed, prompt.expect, surface)
+    outputs = score_all(ScorerInput(response, parsed, prompt, surface))
+    strict = outputs["strict"].detail  # the failure label reads what the strict scorer found
     return ScoredResponse(
-        scores={"legacy": legacy_score, "strict": strict.score},
+        scores={name: out.score for name, out in outputs.items()},
         label=failure_label(parsed, strict, prompt.expect),
-        legacy=extraction,
+        legacy=outputs["legacy"].detail,
         strict=strict,
         parsed=parsed,
     )
 
 
-__all__ = ["LABELS", "SCORERS", "ScoredResponse", "parse_response", "score_response"]
+__all__ = ["LABELS", "ScoredResponse", "parse_response", "score_response"]

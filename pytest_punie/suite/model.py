@@ -11,7 +11,6 @@ from typing import Any
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {">=": operator.ge, ">": operator.gt}
 
-SCORERS = ("legacy", "strict")  # the scorers a suite may name as its primary one
 # the historical script whose rules the legacy scorer reproduces: Phase 33's keywords in the
 # extracted program, or Phase 26's markers in the raw text
 LEGACY_RULES = ("phase33", "phase26")

@@ -11,7 +11,8 @@ import json
 import re
 from typing import Any
 
-from pytest_punie.suite.model import LEGACY_RULES, SCORERS
+from pytest_punie.registry import SCORERS
+from pytest_punie.suite.model import LEGACY_RULES
 from pytest_punie.suite.yamlsource import KeyPath, LocatedYaml
 
 THRESHOLD_PATTERN = r"^\s*(>=|>)\s*([0-9]*\.?[0-9]+)\s*(%?)\s*$"
@@ -27,7 +28,7 @@ _names = {"type": "array", "items": {"type": "string", "minLength": 1}}
 MAX_TOKENS = 262_144  # Qwen3's longest context: a larger budget is a typo, not a plan
 MAX_TIMEOUT_S = 86_400
 
-SUITE_SCHEMA: dict[str, Any] = {
+_SCHEMA: dict[str, Any] = {  # primary_scorer's enum is filled from the scorer registry by suite_schema()
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://pytest-punie.invalid/suite.schema.json",
     "title": "pytest-punie eval suite",
@@ -44,7 +45,7 @@ SUITE_SCHEMA: dict[str, Any] = {
             "description": "Paraphrases of the system prompt: with --punie-prompt-sensitivity each prompt's "
             "format lock is also measured under each, and the range is reported.",
         },
-        "primary_scorer": {"enum": list(SCORERS), "description": "The scorer the verdict uses."},
+        "primary_scorer": {"enum": [], "description": "The scorer the verdict uses."},
         "legacy_rules": {
             "enum": list(LEGACY_RULES),
             "description": "Whose rules the legacy scorer reproduces: the Phase 33 eval script (keywords in the "
@@ -213,9 +214,19 @@ def _did_you_mean(word: str, options: list[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(sorted(options))}"
 
 
-def check_schema(doc: LocatedYaml, schema: dict[str, Any] = SUITE_SCHEMA) -> None:
+def suite_schema() -> dict[str, Any]:
+    """The suite schema, its primary_scorer enum the registered scorers (never a hand-kept list)."""
+    scorers = SCORERS.entries()
+    primary = {
+        "enum": [e.name for e in scorers],
+        "description": "The scorer the verdict uses: " + "; ".join(f"{e.name}: {e.description}" for e in scorers) + ".",
+    }
+    return {**_SCHEMA, "properties": {**_SCHEMA["properties"], "primary_scorer": primary}}
+
+
+def check_schema(doc: LocatedYaml, schema: dict[str, Any] | None = None) -> None:
     """Raise the first schema violation as a SuiteError with file and line."""
-    _check(doc, doc.data, schema, ())
+    _check(doc, doc.data, schema if schema is not None else suite_schema(), ())
 
 
 def _check(doc: LocatedYaml, value: Any, schema: dict[str, Any], path: KeyPath) -> None:
@@ -261,7 +272,7 @@ def _check(doc: LocatedYaml, value: Any, schema: dict[str, Any], path: KeyPath) 
 
 def schema_json() -> str:
     """The suite schema as JSON (evalsuites/suite.schema.json, for editors)."""
-    return json.dumps(SUITE_SCHEMA, indent=2, sort_keys=False) + "\n"
+    return json.dumps(suite_schema(), indent=2, sort_keys=False) + "\n"
 
 
 if __name__ == "__main__":  # python -m pytest_punie.suite.schema > evalsuites/suite.schema.json

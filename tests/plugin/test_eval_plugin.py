@@ -274,3 +274,10 @@ def test_repeat_reports_pass_rate_pass_k_and_intervals(eval_project):
             f"  git * 9 * 88.9% * 66.7% * [[]{iv['low']:.3f}, {iv['high']:.3f}[]] over 3 prompts",
         ]
     )
+
+
+def test_an_unregistered_scorer_on_the_command_line_is_a_usage_error(eval_project):
+    """--punie-scorer is checked against the scorer registry while pytest parses the command line."""
+    result = eval_project.runpytest("-m", "eval", "--punie-scorer=lenient")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--punie-scorer: 'lenient' is not a registered scorer (legacy, strict)*"])

@@ -12,7 +12,7 @@ import yaml
 
 from pytest_punie.errors import SuiteError
 from pytest_punie.suite import load_suite
-from pytest_punie.suite.schema import SUITE_SCHEMA, schema_json
+from pytest_punie.suite.schema import schema_json, suite_schema
 
 from ..conftest import PHASE33, ROOT
 
@@ -127,7 +127,7 @@ def test_exported_schema_is_committed_and_accepts_phase33():
     assert committed.read_text() == schema_json(), (
         "regenerate: python -m pytest_punie.suite.schema > evalsuites/suite.schema.json"
     )
-    jsonschema.Draft202012Validator.check_schema(SUITE_SCHEMA)
+    jsonschema.Draft202012Validator.check_schema(suite_schema())
     jsonschema.validate(yaml.safe_load(PHASE33.read_text()), json.loads(committed.read_text()))
 
 
@@ -135,7 +135,7 @@ def test_schema_checker_and_jsonschema_agree_on_a_bad_suite(tmp_path):
     bad = yaml.safe_load(_minimal())
     bad["prompts"][0]["expect"]["match"] = "some"
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(bad, SUITE_SCHEMA)
+        jsonschema.validate(bad, suite_schema())
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(bad, sort_keys=False))
     with pytest.raises(SuiteError, match="'some' is not one of"):
@@ -185,7 +185,7 @@ def test_phase26_is_valid_against_the_exported_schema_and_packaged():
     from pytest_punie.suites import packaged_suites
 
     phase26 = ROOT / "evalsuites" / "phase26.yaml"
-    jsonschema.validate(yaml.safe_load(phase26.read_text()), SUITE_SCHEMA)
+    jsonschema.validate(yaml.safe_load(phase26.read_text()), suite_schema())
     packaged = packaged_suites()
     assert set(packaged) >= {"phase26", "phase33"}
     assert load_suite(packaged["phase26"]).digest == load_suite(phase26).digest
