@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import pytest
 
 from pytest_punie.errors import PunieError
+from pytest_punie.registry import Registry
 
 
 class CheckProblems(Exception):
@@ -19,9 +20,9 @@ class CheckProblems(Exception):
 
 
 class CheckItem(pytest.Item):
-    """An item named after its check; ``CHECKS`` maps each check to what it ensures."""
+    """An item named after its check; ``REGISTRY`` holds each check with what it ensures and its function."""
 
-    CHECKS: ClassVar[dict[str, str]] = {}
+    REGISTRY: ClassVar[Registry[Any]] = Registry("check", ())
     MARK: ClassVar[str] = ""
 
     def __init__(self, *, check: str, **kw: Any):
@@ -37,7 +38,8 @@ class CheckItem(pytest.Item):
     def repr_failure(self, excinfo, style=None):  # type: ignore[override]
         """The check's purpose and each problem, never a traceback."""
         if isinstance(excinfo.value, CheckProblems):
-            return "\n".join([f"{self.check}: {self.CHECKS[self.check]}", *(f"  {p}" for p in excinfo.value.problems)])
+            purpose = self.REGISTRY.get(self.check).description
+            return "\n".join([f"{self.check}: {purpose}", *(f"  {p}" for p in excinfo.value.problems)])
         if isinstance(excinfo.value, PunieError):
             return f"{self.check}: {excinfo.value.describe()}"
         return super().repr_failure(excinfo, style=style)

@@ -9,8 +9,10 @@ themselves are plain functions in ``pytest_punie.checks``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
@@ -23,26 +25,43 @@ from pytest_punie.errors import PunieError
 from pytest_punie.items.checkitem import CheckItem
 from pytest_punie.items.paths import display_path
 from pytest_punie.models.resolve import recipe_parts, registry_source, resolve_spec
+from pytest_punie.registry import Registry
 from pytest_punie.scoring.parse import control_tokens, parse_response
 from pytest_punie.session import punie_session
 from pytest_punie.sources.factory import model_name, uses_model
 from pytest_punie.suite.model import DEFAULT_STOP, Sampling
 
-CHECKS: dict[str, str] = {
-    "training-log": "the LoRA run's loss decreased, stayed finite and the log is complete",
-    "adapter": "the adapter is in mlx-lm's format, with every checkpoint",
-    "fused": "the fused model is whole, with tokenizer, template and eos ids",
-    "adapter-applied": "the fused weights differ from the base where the adapter has LoRA tensors",
-    "quantized": "the model under test is whole and quantized as its recipe says, not below its expected bits",
-    "eos": "config and generation config end on the template's end-of-turn token, and generation really does",
-    "smoke": "a greedy generation of a training query yields a parseable tool call and no control token",
-}
+
+@dataclass(frozen=True)
+class ModelSteps:
+    """The model under test's build as its pipeline checks read it: each step it made, and the bounds."""
+
+    item: PipelineItem
+    """The check's item (its config, and where its warnings go)."""
+    model: Any
+    """The resolved model under test (its path, builds, registry entry and summary)."""
+    base: Path | None
+    """The base model the recipe's adapter was trained on."""
+    adapter: Path | None
+    """The adapter the recipe trained (or was given)."""
+    fused: Path | None
+    """The fused model (before quantization)."""
+    expect: PipelineExpectations
+    """The pre-registered bounds: defaults, the suites' pipeline_expect, the registry entry's expect."""
+
+
+PipelineCheck = Callable[[ModelSteps], list[str]]
+CHECKS: Registry[PipelineCheck] = Registry("pipeline check", ())
+"""The pipeline checks of a model under test, by name, in pipeline order: a new check is one
+function decorated with ``@pipeline_check(name, description)`` (and a line in ``pipeline_items``
+saying which models have the step it checks)."""
+pipeline_check = CHECKS.register
 
 
 class PipelineItem(CheckItem):
     """One pipeline check (training log, adapter, fused, quantized, eos, smoke) on a model or an artifact."""
 
-    CHECKS = CHECKS
+    REGISTRY = CHECKS
     MARK = "pipeline"
 
     def __init__(self, *, model_name: str | None = None, artifact: Path | None = None, **kw: Any):
@@ -95,33 +114,11 @@ class PipelineItem(CheckItem):
         model = punie_session(self.config).model()
         base, adapter = recipe_parts(model, self.config.rootpath)
         fused_build = next((b for b in model.builds if b["step"] == "fused"), None)
-        fused = Path(fused_build["path"]) if fused_build else None
-        expect = self._expect(model.spec_entry, adapter)
         if fused_build and "retired" in fused_build and self.check in ("fused", "adapter-applied"):
             return recorded_fused_check(fused_build, self.check)
-        if self.check == "training-log":
-            assert adapter is not None  # collected for the tiny recipe only, which builds its adapter
-            return self._training_log(adapter / "train.log", expect)
-        if self.check == "adapter":
-            assert adapter is not None
-            return artifacts.check_adapter(adapter)[0]
-        if self.check == "fused":
-            assert fused is not None  # collected only for models built by fusing
-            return artifacts.check_model(fused)
-        if self.check == "adapter-applied":
-            assert fused and adapter and base
-            return artifacts.adapter_applied(fused, base, adapter)
-        if self.check == "quantized":
-            q = model.summary.get("quantization") or {}
-            spec = model.spec_entry
-            return artifacts.check_model(
-                model.path, spec.get("bits", q.get("bits")), spec.get("group_size", q.get("group_size"))
-            ) + check_bits(q.get("bits"), expect, f"{model.path / 'config.json'}")
-        if self.check == "eos":
-            return eos_generation(self.config, model.path, expect)
-        if self.check == "smoke":
-            return smoke_generation(self.config, model.path)
-        raise AssertionError(self.check)
+        fused = Path(fused_build["path"]) if fused_build else None
+        steps = ModelSteps(self, model, base, adapter, fused, self._expect(model.spec_entry, adapter))
+        return CHECKS.get(self.check).fn(steps)
 
     def reportinfo(self):
         """Where pytest says the check is: the artifact or the model's name."""
@@ -130,6 +127,60 @@ class PipelineItem(CheckItem):
             None,
             f"pipeline {self.check} [{self.model_name or self.artifact}]",
         )
+
+
+@pipeline_check("training-log", "the LoRA run's loss decreased, stayed finite and the log is complete")
+def training_log_check(steps: ModelSteps) -> list[str]:
+    """A run that crashed, stopped early or did not learn is caught before its model is evaluated."""
+    assert steps.adapter is not None  # collected for recipes that train their adapter
+    return steps.item._training_log(steps.adapter / "train.log", steps.expect)
+
+
+@pipeline_check("adapter", "the adapter is in mlx-lm's format, with every checkpoint")
+def adapter_check(steps: ModelSteps) -> list[str]:
+    """An adapter mlx-lm cannot load, or one a crash left without its checkpoints, is named."""
+    assert steps.adapter is not None
+    return artifacts.check_adapter(steps.adapter)[0]
+
+
+@pipeline_check("fused", "the fused model is whole, with tokenizer, template and eos ids")
+def fused_check(steps: ModelSteps) -> list[str]:
+    """A fused model with a cut shard or a missing tokenizer file is named."""
+    assert steps.fused is not None  # collected only for models built by fusing
+    return artifacts.check_model(steps.fused)
+
+
+@pipeline_check("adapter-applied", "the fused weights differ from the base where the adapter has LoRA tensors")
+def adapter_applied_check(steps: ModelSteps) -> list[str]:
+    """A fuse that silently left the base's weights (the adapter not applied) is caught."""
+    assert steps.fused and steps.adapter and steps.base
+    return artifacts.adapter_applied(steps.fused, steps.base, steps.adapter)
+
+
+@pipeline_check(
+    "quantized", "the model under test is whole and quantized as its recipe says, not below its expected bits"
+)
+def quantized_check(steps: ModelSteps) -> list[str]:
+    """Wrong bits or group size (or a model below its expected bits) is named with the config's path."""
+    q = steps.model.summary.get("quantization") or {}
+    spec = steps.model.spec_entry
+    return artifacts.check_model(
+        steps.model.path, spec.get("bits", q.get("bits")), spec.get("group_size", q.get("group_size"))
+    ) + check_bits(q.get("bits"), steps.expect, f"{steps.model.path / 'config.json'}")
+
+
+@pipeline_check(
+    "eos", "config and generation config end on the template's end-of-turn token, and generation really does"
+)
+def eos_check(steps: ModelSteps) -> list[str]:
+    """A model that never stops on its own end-of-turn token is caught before the eval's stop strings hide it."""
+    return eos_generation(steps.item.config, steps.model.path, steps.expect)
+
+
+@pipeline_check("smoke", "a greedy generation of a training query yields a parseable tool call and no control token")
+def smoke_check(steps: ModelSteps) -> list[str]:
+    """A model that cannot write one tool call is caught before a whole eval is spent on it."""
+    return smoke_generation(steps.item.config, steps.model.path)
 
 
 def recorded_fused_check(build: dict[str, Any], check: str) -> list[str]:
@@ -240,10 +291,19 @@ class PipelineCollector(pytest.Collector):
         return pipeline_items(self, self.model_name, self.entry)
 
 
+MODEL_CHECKS: Registry[Callable[[PunieError], None]] = Registry("model check", ())
+
+
+@MODEL_CHECKS.register("model", "the model under test resolves to a model directory")
+def model_resolves(error: PunieError) -> None:
+    """A model that cannot be resolved fails where its checks would be, saying why."""
+    raise error
+
+
 class ModelErrorItem(CheckItem):
     """The model under test cannot be resolved: one failing item that says why."""
 
-    CHECKS: ClassVar[dict[str, str]] = {"model": "the model under test resolves to a model directory"}
+    REGISTRY = MODEL_CHECKS
     MARK = "pipeline"
 
     def __init__(self, *, error: PunieError, **kw: Any):
@@ -252,7 +312,7 @@ class ModelErrorItem(CheckItem):
 
     def runtest(self) -> None:
         """Fails with the model's error, so it is reported where the checks would be."""
-        raise self.error
+        MODEL_CHECKS.get(self.check).fn(self.error)
 
 
 def command_line_items(session: pytest.Session, config: pytest.Config) -> list[PipelineItem]:

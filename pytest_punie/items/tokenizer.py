@@ -5,6 +5,7 @@ training example's special-token positions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,22 +13,22 @@ import pytest
 
 from pytest_punie.checks import tokenizer as tk
 from pytest_punie.items.checkitem import CheckItem
+from pytest_punie.registry import Registry
 from pytest_punie.serving.calls import call_texts
 from pytest_punie.serving.toolparser import preflight
 from pytest_punie.session import punie_session
 
-TOKENIZER_CHECKS = {
-    "single-tokens": "each marker of the model family encodes to exactly its one id",
-    "tool-parser": "mlx-lm's tool parser for this tokenizer reads every tool call of the training data and the suite",
-    "chat-template": "the chat template renders [system, user] exactly as the reference's",
-    "example-encoding": "a training example's special tokens sit where the reference puts them",
-}
+TokenizerCheck = Callable[["TokenizerItem"], list[str]]
+TOKENIZER_CHECKS: Registry[TokenizerCheck] = Registry("tokenizer check", ())
+"""The tokenizer preflight checks by name: a new one is one function decorated with
+``@tokenizer_check(name, description)`` (and a line in ``tokenizer_items`` saying when it runs)."""
+tokenizer_check = TOKENIZER_CHECKS.register
 
 
 class TokenizerItem(CheckItem):
     """One tokenizer preflight check, before a model is trained or served with it."""
 
-    CHECKS = TOKENIZER_CHECKS
+    REGISTRY = TOKENIZER_CHECKS
     MARK = "tokenizer"
 
     def __init__(self, *, tokenizer: Path, reference: Path | None, spec: Path, **kw: Any):
@@ -41,26 +42,52 @@ class TokenizerItem(CheckItem):
         self.fail_on(self._problems())
 
     def _problems(self) -> list[str]:
-        session = punie_session(self.config)
-        if self.check == "tool-parser":
-            data = [Path(d) for d in self.config.getoption("punie_data")]
-            report = preflight(self.tokenizer, call_texts(session.suites_seen, data, self.config.rootpath))
-            return report.problems()
-        cand = tk.load_tokenizer(self.tokenizer)
-        if self.check == "single-tokens":
-            return tk.check_single_tokens(cand, self.spec)
-        assert self.reference is not None
-        ref = tk.load_tokenizer(self.reference)
-        system, query = session.smoke_prompt()
-        if self.check == "chat-template":
-            return tk.check_chat_template(cand, ref, system, query)
-        _, tokens, _ = tk.load_spec(self.spec)
-        messages = session.training_example() or list(session.smoke_messages())
-        return tk.check_example_encoding(cand, ref, messages, list(tokens))
+        return TOKENIZER_CHECKS.get(self.check).fn(self)
+
+    def candidate(self) -> Any:
+        """The tokenizer under check, loaded as transformers (and so mlx-lm) loads it."""
+        return tk.load_tokenizer(self.tokenizer)
+
+    def reference_tokenizer(self) -> Any:
+        """The reference tokenizer (--punie-reference-tokenizer), loaded the same way."""
+        assert self.reference is not None  # its checks are collected only with a reference
+        return tk.load_tokenizer(self.reference)
 
     def reportinfo(self):
         """Where pytest says the check is: the tokenizer family's spec."""
         return self.spec, None, f"tokenizer {self.check} [{self.tokenizer}]"
+
+
+@tokenizer_check("single-tokens", "each marker of the model family encodes to exactly its one id")
+def single_tokens(item: TokenizerItem) -> list[str]:
+    """A marker split into pieces breaks every tool call written with it."""
+    return tk.check_single_tokens(item.candidate(), item.spec)
+
+
+@tokenizer_check(
+    "tool-parser", "mlx-lm's tool parser for this tokenizer reads every tool call of the training data and the suite"
+)
+def tool_parser(item: TokenizerItem) -> list[str]:
+    """A parser that cannot read the calls makes the server drop them: caught before a model is trained."""
+    data = [Path(d) for d in item.config.getoption("punie_data")]
+    suites = punie_session(item.config).suites_seen
+    return preflight(item.tokenizer, call_texts(suites, data, item.config.rootpath)).problems()
+
+
+@tokenizer_check("chat-template", "the chat template renders [system, user] exactly as the reference's")
+def chat_template(item: TokenizerItem) -> list[str]:
+    """A changed template trains the model on text it will never be served."""
+    system, query = punie_session(item.config).smoke_prompt()
+    return tk.check_chat_template(item.candidate(), item.reference_tokenizer(), system, query)
+
+
+@tokenizer_check("example-encoding", "a training example's special tokens sit where the reference puts them")
+def example_encoding(item: TokenizerItem) -> list[str]:
+    """Special tokens at other positions mean the training data is read differently from the reference."""
+    session = punie_session(item.config)
+    _, tokens, _ = tk.load_spec(item.spec)
+    messages = session.training_example() or list(session.smoke_messages())
+    return tk.check_example_encoding(item.candidate(), item.reference_tokenizer(), messages, list(tokens))
 
 
 def tokenizer_items(session: pytest.Session, config: pytest.Config) -> list[TokenizerItem]:
