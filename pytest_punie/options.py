@@ -5,6 +5,13 @@ from __future__ import annotations
 import pytest
 
 from pytest_punie.registry import SCORERS
+from pytest_punie.sources.options import (
+    positive_float,
+    positive_int,
+    seed_list,
+    temperature,
+    temperature_list,
+)
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -46,7 +53,7 @@ def add_model_options(group: pytest.OptionGroup, parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--punie-server-concurrency",
-        type=int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="requests in flight at once per --punie-server-url endpoint (default 8)",
@@ -82,11 +89,13 @@ def add_model_options(group: pytest.OptionGroup, parser: pytest.Parser) -> None:
 
 def add_sampling_options(group: pytest.OptionGroup) -> None:
     """The options that override a suite's sampling for this run."""
-    group.addoption("--punie-temperature", type=float, metavar="T", help="override the suite's sampling temperature")
-    group.addoption("--punie-max-tokens", type=int, metavar="N", help="override every prompt's max_tokens")
+    group.addoption(
+        "--punie-temperature", type=temperature, metavar="T", help="override the suite's sampling temperature"
+    )
+    group.addoption("--punie-max-tokens", type=positive_int, metavar="N", help="override every prompt's max_tokens")
     group.addoption(
         "--punie-timeout-scale",
-        type=float,
+        type=positive_float,
         default=1.0,
         metavar="X",
         help="multiply every prompt's own timeout_s (a slow machine); how long we wait, never what is generated",
@@ -133,10 +142,15 @@ def add_output_options(group: pytest.OptionGroup, parser: pytest.Parser) -> None
 
 def add_variant_options(group: pytest.OptionGroup) -> None:
     """Several measurements of one suite in one run."""
-    group.addoption("--punie-temperatures", metavar="T,T", help="run the suite at each of these temperatures")
+    group.addoption(
+        "--punie-temperatures",
+        type=temperature_list,
+        metavar="T,T",
+        help="run the suite at each of these temperatures",
+    )
     group.addoption(
         "--punie-repeat",
-        type=int,
+        type=positive_int,
         default=1,
         metavar="N",
         help="sample each prompt N times (seeded; pass rate, pass^k and intervals per prompt and category)",
@@ -148,6 +162,7 @@ def add_variant_options(group: pytest.OptionGroup) -> None:
     )
     group.addoption(
         "--punie-seeds",
+        type=seed_list,
         metavar="S,S",
         help="train, fuse, quantize and evaluate the model's recipe once per training seed "
         "(mlx_lm lora --seed): is the score reproducible across trainings?",

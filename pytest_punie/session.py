@@ -20,6 +20,7 @@ from pytest_punie.errors import PunieError
 from pytest_punie.report.write import OutputPaths
 from pytest_punie.results import PromptResult
 from pytest_punie.sources import ResponseSource
+from pytest_punie.sources.options import source_options
 from pytest_punie.suite.model import Suite, chat_messages
 
 # the exit status of an INVALID run: the measurement is broken (not a FAIL of the model)
@@ -47,6 +48,7 @@ class PunieSession:
 
     def __init__(self, config: pytest.Config):
         self.config = config
+        self.source_options = source_options(config)  # read once; the sources take it, never the config
         self.scorer: str | None = config.getoption("punie_scorer")
         self.strict_mode: bool = bool(config.getoption("punie_strict"))
         self.results: list[PromptResult] = []
@@ -89,7 +91,7 @@ class PunieSession:
 
             try:
                 with self.progress() as log:
-                    self._source = self._live(make_source(self.config, log, self.model, self.suites_seen))
+                    self._source = self._live(make_source(self.source_options, log, self.model, self.suites_seen))
             except PunieError as err:
                 self._source_error = err
                 raise
@@ -119,7 +121,7 @@ class PunieSession:
 
             with self.progress() as log:
                 try:
-                    made = variant_source(self.config, variant, self.source, self.model, log, self.suites_seen)
+                    made = variant_source(self.source_options, variant, self.source, self.model, log, self.suites_seen)
                 except PunieError as err:
                     self._variant_errors[variant.name] = err
                     raise
@@ -144,12 +146,12 @@ class PunieSession:
         if self._model is None:
             from pytest_punie.sources.factory import model_name, resolve_model
 
-            name = model_name(self.config)
+            name = model_name(self.source_options)
             if not name:
                 raise PunieError(None, None, "no model: pass --punie-model NAME|PATH")
             try:
                 with self.progress() as log:
-                    self._model = resolve_model(self.config, name, log, suites=self.suites_seen)
+                    self._model = resolve_model(self.source_options, name, log, suites=self.suites_seen)
             except PunieError as err:
                 self._model_error = err
                 raise
@@ -247,11 +249,11 @@ class PunieSession:
         from pytest_punie.sources.variants import registered_seeds
 
         try:
-            registered_seeds(config)
+            registered_seeds(source_options(config))
         except PunieError as err:
             errors.append(err.describe())
-        if uses_model(config) and not spaced:
-            name = model_name(config)
+        if uses_model(source_options(config)) and not spaced:
+            name = model_name(source_options(config))
             try:
                 spec = resolve_spec(str(name), config.rootpath)
                 if "path" in spec.entry:
@@ -316,7 +318,7 @@ class PunieSession:
         worker, which generates it in its own process (as a run without xdist does)."""
         from pytest_punie.sources.factory import new_run_dir, uses_model
 
-        if uses_model(self.config) and not any(self.expected_variants()):
+        if uses_model(self.source_options) and not any(self.expected_variants()):
             if self.run_dir is None:
                 self.run_dir = new_run_dir()
             node.workerinput["punie_run_dir"] = str(self.run_dir)
@@ -402,7 +404,7 @@ class PunieSession:
         from pytest_punie.sources.variants import variants_of
 
         try:
-            return tuple(v.name for v in variants_of(self.config))
+            return tuple(v.name for v in variants_of(self.source_options))
         except PunieError:
             return ("",)
 

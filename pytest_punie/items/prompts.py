@@ -21,6 +21,7 @@ from pytest_punie.results import PromptResult, judge_prompt, no_response
 from pytest_punie.scoring.parse import written_text
 from pytest_punie.session import punie_session
 from pytest_punie.sources import MissingResponse
+from pytest_punie.sources.options import source_options
 from pytest_punie.sources.variants import Variant, variants_of
 from pytest_punie.suite import load_suite
 from pytest_punie.suite.model import Prompt, Suite
@@ -56,7 +57,7 @@ class SuiteFile(pytest.File):
             yield SuiteErrorItem.from_parent(self, name="<suite>", error=err)
             return
         try:
-            variants = variants_of(self.config)
+            variants = variants_of(source_options(self.config))
         except PunieError:
             variants = [Variant()]  # the items report the bad option
         for variant in variants:

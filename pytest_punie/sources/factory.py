@@ -15,35 +15,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from pytest_punie.errors import PunieError
 from pytest_punie.sources import ResponseSource
+from pytest_punie.sources.options import SourceOptions
 
 SERVER_STATE = "server.json"
 
 
-def sampling_overrides(config: pytest.Config) -> dict[str, Any]:
-    """The run's sampling overrides from the command line."""
-    return {
-        "temperature": config.getoption("punie_temperature"),
-        "max_tokens": config.getoption("punie_max_tokens"),
-        "seed": config.getoption("punie_seed"),
-    }
-
-
-def model_name(config: pytest.Config) -> str | None:
+def model_name(opts: SourceOptions) -> str | None:
     """The model asked for: --punie-model, else the ini's punie_model."""
-    return config.getoption("punie_model") or config.getini("punie_model") or None
+    return opts.model
 
 
-def uses_model(config: pytest.Config) -> bool:
+def uses_model(opts: SourceOptions) -> bool:
     """Whether this run loads (or builds) a model, rather than replaying or asking a server."""
-    return (
-        not config.getoption("punie_responses")
-        and not config.getoption("punie_server_url")
-        and bool(model_name(config))
-    )
+    return opts.uses_model
 
 
 def suites_serving(data: Path, suites: list[Any], root: Path) -> list[Any]:
@@ -95,7 +81,7 @@ def stage_gates(entry: dict[str, Any], where: str, suites: list[Any] | None = No
 
 
 def resolve_model(
-    config: pytest.Config,
+    opts: SourceOptions,
     name: str,
     log: Callable[[str], None],
     seed: int | None = None,
@@ -106,7 +92,7 @@ def resolve_model(
     from pytest_punie.models.cache import BuildCache, default_cache_dir
     from pytest_punie.models.resolve import materialize, resolve_spec, with_seed
 
-    root = config.rootpath
+    root = opts.root
     cache = BuildCache(default_cache_dir(root), log=log)
     spec = resolve_spec(name, root)
     if seed is not None:
@@ -150,7 +136,7 @@ def stop_shared_server(run_dir: Path) -> None:
 
 
 def serving_preflight(
-    config: pytest.Config,
+    opts: SourceOptions,
     model_path: Path,
     suites: list[Any],
     log: Callable[[str], None],
@@ -165,12 +151,12 @@ def serving_preflight(
     from pytest_punie.provenance import versions_of
     from pytest_punie.serving.calls import call_texts
 
-    data = [Path(d) for d in config.getoption("punie_data")]
-    texts = call_texts(suites, data, config.rootpath)
+    data = [Path(d) for d in opts.data]
+    texts = call_texts(suites, data, opts.root)
     kept: Path | None = None
-    if digest and not config.getoption("punie_no_cache"):
+    if digest and not opts.no_cache:
         material = json.dumps([digest, versions_of("mlx-lm"), texts, fix_registry], sort_keys=True).encode("utf-8")
-        kept = default_cache_dir(config.rootpath) / "preflight" / f"{hashlib.sha256(material).hexdigest()}.json"
+        kept = default_cache_dir(opts.root) / "preflight" / f"{hashlib.sha256(material).hexdigest()}.json"
         try:
             entry = json.loads(kept.read_text(encoding="utf-8"))
             for line in entry["lines"]:
@@ -196,47 +182,47 @@ def serving_preflight(
     return report.to_dict()
 
 
-def response_cache(config: pytest.Config, digest: str | None, backend_kind: str) -> Any:
+def response_cache(opts: SourceOptions, digest: str | None, backend_kind: str) -> Any:
     """The responses kept for this verified artifact and backend (None: --punie-no-cache)."""
-    if not digest or config.getoption("punie_no_cache"):
+    if not digest or opts.no_cache:
         return None
     from pytest_punie.models.cache import default_cache_dir
     from pytest_punie.sources.responsecache import ResponseCache
 
-    return ResponseCache(default_cache_dir(config.rootpath), digest, backend_kind)
+    return ResponseCache(default_cache_dir(opts.root), digest, backend_kind)
 
 
 def make_source(
-    config: pytest.Config,
+    opts: SourceOptions,
     log: Callable[[str], None],
     model: Callable[[], Any] | None = None,
     suites: list[Any] | None = None,
 ) -> ResponseSource:
     """The run's response source, with the run's time-limit scale where it generates."""
-    source = _make_source(config, log, model, suites)
+    source = _make_source(opts, log, model, suites)
     if source.backend is not None:
-        source.timeout_scale = float(config.getoption("punie_timeout_scale") or 1.0)
-        source.prompt_sensitivity = bool(config.getoption("punie_prompt_sensitivity"))
+        source.timeout_scale = float(opts.timeout_scale or 1.0)
+        source.prompt_sensitivity = bool(opts.prompt_sensitivity)
     return source
 
 
 def _make_source(
-    config: pytest.Config,
+    opts: SourceOptions,
     log: Callable[[str], None],
     model: Callable[[], Any] | None = None,
     suites: list[Any] | None = None,
 ) -> ResponseSource:
-    responses = config.getoption("punie_responses")
+    responses = opts.responses
     if responses:
         from pytest_punie.sources.replay import ReplaySource
 
-        return ReplaySource(responses, repeated=(config.getoption("punie_repeat") or 1) > 1)
+        return ReplaySource(responses, repeated=(opts.repeat or 1) > 1)
     from pytest_punie.sources.model import ModelSource
 
-    overrides = sampling_overrides(config)
-    if config.getoption("punie_server_url"):
-        return external_source(config, overrides)
-    name = model_name(config)
+    overrides = opts.sampling_overrides()
+    if opts.server_urls:
+        return external_source(opts, overrides)
+    name = model_name(opts)
     if not name:
         raise PunieError(
             None,
@@ -244,40 +230,37 @@ def _make_source(
             "no model to evaluate: pass --punie-model NAME|PATH, --punie-responses FILE or "
             "--punie-server-url URL (or set punie_model in [tool.pytest.ini_options])",
         )
-    resolved = model() if model is not None else resolve_model(config, name, log)
+    resolved = model() if model is not None else resolve_model(opts, name, log)
     # a model built into the cache is fixed in its registry entry, never inside the cache
-    registry = (
-        f"[tool.punie.models.{resolved.name}] in {config.rootpath / 'pyproject.toml'}" if resolved.builds else None
-    )
-    preflight = serving_preflight(config, resolved.path, suites or [], log, resolved.digest, registry)
+    registry = f"[tool.punie.models.{resolved.name}] in {opts.root / 'pyproject.toml'}" if resolved.builds else None
+    preflight = serving_preflight(opts, resolved.path, suites or [], log, resolved.digest, registry)
     identity = {**resolved.identity(), "tool_parser": preflight}
-    workerinput = getattr(config, "workerinput", None)
-    kind = config.getoption("punie_backend")
+    kind = opts.backend
     if kind == "auto":
-        kind = "server" if workerinput and workerinput.get("punie_run_dir") else "inprocess"
+        kind = "server" if opts.worker_run_dir else "inprocess"
     if kind == "inprocess":
         from pytest_punie.backends.inprocess import InProcessBackend
 
-        kept = response_cache(config, resolved.digest, "in-process")
+        kept = response_cache(opts, resolved.digest, "in-process")
         return ModelSource(InProcessBackend(resolved.path), identity, overrides, response_cache=kept)
     from pytest_punie.backends.http import HttpBackend, ManagedServer
 
-    if workerinput and workerinput.get("punie_run_dir"):
-        url = shared_server_url(Path(workerinput["punie_run_dir"]), resolved.path)
+    if opts.worker_run_dir:
+        url = shared_server_url(Path(opts.worker_run_dir), resolved.path)
         shared = HttpBackend(
             url,
             str(resolved.path),
             {"server": "managed, shared by xdist workers"},
             tokenizer_file=resolved.path / "tokenizer.json",
         )
-        kept = response_cache(config, resolved.digest, "server")
+        kept = response_cache(opts, resolved.digest, "server")
         return ModelSource(shared, identity, overrides, batch=False, response_cache=kept)
     server = ManagedServer(resolved.path).start()
     http = HttpBackend(
         server.url, str(resolved.path), {"server": "managed"}, tokenizer_file=resolved.path / "tokenizer.json"
     )
     backend = OwnedServerBackend(http, server)
-    return ModelSource(backend, identity, overrides, response_cache=response_cache(config, resolved.digest, "server"))
+    return ModelSource(backend, identity, overrides, response_cache=response_cache(opts, resolved.digest, "server"))
 
 
 class OwnedServerBackend:
@@ -300,14 +283,14 @@ class OwnedServerBackend:
         self.server.stop()
 
 
-def external_source(config: pytest.Config, overrides: dict[str, Any]) -> ResponseSource:
+def external_source(opts: SourceOptions, overrides: dict[str, Any]) -> ResponseSource:
     """One or several external endpoints serving the model under test. Each is asked what it serves
     (``/v1/models``); endpoints that disagree make the run refuse, naming the models and endpoints."""
     from pytest_punie.backends.http import MAX_CONNECTIONS, EndpointPool, HttpBackend
     from pytest_punie.sources.model import ModelSource
 
-    urls = list(config.getoption("punie_server_url"))
-    names = list(config.getoption("punie_server_model") or [])
+    urls = list(opts.server_urls)
+    names = list(opts.server_models or [])
     if not names:
         raise PunieError(
             None,
@@ -322,18 +305,18 @@ def external_source(config: pytest.Config, overrides: dict[str, Any]) -> Respons
             f"{len(urls)} --punie-server-url and {len(names)} --punie-server-model: give one name, or one per URL",
         )
     names = names * len(urls) if len(names) == 1 else names
-    tokenizer = config.getoption("punie_tokenizer")
+    tokenizer = opts.tokenizer
     # with the model's tokenizer the generated text is read back from the token ids (logprobs),
     # so a call the server dropped is seen and measured instead of unknown
     tokenizer_file = Path(tokenizer) / "tokenizer.json" if tokenizer else None
-    connections = int(config.getoption("punie_server_concurrency") or MAX_CONNECTIONS)
+    connections = int(opts.server_concurrency or MAX_CONNECTIONS)
     backends = [
         HttpBackend(u, n, connections=connections, tokenizer_file=tokenizer_file)
         for u, n in zip(urls, names, strict=True)
     ]
     reported = [b.reported_models() for b in backends]
     if len(backends) == 1:
-        identity = {"kind": "external-server", "name": names[0], "reported_models": reported[0]}
+        identity: dict[str, Any] = {"kind": "external-server", "name": names[0], "reported_models": reported[0]}
         return ModelSource(backends[0], identity, overrides)
     pool = EndpointPool(backends)
     refused = pool.disagreement(reported)
@@ -355,7 +338,7 @@ def new_run_dir() -> Path:
 
 
 def checkpoint_model(
-    config: pytest.Config, model: Callable[[], Any], checkpoint: Path, log: Callable[[str], None]
+    opts: SourceOptions, model: Callable[[], Any], checkpoint: Path, log: Callable[[str], None]
 ) -> Any:
     """One adapter checkpoint, fused into its base and quantized like the model under test."""
     from pytest_punie.models.cache import BuildCache, default_cache_dir
@@ -363,7 +346,7 @@ def checkpoint_model(
     from pytest_punie.models.steps import fuse_and_quantize
     from pytest_punie.models.validate import validate_model_dir
 
-    base_opt = config.getoption("punie_base")
+    base_opt = opts.base
     bits, group = 5, 64
     if base_opt:
         base = Path(base_opt).resolve()
@@ -371,11 +354,11 @@ def checkpoint_model(
         resolved = model()
         entry = resolved.spec_entry
         bits, group = int(entry.get("bits", bits)), int(entry.get("group_size", group))
-        recipe_base = recipe_parts(resolved, config.rootpath)[0]
+        recipe_base = recipe_parts(resolved, opts.root)[0]
         if recipe_base is None:
             raise PunieError(None, None, "--punie-checkpoints needs --punie-base PATH (the model has no recipe base)")
         base = recipe_base
-    cache = BuildCache(default_cache_dir(config.rootpath), log=log)
+    cache = BuildCache(default_cache_dir(opts.root), log=log)
     from pytest_punie.checks.artifacts import fused_checks
 
     fused, quant = fuse_and_quantize(cache, base, checkpoint, bits, group, log, check_fused=fused_checks)
@@ -391,7 +374,7 @@ def checkpoint_model(
 
 
 def variant_source(
-    config: pytest.Config,
+    opts: SourceOptions,
     variant: Any,
     source: Callable[[], Any],
     model: Callable[[], Any],
@@ -405,17 +388,17 @@ def variant_source(
     if variant.seed is not None and variant.checkpoint is None:
         from pytest_punie.backends.inprocess import InProcessBackend
 
-        resolved = resolve_model(config, str(model_name(config)), log, seed=variant.seed, suites=suites)
+        resolved = resolve_model(opts, str(model_name(opts)), log, seed=variant.seed, suites=suites)
         backend: Any = InProcessBackend(resolved.path)
         identity = {**resolved.identity(), "training_seed": variant.seed}
-        kept = response_cache(config, resolved.digest, "in-process")
+        kept = response_cache(opts, resolved.digest, "in-process")
     elif variant.checkpoint is not None:
         from pytest_punie.backends.inprocess import InProcessBackend
 
-        resolved = checkpoint_model(config, model, variant.checkpoint, log)
+        resolved = checkpoint_model(opts, model, variant.checkpoint, log)
         backend = InProcessBackend(resolved.path)
         identity = {**resolved.identity(), "checkpoint": str(variant.checkpoint), "iteration": variant.iteration}
-        kept = response_cache(config, resolved.digest, "in-process")
+        kept = response_cache(opts, resolved.digest, "in-process")
     else:
         base = source()
         if not isinstance(base, ModelSource):
@@ -424,7 +407,7 @@ def variant_source(
     if variant.checkpoint is not None:
         overrides = {}
     elif variant.seed is not None:
-        overrides = dict(sampling_overrides(config))  # the run's sampling, on each seed's own model
+        overrides = dict(opts.sampling_overrides())  # the run's sampling, on each seed's own model
     else:
         overrides = dict(getattr(source(), "overrides", {}) or {})
     if variant.temperature is not None:
@@ -432,6 +415,6 @@ def variant_source(
         if variant.temperature > 0 and overrides.get("seed") is None:
             overrides["seed"] = 0  # sampled, but reproducibly
     out = ModelSource(backend, {**identity, "variant": variant.name}, overrides, response_cache=kept)
-    out.timeout_scale = float(config.getoption("punie_timeout_scale") or 1.0)
-    out.prompt_sensitivity = bool(config.getoption("punie_prompt_sensitivity"))
+    out.timeout_scale = float(opts.timeout_scale or 1.0)
+    out.prompt_sensitivity = bool(opts.prompt_sensitivity)
     return out

@@ -8,9 +8,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from pytest_punie.errors import PunieError
+from pytest_punie.sources.options import SourceOptions
 
 CHECKPOINT = re.compile(r"^(\d{7})_adapters\.safetensors$")
 
@@ -43,48 +42,31 @@ def checkpoints_of(adapter_dir: Path) -> list[Path]:
     return found
 
 
-def registered_seeds(config: pytest.Config) -> list[int]:
+def registered_seeds(opts: SourceOptions) -> list[int]:
     """``seeds = [0, 1, 2]`` in the model's registry entry: the recipe is always judged over them."""
     from pytest_punie.models.resolve import load_registry
 
-    name = config.getoption("punie_model") or config.getini("punie_model")
-    if not name or config.getoption("punie_responses") or config.getoption("punie_server_url"):
+    if not opts.model or opts.responses or opts.server_urls:
         return []
     try:
-        entry = load_registry(config.rootpath).get(str(name)) or {}
+        entry = load_registry(opts.root).get(str(opts.model)) or {}
     except PunieError:
         return []  # the model's own error is reported where it is resolved
     seeds = entry.get("seeds") or []
     if not isinstance(seeds, list) or not all(isinstance(x, int) and x >= 0 for x in seeds):
         raise PunieError(
-            None, None, f"[tool.punie.models.{name}] seeds: expected a list of whole numbers, got {seeds!r}"
+            None, None, f"[tool.punie.models.{opts.model}] seeds: expected a list of whole numbers, got {seeds!r}"
         )
     return list(dict.fromkeys(seeds))
 
 
-def variants_of(config: pytest.Config) -> list[Variant]:
+def variants_of(opts: SourceOptions) -> list[Variant]:
     """The variants the command line asks for (temperatures x checkpoints, or seeds)."""
-    temps_opt = config.getoption("punie_temperatures")
-    ckpt_opt = config.getoption("punie_checkpoints")
-    temps: list[float | None] = [None]
-    if temps_opt:
-        try:
-            temps = [float(t) for t in temps_opt.split(",") if t.strip()]
-        except ValueError:
-            raise PunieError(
-                None, None, f"--punie-temperatures: expected numbers like 0,0.7, got {temps_opt!r}"
-            ) from None
+    temps: list[float | None] = list(opts.temperatures) or [None]
     ckpts: list[Path | None] = [None]
-    if ckpt_opt:
-        ckpts = list(checkpoints_of(Path(ckpt_opt).resolve()))
-    seeds: list[int | None] = [None]
-    if config.getoption("punie_seeds"):
-        try:
-            seeds = [int(s) for s in str(config.getoption("punie_seeds")).split(",") if s.strip()]
-        except ValueError:
-            raise PunieError(None, None, "--punie-seeds: expected whole numbers like 0,1,2") from None
-    elif registered := registered_seeds(config):
-        seeds = list(registered)
+    if opts.checkpoints:
+        ckpts = list(checkpoints_of(Path(opts.checkpoints).resolve()))
+    seeds: list[int | None] = list(opts.seeds or registered_seeds(opts)) or [None]
     out = []
     for seed, c, t in ((s, c, t) for s in seeds for c in ckpts for t in temps):
         parts = []
@@ -92,7 +74,7 @@ def variants_of(config: pytest.Config) -> list[Variant]:
             parts.append(f"seed={seed}")
         if c is not None:
             parts.append(f"ckpt={CHECKPOINT.match(c.name).group(1).lstrip('0') or '0'}")  # type: ignore[union-attr]
-        if t is not None and temps_opt:
+        if t is not None:
             parts.append(f"t={t:g}")
         out.append(Variant(",".join(parts), t, c, seed))
     return out

@@ -31,6 +31,11 @@ def test_every_run_writes_its_results_and_says_where(eval_project):
         (["--punie-model=tiny5bit"], "*--punie-model tiny5bit: unknown model 'tiny5bit'*"),
         (["--punie-temperatures=0,hot"], "*--punie-temperatures: expected numbers >= 0 like 0,0.7, got '0,hot'"),
         (["--punie-repeat=0"], "*--punie-repeat: expected a whole number >= 1, got 0"),
+        (["--punie-seeds=0,0"], "*--punie-seeds: expected distinct whole numbers >= 0 like 0,1,2, got '0,0'"),
+        (["--punie-timeout-scale=0"], "*--punie-timeout-scale: expected a number > 0, got 0"),
+        (["--punie-max-tokens=many"], "*--punie-max-tokens: expected a whole number >= 1, got many"),
+        (["--punie-server-concurrency=0"], "*--punie-server-concurrency: expected a whole number >= 1, got 0"),
+        (["--punie-temperature=-1"], "*--punie-temperature: expected a number >= 0, got -1"),
         (["-m", "evl"], "*-m 'evl': no marker 'evl' is registered; did you mean 'eval'?"),
         (
             ["--punie-suite=phase99"],
