@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from pytest_punie.metrics import mean_score, metric_value, pass_rate
 from pytest_punie.results import PromptResult
 from pytest_punie.suite.model import Suite, Threshold
 
@@ -70,16 +71,11 @@ def _judge(
     pass_score: Fraction,
 ) -> CategoryVerdict:
     run = len(results)
-    mean: Fraction | None
-    rate: Fraction | None
-    if run:
-        mean = sum((r.scores[scorer] for r in results), Fraction(0)) / run
-        passed_n = sum(1 for r in results if r.scores[scorer] >= pass_score)
-        rate = Fraction(passed_n, run)
-    else:
-        mean = rate = None
-        passed_n = 0
-    value = mean if metric == "mean_score" else rate
+    scores = [r.scores[scorer] for r in results]
+    passed_each = [s >= pass_score for s in scores]
+    mean, rate = mean_score(scores), pass_rate(passed_each)
+    passed_n = sum(passed_each)
+    value = metric_value(metric, scores, passed_each)
     passed = threshold.holds(value) if (run == total and value is not None) else None
     return CategoryVerdict(name, total, run, passed_n, mean, rate, metric, threshold, passed)
 

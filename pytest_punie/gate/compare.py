@@ -11,8 +11,10 @@ INCONCLUSIVE, with how many more flips the data would need.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
+from pytest_punie.metrics import exact_score, grouped, metric_value
 from pytest_punie.report.document import key_prefix as document_prefix
 from pytest_punie.scoring.parse import written_text
 from pytest_punie.stats import mcnemar_exact, min_flips_for_significance, wilson
@@ -83,20 +85,22 @@ def _category_key(doc: dict[str, Any], p: dict[str, Any]) -> str:
 def restricted_to(doc: dict[str, Any], keys: set[tuple[str, str, str]]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Each category's and the overall score recomputed on the prompts ``keys``
     only, with the metric the document used: like is compared with like."""
-    groups: dict[str, list[dict[str, Any]]] = {}
     chosen = [p for k, p in _prompts(doc).items() if k in keys]
-    for p in chosen:
-        groups.setdefault(_category_key(doc, p), []).append(p)
     metrics = {k: c.get("metric", "mean_score") for k, c in doc.get("categories", {}).items()}
-    cats = {k: _summary(ps, metrics.get(k, "mean_score")) for k, ps in groups.items()}
+    groups = grouped(chosen, lambda p: _category_key(doc, p), list)
+    cats = {k: _summary(doc, ps, metrics.get(k, "mean_score")) for k, ps in groups.items()}
     overall_metric = doc.get("overall", {}).get("metric", "mean_score")
-    return cats, (_summary(chosen, overall_metric) if chosen else {})
+    return cats, (_summary(doc, chosen, overall_metric) if chosen else {})
 
 
-def _summary(ps: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+def _summary(doc: dict[str, Any], ps: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+    """A group of prompt rows summarised with the document's metric, in exact fractions (metrics.py)."""
+    scorers = {(s["path"], s.get("variant", "")): s.get("scorer", "legacy") for s in doc.get("suites", [])}
+    scores = [exact_score(p, scorers.get((p["suite"], p.get("variant", "")), "legacy")) for p in ps]
+    value = metric_value(metric, scores, [bool(p["passed"]) for p in ps])
     passed = sum(1 for p in ps if p["passed"])
-    score = sum(p["score"] for p in ps) / len(ps) if metric == "mean_score" else passed / len(ps)
-    return {"score": score, "prompts_run": len(ps), "prompts_passed": passed, "metric": metric}
+    score = None if value is None else round(float(value), 6)
+    return {"score": score, "score_exact": value, "prompts_run": len(ps), "prompts_passed": passed, "metric": metric}
 
 
 def metric_rows(doc: dict[str, Any], keys: set[tuple[str, str, str]]) -> dict[str, dict[str, Any]]:
@@ -109,7 +113,7 @@ def metric_rows(doc: dict[str, Any], keys: set[tuple[str, str, str]]) -> dict[st
             chosen = [prompts[k] for k in ((suite["path"], variant, pid) for pid in m["prompt_ids"]) if k in keys]
             if chosen:
                 out[_metric_key(doc, suite, name)] = {
-                    **_summary(chosen, m.get("metric", "mean_score")),
+                    **_summary(doc, chosen, m.get("metric", "mean_score")),
                     "ids": {p["id"] for p in chosen},
                     "suite": suite["path"],
                 }
@@ -135,12 +139,12 @@ def _regression(
     worse = sum(1 for f in mine if f["from"] and not f["to"])
     better = sum(1 for f in mine if not f["from"] and f["to"])
     p = mcnemar_exact(worse, better)
-    delta = c["score"] - b["score"]
+    delta = _exact(c) - _exact(b)
     n = c.get("prompts_run") or 0
     entry = {
         "baseline": b["score"],
         "candidate": c["score"],
-        "delta": round(delta, 6),
+        "delta": round(float(delta), 6),
         "worse": worse,
         "better": better,
         "p_value": round(p, 6),
@@ -150,8 +154,10 @@ def _regression(
         if b.get("prompts_run")
         else None,
     }
-    if allowed is not None and delta < -allowed - 1e-12:
-        what = f"{name}: {b['score']:.1%} -> {c['score']:.1%} ({delta:+.1%}), more than the allowed -{allowed:.1%}"
+    if allowed is not None and delta < -Fraction(str(allowed)):
+        what = (
+            f"{name}: {b['score']:.1%} -> {c['score']:.1%} ({float(delta):+.1%}), more than the allowed -{allowed:.1%}"
+        )
         if p < ALPHA:
             reasons_fail.append(f"{what}; {worse} prompts got worse, {better} better (exact McNemar p={p:.3f})")
         else:
@@ -161,6 +167,12 @@ def _regression(
                 f"with {n} prompts at least {need} one-way flips are needed to show a change"
             )
     return entry
+
+
+def _exact(row: dict[str, Any]) -> Fraction:
+    """A row's score, exact: its ``score_exact`` (a fraction, or its text "3/5"), else the rounded float."""
+    exact = row.get("score_exact")
+    return Fraction(exact) if exact is not None else Fraction(str(row["score"]))
 
 
 def refuse_if_changed(changed: list[str], allow_change: bool) -> list[str]:

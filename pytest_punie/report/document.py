@@ -11,6 +11,7 @@ from collections import Counter
 from fractions import Fraction
 from typing import Any
 
+from pytest_punie.metrics import mean_score
 from pytest_punie.results import PromptResult
 from pytest_punie.scoring.agreement import scorer_agreement
 from pytest_punie.serving.served import depends_on_drop
@@ -200,7 +201,7 @@ def build_document(
         overall: dict[str, Any] = dict(_category(verdicts[0][0].overall))
     else:
         overall = {
-            "score": _num(sum(overall_scores, Fraction(0)) / len(overall_scores)) if overall_scores else None,
+            "score": _num(mean_score(overall_scores)),
             "prompts_run": len(overall_scores),
         }
     overall["passed"] = passed and not invalid

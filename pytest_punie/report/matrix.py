@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pytest_punie.metrics import exact_score, mean_score
+
 
 def matrix_of(doc: dict[str, Any]) -> dict[str, Any]:
     """Each row's score and verdict at every variant, and whether it holds at all of them."""
@@ -40,9 +42,9 @@ def sweep_of(doc: dict[str, Any], identities: dict[str, dict[str, Any]]) -> dict
         if log_path.is_file() and it is not None:
             vals = [(i, loss) for i, loss, _ in parse_training_log(log_path).val if i <= it]
             val = vals[-1][1] if vals else None
-        strict = [
-            p["scores"]["strict"] for p in doc["prompts"] if p.get("variant") == v and p["suite"] == suite["path"]
-        ]
+        strict = mean_score(
+            [exact_score(p, "strict") for p in doc["prompts"] if p.get("variant") == v and p["suite"] == suite["path"]]
+        )
         points.append(
             {
                 "suite": suite["suite"],
@@ -50,7 +52,7 @@ def sweep_of(doc: dict[str, Any], identities: dict[str, dict[str, Any]]) -> dict
                 "checkpoint": Path(ckpt).name,
                 "iteration": it,
                 "eval_score": suite["overall"]["score"],
-                "strict_score": round(sum(strict) / len(strict), 6) if strict else None,
+                "strict_score": round(float(strict), 6) if strict is not None else None,
                 "val_loss": val,
                 "passed": suite["overall"]["passed"],
                 "digest": ident.get("digest"),

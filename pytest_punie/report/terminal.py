@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pytest_punie.metrics import exact_score, mean_score
 from pytest_punie.report.formatting import pct
 
 
@@ -23,14 +24,15 @@ def judged_rows(suite: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
 def _strict_mean(doc: dict[str, Any], suite: dict[str, Any], name: str, kind: str) -> str:
     ids = set((suite.get("metrics") or {}).get(name, {}).get("prompt_ids") or ()) if kind == "metric" else None
     scores = [
-        p["scores"].get("strict")
+        exact_score(p, "strict")
         for p in doc["prompts"]
         if p["suite"] == suite["path"]
         and p.get("variant", "") == suite.get("variant", "")
         and (kind == "overall" or (p["id"] in ids if ids is not None else p["category"] == name))
+        and p["scores"].get("strict") is not None
     ]
-    scores = [s for s in scores if s is not None]
-    return pct(sum(scores) / len(scores)) if scores else "-"
+    mean = mean_score(scores)
+    return pct(float(mean)) if mean is not None else "-"
 
 
 def render_terminal(doc: dict[str, Any]) -> list[str]:

@@ -5,6 +5,7 @@ row, saved baselines and what apply_gate refuses."""
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 
 import pytest
 
@@ -79,15 +80,22 @@ def test_restricted_scores_use_each_documents_metric(mini, tmp_path):
     doc = document([mini], failing={"a1"})
     keys = {(mini.path, "", pid) for pid in ("a1", "a2", "b1")}
     cats, overall = restricted_to(doc, keys)
-    assert cats["a"] == {"score": 0.5, "prompts_run": 2, "prompts_passed": 1, "metric": "pass_rate"}
-    assert overall == {"score": 2 / 3, "prompts_run": 3, "prompts_passed": 2, "metric": "pass_rate"}
+    assert cats["a"] == {
+        "score": 0.5,
+        "score_exact": Fraction(1, 2),
+        "prompts_run": 2,
+        "prompts_passed": 1,
+        "metric": "pass_rate",
+    }
+    assert overall["score_exact"] == Fraction(2, 3) and overall["score"] == 0.666667  # exact, rounded only to show
+    assert (overall["prompts_run"], overall["prompts_passed"], overall["metric"]) == (3, 2, "pass_rate")
     mean = write_suite(tmp_path, "mean", threshold_metric="mean_score")
     doc = document([mean], failing={"a1"})
     for p in doc["prompts"]:
-        if p["id"] == "a2":
-            p["score"] = 0.25  # a partial score that still passes
+        if p["id"] == "a2":  # a partial score that still passes, exact as the document keeps it
+            p["score"], p["scores_exact"] = 0.25, {k: "1/4" for k in p["scores_exact"]}
     cats, _ = restricted_to(doc, {(mean.path, "", "a1"), (mean.path, "", "a2")})
-    assert cats["a"]["score"] == 0.125 and cats["a"]["metric"] == "mean_score"
+    assert cats["a"]["score_exact"] == Fraction(1, 8) and cats["a"]["metric"] == "mean_score"
     assert restricted_to(doc, set()) == ({}, {})
 
 
