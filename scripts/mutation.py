@@ -53,6 +53,7 @@ TARGETS: dict[str, list[str]] = {  # each target with the tests that guard it
     "pytest_punie/gate": NUMBERS,
     "pytest_punie/verdict.py": NUMBERS,
     "pytest_punie/stats.py": NUMBERS,
+    "pytest_punie/metrics.py": NUMBERS,
     "pytest_punie/serving": ["tests/serving", "tests/scoring", "tests/items"],
     "pytest_punie/suite": ["tests/suite", "tests/scoring", "tests/faults/test_suite_files.py"],
     "pytest_punie/datalint": ["tests/datalint", "tests/items"],
