@@ -5,11 +5,14 @@ config into a frozen value that the factory functions take (never the config its
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -133,34 +136,27 @@ def seed_list(value: str) -> tuple[int, ...]:
     return seeds
 
 
+def _one_value(value: str, convert: Callable[[str], T], ok: Callable[[T], bool], wanted: str) -> T:
+    """``value`` converted and held to ``ok``; else argparse's error, saying what was wanted."""
+    try:
+        x = convert(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {value}") from None
+    if not ok(x):
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {value}")
+    return x
+
+
 def positive_int(value: str) -> int:
     """A count (--punie-repeat, --punie-max-tokens, --punie-server-concurrency): a whole number of 1 or more."""
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
-    return n
+    return _one_value(value, int, lambda n: n >= 1, "a whole number >= 1")
 
 
 def positive_float(value: str) -> float:
     """A scale (--punie-timeout-scale): a number above 0."""
-    try:
-        x = float(value)
-    except ValueError:
-        x = 0.0
-    if not x > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value}")
-    return x
+    return _one_value(value, float, lambda x: x > 0, "a number > 0")
 
 
 def temperature(value: str) -> float:
     """--punie-temperature: a number of 0 or more."""
-    try:
-        x = float(value)
-    except ValueError:
-        x = -1.0
-    if not x >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return x
+    return _one_value(value, float, lambda x: x >= 0, "a number >= 0")
