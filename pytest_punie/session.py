@@ -144,9 +144,9 @@ class PunieSession:
         if self._model_error is not None:
             raise self._model_error
         if self._model is None:
-            from pytest_punie.sources.factory import model_name, resolve_model
+            from pytest_punie.sources.factory import resolve_model
 
-            name = model_name(self.source_options)
+            name = self.source_options.model
             if not name:
                 raise PunieError(None, None, "no model: pass --punie-model NAME|PATH")
             try:
@@ -228,7 +228,6 @@ class PunieSession:
         options that take a value, as options.py declares them)."""
         from pytest_punie.models.resolve import resolve_spec
         from pytest_punie.models.validate import validate_model_dir
-        from pytest_punie.sources.factory import model_name, uses_model
         from pytest_punie.usage import option_errors, space_separated_error
 
         config = self.config
@@ -248,12 +247,13 @@ class PunieSession:
         errors += marker_typos(config)
         from pytest_punie.sources.variants import registered_seeds
 
+        opts = source_options(config)
         try:
-            registered_seeds(source_options(config))
+            registered_seeds(opts)
         except PunieError as err:
             errors.append(err.describe())
-        if uses_model(source_options(config)) and not spaced:
-            name = model_name(source_options(config))
+        if opts.uses_model and not spaced:
+            name = opts.model
             try:
                 spec = resolve_spec(str(name), config.rootpath)
                 if "path" in spec.entry:
@@ -316,9 +316,9 @@ class PunieSession:
         """xdist controller: give workers a place to share one model server, when the run's
         prompts are spread one by one; a run of named variants sends each variant to one
         worker, which generates it in its own process (as a run without xdist does)."""
-        from pytest_punie.sources.factory import new_run_dir, uses_model
+        from pytest_punie.sources.factory import new_run_dir
 
-        if uses_model(self.source_options) and not any(self.expected_variants()):
+        if self.source_options.uses_model and not any(self.expected_variants()):
             if self.run_dir is None:
                 self.run_dir = new_run_dir()
             node.workerinput["punie_run_dir"] = str(self.run_dir)

@@ -28,7 +28,6 @@ from pytest_punie.models.resolve import recipe_parts, registry_source, resolve_s
 from pytest_punie.registry import Registry
 from pytest_punie.scoring.parse import control_tokens, parse_response
 from pytest_punie.session import punie_session
-from pytest_punie.sources.factory import model_name, uses_model
 from pytest_punie.sources.options import source_options
 from pytest_punie.suite.model import DEFAULT_STOP, Sampling
 
@@ -271,13 +270,13 @@ class PipelineCollector(pytest.Collector):
     def for_model_under_test(cls, parent: pytest.Collector) -> PipelineCollector | None:
         """The pipeline checks of ``--punie-model`` (None when the run has no model)."""
         config = parent.config
-        if not uses_model(source_options(config)):
+        if not source_options(config).uses_model:
             return None
         if not config.getoption("punie_model") and (
             config.getoption("punie_train_log") or config.getoption("punie_adapter")
         ):
             return None  # artifacts given directly: the ini's default model is not what is checked
-        name = model_name(source_options(parent.config))
+        name = source_options(parent.config).model
         assert name is not None
         try:
             spec = resolve_spec(name, parent.config.rootpath)

@@ -22,16 +22,6 @@ from pytest_punie.sources.options import SourceOptions
 SERVER_STATE = "server.json"
 
 
-def model_name(opts: SourceOptions) -> str | None:
-    """The model asked for: --punie-model, else the ini's punie_model."""
-    return opts.model
-
-
-def uses_model(opts: SourceOptions) -> bool:
-    """Whether this run loads (or builds) a model, rather than replaying or asking a server."""
-    return opts.uses_model
-
-
 def suites_serving(data: Path, suites: list[Any], root: Path) -> list[Any]:
     """The suites a training data directory serves (their ``datasets:`` name it): the run's, else
     the project's ``evalsuites/*.yaml``; the data lint holds the data to their system prompts."""
@@ -222,7 +212,7 @@ def _make_source(
     overrides = opts.sampling_overrides()
     if opts.server_urls:
         return external_source(opts, overrides)
-    name = model_name(opts)
+    name = opts.model
     if not name:
         raise PunieError(
             None,
@@ -388,7 +378,7 @@ def variant_source(
     if variant.seed is not None and variant.checkpoint is None:
         from pytest_punie.backends.inprocess import InProcessBackend
 
-        resolved = resolve_model(opts, str(model_name(opts)), log, seed=variant.seed, suites=suites)
+        resolved = resolve_model(opts, str(opts.model), log, seed=variant.seed, suites=suites)
         backend: Any = InProcessBackend(resolved.path)
         identity = {**resolved.identity(), "training_seed": variant.seed}
         kept = response_cache(opts, resolved.digest, "in-process")
