@@ -98,10 +98,10 @@ def builtin_models() -> dict[str, dict[str, Any]]:
     return {name: {**entry, "data": str(TINY_DATA.resolve())} for name, entry in models.items()}
 
 
-def load_registry(root: Path) -> dict[str, dict[str, Any]]:
-    """Every model name this project can use: the built-in ones, then its own pyproject.toml's,
-    which win over a built-in of the same name."""
-    return {**builtin_models(), **project_registry(root)}
+def load_registry(root: Path, own: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Every model name this project can use: the built-in ones, then its own pyproject.toml's
+    (``own``: its registry, when already read), which win over a built-in of the same name."""
+    return {**builtin_models(), **(project_registry(root) if own is None else own)}
 
 
 def project_registry(root: Path) -> dict[str, dict[str, Any]]:
@@ -142,7 +142,7 @@ def registry_source(
 def resolve_spec(value: str, root: Path) -> ModelSpec:
     """A model name (the project's, else a built-in) or a directory -> what to load or build."""
     own = project_registry(root)
-    registry = {**builtin_models(), **own}
+    registry = load_registry(root, own)
     if value in registry:
         return ModelSpec(value, dict(registry[value]), registry_source(value, root, own=own))
     path = Path(value).expanduser()
