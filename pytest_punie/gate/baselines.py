@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 from pytest_punie.errors import PunieError
 from pytest_punie.gate.compare import key_prefix
+from pytest_punie.report.write import write_text
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -18,11 +18,8 @@ def save(directory: Path, name: str, doc: dict[str, Any]) -> Path:
     """Saves a run as a named baseline, written whole or not at all (temp file, then rename)."""
     if not NAME.match(name):
         raise PunieError(None, None, f"baseline name {name!r}: use letters, digits, '.', '_' and '-'")
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.json"
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")  # a full disk leaves no temp file
     return path
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from pytest_punie.errors import PunieError
 from pytest_punie.gate.compare import completeness_of
-from pytest_punie.report.write import write_text
+from pytest_punie.report.write import why_not_written, write_text
 
 
 @dataclass(frozen=True)
@@ -94,4 +94,10 @@ def _gate(doc: dict[str, Any], options: GateOptions) -> None:
             with open(summary, "a", encoding="utf-8") as fh:
                 fh.write(text + "\n")
     if options.save:
-        doc["saved_as"] = str(baselines.save(options.baseline_dir, options.save, doc))
+        target = options.baseline_dir / f"{options.save}.json"
+        try:
+            doc["saved_as"] = str(baselines.save(options.baseline_dir, options.save, doc))
+        except OSError as exc:  # a full disk: said in one line; an earlier baseline of that name is kept
+            raise PunieError(
+                None, None, f"baseline {options.save!r} not saved: {why_not_written(target, exc)}"
+            ) from None

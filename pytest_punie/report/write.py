@@ -72,8 +72,8 @@ def write_text(path: str | Path, text: str) -> None:
         raise
 
 
-def not_written(path: str | Path, exc: OSError) -> str:
-    """One line for an output that could not be written: the path, the reason, the space there."""
+def why_not_written(path: str | Path, exc: OSError) -> str:
+    """Why a file could not be written: the path, the reason, and the space left where it was to go."""
     where = Path(path)
     while not where.exists() and where != where.parent:
         where = where.parent
@@ -81,7 +81,12 @@ def not_written(path: str | Path, exc: OSError) -> str:
         free = f"; {shutil.disk_usage(where).free / 1e6:.1f} MB free on {where}"
     except OSError:
         free = ""
-    return f"pytest-punie: could not write {path}: {exc.strerror or exc}{free} (the verdict above stands)"
+    return f"could not write {path}: {exc.strerror or exc}{free}"
+
+
+def not_written(path: str | Path, exc: OSError) -> str:
+    """One line for an output that could not be written: the path, the reason, the space there."""
+    return f"pytest-punie: {why_not_written(path, exc)} (the verdict above stands)"
 
 
 def write_documents(doc: dict[str, Any], results: list[PromptResult], paths: OutputPaths) -> list[str]:

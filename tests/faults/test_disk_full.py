@@ -77,3 +77,23 @@ def test_a_full_results_disk_is_a_line_and_the_verdict_still_stands(eval_project
         )
         assert "Traceback" not in out and "INTERNALERROR" not in out
         assert sorted(p.name for p in disk.iterdir()) == ["filler"]
+
+
+def test_a_baseline_that_cannot_be_saved_is_said_and_the_old_one_kept(eval_project, tmp_path):
+    """--punie-save onto a full disk: the gate says the baseline was not saved (path, reason, space
+    left), the run does not pass as if it were, and the earlier baseline of that name is untouched."""
+    args = ["--punie-responses=phase33b_responses.jsonl", "-p", "no:cacheprovider", "--punie-save=prod"]
+    with tmpfs(tmp_path / "full", "64k") as disk:
+        eval_project.makeini(f"[pytest]\npunie_baseline_dir = {disk}\n")
+        (disk / "prod.json").write_text('{"prompts": [], "earlier": true}\n')
+        (disk / "filler").write_bytes(b"\0" * 60_000)
+        result = eval_project.runpytest(*args)
+        out = result.stdout.str()
+        assert result.ret == 1, out[-2000:]
+        where = disk / "prod.json"
+        result.stdout.fnmatch_lines(
+            ["GATE: REFUSED", f"*baseline 'prod' not saved: could not write {where}: No space left*MB free*"]
+        )
+        assert "Traceback" not in out and "INTERNALERROR" not in out
+        assert sorted(p.name for p in disk.iterdir()) == ["filler", "prod.json"]  # no temp file left
+        assert '"earlier": true' in (disk / "prod.json").read_text()
