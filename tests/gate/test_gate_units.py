@@ -123,6 +123,14 @@ def test_a_regression_row():
     assert row(6, 0, -0.2, None)[1:] == ([], [])  # no allowance registered: no rule
     assert row(6, 0, -0.1, 0.1)[1:] == ([], [])  # exactly at the allowance
     assert row(6, 0, -0.1000001, 0.1)[1][0].startswith("cat:")  # just beyond it
+    # exact scores: 16 of 20 -> 15 of 20 is a drop of exactly 1/20, the allowance 0.05: at the bound, no FAIL
+    at, base = {"score_exact": "3/4", "prompts_run": 20}, {"score_exact": "4/5", "prompts_run": 20}
+    flips = [{"from": True, "to": False}] * 8  # p = 0.008: a real change, were it beyond the bound
+    fail = []
+    _regression("cat", {**at, "score": 0.75}, {**base, "score": 0.8}, flips, 0.05, fail, [])
+    assert fail == []
+    _regression("cat", {**at, "score": 0.75}, {**base, "score": 0.8}, flips, 0.049, fail, [])
+    assert len(fail) == 1
     assert ALPHA == 0.05
     third, _, _ = row(0, 0, -1 / 3, None)
     assert third["delta"] == -0.333333  # rounded to 6 places, not 7
