@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy.stats import wilcoxon
 
 from pytest_punie.backends.firstposition import nucleus_mask, opener_probability
-from pytest_punie.gate.lock import compare_locks
+from pytest_punie.gate.lock import compare_locks, lock_line
 from pytest_punie.stats import wilcoxon_signed_rank_exact
 
 
@@ -79,3 +79,32 @@ def test_the_nucleus_then_temperature_order_of_mlx_lm():
     t = 0.7
     p = np.exp(lp / t) / np.exp(lp / t).sum()
     assert opener_probability(lp, 1, t) == pytest.approx(p[1])
+
+
+def test_the_lock_comparison_is_said_exactly():
+    """The three largest drops (with both margins and P(opener)), the median and mean change, the line."""
+    base = [2.0 + i / 10 for i in range(8)]
+    cand = [m - (1.0 if i < 3 else 0.25) - i / 100 for i, m in enumerate(base)]
+    out = compare_locks(doc(cand), doc(base))
+    changes = [c - b for c, b in zip(cand, base, strict=True)]
+    assert out["verdict"] == "weakened" and out["prompts"] == 8 and out["alpha"] == 0.05
+    assert out["median_change"] == round(sorted(changes)[3] / 2 + sorted(changes)[4] / 2, 6)
+    assert out["mean_change"] == round(sum(changes) / 8, 6)
+    assert [d["id"] for d in out["largest_drops"]] == ["p2", "p1", "p0"]
+    assert out["largest_drops"][0] == {
+        "id": "p2", "variant": "", "from": base[2], "to": cand[2], "p_opener_from": 0.9, "p_opener_to": 0.9
+    }  # fmt: skip
+    assert out["p_value"] == round(wilcoxon_signed_rank_exact(changes)[1], 6) == 0.007812
+    assert lock_line(out) == (
+        "format lock weakened: median margin change -0.32 nats over 8 prompts "
+        "(exact Wilcoxon signed-rank on per-prompt margins (mid-ranks for ties), two-sided: p = 0.0078)"
+    )
+
+
+def test_a_change_whose_p_is_not_below_alpha_is_held_either_way():
+    """Six prompts all weaker (p = 2/64 = 0.031) is weakened; five all weaker (p = 0.0625) is not."""
+    six, five = [1.0] * 6, [1.0] * 5
+    assert compare_locks(doc([m - 0.5 for m in six]), doc(six))["verdict"] == "weakened"
+    assert compare_locks(doc([m - 0.5 for m in five]), doc(five))["verdict"] == "held"
+    assert compare_locks(doc([m + 0.5 for m in five]), doc(five))["verdict"] == "held"
+    assert compare_locks(doc([m + 0.5 for m in six]), doc(six))["verdict"] == "strengthened"

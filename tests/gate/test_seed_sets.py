@@ -100,3 +100,67 @@ def test_seed_sets_of_different_sizes_measure_alike_but_another_suite_is_refused
     other = seed_doc([[True] * 5] * 2, digest="sha256:changed")
     apply_gate(other, GateOptions(baseline_dir=tmp_path, compare="b"))
     assert other["gate"]["verdict"] == "REFUSED" and "measured different things" in other["gate"]["reasons"][0]
+
+
+def test_the_seed_set_comparison_is_said_exactly():
+    """Pass rates over each recipe's seeds, the difference with its interval, the sentence and the lines."""
+    from pytest_punie.gate.seedset import seed_set_lines
+
+    base = seed_doc([[True] * 4, [True, True, True, False]])  # 7 of 8
+    cand = seed_doc([[True, False, False, False], [True, True, False, False], [False] * 4])  # 3 of 12
+    cand["provenance"]["model"] = {"name": "candidate"}
+    base["provenance"]["model"] = {"name": "baseline"}
+    out = compare_seed_sets(cand, base, {"overall": 0.1})
+    s = out.comparison["suites"]["s.yaml"]
+    assert (s["prompts"], s["baseline_seeds"], s["candidate_seeds"], s["allowance"]) == (4, 2, 3, 0.1)
+    assert (s["baseline_pass_rate"], s["candidate_pass_rate"], s["difference"]) == (0.875, 0.25, -0.625)
+    lo, hi = s["interval"]["low"], s["interval"]["high"]
+    assert s["interval"]["reps"] == 2000 and s["interval"]["seed"] == 0 and lo <= -0.625 <= hi < 0
+    assert out.comparison["baseline"] == {"model": {"name": "baseline"}, "time": "t"}
+    assert out.verdict == "FAIL" and out.reasons == [
+        f"s.yaml: candidate recipe -62.5 points over 3 seeds against the baseline's 2 (95% interval "
+        f"{lo * 100:+.1f} to {hi * 100:+.1f}, seeds and prompts resampled): a regression beyond the allowance "
+        "(10.0 points), and not noise"
+    ]
+    assert seed_set_lines(out.comparison) == [
+        "seed sets compared (paired prompts, each recipe's seeds resampled (percentile bootstrap, 95%)):",
+        f"s.yaml: baseline 87.5% over 2 seeds, candidate 25.0% over 3, difference -62.5 points "
+        f"(95% {lo * 100:+.1f} to {hi * 100:+.1f}), 4 prompts",
+    ]
+    same = compare_seed_sets(base, base, {"overall": 0.1})
+    assert same.reasons == ["s.yaml: candidate recipe +0.0 points, within the allowance (10.0 points)"]
+
+
+def test_a_drop_of_exactly_the_allowance_passes_and_no_allowance_means_none():
+    base = seed_doc([[True] * 10] * 3)
+    cand = seed_doc([[True] * 5 + [False] * 5] * 3)  # every seed: 5 of 10, a drop of exactly 50 points
+    assert compare_seed_sets(cand, base, {"overall": 0.5}).verdict == "PASS"
+    assert compare_seed_sets(cand, base, {}).verdict == "FAIL"  # no allowance registered: any clear drop
+    assert compare_seed_sets(cand, base, {"overall": "a lot"}).verdict == "FAIL"  # not a number: none
+
+
+def test_a_seed_with_an_unanswered_prompt_is_left_out_and_none_left_is_no_measurement():
+    base = seed_doc([[True] * 4] * 2)
+    cand = seed_doc([[True] * 4] * 3)
+    cand["prompts"][5]["error"] = "timeout"  # seed 1, p1: that seed is not measured
+    assert compare_seed_sets(cand, base, {}).comparison["suites"]["s.yaml"]["candidate_seeds"] == 2
+    cand["prompts"] = [p for p in cand["prompts"] if not (p["variant"] == "seed=2" and p["id"] == "p3")]
+    assert compare_seed_sets(cand, base, {}).comparison["suites"]["s.yaml"]["candidate_seeds"] == 1
+    for p in base["prompts"]:
+        p["error"] = "timeout"
+    out = compare_seed_sets(cand, base, {})
+    assert out.verdict == "INCONCLUSIVE" and out.reasons == ["no suite measured by both seed sets"]
+
+
+def test_what_counts_as_a_seed_set_and_a_changed_suite_is_refused_unless_allowed():
+    from pytest_punie.gate.compare import SuiteChanged
+
+    assert is_seed_set(seed_doc([[True]]))
+    assert not is_seed_set({**seed_doc([[True]]), "seeds": {}})
+    mixed = seed_doc([[True]])
+    mixed["prompts"][0]["variant"] = "t=0.7"
+    assert not is_seed_set(mixed)
+    other = seed_doc([[True] * 4] * 2, digest="sha256:other")
+    with pytest.raises(SuiteChanged):
+        compare_seed_sets(other, seed_doc([[True] * 4] * 2), {})
+    assert compare_seed_sets(other, seed_doc([[True] * 4] * 2), {}, allow_change=True).verdict == "PASS"
