@@ -108,3 +108,18 @@ def test_a_change_whose_p_is_not_below_alpha_is_held_either_way():
     assert compare_locks(doc([m - 0.5 for m in five]), doc(five))["verdict"] == "held"
     assert compare_locks(doc([m + 0.5 for m in five]), doc(five))["verdict"] == "held"
     assert compare_locks(doc([m + 0.5 for m in six]), doc(six))["verdict"] == "strengthened"
+
+
+def test_w_plus_is_the_rank_sum_of_the_positive_differences():
+    assert wilcoxon_signed_rank_exact([0.5]) == (1.0, 1.0)  # one difference: rank 1, p = 1
+    diffs = [0.5, -1.0, 2.0, 2.0]
+    assert wilcoxon_signed_rank_exact(diffs) == (1.0 + 3.5 + 3.5, brute_force(diffs))  # mid-ranks for the tie
+    assert wilcoxon_signed_rank_exact([]) == (0.0, 1.0) == wilcoxon_signed_rank_exact([0.0, 0.0])
+
+
+def test_the_fewest_flips_the_exact_test_calls_significant():
+    from pytest_punie.stats import mcnemar_exact, min_flips_for_significance
+
+    assert min_flips_for_significance() == 6 and mcnemar_exact(6, 0) < 0.05 <= mcnemar_exact(5, 0)
+    assert min_flips_for_significance(0.0625) == 6  # p(5 flips) is exactly 0.0625: not below it
+    assert min_flips_for_significance(0.5) == 3  # p(2 flips) is exactly 0.5

@@ -136,3 +136,59 @@ def test_a_rule_for_another_number_of_seeds_is_not_judged():
         )["verdict"]
         == "NOT REPRODUCIBLE"
     )
+
+
+class _Scripted:
+    """A stand-in for random.Random whose draws are a fixed cycle: every bootstrap replicate is known."""
+
+    def __init__(self, seed=None):
+        self.draws = itertools.cycle([0, 1, 1, 0, 1, 1, 1, 0, 0])
+
+    def randrange(self, n):
+        return next(self.draws) % n
+
+
+def _percentile_pick(stats: list[float], level: float) -> tuple[float, float]:
+    """The interval by its definition: the floor(2.5% x reps)-th and ceil(97.5% x reps)-th smallest replicates."""
+    import math
+
+    ordered, reps, tail = sorted(stats), len(stats), (1 - level) / 2
+    return ordered[math.floor(tail * reps)], ordered[math.ceil((1 - tail) * reps) - 1]
+
+
+@pytest.mark.parametrize(("reps", "level"), [(40, 0.95), (200, 0.9), (10, 0.95)])
+def test_the_percentiles_are_picked_by_their_definition(monkeypatch, reps, level):
+    """With the draws scripted, every replicate of both bootstraps is computed here independently."""
+    import random
+
+    from pytest_punie.stats import seed_set_difference
+
+    base, cand = [[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]], [[1.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]
+    monkeypatch.setattr(random, "Random", _Scripted)
+    draws, stats, diffs = _Scripted().draws, [], []
+    for _ in range(reps):
+        seeds, prompts = [next(draws) % 2 for _ in base], [next(draws) % 3 for _ in range(3)]
+        stats.append(sum(base[s][p] for s in seeds for p in prompts) / 6)
+    assert crossed_bootstrap(base, reps=reps, level=level) == _percentile_pick(stats, level)
+    draws = _Scripted().draws
+    for _ in range(reps):
+        prompts = [next(draws) % 3 for _ in range(3)]
+        b, c = [next(draws) % 2 for _ in base], [next(draws) % 3 for _ in cand]
+        diffs.append(sum(cand[s][p] for s in c for p in prompts) / 9 - sum(base[s][p] for s in b for p in prompts) / 6)
+    observed = sum(map(sum, cand)) / 9 - sum(map(sum, base)) / 6
+    assert seed_set_difference(base, cand, reps=reps, level=level) == (observed, *_percentile_pick(diffs, level))
+
+
+def test_the_defaults_are_2000_replicates_seed_0_and_95_percent_and_one_seed_is_enough():
+    from pytest_punie.stats import seed_set_difference
+
+    wide = [[(s * 7 + p * 3) % 10 / 10 for p in range(12)] for s in range(4)]
+    assert crossed_bootstrap(wide) == crossed_bootstrap(wide, reps=2000, seed=0, level=0.95)
+    assert crossed_bootstrap(wide) != crossed_bootstrap(wide, reps=2000, seed=1, level=0.95)
+    assert seed_set_difference(wide[:2], wide[2:]) == seed_set_difference(wide[:2], wide[2:], 2000, 0, 0.95)
+    assert seed_set_difference(wide[:2], wide[2:]) != seed_set_difference(wide[:2], wide[2:], 2000, 1, 0.95)
+    base, cand = [[1.0, 0.0, 1.0, 1.0]], [[0.0, 0.0, 1.0, 1.0], [1.0, 0.0, 0.0, 1.0]]
+    low, high = crossed_bootstrap(base)  # one training seed: only the prompts vary
+    assert 0.0 <= low <= 0.75 <= high <= 1.0
+    diff, low, high = seed_set_difference(base, cand)  # one baseline seed
+    assert diff == -0.25 and low <= diff <= high
