@@ -192,3 +192,8 @@ def test_the_defaults_are_2000_replicates_seed_0_and_95_percent_and_one_seed_is_
     assert 0.0 <= low <= 0.75 <= high <= 1.0
     diff, low, high = seed_set_difference(base, cand)  # one baseline seed
     assert diff == -0.25 and low <= diff <= high
+
+
+def test_a_certain_pass_rate_reaches_every_threshold():
+    assert seed_reaches(0.8, 10, 1.0) == 1.0 and seed_reaches(0.8, 10, 0.0) == 0.0
+    assert k_of_n_pass_probability(3, 5, 0.8, 27, 1.0) == 1.0
