@@ -123,3 +123,32 @@ def test_the_fewest_flips_the_exact_test_calls_significant():
     assert min_flips_for_significance() == 6 and mcnemar_exact(6, 0) < 0.05 <= mcnemar_exact(5, 0)
     assert min_flips_for_significance(0.0625) == 6  # p(5 flips) is exactly 0.0625: not below it
     assert min_flips_for_significance(0.5) == 3  # p(2 flips) is exactly 0.5
+
+
+def test_the_gate_report_says_the_lock_and_what_the_sizes_can_show():
+    from pytest_punie.gate.report import _ci, render_gate_markdown, render_gate_terminal, what_n_prompts_can_show
+
+    lock = compare_locks(doc([1.0 - 0.5] * 6), doc([1.0] * 6))
+    row = {"baseline": 0.8, "candidate": 0.5, "delta": -0.3, "worse": 3, "better": 0, "p_value": 0.25}
+    comp = {
+        "baseline": {"model": {"digest": "sha256:abc"}, "time": "t0"},
+        "baseline_name": "prod",
+        "categories": {"git": {**row, "prompts": 4, "candidate_interval": [0.5, 0.9]}, "empty": {**row, "prompts": 0, "candidate_interval": None},
+                       "overall": {**row, "prompts": 20, "candidate_interval": None}},
+        "flips": [],
+        "label_moves": {},
+        "format_lock": lock,
+    }  # fmt: skip
+    cand = {"gate": {"verdict": "FAIL", "reasons": ["r"], "alpha": 0.05}, "comparison": comp,
+            "provenance": {"model": {"digest": "sha256:def"}, "time": "t1"}}  # fmt: skip
+    assert _ci([0.5, 0.9]) == "[50, 90]" and _ci(None) == "-"
+    terminal = render_gate_terminal(cand)
+    assert terminal[-3:] == [lock_line(lock), "GATE: FAIL", "  - r"]
+    assert any(line.startswith("git ") and line.endswith("[50, 90]") for line in terminal)
+    markdown = render_gate_markdown(cand)
+    assert f"\n\n{lock_line(lock)}\n\n" in markdown
+    assert what_n_prompts_can_show(comp) == (
+        "What 20 prompts can show: one flip moves the overall score by 5.0 points and a 4-prompt category by "
+        "25 points; a change smaller than the intervals above is not evidence either way."
+    )
+    assert markdown.endswith(what_n_prompts_can_show(comp) + "\n")

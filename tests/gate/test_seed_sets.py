@@ -164,3 +164,22 @@ def test_what_counts_as_a_seed_set_and_a_changed_suite_is_refused_unless_allowed
     with pytest.raises(SuiteChanged):
         compare_seed_sets(other, seed_doc([[True] * 4] * 2), {})
     assert compare_seed_sets(other, seed_doc([[True] * 4] * 2), {}, allow_change=True).verdict == "PASS"
+
+
+def test_a_seed_set_gate_is_said_in_the_terminal_and_in_markdown():
+    from pytest_punie.gate.report import render_gate_markdown, render_gate_terminal
+    from pytest_punie.gate.seedset import seed_set_lines
+
+    base, cand = seed_doc([[True] * 10] * 3), seed_doc([[True] * 5 + [False] * 5] * 3)
+    gate = compare_seed_sets(cand, base, {})
+    cand["gate"] = gate.to_dict()
+    cand["comparison"] = {**gate.comparison, "baseline_name": "prod"}
+    lines = seed_set_lines(cand["comparison"])
+    assert render_gate_terminal(cand) == ["baseline: prod", *lines, "GATE: FAIL", f"  - {gate.reasons[0]}"]
+    assert (
+        render_gate_markdown(cand)
+        == "\n".join(
+            ["# Regression gate: FAIL", "", "- baseline `prod` (a seed set)", f"- {gate.reasons[0]}", "", *lines]
+        )
+        + "\n"
+    )

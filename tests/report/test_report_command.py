@@ -91,3 +91,18 @@ def test_what_cannot_be_drawn_or_written_is_one_line(eval_project, tmp_path):
     assert drawn.returncode == 0 and drawn.stdout == f"wrote {folder / 'report.html'}\n"
     named = report(eval_project.path, str(folder / "results.json"), "--compare", str(folder / "results.json"))
     assert named.returncode == 0 and (folder / "results-vs-results.html").is_file()
+
+
+def test_open_asks_the_browser_for_the_written_page(eval_project, monkeypatch):
+    import webbrowser
+
+    run = eval_project.runpytest("-m", "eval", "--punie-responses=phase33b_responses.jsonl", "--punie-json=run.json")
+    assert run.ret in (0, 1)
+    asked: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url: asked.append(url) or False)
+    out = report(eval_project.path, "run.json", "--open")
+    page = eval_project.path / "run.html"
+    assert out.returncode == 0 and asked == [page.resolve().as_uri()]
+    assert out.stdout == "wrote run.html\n" and out.stderr == "no browser here: open the file above\n"
+    monkeypatch.setattr(webbrowser, "open", lambda url: True)
+    assert report(eval_project.path, "run.json", "--open").stderr == ""
