@@ -130,15 +130,19 @@ def test_the_gate_report_says_the_lock_and_what_the_sizes_can_show():
 
     lock = compare_locks(doc([1.0 - 0.5] * 6), doc([1.0] * 6))
     row = {"baseline": 0.8, "candidate": 0.5, "delta": -0.3, "worse": 3, "better": 0, "p_value": 0.25}
+    categories = {
+        "git": {**row, "prompts": 4, "candidate_interval": [0.5, 0.9]},
+        "empty": {**row, "prompts": 0, "candidate_interval": None},
+        "overall": {**row, "prompts": 20, "candidate_interval": None},
+    }
     comp = {
         "baseline": {"model": {"digest": "sha256:abc"}, "time": "t0"},
         "baseline_name": "prod",
-        "categories": {"git": {**row, "prompts": 4, "candidate_interval": [0.5, 0.9]}, "empty": {**row, "prompts": 0, "candidate_interval": None},
-                       "overall": {**row, "prompts": 20, "candidate_interval": None}},
+        "categories": categories,
         "flips": [],
         "label_moves": {},
         "format_lock": lock,
-    }  # fmt: skip
+    }
     cand = {"gate": {"verdict": "FAIL", "reasons": ["r"], "alpha": 0.05}, "comparison": comp,
             "provenance": {"model": {"digest": "sha256:def"}, "time": "t1"}}  # fmt: skip
     assert _ci([0.5, 0.9]) == "[50, 90]" and _ci(None) == "-"
