@@ -281,11 +281,14 @@ class LineRecorder:
 
 
 def _function_lines(path: Path) -> set[int]:
-    """Lines inside function bodies (run when a test calls them, not at import)."""
+    """Lines inside function bodies (run when a test calls them, not at import). A signature's
+    lines are not: its default values are computed once, when the module runs the ``def``."""
     lines: set[int] = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            lines.update(range(node.lineno + (0 if isinstance(node, ast.Lambda) else 1), (node.end_lineno or 0) + 1))
+        if isinstance(node, ast.Lambda):
+            lines.update(range(node.lineno, (node.end_lineno or 0) + 1))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            lines.update(range(node.body[0].lineno, (node.end_lineno or 0) + 1))
     return lines
 
 

@@ -72,3 +72,10 @@ def test_a_spawned_child_runs_its_tests_on_the_mutated_module_in_a_fresh_interpr
     lines = mutation.traced_spawn([str(test)], [ROOT / path])
     (nodeid,) = lines[(str(ROOT / path), 12)]  # named relative to the rootdir pytest chose, as pytest names it
     assert nodeid.endswith("test_pct.py::test_pct")
+
+
+def test_a_signature_s_default_is_module_level_and_its_body_is_not(tmp_path):
+    """A default value is computed when the ``def`` runs (at import): a mutant there runs every declared test."""
+    module = tmp_path / "m.py"
+    module.write_text("def f(\n    a: int = 1,\n    b: int = 2,\n) -> int:\n    return a + b\n")
+    assert mutation._function_lines(module) == {5}

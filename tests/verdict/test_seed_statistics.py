@@ -138,11 +138,19 @@ def test_a_rule_for_another_number_of_seeds_is_not_judged():
     )
 
 
+def _lcg():
+    """A fixed stream of draws (a linear congruential generator): every bootstrap replicate is known."""
+    x = 12345
+    while True:
+        x = (x * 1103515245 + 12345) % 2**31
+        yield x >> 8
+
+
 class _Scripted:
-    """A stand-in for random.Random whose draws are a fixed cycle: every bootstrap replicate is known."""
+    """A stand-in for random.Random whose draws are the fixed stream above."""
 
     def __init__(self, seed=None):
-        self.draws = itertools.cycle([0, 1, 1, 0, 1, 1, 1, 0, 0])
+        self.draws = _lcg()
 
     def randrange(self, n):
         return next(self.draws) % n
