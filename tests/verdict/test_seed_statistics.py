@@ -171,19 +171,24 @@ def test_the_percentiles_are_picked_by_their_definition(monkeypatch, reps, level
 
     from pytest_punie.stats import seed_set_difference
 
-    base, cand = [[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]], [[1.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]
+    # scores with distinct values: the replicates' means differ, so a neighbouring pick is another number
+    base = [[(s * 37 + p * 11) % 97 / 97 for p in range(5)] for s in range(3)]
+    cand = [[(s * 53 + p * 29) % 89 / 89 for p in range(5)] for s in range(4)]
     monkeypatch.setattr(random, "Random", _Scripted)
     draws, stats, diffs = _Scripted().draws, [], []
     for _ in range(reps):
-        seeds, prompts = [next(draws) % 2 for _ in base], [next(draws) % 3 for _ in range(3)]
-        stats.append(sum(base[s][p] for s in seeds for p in prompts) / 6)
+        seeds, prompts = [next(draws) % 3 for _ in base], [next(draws) % 5 for _ in range(5)]
+        stats.append(sum(base[s][p] for s in seeds for p in prompts) / 15)
+    assert len(set(stats)) > 0.7 * reps  # most replicates their own value
     assert crossed_bootstrap(base, reps=reps, level=level) == _percentile_pick(stats, level)
     draws = _Scripted().draws
     for _ in range(reps):
-        prompts = [next(draws) % 3 for _ in range(3)]
-        b, c = [next(draws) % 2 for _ in base], [next(draws) % 3 for _ in cand]
-        diffs.append(sum(cand[s][p] for s in c for p in prompts) / 9 - sum(base[s][p] for s in b for p in prompts) / 6)
-    observed = sum(map(sum, cand)) / 9 - sum(map(sum, base)) / 6
+        prompts = [next(draws) % 5 for _ in range(5)]
+        b, c = [next(draws) % 3 for _ in base], [next(draws) % 4 for _ in cand]
+        diffs.append(
+            sum(cand[s][p] for s in c for p in prompts) / 20 - sum(base[s][p] for s in b for p in prompts) / 15
+        )
+    observed = sum(map(sum, cand)) / 20 - sum(map(sum, base)) / 15
     assert seed_set_difference(base, cand, reps=reps, level=level) == (observed, *_percentile_pick(diffs, level))
 
 
