@@ -42,8 +42,9 @@ class Registry(Generic[F]):
         """The decorator that registers a function under ``name`` (a name is registered once)."""
 
         def add(fn: F) -> F:
-            if name in self._entries and self._entries[name].fn is not fn:
-                raise ValueError(f"a {self.kind} named {name!r} is already registered")
+            held = self._entries.get(name)
+            if held is not None and _where(held.fn) != _where(fn):  # a reloaded module re-registers its own
+                raise ValueError(f"a {self.kind} named {name!r} is already registered ({_where(held.fn)})")
             self._entries[name] = Registered(name, description, fn)
             return fn
 
@@ -71,6 +72,11 @@ class Registry(Generic[F]):
             return self._entries[name]
         except KeyError:
             raise KeyError(f"no {self.kind} named {name!r} (registered: {', '.join(self.names())})") from None
+
+
+def _where(fn: Callable[..., object]) -> str:
+    """A function's module and qualified name: what tells two registrations of one name apart."""
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
 
 
 SCORERS: Registry[Callable[..., object]] = Registry("scorer", ("pytest_punie.scoring.scorers",))

@@ -59,7 +59,9 @@ def test_a_new_scorer_is_one_decorated_function(length_scorer, tmp_path, phase33
 def test_a_name_is_registered_once():
     registry: Registry = Registry("scorer", ())
     registry.register("a", "one")(len)
-    with pytest.raises(ValueError, match="a scorer named 'a' is already registered"):
+    with pytest.raises(ValueError, match=r"a scorer named 'a' is already registered \(builtins\.len\)"):
         registry.register("a", "another")(abs)
+    registry.register("a", "one, reloaded")(len)  # a module run again registers its own function again
+    assert registry.get("a").description == "one, reloaded"
     with pytest.raises(KeyError, match="no scorer named 'b' \\(registered: a\\)"):
         registry.get("b")
