@@ -139,6 +139,30 @@ def test_a_regression_row():
     assert none_passed["candidate_interval"] == wilson(0, 5) and none_passed["baseline_interval"] is None
     empty = _regression("x", {"score": 1.0}, {"score": 1.0}, [], None, [], [])
     assert empty["candidate_interval"] is None and empty["baseline_interval"] is None and empty["prompts"] == 0
+    failed_all = _regression("x", none, {"score": 0.0, "prompts_run": 5, "prompts_passed": 0}, [], None, [], [])
+    assert failed_all["baseline_interval"] == wilson(0, 5)  # none passed: 0 of 5, not 1 of 5
+    assert row(8, 0, -0.3, 0.1)[0]["p_value"] == 0.007812  # 2 / 2^8 = 0.0078125, rounded to 6 places
+
+
+def test_the_format_lock_rule_holds_when_any_suite_registers_it():
+    from pytest_punie.gate.baselines import rules_of
+
+    suites = [
+        {"suite": "a", "path": "a.yaml", "rules": {"format_lock": True}},
+        {"suite": "b", "path": "b.yaml", "rules": {"format_lock": False}},
+    ]
+    assert rules_of({"suites": suites})["format_lock"] is True
+    assert rules_of({"suites": suites[::-1]})["format_lock"] is True
+    assert rules_of({"suites": suites[1:]})["format_lock"] is False
+
+
+def test_a_baseline_is_a_name_or_a_json_file_never_another_file(tmp_path):
+    from pytest_punie.errors import PunieError
+    from pytest_punie.gate.baselines import load
+
+    (tmp_path / "notes.txt").write_text('{"prompts": []}')
+    with pytest.raises(PunieError, match="no baseline"):
+        load(tmp_path / "baselines", str(tmp_path / "notes.txt"))
 
 
 def test_label_moves_are_counted(mini):
