@@ -272,6 +272,15 @@ class LineRecorder:
         return call
 
     @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_setup(self, item):  # type: ignore[no-untyped-def]
+        """A fixture's lines count for the test that asked for it."""
+        sys.settrace(self._tracer(item.nodeid))
+        try:
+            return (yield)
+        finally:
+            sys.settrace(None)
+
+    @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item):  # type: ignore[no-untyped-def]
         sys.settrace(self._tracer(item.nodeid))
         try:
