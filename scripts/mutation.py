@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import functools
 import inspect
 import json
@@ -271,22 +272,24 @@ class LineRecorder:
 
         return call
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_setup(self, item):  # type: ignore[no-untyped-def]
-        """A fixture's lines count for the test that asked for it."""
-        sys.settrace(self._tracer(item.nodeid))
+    @contextlib.contextmanager
+    def _tracing(self, nodeid: str) -> Iterator[None]:
+        sys.settrace(self._tracer(nodeid))
         try:
-            return (yield)
+            yield
         finally:
             sys.settrace(None)
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_call(self, item):  # type: ignore[no-untyped-def]
-        sys.settrace(self._tracer(item.nodeid))
-        try:
+    def pytest_runtest_setup(self, item):  # type: ignore[no-untyped-def]
+        """A fixture's lines count for the test that asked for it."""
+        with self._tracing(item.nodeid):
             return (yield)
-        finally:
-            sys.settrace(None)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item):  # type: ignore[no-untyped-def]
+        with self._tracing(item.nodeid):
+            return (yield)
 
 
 def _function_lines(path: Path) -> set[int]:
