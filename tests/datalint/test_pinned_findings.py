@@ -419,6 +419,19 @@ def test_a_long_near_copy_is_still_found(tmp_path):
     assert [f[0] for f in found] == ["eval-contamination"] and found[0][4].startswith("near-copy (1.00)")
 
 
+def test_a_long_near_copy_of_common_words_is_found_whole(tmp_path):
+    """A 220-character query of common words with one word changed everywhere: difflib's autojunk
+    would drop its popular characters and see a ratio of 0.68; the lint compares every character (0.96)."""
+    original = (
+        "branch diff write log tree parse tree type file log tree git type check git parse write read log run git "
+        "git git git type file check git node read parse tree read lint read read parse test git check log commit "
+        "test log run"
+    )
+    copy = original.replace("git", "got")
+    found = lint(tmp_path, [qa(copy)], eval_queries=(original,))
+    assert [f[0] for f in found] == ["eval-contamination"] and found[0][4].startswith("near-copy (0.96)")
+
+
 def test_where_two_system_prompts_differ_is_shown_from_their_start_or_15_characters_before(tmp_path):
     row = [
         chat(
