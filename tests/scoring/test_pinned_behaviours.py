@@ -194,3 +194,32 @@ def test_problem_messages(text, expect, problems, surface):
         assert got[0].startswith("program does not parse: ")
     else:
         assert got == problems
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "def g(fn, *, then):\n    return then(fn())\n",  # parameters, keyword-only too
+        "class Helper:\n    pass\nHelper()\n",
+        "f = lambda cb: cb()\n",
+        "a, b = read_file, 1\na('x')\n",  # names bound by unpacking
+        "[first] = [read_file]\nfirst('x')\n",
+    ],
+)
+def test_what_the_program_defines_it_may_call(code, surface):
+    assert analyze_program(code, surface).unknown_names == []
+
+
+def test_every_form_of_binding_and_iterating_is_followed(surface):
+    annotated = analyze_program('r: object = typecheck("a")\nprint(r.nope, r.errors)', surface)
+    assert annotated.tools_called == ["typecheck"] and annotated.bad_fields == ["TypeCheckResult.nope"]
+    assert analyze_program("r: int\nprint(r)", surface).unknown_names == []  # a bare annotation
+    sets = analyze_program('s = {e.file for e in typecheck("a").errors}', surface)
+    gens = analyze_program('g = list(e.line for e in typecheck("a").errors)', surface)
+    assert sets.fields_read == {"typecheck": {"errors", "file"}} and gens.fields_read == {
+        "typecheck": {"errors", "line"}
+    }
+    written = analyze_program('r = typecheck("a")\nr.nope = 1\nd = {}\nd[read_file("k")] = 2', surface)
+    assert written.bad_fields == ["TypeCheckResult.nope"] and written.tools_called == ["typecheck", "read_file"]
+    plain = analyze_program("for i in range(2):\n    print(i)\nx = [1, 2][0]\ny = {1: 2}[1]\n", surface)
+    assert plain.syntax_error is None and plain.bad_fields == [] and plain.unknown_names == []
