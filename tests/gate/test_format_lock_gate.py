@@ -156,3 +156,12 @@ def test_the_gate_report_says_the_lock_and_what_the_sizes_can_show():
         "25 points; a change smaller than the intervals above is not evidence either way."
     )
     assert markdown.endswith(what_n_prompts_can_show(comp) + "\n")
+
+
+def test_a_median_of_no_change_is_held_and_changes_are_rounded_to_six_places():
+    """Seven unchanged prompts and six weaker ones: significant (p = 2/64), but the median change is 0."""
+    base = [1.0] * 13
+    assert compare_locks(doc([1.0] * 7 + [0.0] * 6), doc(base))["verdict"] == "held"
+    assert compare_locks(doc([1.0] * 7 + [2.0] * 6), doc(base))["verdict"] == "held"
+    third = compare_locks(doc([1.0 - 1 / 3] * 3), doc([1.0] * 3))
+    assert (third["median_change"], third["mean_change"]) == (-0.333333, -0.333333)
