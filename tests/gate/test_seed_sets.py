@@ -183,3 +183,26 @@ def test_a_seed_set_gate_is_said_in_the_terminal_and_in_markdown():
         )
         + "\n"
     )
+
+
+def test_rates_are_rounded_to_six_places_and_one_seed_a_side_is_measured():
+    base = seed_doc([[True, True, False]] * 3)  # 2 of 3 on every seed
+    cand = seed_doc([[True, False, False]])  # one seed, 1 of 3
+    s = compare_seed_sets(cand, base, {}).comparison["suites"]["s.yaml"]
+    assert (s["baseline_pass_rate"], s["candidate_pass_rate"], s["difference"]) == (0.666667, 0.333333, -0.333333)
+    assert (s["baseline_seeds"], s["candidate_seeds"]) == (3, 1)
+    one_base = compare_seed_sets(base, seed_doc([[True, True, True]]), {}).comparison["suites"]["s.yaml"]
+    assert one_base["baseline_seeds"] == 1
+
+
+def test_an_allowance_of_zero_is_zero_and_an_inconclusive_drop_says_its_allowance():
+    base, cand = seed_doc([[True] * 10] * 3), seed_doc([[True] * 5 + [False] * 5] * 3)
+    assert compare_seed_sets(cand, base, {"overall": 0}).verdict == "FAIL"
+    noisy_base = seed_doc([[True] * 10, [False] * 10, [True] * 10])
+    noisy_cand = seed_doc([[True] * 10, [False] * 10, [False] * 10])
+    out = compare_seed_sets(noisy_cand, noisy_base, {"overall": 0.1})
+    assert out.verdict == "INCONCLUSIVE"
+    assert out.reasons[0].endswith(
+        ": a regression beyond the allowance (10.0 points), but the interval holds none as well; "
+        "more seeds or prompts narrow it"
+    )
