@@ -43,8 +43,12 @@ def grouped(items: Iterable[T], key: Callable[[T], K], metric: Callable[[list[T]
     return {k: metric(v) for k, v in groups.items()}
 
 
+def exact(value: Fraction | str | None, rounded: float | None) -> Fraction:
+    """A document's number, exact: its exact form (a fraction, or its text "3/5"), else the rounded float."""
+    return Fraction(value) if value is not None else Fraction(str(rounded or 0))
+
+
 def exact_score(row: Mapping[str, Any], scorer: str) -> Fraction:
     """A prompt row's score by ``scorer``, exact: from ``scores_exact`` (a results document's
     prompt), else from the rounded float an older document kept."""
-    exact = (row.get("scores_exact") or {}).get(scorer)
-    return Fraction(exact) if exact is not None else Fraction(str((row.get("scores") or {}).get(scorer) or 0))
+    return exact((row.get("scores_exact") or {}).get(scorer), (row.get("scores") or {}).get(scorer))

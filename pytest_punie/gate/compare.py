@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from pytest_punie.metrics import exact_score, grouped, metric_value
+from pytest_punie.metrics import exact, exact_score, grouped, metric_value
 from pytest_punie.report.document import key_prefix as document_prefix
 from pytest_punie.scoring.parse import written_text
 from pytest_punie.stats import mcnemar_exact, min_flips_for_significance, wilson
@@ -88,14 +88,19 @@ def restricted_to(doc: dict[str, Any], keys: set[tuple[str, str, str]]) -> tuple
     chosen = [p for k, p in _prompts(doc).items() if k in keys]
     metrics = {k: c.get("metric", "mean_score") for k, c in doc.get("categories", {}).items()}
     groups = grouped(chosen, lambda p: _category_key(doc, p), list)
-    cats = {k: _summary(doc, ps, metrics.get(k, "mean_score")) for k, ps in groups.items()}
+    scorers = _scorers(doc)
+    cats = {k: _summary(scorers, ps, metrics.get(k, "mean_score")) for k, ps in groups.items()}
     overall_metric = doc.get("overall", {}).get("metric", "mean_score")
-    return cats, (_summary(doc, chosen, overall_metric) if chosen else {})
+    return cats, (_summary(scorers, chosen, overall_metric) if chosen else {})
 
 
-def _summary(doc: dict[str, Any], ps: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+def _scorers(doc: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """Each (suite path, variant)'s primary scorer, read once per document."""
+    return {(s["path"], s.get("variant", "")): s.get("scorer", "legacy") for s in doc.get("suites", [])}
+
+
+def _summary(scorers: dict[tuple[str, str], str], ps: list[dict[str, Any]], metric: str) -> dict[str, Any]:
     """A group of prompt rows summarised with the document's metric, in exact fractions (metrics.py)."""
-    scorers = {(s["path"], s.get("variant", "")): s.get("scorer", "legacy") for s in doc.get("suites", [])}
     scores = [exact_score(p, scorers.get((p["suite"], p.get("variant", "")), "legacy")) for p in ps]
     value = metric_value(metric, scores, [bool(p["passed"]) for p in ps])
     passed = sum(1 for p in ps if p["passed"])
@@ -105,7 +110,7 @@ def _summary(doc: dict[str, Any], ps: list[dict[str, Any]], metric: str) -> dict
 
 def metric_rows(doc: dict[str, Any], keys: set[tuple[str, str, str]]) -> dict[str, dict[str, Any]]:
     """Each suite-level metric recomputed on the prompts ``keys`` (those both runs have)."""
-    prompts = _prompts(doc)
+    prompts, scorers = _prompts(doc), _scorers(doc)
     out: dict[str, dict[str, Any]] = {}
     for suite in doc.get("suites", []):
         variant = suite.get("variant", "")
@@ -113,7 +118,7 @@ def metric_rows(doc: dict[str, Any], keys: set[tuple[str, str, str]]) -> dict[st
             chosen = [prompts[k] for k in ((suite["path"], variant, pid) for pid in m["prompt_ids"]) if k in keys]
             if chosen:
                 out[_metric_key(doc, suite, name)] = {
-                    **_summary(doc, chosen, m.get("metric", "mean_score")),
+                    **_summary(scorers, chosen, m.get("metric", "mean_score")),
                     "ids": {p["id"] for p in chosen},
                     "suite": suite["path"],
                 }
@@ -139,7 +144,7 @@ def _regression(
     worse = sum(1 for f in mine if f["from"] and not f["to"])
     better = sum(1 for f in mine if not f["from"] and f["to"])
     p = mcnemar_exact(worse, better)
-    delta = _exact(c) - _exact(b)
+    delta = exact(c.get("score_exact"), c["score"]) - exact(b.get("score_exact"), b["score"])
     n = c.get("prompts_run") or 0
     entry = {
         "baseline": b["score"],
@@ -167,12 +172,6 @@ def _regression(
                 f"with {n} prompts at least {need} one-way flips are needed to show a change"
             )
     return entry
-
-
-def _exact(row: dict[str, Any]) -> Fraction:
-    """A row's score, exact: its ``score_exact`` (a fraction, or its text "3/5"), else the rounded float."""
-    exact = row.get("score_exact")
-    return Fraction(exact) if exact is not None else Fraction(str(row["score"]))
 
 
 def refuse_if_changed(changed: list[str], allow_change: bool) -> list[str]:
