@@ -247,7 +247,7 @@ class PunieSession:
         errors += marker_typos(config)
         from pytest_punie.sources.variants import registered_seeds
 
-        opts = source_options(config)
+        opts = self.source_options
         try:
             registered_seeds(opts)
         except PunieError as err:
