@@ -19,6 +19,7 @@ import pytest
 from pytest_punie.errors import PunieError
 from pytest_punie.report.write import OutputPaths
 from pytest_punie.results import PromptResult
+from pytest_punie.resultsformat import Finding, JsonObject, RunDocument
 from pytest_punie.sources import ResponseSource
 from pytest_punie.sources.options import source_options
 from pytest_punie.suite.model import Suite, chat_messages
@@ -53,8 +54,8 @@ class PunieSession:
         self.strict_mode: bool = bool(config.getoption("punie_strict"))
         self.results: list[PromptResult] = []
         self.held_back: dict[str, int] = {}  # a bare run's eval / pipeline items left out, by marker
-        self.sources: list[dict[str, Any]] = []  # identities of what answered, as the workers saw them
-        self.findings: list[dict[str, Any]] = []  # data lint findings from every worker
+        self.sources: list[JsonObject] = []  # identities of what answered, as the workers saw them
+        self.findings: list[Finding] = []  # data lint findings from every worker
         self.checks_run = 0  # items other than prompts that ran (data lint, pipeline, tokenizer checks)
         self.checks_failed = 0
         self.run_dir: Path | None = None  # xdist controller: where workers share one server
@@ -62,7 +63,7 @@ class PunieSession:
         self.suites_seen: list[Suite] = []  # suites collected in this process
         self.pipeline_collected = False
         self.datasets_collected: set[Path] = set()  # a dataset several suites name is collected once
-        self.document: dict[str, Any] | None = None
+        self.document: RunDocument | None = None
         self.outputs = OutputPaths.from_config(config)
         self.written: list[str] = []  # what finish() wrote, as lines for the summary
         self._source: ResponseSource | None = None
@@ -128,7 +129,7 @@ class PunieSession:
                 self._variant_sources[variant.name] = self._live(made)
         return self._variant_sources[variant.name]
 
-    def source_identity(self, variant_name: str) -> dict[str, Any] | None:
+    def source_identity(self, variant_name: str) -> JsonObject | None:
         """What answered a variant, with the host and worker it ran on."""
         src = self._variant_sources.get(variant_name) if variant_name else self._source
         if src is None:
@@ -157,7 +158,7 @@ class PunieSession:
                 raise
         return self._model
 
-    def training_example(self, with_response: bool = True) -> list[dict[str, Any]] | None:
+    def training_example(self, with_response: bool = True) -> list[JsonObject] | None:
         """The first tool-calling training example of the first suite dataset;
         with ``with_response``, preferably one that carries a tool response."""
         from pytest_punie.datalint.examples import first_tool_example
@@ -179,7 +180,7 @@ class PunieSession:
         """The smoke generation's messages (a suite's system prompt and a first prompt)."""
         return chat_messages(*self.smoke_prompt())
 
-    def generator(self) -> Callable[..., dict[str, Any]]:
+    def generator(self) -> Callable[..., JsonObject]:
         """``generate(query or messages, **sampling)`` with the run's model and
         backend: the ``punie_generate`` fixture."""
         from pytest_punie.backends import ChatRequest
@@ -191,7 +192,7 @@ class PunieSession:
                 None, None, "punie_generate needs a model (--punie-model or --punie-server-url), not replay"
             )
 
-        def generate(prompt: str | list[dict[str, str]], **sampling: Any) -> dict[str, Any]:
+        def generate(prompt: str | list[dict[str, str]], **sampling: Any) -> JsonObject:
             if isinstance(prompt, str):
                 system = self.suites_seen[0].system_prompt if self.suites_seen else None
                 messages = chat_messages(system, prompt)
@@ -408,7 +409,7 @@ class PunieSession:
         except PunieError:
             return ("",)
 
-    def exit_status(self, doc: dict[str, Any], exitstatus: int) -> int:
+    def exit_status(self, doc: RunDocument, exitstatus: int) -> int:
         """The verdict (and, when comparing, the gate) is the exit status; other
         failing tests still fail the run; pytest's own statuses stand."""
         if not self.results or exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
@@ -443,7 +444,7 @@ class PunieSession:
         if doc.get("seeds"):
             from pytest_punie.report.seeds import render_seeds_terminal
 
-            out.append(("pytest-punie training seeds", render_seeds_terminal(doc["seeds"])))
+            out.append(("pytest-punie training seeds", render_seeds_terminal(doc.get("seeds") or {})))
         if "comparison" in doc:
             out.append(("pytest-punie regression gate", render_gate_terminal(doc)))
         elif doc.get("gate", {}).get("verdict") == "REFUSED":

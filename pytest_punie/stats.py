@@ -9,6 +9,7 @@ overall score by 3.7 points, and can never be significant on its own.
 from __future__ import annotations
 
 import math
+from typing import TypedDict
 
 
 def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -50,7 +51,17 @@ def pass_hat_k(successes: int, trials: int, k: int) -> float:
 
 
 # -- training seeds: is a recipe's score reproducible? ------------------------------------------
-def seed_spread(scores: list[float]) -> dict[str, float | None]:
+class Spread(TypedDict):
+    """A score over training seeds: where it lies and how far seeds scatter it."""
+
+    min: float
+    median: float
+    max: float
+    mean: float
+    sd: float | None  # seed to seed, n - 1; None for one seed
+
+
+def seed_spread(scores: list[float]) -> Spread:
     """Min / median / max over seeds and the seed-to-seed standard deviation (n - 1; None for one seed)."""
     ordered = sorted(scores)
     n = len(ordered)

@@ -12,10 +12,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import TypedDict
 
 from pytest_punie.metrics import exact, exact_score, grouped, metric_value
 from pytest_punie.report.document import key_prefix as document_prefix
+from pytest_punie.resultsformat import (
+    BaselineAnswer,
+    CategoryRow,
+    Comparison,
+    Flip,
+    GateVerdict,
+    LabelChange,
+    PromptRow,
+    RegressionRow,
+    RunDocument,
+    SuiteEntry,
+    SuiteRules,
+)
 from pytest_punie.scoring.parse import written_text
 from pytest_punie.stats import mcnemar_exact, min_flips_for_significance, wilson
 
@@ -32,14 +45,14 @@ class GateResult:
 
     verdict: str  # PASS | FAIL | INCONCLUSIVE
     reasons: list[str] = field(default_factory=list)
-    comparison: dict[str, Any] = field(default_factory=dict)
+    comparison: Comparison = field(default_factory=lambda: Comparison())
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> GateVerdict:
         """The verdict as the results document keeps it (with the alpha it was decided at)."""
         return {"verdict": self.verdict, "reasons": self.reasons, "alpha": ALPHA}
 
 
-def measurement(doc: dict[str, Any]) -> dict[str, Any]:
+def measurement(doc: RunDocument) -> dict[str, object]:
     """What must be equal for two runs to be compared."""
     prov = doc.get("provenance", {})
     return {
@@ -51,13 +64,13 @@ def measurement(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def check_same_measurement(candidate: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
+def check_same_measurement(candidate: RunDocument, baseline: RunDocument) -> list[str]:
     """What differs between what the two runs measured (suite, scorer, sampling): each a line."""
     a, b = measurement(candidate), measurement(baseline)
     return [f"{key}: baseline {b[key]!r}, candidate {a[key]!r}" for key in a if a[key] != b[key]]
 
 
-def completeness_of(doc: dict[str, Any]) -> tuple[str, list[str]]:
+def completeness_of(doc: RunDocument) -> tuple[str, list[str]]:
     """A document's completeness; older documents without one are judged by their suites."""
     recorded = doc.get("completeness")
     if isinstance(recorded, dict) and recorded.get("state"):
@@ -66,23 +79,24 @@ def completeness_of(doc: dict[str, Any]) -> tuple[str, list[str]]:
     return ("partial", [f"{', '.join(partial)}: not every prompt ran"]) if partial else ("whole", [])
 
 
-def _prompts(doc: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
+def _prompts(doc: RunDocument) -> dict[tuple[str, str, str], PromptRow]:
+    """A document's prompt rows by (suite path, variant, id): how two runs' prompts are paired."""
     return {(p["suite"], p.get("variant", ""), p["id"]): p for p in doc.get("prompts", [])}
 
 
-def key_prefix(doc: dict[str, Any], suite_name: str, variant: str) -> str:
+def key_prefix(doc: RunDocument, suite_name: str, variant: str) -> str:
     """The prefix ``report.document`` gave a name of this suite and variant in ``doc``."""
     suites = doc.get("suites", [])
     return document_prefix(len(suites), len({s.get("path") for s in suites}) == 1, suite_name, variant)
 
 
-def _category_key(doc: dict[str, Any], p: dict[str, Any]) -> str:
+def _category_key(doc: RunDocument, p: PromptRow | Flip) -> str:
     """The key of a prompt's category in ``doc["categories"]`` (as the document builds it)."""
     suite = next((s["suite"] for s in doc.get("suites", []) if s["path"] == p["suite"]), p["suite"])
     return key_prefix(doc, suite, p.get("variant", "")) + str(p["category"])
 
 
-def restricted_to(doc: dict[str, Any], keys: set[tuple[str, str, str]]) -> tuple[dict[str, Any], dict[str, Any]]:
+def restricted_to(doc: RunDocument, keys: set[tuple[str, str, str]]) -> tuple[dict[str, Totals], Totals | None]:
     """Each category's and the overall score recomputed on the prompts ``keys``
     only, with the metric the document used: like is compared with like."""
     chosen = [p for k, p in _prompts(doc).items() if k in keys]
@@ -91,15 +105,60 @@ def restricted_to(doc: dict[str, Any], keys: set[tuple[str, str, str]]) -> tuple
     scorers = _scorers(doc)
     cats = {k: _summary(scorers, ps, metrics.get(k, "mean_score")) for k, ps in groups.items()}
     overall_metric = doc.get("overall", {}).get("metric", "mean_score")
-    return cats, (_summary(scorers, chosen, overall_metric) if chosen else {})
+    return cats, (_summary(scorers, chosen, overall_metric) if chosen else None)
 
 
-def _scorers(doc: dict[str, Any]) -> dict[tuple[str, str], str]:
+class Totals(TypedDict, total=False):
+    """A row as the gate compares it: a document's own row, or one recomputed on the prompts both runs have."""
+
+    score: float | None
+    score_exact: Fraction | str | None  # exact; a recomputed row keeps the Fraction
+    prompts_run: int
+    prompts_passed: int
+    metric: str
+    ids: set[str]  # a suite-level metric's prompts
+    suite: str  # a suite-level metric's suite path
+
+
+def _row_totals(row: CategoryRow) -> Totals:
+    """A document's row (category or overall) as the gate compares it."""
+    out: Totals = {}
+    for key in ("score", "score_exact", "prompts_run", "prompts_passed", "metric"):
+        if key in row:
+            out[key] = row[key]  # type: ignore[literal-required]
+    return out
+
+
+def _totals(doc: RunDocument) -> tuple[dict[str, Totals], Totals | None]:
+    """A document's own category rows and overall, as the gate compares them."""
+    overall = doc.get("overall")
+    return {k: _row_totals(c) for k, c in doc.get("categories", {}).items()}, (
+        None if overall is None else _row_totals(overall)
+    )
+
+
+def allowance(rules: SuiteRules, name: str, group: str | None = None) -> float | None:
+    """The largest regression a row may have (its ``max_regression``); None when it has none."""
+    value = rules.get(name) if group is None else (_mapping(rules.get(group)).get(name))
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _mapping(value: object) -> dict[str, float | None]:
+    return value if isinstance(value, dict) else {}
+
+
+def critical_prompts(rules: SuiteRules) -> list[str]:
+    """The prompts a suite marked critical: any one failing FAILs the gate."""
+    value = rules.get("critical")
+    return [str(x) for x in value] if isinstance(value, list) else []
+
+
+def _scorers(doc: RunDocument) -> dict[tuple[str, str], str]:
     """Each (suite path, variant)'s primary scorer, read once per document."""
     return {(s["path"], s.get("variant", "")): s.get("scorer", "legacy") for s in doc.get("suites", [])}
 
 
-def _summary(scorers: dict[tuple[str, str], str], ps: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+def _summary(scorers: dict[tuple[str, str], str], ps: list[PromptRow], metric: str) -> Totals:
     """A group of prompt rows summarised with the document's metric, in exact fractions (metrics.py)."""
     scores = [exact_score(p, scorers.get((p["suite"], p.get("variant", "")), "legacy")) for p in ps]
     value = metric_value(metric, scores, [bool(p["passed"]) for p in ps])
@@ -108,10 +167,10 @@ def _summary(scorers: dict[tuple[str, str], str], ps: list[dict[str, Any]], metr
     return {"score": score, "score_exact": value, "prompts_run": len(ps), "prompts_passed": passed, "metric": metric}
 
 
-def metric_rows(doc: dict[str, Any], keys: set[tuple[str, str, str]]) -> dict[str, dict[str, Any]]:
+def metric_rows(doc: RunDocument, keys: set[tuple[str, str, str]]) -> dict[str, Totals]:
     """Each suite-level metric recomputed on the prompts ``keys`` (those both runs have)."""
     prompts, scorers = _prompts(doc), _scorers(doc)
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, Totals] = {}
     for suite in doc.get("suites", []):
         variant = suite.get("variant", "")
         for name, m in (suite.get("metrics") or {}).items():
@@ -125,20 +184,20 @@ def metric_rows(doc: dict[str, Any], keys: set[tuple[str, str, str]]) -> dict[st
     return out
 
 
-def _metric_key(doc: dict[str, Any], suite: dict[str, Any], name: str) -> str:
+def _metric_key(doc: RunDocument, suite: SuiteEntry, name: str) -> str:
     """A metric's key in the comparison: its name, prefixed like categories when a document has several suites."""
     return key_prefix(doc, suite["suite"], suite.get("variant", "")) + name
 
 
 def _regression(
     name: str,
-    c: dict[str, Any],
-    b: dict[str, Any],
-    mine: list[dict[str, Any]],
+    c: Totals,
+    b: Totals,
+    mine: list[Flip],
     allowed: float | None,
     reasons_fail: list[str],
     reasons_inc: list[str],
-) -> dict[str, Any]:
+) -> RegressionRow:
     """One row of the comparison (a category, overall or a metric): the change, its
     flips and exact McNemar p; a drop beyond ``allowed`` FAILs only when it is not noise."""
     worse = sum(1 for f in mine if f["from"] and not f["to"])
@@ -146,7 +205,7 @@ def _regression(
     p = mcnemar_exact(worse, better)
     delta = exact(c.get("score_exact"), c["score"]) - exact(b.get("score_exact"), b["score"])
     n = c.get("prompts_run") or 0
-    entry = {
+    entry: RegressionRow = {
         "baseline": b["score"],
         "candidate": c["score"],
         "delta": round(float(delta), 6),
@@ -185,11 +244,13 @@ def refuse_if_changed(changed: list[str], allow_change: bool) -> list[str]:
 
 
 def _prompt_changes(
-    cand_p: dict[tuple[str, str, str], dict[str, Any]], base_p: dict[tuple[str, str, str], dict[str, Any]]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    cand_p: dict[tuple[str, str, str], PromptRow], base_p: dict[tuple[str, str, str], PromptRow]
+) -> tuple[list[Flip], list[LabelChange], list[BaselineAnswer]]:
     """Prompt by prompt, on the prompts both runs have: the flips between pass and miss, the label
     changes, and what the baseline answered (for the report's side-by-side view)."""
-    flips, labels, answers = [], [], []
+    flips: list[Flip] = []
+    labels: list[LabelChange] = []
+    answers: list[BaselineAnswer] = []
     for key, cp in cand_p.items():
         bp = base_p.get(key)
         if bp is None:
@@ -225,45 +286,43 @@ def _prompt_changes(
 
 
 def _regressions(
-    candidate: dict[str, Any],
-    baseline: dict[str, Any],
+    candidate: RunDocument,
+    baseline: RunDocument,
     common: set[tuple[str, str, str]],
     restricted: bool,
-    flips: list[dict[str, Any]],
-    rules: dict[str, Any],
+    flips: list[Flip],
+    rules: SuiteRules,
     fail: list[str],
     inconclusive: list[str],
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[dict[str, RegressionRow], dict[str, RegressionRow]]:
     """Each category's, the overall's and each metric's change against the baseline, judged
     against its allowance (on the prompts both runs have, when they differ)."""
-    categories: dict[str, Any] = {}
-    cand_cats, base_cats = candidate.get("categories", {}), baseline.get("categories", {})
-    cand_overall, base_overall = candidate.get("overall"), baseline.get("overall")
+    categories: dict[str, RegressionRow] = {}
+    cand_cats, cand_overall = _totals(candidate)
+    base_cats, base_overall = _totals(baseline)
     if restricted:  # like with like: each side's totals on the prompts both runs have
         cand_cats, cand_overall = restricted_to(candidate, common)
         base_cats, base_overall = restricted_to(baseline, common)
     for name in [*cand_cats, "overall"]:
-        c: Any = cand_cats.get(name) if name != "overall" else cand_overall
-        b: Any = base_cats.get(name) if name != "overall" else base_overall
+        c = cand_cats.get(name) if name != "overall" else cand_overall
+        b = base_cats.get(name) if name != "overall" else base_overall
         if not c or not b or c.get("score") is None or b.get("score") is None:
             continue
         mine = [f for f in flips if name == "overall" or _category_key(candidate, f) == name]
-        categories[name] = _regression(name, c, b, mine, rules.get(name), fail, inconclusive)
-    metrics: dict[str, Any] = {}
+        categories[name] = _regression(name, c, b, mine, allowance(rules, name), fail, inconclusive)
+    metrics: dict[str, RegressionRow] = {}
     base_metrics = metric_rows(baseline, common)
     for name, c in metric_rows(candidate, common).items():
         b = base_metrics.get(name)
         if b is None:
             continue
         mine = [f for f in flips if f["suite"] == c["suite"] and f["id"] in c["ids"]]
-        allowed = (rules.get("metrics") or {}).get(name)
+        allowed = allowance(rules, name, "metrics")
         metrics[name] = _regression(name, c, b, mine, allowed, fail, inconclusive)
     return categories, metrics
 
 
-def _own_misses(
-    candidate: dict[str, Any], cand_p: dict[tuple[str, str, str], dict[str, Any]], rules: dict[str, Any]
-) -> list[str]:
+def _own_misses(candidate: RunDocument, cand_p: dict[tuple[str, str, str], PromptRow], rules: SuiteRules) -> list[str]:
     """What fails the candidate on its own: a pre-registered threshold missed, a prompt with no
     response, a critical prompt failed."""
     out = []
@@ -277,16 +336,14 @@ def _own_misses(
         if suite["overall"]["passed"] is False:
             out.append(f"overall: {suite['overall']['score']:.1%} misses its threshold {suite['overall']['threshold']}")
         out += [f"{pid}: no response" for pid in suite.get("no_response", [])]
-    for pid in rules.get("critical", []):
+    for pid in critical_prompts(rules):
         crit = next((x for x in cand_p.values() if x["id"] == pid), None)
         if crit is not None and not crit["passed"]:
             out.append(f"critical prompt {pid} failed ({crit['label']}, score {crit['score']:.2f})")
     return out
 
 
-def compare(
-    candidate: dict[str, Any], baseline: dict[str, Any], rules: dict[str, Any], allow_change: bool = False
-) -> GateResult:
+def compare(candidate: RunDocument, baseline: RunDocument, rules: SuiteRules, allow_change: bool = False) -> GateResult:
     """The regression gate: a candidate run against a saved baseline, under the suite's rules
     (``{category: max_regression or None, "overall": ..., "critical": [prompt ids]}``)."""
     changed = refuse_if_changed(check_same_measurement(candidate, baseline), allow_change)

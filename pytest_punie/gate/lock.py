@@ -6,15 +6,15 @@ lock decays; this is where that shows."""
 from __future__ import annotations
 
 import statistics
-from typing import Any
 
+from pytest_punie.resultsformat import LockComparison, PromptLock, RunDocument
 from pytest_punie.stats import wilcoxon_signed_rank_exact
 
 ALPHA = 0.05
 TEST = "exact Wilcoxon signed-rank on per-prompt margins (mid-ranks for ties), two-sided"
 
 
-def _margins(doc: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
+def _margins(doc: RunDocument) -> dict[tuple[str, str, str], PromptLock]:
     return {
         (p["suite"], p.get("variant", ""), p["id"]): p["format_lock"]
         for p in doc.get("prompts", [])
@@ -22,7 +22,7 @@ def _margins(doc: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
     }
 
 
-def compare_locks(candidate: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any] | None:
+def compare_locks(candidate: RunDocument, baseline: RunDocument) -> LockComparison | None:
     """The lock comparison, or None when the two runs share no prompt with a recorded margin."""
     cand, base = _margins(candidate), _margins(baseline)
     common = sorted(set(cand) & set(base))
@@ -61,7 +61,7 @@ def compare_locks(candidate: dict[str, Any], baseline: dict[str, Any]) -> dict[s
     }
 
 
-def lock_line(lock: dict[str, Any]) -> str:
+def lock_line(lock: LockComparison) -> str:
     """One line for the terminal and Markdown."""
     return (
         f"format lock {lock['verdict']}: median margin change {lock['median_change']:+.2f} nats over "

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pytest_punie.report.formatting import pct
+from pytest_punie.resultsformat import Comparison, RegressionRow, RunDocument
 
 
 def _ci(iv: list[float] | tuple[float, float] | None) -> str:
     return "-" if not iv else f"[{iv[0] * 100:.0f}, {iv[1] * 100:.0f}]"
 
 
-def render_gate_terminal(doc: dict[str, Any]) -> list[str]:
+def render_gate_terminal(doc: RunDocument) -> list[str]:
     """The gate's verdict, deltas and flips as terminal lines."""
     gate, comp = doc["gate"], doc["comparison"]
     if comp.get("kind") == "seed sets":
@@ -45,16 +44,17 @@ def render_gate_terminal(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _rows(comp: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def _rows(comp: Comparison) -> list[tuple[str, RegressionRow]]:
     """Categories, overall, then the suite-level metrics (said as metrics)."""
     rows = list(comp["categories"].items())
     return rows + [(f"metric {name}", m) for name, m in (comp.get("metrics") or {}).items()]
 
 
-def what_n_prompts_can_show(comp: dict[str, Any]) -> str:
+def what_n_prompts_can_show(comp: Comparison) -> str:
     """How far one flipped prompt moves the overall score and the smallest category's,
     from the sizes actually compared (not a suite size assumed)."""
-    overall = (comp["categories"].get("overall") or {}).get("prompts") or 0
+    overall_row = comp["categories"].get("overall")
+    overall = (overall_row["prompts"] if overall_row else 0) or 0
     sizes = [int(c.get("prompts") or 0) for name, c in comp["categories"].items() if name != "overall"]
     sizes = [n for n in sizes if n]
     if not overall:
@@ -65,10 +65,10 @@ def what_n_prompts_can_show(comp: dict[str, Any]) -> str:
     return text + "; a change smaller than the intervals above is not evidence either way."
 
 
-def scope_lines(comp: dict[str, Any]) -> list[str]:
+def scope_lines(comp: Comparison) -> list[str]:
     """Says when the two runs were compared on the prompts both have only."""
-    scope = comp.get("scope") or {}
-    if not scope.get("restricted"):
+    scope = comp.get("scope")
+    if not scope or not scope["restricted"]:
         return []
     return [
         f"compared on the {scope['common_prompts']} prompts both runs have (candidate {scope['candidate_prompts']}, "
@@ -76,7 +76,7 @@ def scope_lines(comp: dict[str, Any]) -> list[str]:
     ]
 
 
-def render_gate_markdown(doc: dict[str, Any]) -> str:
+def render_gate_markdown(doc: RunDocument) -> str:
     """The gate's verdict, deltas and flips as Markdown (CI summaries, --punie-compare-md)."""
     gate, comp = doc["gate"], doc["comparison"]
     if comp.get("kind") == "seed sets":

@@ -11,6 +11,7 @@ from typing import Any
 from pytest_punie.errors import PunieError
 from pytest_punie.gate.compare import completeness_of
 from pytest_punie.report.write import why_not_written, write_text
+from pytest_punie.resultsformat import RunDocument
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,12 @@ class GateOptions:
         )
 
 
-def first_warning(doc: dict[str, Any]) -> str:
+def first_warning(doc: RunDocument) -> str:
     """The first warning's message, for a one-line refusal."""
     return str(doc["warnings"][0]["message"]) if doc.get("warnings") else "see the warnings"
 
 
-def apply_gate(doc: dict[str, Any], options: GateOptions) -> None:
+def apply_gate(doc: RunDocument, options: GateOptions) -> None:
     """Adds ``gate`` / ``comparison`` / ``saved_as`` to ``doc``; a refusal is a
     gate verdict (REFUSED, with its reason), never an exception."""
     try:
@@ -49,7 +50,8 @@ def apply_gate(doc: dict[str, Any], options: GateOptions) -> None:
         doc["gate"] = {"verdict": "REFUSED", "reasons": [err.describe()]}
 
 
-def _gate(doc: dict[str, Any], options: GateOptions) -> None:
+def _gate(doc: RunDocument, options: GateOptions) -> None:
+    """What ``apply_gate`` does, with a refusal raised as a PunieError."""
     from pytest_punie.gate import baselines
     from pytest_punie.gate.compare import SuiteChanged, compare
 

@@ -6,31 +6,31 @@ scores gets an interval that resamples the prompts (paired) and each recipe's ow
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from pytest_punie.gate.compare import GateResult, check_same_measurement, refuse_if_changed
+from pytest_punie.resultsformat import Comparison, PromptRow, RunDocument, SeedSetDifference, SuiteEntry, SuiteRules
 from pytest_punie.stats import seed_set_difference
 
 SEED = re.compile(r"^seed=(\d+)$")
 REPS, BOOTSTRAP_SEED = 2000, 0
 
 
-def is_seed_set(doc: dict[str, Any]) -> bool:
+def is_seed_set(doc: RunDocument) -> bool:
     """A document of a ``--punie-seeds`` run (its prompts are all of ``seed=N`` variants)."""
     return bool(doc.get("seeds")) and all(SEED.match(p.get("variant", "")) for p in doc.get("prompts", []))
 
 
-def _one_per_suite(doc: dict[str, Any]) -> dict[str, Any]:
+def _one_per_suite(doc: RunDocument) -> RunDocument:
     """The document with one suite entry per suite file: seed sets of different sizes measure alike."""
-    seen: dict[str, dict[str, Any]] = {}
+    seen: dict[str, SuiteEntry] = {}
     for s in doc.get("suites", []):
         seen.setdefault(s["path"], s)
     return {**doc, "suites": list(seen.values())}
 
 
-def _matrix(doc: dict[str, Any], path: str, ids: list[str]) -> list[list[float]]:
+def _matrix(doc: RunDocument, path: str, ids: list[str]) -> list[list[float]]:
     """seeds x prompts pass/fail of one suite (seeds with an unanswered prompt left out)."""
-    by: dict[str, dict[str, dict[str, Any]]] = {}
+    by: dict[str, dict[str, PromptRow]] = {}
     for p in doc["prompts"]:
         if p["suite"] == path:
             by.setdefault(p["variant"], {})[p["id"]] = p
@@ -43,8 +43,8 @@ def _matrix(doc: dict[str, Any], path: str, ids: list[str]) -> list[list[float]]
 
 
 def _suite_difference(
-    candidate: dict[str, Any], baseline: dict[str, Any], path: str, allowance: float
-) -> tuple[dict[str, Any], str, float, float] | None:
+    candidate: RunDocument, baseline: RunDocument, path: str, allowance: float
+) -> tuple[SeedSetDifference, str, float, float] | None:
     """One suite's recipes compared on the prompts both have: the pass-rate difference with its
     interval (seeds and prompts resampled), the sentence that says it, and the unrounded difference
     and upper bound the verdict is decided on; None when unmeasured."""
@@ -56,7 +56,7 @@ def _suite_difference(
     if not ids or len(base) < 1 or len(cand) < 1:
         return None
     diff, lo, hi = seed_set_difference(base, cand, reps=REPS, seed=BOOTSTRAP_SEED)
-    entry = {
+    entry: SeedSetDifference = {
         "prompts": len(ids),
         "baseline_seeds": len(base),
         "candidate_seeds": len(cand),
@@ -73,8 +73,14 @@ def _suite_difference(
     return entry, what, diff, hi
 
 
+def overall_allowance(rules: SuiteRules) -> float:
+    """The suite's overall ``max_regression`` in points (0 when it sets none)."""
+    value = rules.get("overall")
+    return float(value or 0.0) if isinstance(value, int | float) else 0.0
+
+
 def compare_seed_sets(
-    candidate: dict[str, Any], baseline: dict[str, Any], rules: dict[str, Any], allow_change: bool = False
+    candidate: RunDocument, baseline: RunDocument, rules: SuiteRules, allow_change: bool = False
 ) -> GateResult:
     """Per suite, as the single-model gate: a regression beyond the suite's overall allowance FAILs
     when the interval (seeds and prompts resampled) excludes no change, and is INCONCLUSIVE when
@@ -82,8 +88,8 @@ def compare_seed_sets(
     changed = check_same_measurement(_one_per_suite(candidate), _one_per_suite(baseline))
     # each seed's own model carries its sampling overrides; the sampling itself is compared
     refuse_if_changed([c for c in changed if not c.startswith("sampling_overrides")], allow_change)
-    allowance = float(rules.get("overall") or 0.0) if isinstance(rules.get("overall"), int | float) else 0.0
-    suites: dict[str, Any] = {}
+    allowance = overall_allowance(rules)
+    suites: dict[str, SeedSetDifference] = {}
     fail, inconclusive = [], []
     for path in sorted({p["suite"] for p in candidate["prompts"]} & {p["suite"] for p in baseline["prompts"]}):
         measured = _suite_difference(candidate, baseline, path, allowance)
@@ -97,7 +103,7 @@ def compare_seed_sets(
                 what + f": a regression beyond the allowance ({allowance * 100:.1f} points), but the interval holds "
                 "none as well; more seeds or prompts narrow it"
             )
-    comparison = {
+    comparison: Comparison = {
         "kind": "seed sets",
         "method": "paired prompts, each recipe's seeds resampled (percentile bootstrap, 95%)",
         "suites": suites,
@@ -121,7 +127,7 @@ def compare_seed_sets(
     )
 
 
-def seed_set_lines(comp: dict[str, Any]) -> list[str]:
+def seed_set_lines(comp: Comparison) -> list[str]:
     """The seed-set comparison as lines (terminal and Markdown)."""
     lines = [f"seed sets compared ({comp['method']}):"]
     for path, c in comp["suites"].items():

@@ -5,10 +5,11 @@ Wilson 95% interval of each category's pass rate."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+
+from pytest_punie.resultsformat import RunDocument
 
 
-def render_chart(doc: dict[str, Any], path: Path) -> Path:
+def render_chart(doc: RunDocument, path: Path) -> Path:
     """The opt-in PNG chart (--punie-chart) of the first suite's categories."""
     import matplotlib
 
@@ -48,7 +49,7 @@ def render_chart(doc: dict[str, Any], path: Path) -> Path:
     for x in marked:
         ax.plot(
             x,
-            base[names[x]]["baseline"] * 100,
+            (base[names[x]]["baseline"] or 0) * 100,
             marker="D",
             color="#f9a825",
             markersize=7,

@@ -8,11 +8,10 @@ document it was drawn from.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pytest_punie.report.document import key_prefix
 from pytest_punie.report.formatting import esc, pct
 from pytest_punie.report.terminal import judged_rows
+from pytest_punie.resultsformat import CategoryRow, RunDocument, SuiteEntry, Sweep
 
 LABEL_W = 190  # the row names' column
 PLOT_W = 420  # 0% .. 100%
@@ -37,7 +36,7 @@ def _axis(height: float) -> str:
     return "".join(parts)
 
 
-def baseline_scores(doc: dict[str, Any], suite: dict[str, Any]) -> dict[str, float]:
+def baseline_scores(doc: RunDocument, suite: SuiteEntry) -> dict[str, float]:
     """Each judged row's baseline score from the document's comparison, under the row's own name."""
     comp = doc.get("comparison") or {}
     if not comp.get("categories") and not comp.get("metrics"):
@@ -52,12 +51,13 @@ def baseline_scores(doc: dict[str, Any], suite: dict[str, Any]) -> dict[str, flo
         if kind == "overall" and len(suites) > 1:
             continue  # the comparison's overall spans every suite entry, not this one
         found = (source or {}).get(key)
-        if found and found.get("baseline") is not None:
-            out[name] = float(found["baseline"])
+        value = found.get("baseline") if found else None
+        if value is not None:
+            out[name] = float(value)
     return out
 
 
-def _bar_row(name: str, row: dict[str, Any], y: float, baseline: float | None) -> str:
+def _bar_row(name: str, row: CategoryRow, y: float, baseline: float | None) -> str:
     """One judged row: its bar, threshold mark, pass-rate interval and baseline mark."""
     score, passed = row.get("score"), row.get("passed")
     state = {True: "pass", False: "fail", None: "unjudged"}[passed]
@@ -101,7 +101,7 @@ def _bar_row(name: str, row: dict[str, Any], y: float, baseline: float | None) -
     return "".join(parts)
 
 
-def category_chart(suite: dict[str, Any], baseline: dict[str, float] | None = None) -> str:
+def category_chart(suite: SuiteEntry, baseline: dict[str, float] | None = None) -> str:
     """A bar per category (and the overall, and each suite metric) with its threshold mark and
     the 95% Wilson interval of its pass rate; a triangle at the baseline's score when gated."""
     rows = judged_rows(suite)
@@ -118,7 +118,7 @@ def category_chart(suite: dict[str, Any], baseline: dict[str, float] | None = No
     )
 
 
-def failure_mode_chart(suite: dict[str, Any]) -> str:
+def failure_mode_chart(suite: SuiteEntry) -> str:
     """How the suite's answers were labelled (wrapped-correct, prose, wrong tool...), as counted bars."""
     modes = sorted((suite.get("failure_modes") or {}).items(), key=lambda kv: (-kv[1], kv[0]))
     if not modes:
@@ -151,13 +151,13 @@ def _colour(score: float | None) -> str:
     return f"hsl({round(max(0.0, min(1.0, score)) * 120)}, 60%, 78%)"
 
 
-def _best_variant(entries: list[dict[str, Any]], sweep: dict[str, Any] | None) -> str | None:
+def _best_variant(entries: list[SuiteEntry], sweep: Sweep | None) -> str | None:
     """The variant the report marks best: the sweep's best checkpoint by eval where there is one,
     else the highest overall score (the first of a tie)."""
     suite = entries[0]["suite"]
-    best = (sweep or {}).get("best_by_eval")
+    best = sweep["best_by_eval"] if sweep else None
     best = best.get(suite) if isinstance(best, dict) else best
-    for point in (sweep or {}).get("checkpoints", []):
+    for point in sweep["checkpoints"] if sweep else []:
         if point["suite"] == suite and point["checkpoint"] == best:
             return str(point["variant"])
     scored = [
@@ -168,7 +168,7 @@ def _best_variant(entries: list[dict[str, Any]], sweep: dict[str, Any] | None) -
     return str(max(scored)[2]) if scored else None
 
 
-def _matrix_header(entries: list[dict[str, Any]], best: str | None, val: dict[str, float | None]) -> str:
+def _matrix_header(entries: list[SuiteEntry], best: str | None, val: dict[str, float | None]) -> str:
     """The variants across the top, the best one marked, validation loss under each checkpoint."""
     cells = []
     for i, e in enumerate(entries):
@@ -189,7 +189,7 @@ def _matrix_header(entries: list[dict[str, Any]], best: str | None, val: dict[st
     return "".join(cells)
 
 
-def _matrix_cell(name: str, variant: str, row: dict[str, Any], x: float, y: float, best: bool) -> str:
+def _matrix_cell(name: str, variant: str, row: CategoryRow, x: float, y: float, best: bool) -> str:
     """One category at one variant: coloured by score, PASS or FAIL against its threshold."""
     score, passed = row.get("score"), row.get("passed")
     word = {True: "PASS", False: "FAIL", None: "-"}[passed]
@@ -204,14 +204,14 @@ def _matrix_cell(name: str, variant: str, row: dict[str, Any], x: float, y: floa
     )
 
 
-def variant_matrix(entries: list[dict[str, Any]], sweep: dict[str, Any] | None = None) -> str:
+def variant_matrix(entries: list[SuiteEntry], sweep: Sweep | None = None) -> str:
     """One suite's categories x its variants (checkpoints, temperatures, seeds), each cell coloured
     by score and marked PASS or FAIL against the category's threshold; the best variant outlined,
     validation loss under each checkpoint."""
     best = _best_variant(entries, sweep)
     val = {
         str(p["variant"]): p.get("val_loss")
-        for p in (sweep or {}).get("checkpoints", [])
+        for p in (sweep["checkpoints"] if sweep else [])
         if p["suite"] == entries[0]["suite"]
     }
     rows = judged_rows(entries[0])

@@ -9,23 +9,31 @@ from __future__ import annotations
 
 from collections import Counter
 from fractions import Fraction
-from typing import Any
 
 from pytest_punie.metrics import mean_score
 from pytest_punie.results import PromptResult
+from pytest_punie.resultsformat import (
+    FORMAT,
+    CategoryRow,
+    Expected,
+    MetricRow,
+    PromptRow,
+    Provenance,
+    RunDocument,
+    RunWarning,
+    SuiteEntry,
+)
 from pytest_punie.scoring.agreement import scorer_agreement
 from pytest_punie.serving.served import depends_on_drop
 from pytest_punie.suite.model import Prompt
 from pytest_punie.verdict import CategoryVerdict, SuiteVerdict
-
-FORMAT = "pytest-punie/results/1"
 
 
 def _num(x: Fraction | None) -> float | None:
     return None if x is None else round(float(x), 6)
 
 
-def _category(c: CategoryVerdict) -> dict[str, Any]:
+def _category(c: CategoryVerdict) -> CategoryRow:
     return {
         "score": _num(c.score),
         "score_exact": None if c.score is None else str(c.score),
@@ -34,7 +42,7 @@ def _category(c: CategoryVerdict) -> dict[str, Any]:
         "pass_rate": _num(c.pass_rate),
         "threshold": c.threshold.text,
         "threshold_op": c.threshold.op,
-        "threshold_value": _num(c.threshold.value),
+        "threshold_value": round(float(c.threshold.value), 6),
         "passed": c.passed,
         "prompts": c.prompts_total,
         "prompts_run": c.prompts_run,
@@ -42,7 +50,7 @@ def _category(c: CategoryVerdict) -> dict[str, Any]:
     }
 
 
-def _prompt(r: PromptResult, prompt: Prompt) -> dict[str, Any]:
+def _prompt(r: PromptResult, prompt: Prompt) -> PromptRow:
     return {
         "id": r.id,
         "suite": r.suite,
@@ -64,15 +72,15 @@ def _prompt(r: PromptResult, prompt: Prompt) -> dict[str, Any]:
     }
 
 
-def _expected(prompt: Prompt) -> dict[str, Any]:
+def _expected(prompt: Prompt) -> Expected:
     e = prompt.expect
-    out: dict[str, Any] = {"kind": e.kind, "tools": list(e.tools), "match": e.match, "text": e.describe()}
+    out: Expected = {"kind": e.kind, "tools": list(e.tools), "match": e.match, "text": e.describe()}
     if e.fields:
-        out.update(fields=list(e.fields), fields_match=e.fields_match)
+        out["fields"], out["fields_match"] = list(e.fields), e.fields_match
     return out
 
 
-def _add_interval(entry: dict[str, Any], results: list[PromptResult]) -> None:
+def _add_interval(entry: CategoryRow, results: list[PromptResult]) -> None:
     """Wilson 95% interval of the pass rate over prompts, the independent units:
     repeated samples of one prompt are not independent (at temperature 0 they
     are identical), so they never narrow it. With --punie-repeat, the sample
@@ -113,7 +121,7 @@ def key_prefix(entries: int, one_path: bool, suite_name: str, variant: str) -> s
     return f"{suite_name}:{variant + ':' if variant else ''}"
 
 
-def _suite_entry(verdict: SuiteVerdict, rs: list[PromptResult], dropped: list[PromptResult]) -> dict[str, Any]:
+def _suite_entry(verdict: SuiteVerdict, rs: list[PromptResult], dropped: list[PromptResult]) -> SuiteEntry:
     """One suite (at one variant) as the document keeps it: its rows with their intervals, its
     failure modes and serving statuses, and the gate rules it pre-registered."""
     suite = verdict.suite
@@ -122,7 +130,7 @@ def _suite_entry(verdict: SuiteVerdict, rs: list[PromptResult], dropped: list[Pr
         _add_interval(entry, [r for r in rs if r.category == name])
     overall_entry = _category(verdict.overall)
     _add_interval(overall_entry, rs)
-    metrics: dict[str, dict[str, Any]] = {}
+    metrics: dict[str, MetricRow] = {}
     for name, mv in verdict.metrics.items():
         m = suite.metrics[name]
         metrics[name] = {**_category(mv), "description": m.description, "prompt_ids": list(m.prompts)}
@@ -152,9 +160,7 @@ def _suite_entry(verdict: SuiteVerdict, rs: list[PromptResult], dropped: list[Pr
     }
 
 
-def _warnings(
-    invalid: list[PromptResult], prompts: list[dict[str, Any]], provenance: dict[str, Any]
-) -> list[dict[str, Any]]:
+def _warnings(invalid: list[PromptResult], prompts: list[PromptRow], provenance: Provenance) -> list[RunWarning]:
     """The serving path's warnings, and replies that named no model."""
     unnamed = [p["id"] for p in prompts if ((p.get("response") or {}).get("punie") or {}).get("unnamed_model")]
     warnings = serving_warnings(invalid, provenance)
@@ -171,14 +177,14 @@ def _warnings(
 
 
 def build_document(
-    verdicts: list[tuple[SuiteVerdict, list[PromptResult]]], provenance: dict[str, Any], strict_mode: bool = False
-) -> dict[str, Any]:
+    verdicts: list[tuple[SuiteVerdict, list[PromptResult]]], provenance: Provenance, strict_mode: bool = False
+) -> RunDocument:
     """The results document of a run: every suite entry, every prompt, the verdict and what it
     rests on; what every view, the gate and a saved baseline read."""
     one_suite = len({v.suite.path for v, _ in verdicts}) == 1
-    suites: list[dict[str, Any]] = []
-    prompts: list[dict[str, Any]] = []
-    categories: dict[str, Any] = {}
+    suites: list[SuiteEntry] = []
+    prompts: list[PromptRow] = []
+    categories: dict[str, CategoryRow] = {}
     overall_scores: list[Fraction] = []
     invalid: list[PromptResult] = []
     for verdict, results in verdicts:
@@ -198,7 +204,7 @@ def build_document(
     if strict_mode and any(not p["passed"] for p in prompts):
         passed = False
     if len(verdicts) == 1:
-        overall: dict[str, Any] = dict(_category(verdicts[0][0].overall))
+        overall = _category(verdicts[0][0].overall)
     else:
         overall = {
             "score": _num(mean_score(overall_scores)),
@@ -221,10 +227,10 @@ def build_document(
     }
 
 
-def serving_warnings(invalid: list[PromptResult], provenance: dict[str, Any]) -> list[dict[str, Any]]:
+def serving_warnings(invalid: list[PromptResult], provenance: Provenance) -> list[RunWarning]:
     """What makes the numbers untrustworthy: calls the serving path dropped
     where the primary score depends on them, and a failing tool-parser preflight."""
-    out: list[dict[str, Any]] = []
+    out: list[RunWarning] = []
     preflight = (provenance.get("model") or {}).get("tool_parser") or {}
     parser = preflight.get("parser")
     fix = preflight.get("fix")

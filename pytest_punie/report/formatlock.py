@@ -6,21 +6,22 @@ pass greedily on a thin lock."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import cast
 
 from pytest_punie.backends.firstposition import lock_of
+from pytest_punie.resultsformat import LockSensitivity, LockSummary, PromptLock, PromptRow, RunDocument
 
 THIN_NATS = 1.0
 DEFAULT_MIN_P_OPENER = 0.9
 
 
-def prompt_lock(prompt: dict[str, Any]) -> dict[str, Any] | None:
+def prompt_lock(prompt: PromptRow) -> PromptLock | None:
     """A document prompt's lock, or None when its response recorded no first position."""
     first = ((prompt.get("response") or {}).get("punie") or {}).get("first_position")
     if not first:
         return None
     expects_call = prompt["expected"]["kind"] != "direct"
-    lock = lock_of(first, expects_call)
+    lock = cast(PromptLock, lock_of(first, expects_call))
     punie = (prompt.get("response") or {}).get("punie") or {}
     ids = punie.get("token_ids") or []
     lock["opened"] = bool(ids) and ids[0] == first["opener_id"]  # what this response's first token was
@@ -32,7 +33,7 @@ def prompt_lock(prompt: dict[str, Any]) -> dict[str, Any] | None:
     return lock
 
 
-def _summary(locks: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+def _summary(locks: list[tuple[str, PromptLock]]) -> LockSummary:
     worst = min(locks, key=lambda x: x[1]["margin"])
     temps = sorted({t for _, m in locks for t in m["p_opener_at"]}, key=float)
     expected = {
@@ -41,7 +42,7 @@ def _summary(locks: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
         if all(t in m["p_opener_at"] for _, m in locks)
     }
     ranged = [(i, m) for i, m in locks if "margin_range" in m]
-    sensitivity = (
+    sensitivity: LockSensitivity | None = (
         {
             "system_prompts": max(m["system_prompts"] for _, m in ranged),
             "min_margin_any_system_prompt": min(m["margin_range"][0] for _, m in ranged),
@@ -62,7 +63,7 @@ def _summary(locks: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     }
 
 
-def add_format_lock(doc: dict[str, Any], min_p: dict[str, float]) -> None:
+def add_format_lock(doc: RunDocument, min_p: dict[str, float]) -> None:
     """Adds ``format_lock`` to every prompt that recorded its first position, a ``format_lock``
     summary to each suite (per category and overall), and the FRAGILE warning."""
     fragile = []
@@ -109,7 +110,7 @@ def _temperature(variant: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def render_lock_terminal(doc: dict[str, Any]) -> list[str]:
+def render_lock_terminal(doc: RunDocument) -> list[str]:
     """Per suite: the lock per category, and on a temperature sweep the expected wrong openings
     beside the observed ones (the probe checked against reality)."""
     lines = []

@@ -8,13 +8,13 @@ scores and the timings."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from pytest_punie.report.charts import baseline_scores, category_chart, failure_mode_chart, variant_matrix
 from pytest_punie.report.formatting import esc, pct
 from pytest_punie.report.matrix import best_by_eval_text
 from pytest_punie.report.sidebyside import side_by_side
 from pytest_punie.report.terminal import agreement_lines, judged_rows, sampling_text, verdict_reason
+from pytest_punie.resultsformat import Flip, PromptRow, RunDocument, SuiteEntry
 from pytest_punie.scoring.parse import written_text
 
 _STYLE = """
@@ -62,12 +62,12 @@ def _options(key: str, values: list[str]) -> str:
     return f'<label>{key} <select id="f-{key}">{opts}</select></label>'
 
 
-def _categories(doc: dict[str, Any], suite: dict[str, Any]) -> str:
+def _categories(doc: RunDocument, suite: SuiteEntry) -> str:
     """A suite's chart (bars, thresholds, intervals, baseline marks), its failure modes and its table."""
     rows = []
     for name, c, kind in judged_rows(suite):
         name = f"metric: {name}" if kind == "metric" else name
-        iv = c.get("interval") or {}
+        iv = c.get("interval")
         interval = f"[{iv['low']:.2f}, {iv['high']:.2f}]" if iv else "-"
         verdict = {True: "PASS", False: "FAIL", None: "not judged"}[c["passed"]]
         rows.append(
@@ -91,7 +91,7 @@ def _categories(doc: dict[str, Any], suite: dict[str, Any]) -> str:
     return f"{heading}{chart}{legend}{modes}<table>{head}{''.join(rows)}</table>"
 
 
-def _lock_cell(p: dict[str, Any]) -> str:
+def _lock_cell(p: PromptRow) -> str:
     """P(opener) and the margin in nats at the first generated position ("-": not recorded)."""
     lock = p.get("format_lock")
     if not lock:
@@ -100,7 +100,7 @@ def _lock_cell(p: dict[str, Any]) -> str:
     return f"<span{thin}>{lock['p_opener']:.2f}, {lock['margin']:+.2f}</span>"
 
 
-def _lock_summary(suite: dict[str, Any]) -> str:
+def _lock_summary(suite: SuiteEntry) -> str:
     """The suite's format lock per category: the smallest margin, the prompts under 1 nat, the
     prompts expected to open wrongly at T = 0.3 / 0.7 / 1 (from the log-probabilities, no sampling)."""
     lock = suite.get("format_lock")
@@ -123,7 +123,7 @@ def _lock_summary(suite: dict[str, Any]) -> str:
     return f"<h3>Format lock (first token, no sampling)</h3><table class=lock>{head}{''.join(rows)}</table>"
 
 
-def _prompt_rows(doc: dict[str, Any]) -> str:
+def _prompt_rows(doc: RunDocument) -> str:
     out = []
     for p in doc["prompts"]:
         d = p.get("details") or {}
@@ -158,7 +158,7 @@ def _prompt_rows(doc: dict[str, Any]) -> str:
     return "".join(out)
 
 
-def _comparison(doc: dict[str, Any]) -> str:
+def _comparison(doc: RunDocument) -> str:
     comp, gate = doc.get("comparison"), doc.get("gate")
     if not gate:
         return ""
@@ -199,7 +199,7 @@ def _comparison(doc: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _flips(flips: list[dict[str, Any]]) -> str:
+def _flips(flips: list[Flip]) -> str:
     """The prompts that changed between pass and miss, with their scores before and after."""
     rows = "".join(
         f'<tr class=flip data-id="{esc(f["id"])}"><td>{esc(f["id"])}</td><td>{esc(f["category"])}</td>'
@@ -211,9 +211,9 @@ def _flips(flips: list[dict[str, Any]]) -> str:
     return f"<h3>Flips</h3><table class=flips>{head}{rows or '<tr><td colspan=4>none</td></tr>'}</table>"
 
 
-def _matrix(doc: dict[str, Any]) -> str:
+def _matrix(doc: RunDocument) -> str:
     """Per suite run at several variants: the category x variant matrix, and the sweep's choice."""
-    by_path: dict[str, list[dict[str, Any]]] = {}
+    by_path: dict[str, list[SuiteEntry]] = {}
     for suite in doc["suites"]:
         by_path.setdefault(suite["path"], []).append(suite)
     matrices = "".join(variant_matrix(entries, doc.get("sweep")) for entries in by_path.values() if len(entries) > 1)
@@ -228,7 +228,7 @@ def _matrix(doc: dict[str, Any]) -> str:
     return f"<h2>Variants</h2>{matrices}{legend}{chosen}"
 
 
-def _seeds(doc: dict[str, Any]) -> str:
+def _seeds(doc: RunDocument) -> str:
     """Training seeds: a row per category with each seed's score, the spread and the interval;
     the prompts decided by the seed; the pre-registered rule with its operating characteristic."""
     seeds = doc.get("seeds")
@@ -276,7 +276,7 @@ def _seeds(doc: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _gate_line(doc: dict[str, Any]) -> str:
+def _gate_line(doc: RunDocument) -> str:
     """The regression gate's verdict under the eval's, where the run was gated (details further down)."""
     gate = doc.get("gate")
     if not gate:
@@ -288,7 +288,7 @@ def _gate_line(doc: dict[str, Any]) -> str:
     )
 
 
-def _agreement(doc: dict[str, Any]) -> str:
+def _agreement(doc: RunDocument) -> str:
     """How often the two scorers agree; the prompts where they do not, folded."""
     lines = agreement_lines(doc)
     if not lines:
@@ -297,7 +297,7 @@ def _agreement(doc: dict[str, Any]) -> str:
     return f"<details><summary>{esc(lines[0])}</summary>{rest}</details>" if rest else f"<p>{esc(lines[0])}</p>"
 
 
-def render_html(doc: dict[str, Any]) -> str:
+def render_html(doc: RunDocument) -> str:
     """The single-file HTML report: charts, tables, every prompt, no network."""
     prompts = doc["prompts"]
     filters = "".join(

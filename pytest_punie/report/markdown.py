@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pytest_punie.report.formatting import pct
 from pytest_punie.report.terminal import (
     agreement_lines,
@@ -13,13 +11,14 @@ from pytest_punie.report.terminal import (
     served_line,
     verdict_reason,
 )
+from pytest_punie.resultsformat import PromptRow, RunDocument
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _snippet(prompt: dict[str, Any], width: int = 60) -> str:
+def _snippet(prompt: PromptRow, width: int = 60) -> str:
     if prompt["error"]:
         return "error: " + prompt["error"]
     called = prompt["details"].get("tools_called") or []
@@ -30,7 +29,7 @@ def _snippet(prompt: dict[str, Any], width: int = 60) -> str:
     return text[:width] + ("..." if len(text) > width else "")
 
 
-def render_markdown(doc: dict[str, Any]) -> str:
+def render_markdown(doc: RunDocument) -> str:
     """The results as Markdown (a PR comment, a CI summary)."""
     if "suites" not in doc:  # a data lint (or pipeline) run: what ran and what was found
         return render_checks_markdown(doc)
@@ -91,12 +90,13 @@ def render_markdown(doc: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def render_checks_markdown(doc: dict[str, Any]) -> str:
+def render_checks_markdown(doc: RunDocument) -> str:
     """A run with nothing to judge (data lint, pipeline checks): the checks, the findings, provenance."""
-    checks = doc.get("checks") or {}
+    checks = doc.get("checks")
     findings = doc.get("findings") or []
     out = ["# Checks: " + ("no findings" if not findings else f"{len(findings)} finding(s)"), ""]
-    out.append(f"- checks run: {checks.get('ran', '?')}, failed: {checks.get('failed', '?')}")
+    ran, failed = (checks["ran"], checks["failed"]) if checks else ("?", "?")
+    out.append(f"- checks run: {ran}, failed: {failed}")
     out.append(f"- time: {doc['provenance'].get('time')}")
     out.append("")
     if findings:

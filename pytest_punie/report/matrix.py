@@ -4,14 +4,14 @@ lock" question), and which checkpoint is best by eval (not by val loss)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from pytest_punie.metrics import exact_score, mean_score
+from pytest_punie.resultsformat import JsonObject, MatrixRow, RunDocument, Sweep, SweepPoint
 
 
-def matrix_of(doc: dict[str, Any]) -> dict[str, Any]:
+def matrix_of(doc: RunDocument) -> dict[str, MatrixRow]:
     """Each row's score and verdict at every variant, and whether it holds at all of them."""
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[str, MatrixRow] = {}
     several = len({s["path"] for s in doc["suites"]}) > 1  # rows of two suites never share a name
     for suite in doc["suites"]:
         v = suite.get("variant", "")
@@ -25,11 +25,11 @@ def matrix_of(doc: dict[str, Any]) -> dict[str, Any]:
     return rows
 
 
-def sweep_of(doc: dict[str, Any], identities: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def sweep_of(doc: RunDocument, identities: dict[str, JsonObject]) -> Sweep:
     """A checkpoint sweep: each checkpoint's eval score beside its validation loss, and the best by each."""
     from pytest_punie.checks.trainlog import parse_training_log
 
-    points = []
+    points: list[SweepPoint] = []
     for suite in doc["suites"]:
         v = suite.get("variant", "")
         ident = identities.get(v, {})
@@ -63,7 +63,9 @@ def sweep_of(doc: dict[str, Any], identities: dict[str, dict[str, Any]]) -> dict
         mine = [p for p in points if p["suite"] == name]
         best = max(mine, key=lambda p: (p["eval_score"] or 0, -(p["iteration"] or 0)))
         by_suite[name] = best["checkpoint"]
-    by_val = min((p for p in points if p["val_loss"] is not None), key=lambda p: p["val_loss"], default=None)
+    by_val = min(
+        (p for p in points if p["val_loss"] is not None), key=lambda p: float(p["val_loss"] or 0.0), default=None
+    )
     return {
         "checkpoints": points,
         "best_by_eval": next(iter(by_suite.values())) if len(by_suite) == 1 else by_suite,
@@ -71,13 +73,13 @@ def sweep_of(doc: dict[str, Any], identities: dict[str, dict[str, Any]]) -> dict
     }
 
 
-def best_by_eval_text(sweep: dict[str, Any]) -> str:
+def best_by_eval_text(sweep: Sweep) -> str:
     """The sweep's best checkpoint by eval in words: one name, or each suite's own ("phase33 x, phase26 y")."""
     best = sweep["best_by_eval"]
     return str(best) if isinstance(best, str) or best is None else ", ".join(f"{k} {v}" for k, v in best.items())
 
 
-def render_matrix_terminal(doc: dict[str, Any]) -> list[str]:
+def render_matrix_terminal(doc: RunDocument) -> list[str]:
     """The variant matrix and the checkpoint sweep as terminal lines."""
     lines = []
     matrix = doc.get("matrix")
@@ -101,7 +103,7 @@ def render_matrix_terminal(doc: dict[str, Any]) -> list[str]:
             val = "-" if p["val_loss"] is None else f"{p['val_loss']:.3f}"
             lines.append(
                 f"  {p['suite'] + ' ' if several else ''}"
-                f"{p['checkpoint']:<32} iter {p['iteration']!s:>6}  eval {p['eval_score'] * 100:5.1f}%  "
+                f"{p['checkpoint']:<32} iter {p['iteration']!s:>6}  eval {(p['eval_score'] or 0) * 100:5.1f}%  "
                 f"strict {(p['strict_score'] or 0) * 100:5.1f}%  val loss {val}"
             )
         lines.append(f"best by eval: {best_by_eval_text(sweep)}; lowest val loss: {sweep['best_by_val_loss']}")

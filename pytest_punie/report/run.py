@@ -6,12 +6,23 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pytest_punie.errors import SuiteError
 from pytest_punie.provenance import file_digest, host, now_utc, package_versions
-from pytest_punie.report.document import FORMAT, build_document
+from pytest_punie.report.document import build_document
 from pytest_punie.results import PromptResult
+from pytest_punie.resultsformat import (
+    FORMAT,
+    Completeness,
+    Finding,
+    JsonObject,
+    PromptRow,
+    Provenance,
+    Repeats,
+    ResponseCacheCount,
+    RunDocument,
+    Sampling,
+)
 from pytest_punie.suite import Suite, load_suite
 from pytest_punie.toolsurface import DEFAULT_SURFACE
 from pytest_punie.verdict import SuiteVerdict, judge_suite
@@ -31,19 +42,19 @@ class RunFacts:
     variants: tuple[str, ...] = ("",)  # every variant the run was asked for
 
 
-def _sampling(suites: list[Suite], run_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def _sampling(suites: list[Suite], run_overrides: JsonObject | None = None) -> Sampling:
     """The sampling the run used: the suite's default with the run's overrides
     (--punie-temperature, --punie-max-tokens, --punie-seed) applied, and the
     per-prompt max_tokens that still apply."""
     applied = {k: v for k, v in (run_overrides or {}).items() if v is not None}
     default = {**(suites[0].sampling.as_dict() if suites else {}), **applied}
-    overrides = {
+    overrides: dict[str, dict[str, int | None]] = {
         p.id: {"max_tokens": p.max_tokens}
         for s in suites
         for p in s.prompts
         if p.max_tokens not in (None, s.sampling.max_tokens) and "max_tokens" not in applied
     }
-    out: dict[str, Any] = {"default": default, "overrides": overrides}
+    out: Sampling = {"default": default, "overrides": overrides}
     per_suite = {s.name: {**s.sampling.as_dict(), **applied} for s in suites}
     if len(suites) > 1:  # each suite generates with its own sampling
         out["suites"] = per_suite
@@ -92,11 +103,11 @@ def _order(variant: str) -> tuple[int, int, float, str]:
     )
 
 
-def _sorted_findings(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _sorted_findings(findings: list[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f["path"], f["line"] or 0, f["check"]))
 
 
-def answered_by(source: dict[str, Any]) -> dict[str, Any]:
+def answered_by(source: JsonObject) -> JsonObject:
     """What answered a variant, as two processes must agree on it: the verified artifact digest
     (or the served model's name and address), the checkpoint and the sampling; never build
     bookkeeping (who built it, how long hashing took)."""
@@ -108,17 +119,17 @@ def answered_by(source: dict[str, Any]) -> dict[str, Any]:
     return {k: source.get(k) for k in keys if k in source}
 
 
-def _where(source: dict[str, Any]) -> str:
+def _where(source: JsonObject) -> str:
     worker = source.get("worker", "main") + (f" on {source['host']}" if source.get("host") else "")
     what = source.get("digest") or source.get("served_model") or source.get("name")
     where = source.get("path") or source.get("url") or "?"
     return f"worker {worker}: {what} ({where})"
 
 
-def _identities(sources: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def _identities(sources: list[JsonObject]) -> dict[str, JsonObject]:
     """What answered, per variant, with the workers that generated it. Every worker must have
     seen the same artifact: a difference is named by its digests and where each came from."""
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, JsonObject] = {}
     for s in sources:
         variant = s.get("variant", "")
         seen = out.get(variant)
@@ -148,8 +159,8 @@ def _identities(sources: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def build_run_document(
-    results: list[PromptResult], sources: list[dict[str, Any]], findings: list[dict[str, Any]], facts: RunFacts
-) -> dict[str, Any]:
+    results: list[PromptResult], sources: list[JsonObject], findings: list[Finding], facts: RunFacts
+) -> RunDocument:
     """The whole run's document: the verdicts, the sources that answered, the findings, completeness."""
     if not results:  # a data-lint (or pipeline) run: findings and provenance only
         return {
@@ -166,7 +177,7 @@ def build_run_document(
     idents = _identities(sources)
     suites = [v.suite for v, _ in verdicts]
     surfaces = sorted({s.tool_surface or str(DEFAULT_SURFACE) for s in suites})
-    provenance = {
+    provenance: Provenance = {
         "time": now_utc(),
         "model": next(iter(idents.values())) if idents else {"kind": "unknown"},
         "suites": [{"suite": s.name, "path": s.path, "digest": s.digest} for s in suites],
@@ -209,7 +220,7 @@ def build_run_document(
     return doc
 
 
-def response_cache_of(sources: list[dict[str, Any]]) -> dict[str, Any] | None:
+def response_cache_of(sources: list[JsonObject]) -> ResponseCacheCount | None:
     """Responses taken from the response cache and generated, over every source of the
     run (xdist workers and variants; a cache shared by two variants counted once)."""
     caches = {c["instance"]: c for s in sources if isinstance(c := s.get("response_cache"), dict) and "instance" in c}
@@ -222,7 +233,7 @@ def response_cache_of(sources: list[dict[str, Any]]) -> dict[str, Any] | None:
     }
 
 
-def repeats_of(doc: dict[str, Any], k: int) -> dict[str, Any]:
+def repeats_of(doc: RunDocument, k: int) -> Repeats:
     """What --punie-repeat measured: at temperature 0 the samples are (nearly always)
     identical and say nothing new; say so rather than count them as evidence."""
     sampled = [p for p in doc["prompts"] if "samples" in p["details"]]
@@ -232,7 +243,7 @@ def repeats_of(doc: dict[str, Any], k: int) -> dict[str, Any]:
         if len(set(p["details"]["sample_scores"])) == 1 and len(set(p["details"]["sample_labels"])) == 1
     )
     temperature = doc["provenance"]["sampling"]["default"].get("temperature")
-    out = {"k": k, "temperature": temperature, "prompts": len(sampled), "identical_prompts": identical}
+    out: Repeats = {"k": k, "temperature": temperature, "prompts": len(sampled), "identical_prompts": identical}
     if temperature == 0:
         out["note"] = (
             f"temperature 0: the {k} samples were identical for {identical} of {len(sampled)} prompts; "
@@ -243,7 +254,7 @@ def repeats_of(doc: dict[str, Any], k: int) -> dict[str, Any]:
     return out
 
 
-def completeness(doc: dict[str, Any], facts: RunFacts) -> dict[str, Any]:
+def completeness(doc: RunDocument, facts: RunFacts) -> Completeness:
     """Whether the run measured everything it was asked to: ``whole``, ``partial`` (-k, --lf,
     a variant that produced nothing), ``unanswered`` (prompts left without a whole response by
     the harness or the transport: a time limit, a dropped connection, a crash) or ``interrupted``.
@@ -262,13 +273,13 @@ def completeness(doc: dict[str, Any], facts: RunFacts) -> dict[str, Any]:
         ran = {s["variant"] for s in doc["suites"] if s["path"] == path}
         reasons += [f"{path}[{v}]: no prompt produced a result" for v in facts.variants if v not in ran]
     state = "interrupted" if facts.interrupted else "unanswered" if lost else "partial" if reasons else "whole"
-    out: dict[str, Any] = {"state": state, "reasons": reasons}
+    out: Completeness = {"state": state, "reasons": reasons}
     if lost:
         out["unanswered"] = [{"id": p["id"], "variant": p.get("variant", ""), "error": p["error"]} for p in lost]
     return out
 
 
-def unanswered_reason(lost: list[dict[str, Any]]) -> str:
+def unanswered_reason(lost: list[PromptRow]) -> str:
     """How many prompts the harness or transport left without a whole response, why, and how to finish."""
     timeouts = [p for p in lost if str(p["error"]).startswith("timeout")]
     other = len(lost) - len(timeouts)

@@ -5,12 +5,24 @@ its operating characteristic (so nobody over-reads it)."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypedDict
 
+from pytest_punie.resultsformat import CategoryRow, PromptRow, RunDocument, SeedRow, SeedRuleVerdict, SuiteSeeds
 from pytest_punie.stats import crossed_bootstrap, k_of_n_pass_probability, seed_spread
+from pytest_punie.suite.model import Threshold
 
 SEED_VARIANT = re.compile(r"^seed=(\d+)$")
 BOOTSTRAP_REPS, BOOTSTRAP_SEED = 2000, 0
+
+
+class SeedRule(TypedDict):
+    """A suite's pre-registered k-of-n reproducibility rule (``reproducibility:``), its threshold parsed."""
+
+    seeds_passing: int
+    of: int
+    overall: Threshold
+
+
 BOOTSTRAP = {
     "method": "crossed bootstrap over seeds and prompts (Sellam et al. 2021)",
     "reps": BOOTSTRAP_REPS,
@@ -18,23 +30,30 @@ BOOTSTRAP = {
 }
 
 
-def _value(prompt: dict[str, Any], metric: str) -> float:
+def _value(prompt: PromptRow, metric: str) -> float:
     """A prompt's contribution to a category's score: pass/fail for a pass rate, else its score."""
-    return (1.0 if prompt["passed"] else 0.0) if metric == "pass_rate" else float(prompt["score"])
+    return (1.0 if prompt["passed"] else 0.0) if metric == "pass_rate" else _number(prompt["score"])
 
 
-def _row(name: str, seeds: list[tuple[int, dict[str, Any]]], prompts: dict[int, list[dict[str, Any]]]) -> dict:
+def _number(score: float | None) -> float:
+    """A score a seed's figures are made of: a seed with a prompt left unanswered is measured in no figure."""
+    if score is None:
+        raise TypeError("a seed's row has no score")
+    return float(score)
+
+
+def _row(name: str, seeds: list[tuple[int, CategoryRow]], prompts: dict[int, list[PromptRow]]) -> SeedRow:
     """One category (or overall) across seeds."""
-    scores = [float(c["score"]) for _, c in seeds]
+    scores = [_number(c["score"]) for _, c in seeds]
     metric = seeds[0][1].get("metric", "mean_score")
     ids = sorted({p["id"] for s, _ in seeds for p in prompts[s]})
     by = {s: {p["id"]: p for p in prompts[s]} for s, _ in seeds}
-    out: dict[str, Any] = {
+    out: SeedRow = {
         "name": name,
         "threshold": seeds[0][1].get("threshold"),
         "per_seed": {str(s): {"score": c["score"], "passed": c["passed"]} for s, c in seeds},
-        **seed_spread(scores),
     }
+    out.update(seed_spread(scores))
     if ids and all(i in by[s] for s, _ in seeds for i in ids):
         matrix = [[_value(by[s][i], metric) for i in ids] for s, _ in seeds]
         lo, hi = crossed_bootstrap(matrix, reps=BOOTSTRAP_REPS, seed=BOOTSTRAP_SEED)
@@ -42,7 +61,7 @@ def _row(name: str, seeds: list[tuple[int, dict[str, Any]]], prompts: dict[int, 
     return out
 
 
-def operating_characteristic(rule: dict[str, Any], prompts: int) -> list[dict[str, float]]:
+def operating_characteristic(rule: SeedRule, prompts: int) -> list[dict[str, float]]:
     """The rule's pass probability at true rates around its threshold (binomial prompts)."""
     t = float(rule["overall"].value)
     rates = sorted({round(min(1.0, max(0.0, t + d)), 4) for d in (-0.05, -0.02, 0.0, 0.02, 0.05)})
@@ -50,9 +69,9 @@ def operating_characteristic(rule: dict[str, Any], prompts: int) -> list[dict[st
     return [{"rate": r, "pass_probability": round(k_of_n_pass_probability(k, n, t, prompts, r), 4)} for r in rates]
 
 
-def seeds_of(doc: dict[str, Any], rules: dict[str, dict[str, Any] | None]) -> dict[str, Any] | None:
+def seeds_of(doc: RunDocument, rules: dict[str, SeedRule | None]) -> dict[str, SuiteSeeds] | None:
     """The seeds section of a run of ``seed=N`` variants, per suite; None when there are none."""
-    out: dict[str, Any] = {}
+    out: dict[str, SuiteSeeds] = {}
     for name in dict.fromkeys(s["suite"] for s in doc["suites"]):
         runs = [
             (int(m.group(1)), s)
@@ -88,7 +107,7 @@ def seeds_of(doc: dict[str, Any], rules: dict[str, dict[str, Any] | None]) -> di
         overall = _row("overall", [(seed, s["overall"]) for seed, s in runs], prompts)
         ids = list(dict.fromkeys(p["id"] for seed, _ in runs for p in prompts[seed]))
         passing = {i: sum(1 for seed, _ in runs for p in prompts[seed] if p["id"] == i and p["passed"]) for i in ids}
-        suite: dict[str, Any] = {
+        suite: SuiteSeeds = {
             "seeds": [seed for seed, _ in runs],
             "categories": categories,
             "overall": overall,
@@ -104,7 +123,7 @@ def seeds_of(doc: dict[str, Any], rules: dict[str, dict[str, Any] | None]) -> di
     return out or None
 
 
-def judge_rule(rule: dict[str, Any], overall: dict[str, Any], seeds_run: int, overall_prompts: int) -> dict[str, Any]:
+def judge_rule(rule: SeedRule, overall: SeedRow, seeds_run: int, overall_prompts: int) -> SeedRuleVerdict:
     """REPRODUCIBLE / NOT REPRODUCIBLE by the pre-registered rule; NOT JUDGED when the run had
     another number of seeds than the rule names."""
     threshold = rule["overall"]
@@ -134,7 +153,7 @@ def _fraction(score: Any) -> Any:
     return Fraction(str(score))
 
 
-def render_seeds_terminal(seeds: dict[str, Any]) -> list[str]:
+def render_seeds_terminal(seeds: dict[str, SuiteSeeds]) -> list[str]:
     """The seeds section as terminal lines."""
     lines: list[str] = []
     for name, s in seeds.items():
@@ -148,7 +167,7 @@ def render_seeds_terminal(seeds: dict[str, Any]) -> list[str]:
             f"{'category':<16}{heads}  {'min':>6} {'median':>6} {'max':>6} {'sd':>6}  interval (seeds x prompts)"
         )
         for row in [*s["categories"], s["overall"]]:
-            cells = "  ".join(f"{float(row['per_seed'][str(x)]['score']) * 100:>7.1f}%" for x in s["seeds"])
+            cells = "  ".join(f"{_number(row['per_seed'][str(x)]['score']) * 100:>7.1f}%" for x in s["seeds"])
             sd = "-" if row["sd"] is None else f"{row['sd'] * 100:.1f}"
             iv = row.get("interval")
             ivs = f"{iv['low'] * 100:.1f}-{iv['high'] * 100:.1f}%" if iv else "-"

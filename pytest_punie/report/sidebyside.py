@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Any
 
 from pytest_punie.report.formatting import esc
+from pytest_punie.resultsformat import RunDocument
 from pytest_punie.scoring.parse import written_text
 
 
@@ -27,11 +27,12 @@ def word_diff(before: str, after: str) -> str:
     return "".join(out)
 
 
-def _mark(passed: bool, label: str, score: float) -> str:
-    return f"<span class={'pass' if passed else 'miss'}>{'pass' if passed else 'miss'}</span> {esc(label)} {score:.2f}"
+def _mark(passed: bool, label: str, score: float | None) -> str:
+    shown = "-" if score is None else f"{score:.2f}"
+    return f"<span class={'pass' if passed else 'miss'}>{'pass' if passed else 'miss'}</span> {esc(label)} {shown}"
 
 
-def side_by_side(doc: dict[str, Any]) -> str:
+def side_by_side(doc: RunDocument) -> str:
     """Each prompt both runs answered: baseline and candidate verdicts, and their answers in two
     columns with a word diff; flipped prompts first, then changed answers, then the unchanged."""
     answers = (doc.get("comparison") or {}).get("baseline_answers")

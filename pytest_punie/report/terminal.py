@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pytest_punie.metrics import exact_score, mean_score
 from pytest_punie.report.formatting import pct
+from pytest_punie.resultsformat import CategoryRow, JsonObject, RunDocument, Sampling, SuiteEntry
 
 
 def _verdict(passed: bool | None) -> str:
     return {True: "PASS", False: "FAIL", None: "not judged"}[passed]
 
 
-def judged_rows(suite: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
+def judged_rows(suite: SuiteEntry) -> list[tuple[str, CategoryRow, str]]:
     """The rows a suite is judged on, in order: (name, row, kind) for each
     category, the overall, and each suite-level metric."""
-    rows = [(name, c, "category") for name, c in suite["categories"].items()]
+    rows: list[tuple[str, CategoryRow, str]] = [(name, c, "category") for name, c in suite["categories"].items()]
     rows.append(("overall", suite["overall"], "overall"))
     rows += [(name, m, "metric") for name, m in (suite.get("metrics") or {}).items()]
     return rows
 
 
-def _strict_mean(doc: dict[str, Any], suite: dict[str, Any], name: str, kind: str) -> str:
+def _strict_mean(doc: RunDocument, suite: SuiteEntry, name: str, kind: str) -> str:
     ids = set((suite.get("metrics") or {}).get(name, {}).get("prompt_ids") or ()) if kind == "metric" else None
     scores = [
         exact_score(p, "strict")
@@ -35,7 +34,7 @@ def _strict_mean(doc: dict[str, Any], suite: dict[str, Any], name: str, kind: st
     return pct(float(mean)) if mean is not None else "-"
 
 
-def render_terminal(doc: dict[str, Any]) -> list[str]:
+def render_terminal(doc: RunDocument) -> list[str]:
     """The per-category table and verdict printed at the end of a run."""
     lines: list[str] = []
     for suite in doc["suites"]:
@@ -90,7 +89,7 @@ def render_terminal(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
-def verdict_reason(doc: dict[str, Any]) -> str:
+def verdict_reason(doc: RunDocument) -> str:
     """Why the verdict is what it is, in one clause."""
     if doc["verdict"] == "INVALID":
         return "the measurement is broken, not the model judged: see WARNING; exit status 6"
@@ -109,7 +108,7 @@ def _below(names: list[str], of: int, what: str) -> str:
     return f"{len(names)} of {of} {noun} below threshold: {', '.join(names)}"
 
 
-def what_failed(doc: dict[str, Any]) -> str:
+def what_failed(doc: RunDocument) -> str:
     """A FAIL in the words a person writes: which categories, metrics and overalls missed, per suite."""
     parts = []
     for suite in doc["suites"]:
@@ -140,7 +139,7 @@ SERVED_WORDS = {
 }
 
 
-def served_line(suite: dict[str, Any]) -> str:
+def served_line(suite: SuiteEntry) -> str:
     """What the serving path did, counted per status."""
     counts = suite.get("served") or {}
     text = ", ".join(f"{SERVED_WORDS.get(k, k)} {v}" for k, v in counts.items())
@@ -149,10 +148,10 @@ def served_line(suite: dict[str, Any]) -> str:
     return f"served: {text}"
 
 
-def sampling_text(samp: dict[str, Any]) -> str:
+def sampling_text(samp: Sampling) -> str:
     """The sampling this run used: the suite's, with the run's overrides applied."""
 
-    def one(values: dict[str, Any]) -> str:
+    def one(values: JsonObject) -> str:
         return ", ".join(f"{k}={v}" for k, v in values.items() if k != "stop")
 
     per_suite = samp.get("suites") or {}
@@ -167,7 +166,7 @@ def sampling_text(samp: dict[str, Any]) -> str:
     return text
 
 
-def agreement_lines(doc: dict[str, Any]) -> list[str]:
+def agreement_lines(doc: RunDocument) -> list[str]:
     """Where the legacy and strict scorers disagree, prompt by prompt."""
     agreement = doc.get("scorer_agreement")
     if not agreement:
@@ -185,7 +184,7 @@ def agreement_lines(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
-def repeat_lines(doc: dict[str, Any], suite: dict[str, Any]) -> list[str]:
+def repeat_lines(doc: RunDocument, suite: SuiteEntry) -> list[str]:
     """--punie-repeat: per category, the sample pass rate, pass^k and its interval."""
     prompts = [
         p
@@ -201,7 +200,7 @@ def repeat_lines(doc: dict[str, Any], suite: dict[str, Any]) -> list[str]:
     lines = [f"repeats: {k} samples per prompt" + (f" ({note})" if note else "")]
     lines.append(f"  {'category':<12} {'samples':>7} {'pass rate':>9} {'pass^' + str(k):>7}  95% interval (prompts)")
     for name, c, _kind in judged_rows(suite):
-        samples, hat, iv = c.get("samples"), c.get("pass_hat_k") or {}, c.get("interval") or {}
+        samples, hat, iv = c.get("samples"), c.get("pass_hat_k") or {}, c.get("interval")
         if not samples:
             continue
         interval = f"[{iv['low']:.3f}, {iv['high']:.3f}] over {iv['n']} prompts" if iv else "-"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_punie.results import PromptResult
+from pytest_punie.resultsformat import RunDocument
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class OutputPaths:
         )
 
 
-def run_folder(doc: dict[str, Any], runs_dir: str) -> Path:
+def run_folder(doc: RunDocument, runs_dir: str) -> Path:
     """``<runs_dir>/<time>-<model>``: a new folder for each run, never overwriting one."""
     prov = doc.get("provenance") or {}
     model = prov.get("model") or {}
@@ -89,7 +90,7 @@ def not_written(path: str | Path, exc: OSError) -> str:
     return f"pytest-punie: {why_not_written(path, exc)} (the verdict above stands)"
 
 
-def write_documents(doc: dict[str, Any], results: list[PromptResult], paths: OutputPaths) -> list[str]:
+def write_documents(doc: RunDocument, results: list[PromptResult], paths: OutputPaths) -> list[str]:
     """Write every document asked for, and the run's folder; returns lines to show: what was
     written where, and each output that could not be (a full disk is a line, never a traceback;
     a run folder that could not be written whole is removed)."""
@@ -117,7 +118,7 @@ def write_documents(doc: dict[str, Any], results: list[PromptResult], paths: Out
 
 
 def _outputs(
-    doc: dict[str, Any], results: list[PromptResult], paths: OutputPaths, text: str
+    doc: RunDocument, results: list[PromptResult], paths: OutputPaths, text: str
 ) -> list[tuple[str, Callable[[], str]]]:
     """(path, writer returning the line to show) for each single-file output asked for."""
     out: list[tuple[str, Callable[[], str]]] = []

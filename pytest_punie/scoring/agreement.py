@@ -11,6 +11,8 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+from pytest_punie.resultsformat import Agreement, Disagreement, PromptRow
+
 SERVING_DROP = "dropped call: the serving path dropped a call the model wrote (legacy reads the served message)"
 
 
@@ -38,10 +40,10 @@ def disagreement_reason(label: str, served: str | None, legacy_passed: bool, det
     return label
 
 
-def scorer_agreement(prompts: list[dict[str, Any]], pass_scores: dict[str, Fraction]) -> dict[str, Any]:
+def scorer_agreement(prompts: list[PromptRow], pass_scores: dict[str, Fraction]) -> Agreement:
     """``prompts`` are results-document prompt objects; ``pass_scores`` maps
     a suite path to its pass score."""
-    disagreements = []
+    disagreements: list[Disagreement] = []
     for p in prompts:
         pass_score = pass_scores[p["suite"]]
         legacy, strict = Fraction(p["scores_exact"]["legacy"]), Fraction(p["scores_exact"]["strict"])

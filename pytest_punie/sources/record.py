@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from pytest_punie.results import PromptResult
+from pytest_punie.resultsformat import Provenance
 
 
-def write_record(path: Path, results: list[PromptResult], provenance: dict[str, Any]) -> None:
+def write_record(path: Path, results: list[PromptResult], provenance: Provenance) -> None:
     """The run's responses as a replayable JSONL file (--punie-record)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as fh:

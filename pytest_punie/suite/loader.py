@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from pytest_punie.resultsformat import RESERVED_NAMES
 from pytest_punie.suite.model import Category, Expectation, Metric, Prompt, Sampling, Suite, Threshold
 from pytest_punie.suite.schema import THRESHOLD_PATTERN, check_schema
 from pytest_punie.suite.yamlsource import KeyPath, LocatedYaml, load_located
@@ -51,14 +52,12 @@ def _fraction(value: float | int | None) -> Fraction | None:
     return None if value is None else Fraction(str(value))
 
 
-RESERVED_NAMES = ("overall", "critical", "metrics")  # the reports' and the gate's own rows and rules
-
-
 def _reserved(what: str, name: str) -> str:
-    """Why a category or metric may not be called ``overall``, ``critical`` or ``metrics``."""
+    """Why a category or metric may not be called ``overall``, ``critical``, ``metrics`` or ``format_lock``."""
     return (
-        f"{what} {name!r} is a reserved name (the reports and the gate use 'overall', 'critical' and 'metrics' "
-        "for their own rows and rules): name it differently"
+        f"{what} {name!r} is a reserved name (the reports and the gate use "
+        + ", ".join(repr(n) for n in RESERVED_NAMES)
+        + " for their own rows and rules): name it differently"
     )
 
 

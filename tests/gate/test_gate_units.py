@@ -96,7 +96,7 @@ def test_restricted_scores_use_each_documents_metric(mini, tmp_path):
             p["score"], p["scores_exact"] = 0.25, {k: "1/4" for k in p["scores_exact"]}
     cats, _ = restricted_to(doc, {(mean.path, "", "a1"), (mean.path, "", "a2")})
     assert cats["a"]["score_exact"] == Fraction(1, 8) and cats["a"]["metric"] == "mean_score"
-    assert restricted_to(doc, set()) == ({}, {})
+    assert restricted_to(doc, set()) == ({}, None)  # no prompt in common: no overall row
 
 
 def row(worse: int, better: int, delta: float, allowed: float | None, n: int = 27):

@@ -95,7 +95,7 @@ def _minimal(**over) -> str:
         (_minimal().replace("query: status?", "query: [unclosed"), 11, "flow sequence at line 10"),
         *(
             (_minimal().replace("git:", f"{name}:").replace("category: git", f"category: {name}"), 5, "reserved name")
-            for name in ("overall", "critical", "metrics")
+            for name in ("overall", "critical", "metrics", "format_lock")
         ),
     ],
 )
