@@ -12,6 +12,7 @@ the kind of source: a model, recorded responses, a server).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, TypedDict, cast
 
 FORMAT = "pytest-punie/results/1"
@@ -527,6 +528,22 @@ class RunDocument(TypedDict, total=False):
     gate: GateVerdict
     comparison: Comparison
     saved_as: str
+
+
+def key_prefix(entries: int, one_path: bool, suite_name: str, variant: str) -> str:
+    """What a document puts before a row's (category's, metric's, rule's) name: nothing for one
+    suite entry, the variant for one suite's variants, else the suite and its variant."""
+    if entries == 1:
+        return ""
+    if one_path:
+        return f"{variant}:"
+    return f"{suite_name}:{variant + ':' if variant else ''}"
+
+
+def row_key(suites: Sequence[SuiteEntry], suite_name: str, variant: str, name: str) -> str:
+    """The one way a row is keyed in a document with these suite entries (its ``categories``, the
+    gate's rules and comparison rows): ``git``, ``t=0.7:git`` or ``phase33:t=0.7:git``."""
+    return key_prefix(len(suites), len({s.get("path") for s in suites}) == 1, suite_name, variant) + name
 
 
 def document_to_json(doc: RunDocument) -> str:

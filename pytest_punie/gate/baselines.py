@@ -6,9 +6,15 @@ import re
 from pathlib import Path
 
 from pytest_punie.errors import PunieError
-from pytest_punie.gate.compare import key_prefix
 from pytest_punie.report.write import write_text
-from pytest_punie.resultsformat import NotADocument, RunDocument, SuiteRules, document_from_json, document_to_json
+from pytest_punie.resultsformat import (
+    NotADocument,
+    RunDocument,
+    SuiteRules,
+    document_from_json,
+    document_to_json,
+    row_key,
+)
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -45,17 +51,19 @@ def rules_of(doc: RunDocument) -> SuiteRules:
     rules: SuiteRules = {"critical": critical, "metrics": metrics}
     suites = doc.get("suites", [])
     for suite in suites:
-        prefix = key_prefix(doc, str(suite.get("suite")), suite.get("variant", ""))
+        suite_name, variant = str(suite.get("suite")), suite.get("variant", "")
         for name, r in (suite.get("rules") or {}).items():
             if name == "critical":
                 critical += r if isinstance(r, list) else []
             elif name == "format_lock":  # the suite gates on its lock (a weakened lock FAILs)
                 rules["format_lock"] = bool(rules.get("format_lock") or r)
             elif name == "metrics":
-                metrics.update({prefix + k: v for k, v in (r if isinstance(r, dict) else {}).items()})
+                metrics.update(
+                    {row_key(suites, suite_name, variant, k): v for k, v in (r if isinstance(r, dict) else {}).items()}
+                )
             elif name == "overall":  # several suites: their combined overall mixes metrics; not gated
                 if len(suites) == 1:
                     rules[name] = r
             else:
-                rules[prefix + name] = r  # keyed as the document keys its categories
+                rules[row_key(suites, suite_name, variant, name)] = r  # keyed as the document keys its categories
     return rules

@@ -15,7 +15,6 @@ from fractions import Fraction
 from typing import TypedDict
 
 from pytest_punie.metrics import exact, exact_score, grouped, metric_value
-from pytest_punie.report.document import key_prefix as document_prefix
 from pytest_punie.resultsformat import (
     BaselineAnswer,
     CategoryRow,
@@ -28,6 +27,7 @@ from pytest_punie.resultsformat import (
     RunDocument,
     SuiteEntry,
     SuiteRules,
+    row_key,
 )
 from pytest_punie.scoring.parse import written_text
 from pytest_punie.stats import mcnemar_exact, min_flips_for_significance, wilson
@@ -84,16 +84,10 @@ def _prompts(doc: RunDocument) -> dict[tuple[str, str, str], PromptRow]:
     return {(p["suite"], p.get("variant", ""), p["id"]): p for p in doc.get("prompts", [])}
 
 
-def key_prefix(doc: RunDocument, suite_name: str, variant: str) -> str:
-    """The prefix ``report.document`` gave a name of this suite and variant in ``doc``."""
-    suites = doc.get("suites", [])
-    return document_prefix(len(suites), len({s.get("path") for s in suites}) == 1, suite_name, variant)
-
-
 def _category_key(doc: RunDocument, p: PromptRow | Flip) -> str:
     """The key of a prompt's category in ``doc["categories"]`` (as the document builds it)."""
     suite = next((s["suite"] for s in doc.get("suites", []) if s["path"] == p["suite"]), p["suite"])
-    return key_prefix(doc, suite, p.get("variant", "")) + str(p["category"])
+    return row_key(doc.get("suites", []), suite, p.get("variant", ""), str(p["category"]))
 
 
 def restricted_to(doc: RunDocument, keys: set[tuple[str, str, str]]) -> tuple[dict[str, Totals], Totals | None]:
@@ -186,7 +180,7 @@ def metric_rows(doc: RunDocument, keys: set[tuple[str, str, str]]) -> dict[str, 
 
 def _metric_key(doc: RunDocument, suite: SuiteEntry, name: str) -> str:
     """A metric's key in the comparison: its name, prefixed like categories when a document has several suites."""
-    return key_prefix(doc, suite["suite"], suite.get("variant", "")) + name
+    return row_key(doc.get("suites", []), suite["suite"], suite.get("variant", ""), name)
 
 
 def _regression(

@@ -8,10 +8,9 @@ document it was drawn from.
 
 from __future__ import annotations
 
-from pytest_punie.report.document import key_prefix
 from pytest_punie.report.formatting import esc, pct
 from pytest_punie.report.terminal import judged_rows
-from pytest_punie.resultsformat import CategoryRow, RunDocument, SuiteEntry, Sweep
+from pytest_punie.resultsformat import CategoryRow, RunDocument, SuiteEntry, Sweep, row_key
 
 LABEL_W = 190  # the row names' column
 PLOT_W = 420  # 0% .. 100%
@@ -42,12 +41,10 @@ def baseline_scores(doc: RunDocument, suite: SuiteEntry) -> dict[str, float]:
     if not comp.get("categories") and not comp.get("metrics"):
         return {}
     suites = doc.get("suites", [])
-    one_path = len({s.get("path") for s in suites}) == 1
-    prefix = key_prefix(len(suites), one_path, suite["suite"], suite.get("variant", ""))
     out: dict[str, float] = {}
     for name, _row, kind in judged_rows(suite):
         source = comp.get("metrics") if kind == "metric" else comp.get("categories")
-        key = name if kind != "category" else prefix + name
+        key = name if kind == "overall" else row_key(suites, suite["suite"], suite.get("variant", ""), name)
         if kind == "overall" and len(suites) > 1:
             continue  # the comparison's overall spans every suite entry, not this one
         found = (source or {}).get(key)

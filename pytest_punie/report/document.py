@@ -22,6 +22,7 @@ from pytest_punie.resultsformat import (
     RunDocument,
     RunWarning,
     SuiteEntry,
+    row_key,
 )
 from pytest_punie.scoring.agreement import scorer_agreement
 from pytest_punie.serving.served import depends_on_drop
@@ -111,16 +112,6 @@ def _add_interval(entry: CategoryRow, results: list[PromptResult]) -> None:
         }
 
 
-def key_prefix(entries: int, one_path: bool, suite_name: str, variant: str) -> str:
-    """What a document puts before a category's (metric's, rule's) name: nothing for one
-    suite entry, the variant for one suite's variants, else the suite and its variant."""
-    if entries == 1:
-        return ""
-    if one_path:
-        return f"{variant}:"
-    return f"{suite_name}:{variant + ':' if variant else ''}"
-
-
 def _suite_entry(verdict: SuiteVerdict, rs: list[PromptResult], dropped: list[PromptResult]) -> SuiteEntry:
     """One suite (at one variant) as the document keeps it: its rows with their intervals, its
     failure modes and serving statuses, and the gate rules it pre-registered."""
@@ -181,7 +172,6 @@ def build_document(
 ) -> RunDocument:
     """The results document of a run: every suite entry, every prompt, the verdict and what it
     rests on; what every view, the gate and a saved baseline read."""
-    one_suite = len({v.suite.path for v, _ in verdicts}) == 1
     suites: list[SuiteEntry] = []
     prompts: list[PromptRow] = []
     categories: dict[str, CategoryRow] = {}
@@ -198,8 +188,9 @@ def build_document(
         for r in rs:
             prompts.append(_prompt(r, suite.prompt(r.id)))
             overall_scores.append(r.score)
+    for entry in suites:
         for name, c in entry["categories"].items():
-            categories[key_prefix(len(verdicts), one_suite, suite.name, entry["variant"]) + name] = c
+            categories[row_key(suites, entry["suite"], entry["variant"], name)] = c
     passed = bool(suites) and all(s["passed"] for s in suites)
     if strict_mode and any(not p["passed"] for p in prompts):
         passed = False
