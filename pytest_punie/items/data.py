@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pytest_punie.datalint import CHECKS, Finding, LintConfig, lint_dataset
+from pytest_punie.datalint import DATA_CHECKS, Finding, LintConfig, lint_dataset
 from pytest_punie.items.paths import display_path
 from pytest_punie.session import punie_session
 from pytest_punie.suite.model import Suite
@@ -59,7 +59,7 @@ class DatasetCollector(pytest.Collector):
 
     def collect(self):  # type: ignore[override]
         """An item per lint check."""
-        for check in CHECKS:
+        for check in DATA_CHECKS.names():
             yield DataCheckItem.from_parent(self, name=check, check=check)
 
     def findings(self) -> list[Finding]:
@@ -110,7 +110,7 @@ class DataCheckItem(pytest.Item):
     def repr_failure(self, excinfo, style=None):  # type: ignore[override]
         """Each finding at its file and line (the first 50), never a traceback."""
         if isinstance(excinfo.value, DataFindings):
-            lines = [f"{self.check}: {CHECKS[self.check]}"]
+            lines = [f"{self.check}: {DATA_CHECKS.get(self.check).description}"]
             for f in excinfo.value.findings[:50]:
                 lines.append(f"  {f.where()}: {f.severity}: {f.message}")
             if len(excinfo.value.findings) > 50:
