@@ -1,45 +1,23 @@
-"""The data checks, registered by name: each stands for a defect the Punie team shipped once (see
-the reference notes). A check is one function run on every example (``@data_check``) and, when it
+"""The built-in data checks: each stands for a defect the Punie team shipped once (see the
+reference notes). A check is one function run on every example (``@data_check``) and, when it
 needs the whole file, one more run at the end of each file (``@at_file_end``); a new check is a
 decorated function and its tests. The data items (one pytest item per check) and their
-descriptions are read from this registry, in the order the checks are registered here."""
+descriptions are read from the registry (datalint/registry.py), in the order registered here."""
 
 from __future__ import annotations
 
 import difflib
 import itertools
 import re
-from collections.abc import Callable
 from typing import Any
 
 from pytest_punie.datalint.context import Example, FileEnd, query_hash
 from pytest_punie.datalint.examples import ROLES, ExampleFormatError, chatml_messages
-from pytest_punie.registry import Registry
-
-ExampleCheck = Callable[[Example], None]
-FileCheck = Callable[[FileEnd], None]
-
-DATA_CHECKS: Registry[ExampleCheck] = Registry("data check", providers=())
-FILE_ENDS: dict[str, FileCheck] = {}  # a check's end-of-file part, by the check's name
+from pytest_punie.datalint.registry import at_file_end, data_check
 
 MAX_PROMPT_VARIANTS = 64  # system prompts remembered per file: memory stays bounded on any data
 PLACEHOLDERS = ("[tool execution completed]", "[no output]", "[tool output]", "[result]", "...")
 _TOOL_RESPONSE = re.compile(r"<tool_response>\s*(.*?)\s*(?:</tool_response>|$)", re.DOTALL)
-
-
-def data_check(name: str, description: str) -> Callable[[ExampleCheck], ExampleCheck]:
-    """Registers a data check: ``name`` (its item's name), what it checks, and its per-example function."""
-    return DATA_CHECKS.register(name, description)
-
-
-def at_file_end(name: str) -> Callable[[FileCheck], FileCheck]:
-    """Registers the end-of-file part of the check ``name`` (counts over a whole file)."""
-
-    def add(fn: FileCheck) -> FileCheck:
-        FILE_ENDS[name] = fn
-        return fn
-
-    return add
 
 
 @data_check("format", "every line is JSON with a messages (or text) list")

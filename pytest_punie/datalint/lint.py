@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pytest_punie.datalint.checks import DATA_CHECKS, FILE_ENDS
 from pytest_punie.datalint.context import Example, FileEnd, FileMemory, LintConfig, PassMemory
 from pytest_punie.datalint.findings import Finding
+from pytest_punie.datalint.registry import DATA_CHECKS, file_ends
 
 
 def _lint_file(lint: PassMemory, path: Path, split: str) -> None:
@@ -37,11 +37,10 @@ def _lint_file(lint: PassMemory, path: Path, split: str) -> None:
                 for check in checks:
                     check(example)
     end = FileEnd(lint, memory, path, split)
-    for entry in DATA_CHECKS.entries():
-        if entry.name in FILE_ENDS:
-            FILE_ENDS[entry.name](end)
-            if not memory.examples:  # the format check said so: nothing else about the file is judged
-                return
+    for at_end in file_ends():
+        at_end(end)
+        if not memory.examples:  # the format check said so: nothing else about the file is judged
+            return
 
 
 def lint_dataset(directory: Path, config: LintConfig) -> list[Finding]:

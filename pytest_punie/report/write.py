@@ -4,7 +4,6 @@ document, Markdown, the chart, and the replayable responses."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_punie.results import PromptResult
-from pytest_punie.resultsformat import RunDocument
+from pytest_punie.resultsformat import RunDocument, document_to_json
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ def write_documents(doc: RunDocument, results: list[PromptResult], paths: Output
     written where, and each output that could not be (a full disk is a line, never a traceback;
     a run folder that could not be written whole is removed)."""
     lines: list[str] = []
-    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    text = document_to_json(doc)
     if paths.runs_dir and results:
         from pytest_punie.report import render_markdown
         from pytest_punie.report.html import render_html
