@@ -145,7 +145,7 @@ def test_the_gate_report_says_the_lock_and_what_the_sizes_can_show():
     }
     cand = {"gate": {"verdict": "FAIL", "reasons": ["r"], "alpha": 0.05}, "comparison": comp,
             "provenance": {"model": {"digest": "sha256:def"}, "time": "t1"}}  # fmt: skip
-    assert _ci([0.5, 0.9]) == "[50, 90]" and _ci(None) == "-"
+    assert _ci([0.6, 0.9]) == "[60, 90]" and _ci(None) == "-"
     terminal = render_gate_terminal(cand)
     assert terminal[-3:] == [lock_line(lock), "GATE: FAIL", "  - r"]
     assert any(line.startswith("git ") and line.endswith("[50, 90]") for line in terminal)
@@ -165,3 +165,27 @@ def test_a_median_of_no_change_is_held_and_changes_are_rounded_to_six_places():
     assert compare_locks(doc([1.0] * 7 + [2.0] * 6), doc(base))["verdict"] == "held"
     third = compare_locks(doc([1.0 - 1 / 3] * 3), doc([1.0] * 3))
     assert (third["median_change"], third["mean_change"]) == (-0.333333, -0.333333)
+
+
+@pytest.mark.parametrize("gates", [True, False])
+def test_a_weakened_lock_fails_the_gate_only_where_the_suite_gates_on_it(tmp_path, gates):
+    """Every prompt still passes, its margin 0.5 nats thinner: with ``format_lock: {gate: true}`` the
+    gate FAILs with the lock's own line; without it the lock is reported and the gate PASSes."""
+    from pytest_punie.gate.baselines import rules_of
+    from pytest_punie.gate.compare import compare
+
+    from .handbuilt import document, write_suite
+
+    suite = write_suite(tmp_path, format_lock={"gate": gates})
+    base, cand = document([suite]), document([suite])
+    for i, (b, c) in enumerate(zip(base["prompts"], cand["prompts"], strict=True)):
+        b["format_lock"] = {"margin": 2.0 + i / 10, "p_opener": 0.95}
+        c["format_lock"] = {"margin": 1.5 + i / 10, "p_opener": 0.9}
+    gate = compare(cand, base, rules_of(cand))
+    lock = gate.comparison["format_lock"]
+    assert lock["verdict"] == "weakened" and lock["prompts"] == 10
+    if gates:
+        assert gate.verdict == "FAIL"
+        assert gate.reasons == [lock_line(lock) + " (the suite gates on it)"]
+    else:
+        assert gate.verdict == "PASS"

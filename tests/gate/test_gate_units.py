@@ -256,7 +256,16 @@ def test_apply_gate_saves_compares_and_writes_the_summary(tmp_path, mini, monkey
         (lambda d: d.update(verdict="INVALID", warnings=[{"message": "calls dropped"}]), {"save": "x"}, "INVALID"),
         (lambda d: d.update(verdict="INVALID"), {"compare": "prod"}, "see the warnings"),
         (lambda d: d.update(completeness={"state": "partial", "reasons": ["-k"]}), {"save": "x"}, "run was partial"),
-        (lambda d: d.update(completeness={"state": "interrupted", "reasons": ["^C"]}), {"compare": "prod"}, "(^C)"),
+        (
+            lambda d: d.update(completeness={"state": "interrupted", "reasons": ["^C"]}),
+            {"compare": "prod"},
+            "an interrupted run is not gated (^C)",
+        ),
+        (
+            lambda d: d.update(completeness={"state": "unanswered", "reasons": ["2 lost"]}),
+            {"compare": "prod"},
+            "an INCOMPLETE run is not gated (2 lost)",
+        ),
         (lambda d: None, {"compare": "nothing-saved"}, "no baseline 'nothing-saved'"),
     ],
 )
@@ -323,6 +332,8 @@ def test_a_category_or_metric_only_one_side_has_gets_no_row(mini, tmp_path):
     comp = compare(cand, base, {}, allow_change=True).comparison
     assert "b" not in comp["categories"] and comp["metrics"] == {}
     assert set(comp["categories"]) == {"a", "overall"}
+    reverse = compare(base, cand, {}, allow_change=True).comparison  # the baseline lacks b and the metric
+    assert set(reverse["categories"]) == {"a", "overall"} and reverse["metrics"] == {}
 
 
 def test_the_gate_terminal_and_markdown_views(tmp_path, mini, snapshot):
@@ -365,3 +376,14 @@ def test_a_truncated_baseline_is_named_with_its_line(tmp_path, mini):
     assert doc["gate"]["verdict"] == "REFUSED"
     assert reason.startswith(f"{path}:") and "not a results document" in reason
     assert path.read_text() == text[: len(text) // 2]  # never changed
+
+
+def test_a_baseline_that_cannot_be_written_is_a_refusal_naming_its_path(tmp_path, mini):
+    """The baseline folder is a file: no baseline is saved, the refusal names the path and why."""
+    (tmp_path / "baselines").write_text("not a folder")
+    doc = document([mini])
+    apply_gate(doc, options(tmp_path, save="prod"))
+    (reason,) = doc["gate"]["reasons"]
+    assert doc["gate"]["verdict"] == "REFUSED" and "saved_as" not in doc
+    assert reason.startswith(f"baseline 'prod' not saved: could not write {tmp_path / 'baselines' / 'prod.json'}: ")
+    assert (tmp_path / "baselines").read_text() == "not a folder"

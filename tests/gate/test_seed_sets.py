@@ -129,6 +129,8 @@ def test_the_seed_set_comparison_is_said_exactly():
     ]
     same = compare_seed_sets(base, base, {"overall": 0.1})
     assert same.reasons == ["s.yaml: candidate recipe +0.0 points, within the allowance (10.0 points)"]
+    better = compare_seed_sets(seed_doc([[True] * 4, [True] * 4]), base, {"overall": 0.1})
+    assert better.reasons == ["s.yaml: candidate recipe +12.5 points, within the allowance (10.0 points)"]
 
 
 def test_a_drop_of_exactly_the_allowance_passes_and_no_allowance_means_none():
@@ -193,6 +195,11 @@ def test_rates_are_rounded_to_six_places_and_one_seed_a_side_is_measured():
     assert (s["baseline_seeds"], s["candidate_seeds"]) == (3, 1)
     one_base = compare_seed_sets(base, seed_doc([[True, True, True]]), {}).comparison["suites"]["s.yaml"]
     assert one_base["baseline_seeds"] == 1
+    mixed = seed_doc([[True, True, False], [True, True, True], [True, False, False]])
+    thirds = compare_seed_sets(seed_doc([[True, False, False], [False, True, True]]), mixed, {}).comparison
+    assert thirds["suites"]["s.yaml"]["interval"] == {"low": -0.666667, "high": 0.666667, "reps": 2000, "seed": 0}
+    touching = compare_seed_sets(cand, base, {})  # -33.3 points, the interval's top exactly 0: not shown
+    assert touching.comparison["suites"]["s.yaml"]["interval"]["high"] == 0.0 and touching.verdict == "INCONCLUSIVE"
 
 
 def test_an_allowance_of_zero_is_zero_and_an_inconclusive_drop_says_its_allowance():
