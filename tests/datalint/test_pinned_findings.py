@@ -136,6 +136,11 @@ def test_one_defect_is_one_finding_at_its_line(tmp_path, example, finding):
     assert all(line in (2, None) for _, _, _, line, _ in found), found  # the clean first line has none
 
 
+def test_only_a_tool_turn_or_a_tool_response_is_read_as_one(tmp_path):
+    """A user asking "..." or the assistant writing "..." is not a placeholder tool response."""
+    assert lint(tmp_path, [chat(("user", "..."), ("assistant", "..."))]) == []
+
+
 def test_an_unknown_role_stops_the_structure_checks_of_that_example(tmp_path):
     found = lint(tmp_path, [chat(("bot", "q"), ("bot", "a"))])
     assert [f for f in found if f[0] == "structure"] == [("structure", "error", "train.jsonl", 1, "unknown role 'bot'")]
