@@ -379,7 +379,7 @@ class PunieSession:
             root=self.config.rootpath,
             scorer=self.scorer,
             strict_mode=self.strict_mode,
-            repeat=int(self.config.getoption("punie_repeat") or 1),
+            repeat=self.source_options.repeat,
             invocation=list(self.config.invocation_params.args),
             workers=getattr(self.config.option, "numprocesses", None) or 0,
             interrupted=exitstatus == pytest.ExitCode.INTERRUPTED,

@@ -125,7 +125,7 @@ class PromptItem(pytest.Item):
         """Gets the response, scores it, records it; a miss when the primary score is under the pass score."""
         session = punie_session(self.config)
         started = time.monotonic()
-        repeat = max(1, int(self.config.getoption("punie_repeat") or 1))
+        repeat = max(1, session.source_options.repeat)
         try:
             source = session.source_for(self.variant)
         except PunieError as err:
