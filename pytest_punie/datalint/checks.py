@@ -11,7 +11,7 @@ import itertools
 import re
 from typing import Any
 
-from pytest_punie.datalint.context import Example, FileEnd, query_hash
+from pytest_punie.datalint.context import Example, FileEnd
 from pytest_punie.datalint.examples import ROLES, ExampleFormatError, chatml_messages
 from pytest_punie.datalint.registry import at_file_end, data_check
 
@@ -92,10 +92,7 @@ def structure(ex: Example) -> None:
 @data_check("tool-share", "share of tool-calling examples within the band")
 def count_tool_examples(ex: Example) -> None:
     """Counts the examples an assistant turn of which writes a tool call."""
-    if any(
-        m.get("role") == "assistant" and isinstance(m.get("content"), str) and "<tool_call>" in m["content"]
-        for m in ex.turns
-    ):
+    if ex.calls:  # every assistant turn with a <tool_call> marker gives at least one reading
         ex.file.tool_examples += 1
 
 
@@ -241,7 +238,7 @@ def duplicates(ex: Example) -> None:
     """A query asked twice in one file."""
     if ex.query is None:
         return
-    h = query_hash(ex.query)
+    h = ex.query_key
     if h in ex.file.queries:
         ex.add("duplicates", f"duplicate query (first at line {ex.file.queries[h]}): {ex.query[:60]!r}")
     else:
@@ -253,7 +250,7 @@ def split_leak(ex: Example) -> None:
     """A validation or test query that train also has (train is read first)."""
     if ex.query is None:
         return
-    h = query_hash(ex.query)
+    h = ex.query_key
     if ex.split == "train":
         ex.lint.train_queries.add(h)
     elif h in ex.lint.train_queries:
@@ -266,7 +263,7 @@ def eval_contamination(ex: Example) -> None:
     query = ex.query
     if query is None:
         return
-    if query_hash(query) in ex.lint.eval_hashes:
+    if ex.query_key in ex.lint.eval_hashes:
         ex.add("eval-contamination", f"eval query in training data: {query[:60]!r}")
         return
     q, bound = query.strip().lower(), ex.lint.cfg.similarity

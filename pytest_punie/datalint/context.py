@@ -133,6 +133,11 @@ class Example:
         return None
 
     @cached_property
+    def query_key(self) -> bytes:
+        """The first user message's hash (``query_hash``), computed once for the checks that compare queries."""
+        return query_hash(self.query or "")
+
+    @cached_property
     def calls(self) -> list[CallReading]:
         """Every tool call the assistant turns write, in order, read once."""
         surface = self.lint.cfg.surface

@@ -292,11 +292,12 @@ def _regressions(
     """Each category's, the overall's and each metric's change against the baseline, judged
     against its allowance (on the prompts both runs have, when they differ)."""
     categories: dict[str, RegressionRow] = {}
-    cand_cats, cand_overall = _totals(candidate)
-    base_cats, base_overall = _totals(baseline)
     if restricted:  # like with like: each side's totals on the prompts both runs have
         cand_cats, cand_overall = restricted_to(candidate, common)
         base_cats, base_overall = restricted_to(baseline, common)
+    else:
+        cand_cats, cand_overall = _totals(candidate)
+        base_cats, base_overall = _totals(baseline)
     for name in [*cand_cats, "overall"]:
         c = cand_cats.get(name) if name != "overall" else cand_overall
         b = base_cats.get(name) if name != "overall" else base_overall

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from pytest_punie.gate.compare import GateResult, check_same_measurement, refuse_if_changed
+from pytest_punie.gate.compare import GateResult, allowance, check_same_measurement, refuse_if_changed
 from pytest_punie.resultsformat import Comparison, PromptRow, RunDocument, SeedSetDifference, SuiteEntry, SuiteRules
 from pytest_punie.stats import seed_set_difference
 
@@ -43,7 +43,7 @@ def _matrix(doc: RunDocument, path: str, ids: list[str]) -> list[list[float]]:
 
 
 def _suite_difference(
-    candidate: RunDocument, baseline: RunDocument, path: str, allowance: float
+    candidate: RunDocument, baseline: RunDocument, path: str, allowed: float
 ) -> tuple[SeedSetDifference, str, float, float] | None:
     """One suite's recipes compared on the prompts both have: the pass-rate difference with its
     interval (seeds and prompts resampled), the sentence that says it, and the unrounded difference
@@ -64,19 +64,13 @@ def _suite_difference(
         "candidate_pass_rate": round(sum(map(sum, cand)) / (len(cand) * len(ids)), 6),
         "difference": round(diff, 6),
         "interval": {"low": round(lo, 6), "high": round(hi, 6), "reps": REPS, "seed": BOOTSTRAP_SEED},
-        "allowance": allowance,
+        "allowance": allowed,
     }
     what = (
         f"{path}: candidate recipe {diff * 100:+.1f} points over {len(cand)} seeds against the baseline's "
         f"{len(base)} (95% interval {lo * 100:+.1f} to {hi * 100:+.1f}, seeds and prompts resampled)"
     )
     return entry, what, diff, hi
-
-
-def overall_allowance(rules: SuiteRules) -> float:
-    """The suite's overall ``max_regression`` in points (0 when it sets none)."""
-    value = rules.get("overall")
-    return float(value or 0.0) if isinstance(value, int | float) else 0.0
 
 
 def compare_seed_sets(
@@ -88,19 +82,19 @@ def compare_seed_sets(
     changed = check_same_measurement(_one_per_suite(candidate), _one_per_suite(baseline))
     # each seed's own model carries its sampling overrides; the sampling itself is compared
     refuse_if_changed([c for c in changed if not c.startswith("sampling_overrides")], allow_change)
-    allowance = overall_allowance(rules)
+    allowed = allowance(rules, "overall") or 0.0  # the suite's overall max_regression (none: 0)
     suites: dict[str, SeedSetDifference] = {}
     fail, inconclusive = [], []
     for path in sorted({p["suite"] for p in candidate["prompts"]} & {p["suite"] for p in baseline["prompts"]}):
-        measured = _suite_difference(candidate, baseline, path, allowance)
+        measured = _suite_difference(candidate, baseline, path, allowed)
         if measured is None:
             continue
         suites[path], what, diff, hi = measured
-        if diff < -allowance and hi < 0:
-            fail.append(what + f": a regression beyond the allowance ({allowance * 100:.1f} points), and not noise")
-        elif diff < -allowance:
+        if diff < -allowed and hi < 0:
+            fail.append(what + f": a regression beyond the allowance ({allowed * 100:.1f} points), and not noise")
+        elif diff < -allowed:
             inconclusive.append(
-                what + f": a regression beyond the allowance ({allowance * 100:.1f} points), but the interval holds "
+                what + f": a regression beyond the allowance ({allowed * 100:.1f} points), but the interval holds "
                 "none as well; more seeds or prompts narrow it"
             )
     comparison: Comparison = {
