@@ -141,6 +141,13 @@ def test_only_a_tool_turn_or_a_tool_response_is_read_as_one(tmp_path):
     assert lint(tmp_path, [chat(("user", "..."), ("assistant", "..."))]) == []
 
 
+def test_examples_with_no_user_query_are_never_duplicates_or_leaks(tmp_path):
+    """Two examples in train and one in valid that ask nothing: the structure says so, nothing else."""
+    no_query = chat(("system", "s"), ("assistant", "a"))
+    found = lint(tmp_path, [no_query, no_query], valid=[no_query])
+    assert {f[0] for f in found} == {"structure"}, found
+
+
 def test_an_unknown_role_stops_the_structure_checks_of_that_example(tmp_path):
     found = lint(tmp_path, [chat(("bot", "q"), ("bot", "a"))])
     assert [f for f in found if f[0] == "structure"] == [("structure", "error", "train.jsonl", 1, "unknown role 'bot'")]
