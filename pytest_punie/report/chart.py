@@ -45,11 +45,11 @@ def render_chart(doc: RunDocument, path: Path) -> Path:
                 capsize=3,
                 label="pass rate, Wilson 95%" if x == 0 else "_nolegend_",
             )
-    marked = [x for x, name in zip(xs, names, strict=True) if name in base]
+    marked = [x for x, name in zip(xs, names, strict=True) if name in base and base[name]["baseline"] is not None]
     for x in marked:
         ax.plot(
             x,
-            (base[names[x]]["baseline"] or 0) * 100,
+            float(base[names[x]]["baseline"] or 0) * 100,  # marked: never None
             marker="D",
             color="#f9a825",
             markersize=7,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pytest_punie.metrics import exact_score, mean_score
+from pytest_punie.report.formatting import pct
 from pytest_punie.resultsformat import JsonObject, MatrixRow, RunDocument, Sweep, SweepPoint
 
 
@@ -103,7 +104,7 @@ def render_matrix_terminal(doc: RunDocument) -> list[str]:
             val = "-" if p["val_loss"] is None else f"{p['val_loss']:.3f}"
             lines.append(
                 f"  {p['suite'] + ' ' if several else ''}"
-                f"{p['checkpoint']:<32} iter {p['iteration']!s:>6}  eval {(p['eval_score'] or 0) * 100:5.1f}%  "
+                f"{p['checkpoint']:<32} iter {p['iteration']!s:>6}  eval {pct(p['eval_score']):>6}  "
                 f"strict {(p['strict_score'] or 0) * 100:5.1f}%  val loss {val}"
             )
         lines.append(f"best by eval: {best_by_eval_text(sweep)}; lowest val loss: {sweep['best_by_val_loss']}")

@@ -24,7 +24,14 @@ def test_two_temperature_matrix(tiny_project):
         "-p",
         "no:cacheprovider",
     )
-    assert plain.ret in (0, 1) and result.ret in (0, 1)
+    swept = json.loads((tiny_project.path / "m.json").read_text())
+    # a sample at t=0.7 may write a call mlx-lm's tool parser drops: then the run is INVALID (6), said
+    # with its reason (the tiny model, trained afresh by each clean clone, did so in one CI run of three)
+    if swept["verdict"] == "INVALID":
+        assert result.ret == 6 and any(w["code"] == "dropped-calls" for w in swept["warnings"])
+    else:
+        assert result.ret in (0, 1)
+    assert plain.ret in (0, 1)
     parallel = on_two_workers(tiny_project, "--punie-temperatures=0,0.7")
     assert parallel.ret == result.ret, parallel.stdout.str()[-2000:]
     serial_doc = json.loads((tiny_project.path / "m.json").read_text())
