@@ -363,8 +363,8 @@ class ResponseCacheCount(TypedDict):
     folders: list[str]
 
 
-class Finding(TypedDict):
-    """A data-lint finding."""
+class FindingRow(TypedDict):
+    """A data-lint finding as the document keeps it (``datalint.findings.Finding.to_dict``)."""
 
     check: str
     severity: str
@@ -520,7 +520,7 @@ class RunDocument(TypedDict, total=False):
     matrix: dict[str, MatrixRow]
     sweep: Sweep
     seeds: dict[str, SuiteSeeds] | None
-    findings: list[Finding]
+    findings: list[FindingRow]
     checks: ChecksCount
     completeness: Completeness
     response_cache: ResponseCacheCount | None

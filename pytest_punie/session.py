@@ -19,7 +19,7 @@ import pytest
 from pytest_punie.errors import PunieError
 from pytest_punie.report.write import OutputPaths
 from pytest_punie.results import PromptResult
-from pytest_punie.resultsformat import Finding, JsonObject, RunDocument
+from pytest_punie.resultsformat import FindingRow, JsonObject, RunDocument
 from pytest_punie.sources import ResponseSource
 from pytest_punie.sources.options import source_options
 from pytest_punie.suite.model import Suite, chat_messages
@@ -55,7 +55,7 @@ class PunieSession:
         self.results: list[PromptResult] = []
         self.held_back: dict[str, int] = {}  # a bare run's eval / pipeline items left out, by marker
         self.sources: list[JsonObject] = []  # identities of what answered, as the workers saw them
-        self.findings: list[Finding] = []  # data lint findings from every worker
+        self.findings: list[FindingRow] = []  # data lint findings from every worker
         self.checks_run = 0  # items other than prompts that ran (data lint, pipeline, tokenizer checks)
         self.checks_failed = 0
         self.run_dir: Path | None = None  # xdist controller: where workers share one server

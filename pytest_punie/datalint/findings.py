@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import cast
+
+from pytest_punie.resultsformat import FindingRow
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,6 @@ class Finding:
         """path:line (or the path alone), as editors and terminals link it."""
         return f"{self.path}:{self.line}" if self.line is not None else self.path
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> FindingRow:
         """The finding as the results document keeps it."""
-        return asdict(self)
+        return cast(FindingRow, asdict(self))

@@ -16,6 +16,7 @@ import pytest
 
 from pytest_punie.datalint import DATA_CHECKS, Finding, LintConfig, lint_dataset
 from pytest_punie.items.paths import display_path
+from pytest_punie.resultsformat import FindingRow
 from pytest_punie.session import punie_session
 from pytest_punie.suite.model import Suite
 
@@ -89,7 +90,7 @@ class DataCheckItem(pytest.Item):
         super().__init__(**kwargs)
         self.check = check
         self.add_marker("data")
-        self.punie_findings: list[dict[str, Any]] = []
+        self.punie_findings: list[FindingRow] = []
 
     @property
     def dataset(self) -> DatasetCollector:

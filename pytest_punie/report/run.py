@@ -14,7 +14,7 @@ from pytest_punie.results import PromptResult
 from pytest_punie.resultsformat import (
     FORMAT,
     Completeness,
-    Finding,
+    FindingRow,
     JsonObject,
     PromptRow,
     Provenance,
@@ -103,7 +103,7 @@ def _order(variant: str) -> tuple[int, int, float, str]:
     )
 
 
-def _sorted_findings(findings: list[Finding]) -> list[Finding]:
+def _sorted_findings(findings: list[FindingRow]) -> list[FindingRow]:
     return sorted(findings, key=lambda f: (f["path"], f["line"] or 0, f["check"]))
 
 
@@ -159,7 +159,7 @@ def _identities(sources: list[JsonObject]) -> dict[str, JsonObject]:
 
 
 def build_run_document(
-    results: list[PromptResult], sources: list[JsonObject], findings: list[Finding], facts: RunFacts
+    results: list[PromptResult], sources: list[JsonObject], findings: list[FindingRow], facts: RunFacts
 ) -> RunDocument:
     """The whole run's document: the verdicts, the sources that answered, the findings, completeness."""
     if not results:  # a data-lint (or pipeline) run: findings and provenance only
