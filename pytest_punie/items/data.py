@@ -74,13 +74,14 @@ class DatasetCollector(pytest.Collector):
         return cache[key]
 
     def _serving(self) -> list[Suite]:
-        """The suites this dataset serves: every collected suite that names it (known once
-        collection is over), else the suites it was collected with."""
-        here = self.dataset.resolve()
-        named = [
-            s for s in punie_session(self.config).suites_seen if any(d.resolve() == here for d in s.datasets().values())
-        ]
-        return named or self.suites
+        """The suites this dataset serves, whatever the run selected (``models.dataserves``): the
+        same findings from ``pytest``, a suite's path, ``-k`` or ``--punie-suite``. A folder no
+        suite names (``--punie-data=DIR``) is held to the suites it was collected with."""
+        from pytest_punie.models.dataserves import suites_serving
+
+        loaded = [*punie_session(self.config).suites_seen, *self.suites]
+        served = suites_serving(self.dataset, Path(self.config.rootpath), loaded=loaded)
+        return self.suites if served.rule == "project" else list(served.suites)
 
 
 class DataCheckItem(pytest.Item):

@@ -6,7 +6,7 @@ registry entry ``base`` + ``data`` + ``[lora]`` takes it with the user's base.""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +43,27 @@ LORA_KEYS = (
 
 
 @dataclass(frozen=True)
+class GateOutcome:
+    """What a stage gate found, and what it read to find it (recorded with the build)."""
+
+    problems: list[str]
+    """The problems found; any one stops the build (unless the entry allows it)."""
+    inputs: dict[str, Any]
+    """What the gate read, by content (the suites the data serves, by name and digest)."""
+
+    def record(self, allowed: bool) -> dict[str, Any]:
+        """The outcome as a build and the provenance record it."""
+        return {**self.inputs, "errors": len(self.problems), "passed": not self.problems, "allowed": allowed}
+
+
+@dataclass(frozen=True)
 class StageGates:
     """Checks between a recipe's steps, given by the caller (checks/ and datalint/ sit beside
     models/). Each returns the problems it found; any problem stops the build at that gate."""
 
-    data: Callable[[Path], list[str]] | None = None
-    """Before training: the error findings of the data lint of the recipe's data."""
+    data: Callable[[Path], GateOutcome] | None = None
+    """Before training: the error findings of the data lint of the recipe's data, against the
+    suites the data serves (never the run's selection)."""
     train_log: Callable[[Path], list[str]] | None = None
     """After training, before fusing: the training log's problems (crash, cut off, loss bounds)."""
     fused: FusedChecks | None = None
@@ -93,14 +108,42 @@ def adapter_inputs(cache: BuildCache, base_digest: str, data: Path, params: dict
 
 
 def lora_artifact(
-    cache: BuildCache, base_path: Path, base_digest: str, data: Path, params: dict[str, Any], log: Log
+    cache: BuildCache,
+    base_path: Path,
+    base_digest: str,
+    data: Path,
+    params: dict[str, Any],
+    log: Log,
+    gate: dict[str, Any] | None = None,
 ) -> Artifact:
-    """``mlx_lm lora`` of a base on data, content-addressed (``adapter_inputs``)."""
-    return cache.build(
+    """``mlx_lm lora`` of a base on data, content-addressed (``adapter_inputs``); ``gate``, the
+    data gate's outcome of this run, is kept in the record of an adapter built now and reported
+    (as checked in this run) for one found in the cache."""
+    adapter = cache.build(
         "adapter",
         adapter_inputs(cache, base_digest, data, params),
-        lambda out: steps.lora(base_path, data, out, params, log),
+        lambda out: {**(steps.lora(base_path, data, out, params, log) or {}), **({"data_gate": gate} if gate else {})},
     )
+    if gate is None:
+        return adapter
+    return replace(adapter, record={**adapter.record, "data_gate": gate})
+
+
+def data_gate(gates: StageGates, data: Path, entry: dict[str, Any]) -> dict[str, Any] | None:
+    """The data lint before training, run on every build and every reuse alike: the same recipe
+    is refused, or built, the same way from any selection and any cache state."""
+    if gates.data is None:
+        return None
+    outcome = gates.data(data)
+    allowed = bool(entry.get("allow_data_errors"))
+    if outcome.problems and not allowed:
+        raise GateStopped(
+            "data lint (before training)",
+            data,
+            outcome.problems,
+            "Fix the data, or set allow_data_errors = true in the registry entry to train anyway.",
+        )
+    return outcome.record(allowed)
 
 
 def train_fuse_quantize(
@@ -116,17 +159,8 @@ def train_fuse_quantize(
     """The users' overnight pipeline as one call: data gate, train, log gate, fuse, fused gate,
     quantize. Returns [adapter, fused, quantized]."""
     gates = gates or StageGates()
-    trained = cache.find("adapter", adapter_inputs(cache, base_digest, data, params)) is not None
-    if gates.data is not None and not trained:  # the gate stops training; a trained adapter is past it
-        problems = gates.data(data)
-        if problems and not entry.get("allow_data_errors"):
-            raise GateStopped(
-                "data lint (before training)",
-                data,
-                problems,
-                "Fix the data, or set allow_data_errors = true in the registry entry to train anyway.",
-            )
-    adapter = lora_artifact(cache, base_path, base_digest, data, params, log)
+    gate = data_gate(gates, data, entry)
+    adapter = lora_artifact(cache, base_path, base_digest, data, params, log, gate)
     if gates.train_log is not None:
         problems = gates.train_log(adapter.path / "train.log")
         if problems:

@@ -19,6 +19,7 @@ from typing import Any
 
 from pytest_punie.errors import ModelError
 from pytest_punie.models.cache import Artifact, BuildCache
+from pytest_punie.models.dataserves import EMBEDDED_DATA
 from pytest_punie.models.digest import path_digest
 from pytest_punie.models.recipe import StageGates, fuse_and_quantize_entry, lora_params, train_fuse_quantize
 from pytest_punie.models.steps import FusedChecks
@@ -47,6 +48,7 @@ RECIPE_KEYS = {
     "lora",
     "seeds",
     "allow_data_errors",
+    "suites",
 }
 
 
@@ -88,7 +90,7 @@ class ResolvedModel:
 
 
 BUILTIN = Path(__file__).with_name("builtin.toml")
-TINY_DATA = Path(__file__).parent / "tiny" / "data"  # shipped in the wheel; the repository's data/ here
+TINY_DATA = EMBEDDED_DATA
 
 
 def builtin_models() -> dict[str, dict[str, Any]]:
@@ -118,6 +120,14 @@ def project_registry(root: Path) -> dict[str, dict[str, Any]]:
         unknown = set(entry) - RECIPE_KEYS
         if unknown:
             raise ModelError(pyproject, None, f"[tool.punie.models.{name}]: unknown keys {sorted(unknown)}")
+        listed = entry.get("suites")
+        if listed is not None and not (isinstance(listed, list) and all(isinstance(x, str) for x in listed)):
+            raise ModelError(
+                pyproject,
+                None,
+                f"[tool.punie.models.{name}]: suites must be a list of suite names or files "
+                f'(the suites its data serves, e.g. ["phase33", "phase26"]), not {listed!r}',
+            )
         bad = sorted(set(entry.get("expect") or {}) - set(EXPECT_KEYS))
         if bad:
             raise ModelError(
@@ -164,6 +174,8 @@ def build_record(a: Artifact) -> dict[str, Any]:
     out = {"step": a.step, "key": a.key, "digest": a.digest, "path": str(a.path), "built_now": a.built}
     if a.retired:
         out["retired"] = a.record["retired"]
+    if a.record.get("data_gate"):
+        out["data_gate"] = a.record["data_gate"]  # the data lint before training, checked in this run
     return out
 
 

@@ -22,43 +22,25 @@ from pytest_punie.sources.options import SourceOptions
 SERVER_STATE = "server.json"
 
 
-def suites_serving(data: Path, suites: list[Any], root: Path) -> list[Any]:
-    """The suites a training data directory serves (their ``datasets:`` name it): the run's, else
-    the project's ``evalsuites/*.yaml``; the data lint holds the data to their system prompts."""
-    from pytest_punie.suite import load_suite
-
-    def serves(suite: Any) -> bool:
-        return data.resolve() in {d.resolve() for d in suite.datasets().values()}
-
-    mine = [s for s in suites if serves(s)]
-    if not mine:
-        for path in sorted((root / "evalsuites").glob("*.yaml")):
-            try:
-                suite = load_suite(path)
-            except PunieError:
-                continue  # a broken suite is reported by its own items
-            if serves(suite):
-                mine.append(suite)
-    return mine or list(suites)
-
-
 def stage_gates(entry: dict[str, Any], where: str, suites: list[Any] | None = None, root: Path | None = None) -> Any:
-    """The users' exit gates between a recipe's steps: the data lint's errors before training,
-    the training log (complete, no crash, the pre-registered loss bounds) before fusing, the
-    fused checks before the fuse is removed."""
+    """The users' exit gates between a recipe's steps: the data lint's errors before training
+    (against the suites the data serves, whatever the run selected: ``models.dataserves``), the
+    training log (complete, no crash, the pre-registered loss bounds) before fusing, the fused
+    checks before the fuse is removed."""
     from dataclasses import replace
 
     from pytest_punie.checks import trainlog
     from pytest_punie.checks.artifacts import fused_checks
     from pytest_punie.checks.expectations import expectations
     from pytest_punie.datalint import LintConfig, lint_dataset
-    from pytest_punie.models.recipe import StageGates
+    from pytest_punie.models.dataserves import suites_serving
+    from pytest_punie.models.recipe import GateOutcome, StageGates
 
-    def data_errors(data: Path) -> list[str]:
-        served = suites_serving(data, list(suites or []), root or Path.cwd())
-        systems = tuple(dict.fromkeys(s.system_prompt for s in served))  # the system prompts the data serves
-        found = lint_dataset(data, LintConfig(eval_system_prompts=systems))
-        return [f"{f.where()}: {f.check}: {f.message}" for f in found if f.severity == "error"]
+    def data_errors(data: Path) -> GateOutcome:
+        served = suites_serving(data, root or Path.cwd(), entry.get("suites"), loaded=suites or [])
+        found = lint_dataset(data, LintConfig(eval_system_prompts=served.system_prompts))
+        problems = [f"{f.where()}: {f.check}: {f.message}" for f in found if f.severity == "error"]
+        return GateOutcome(problems, served.record())
 
     def log_problems(log_file: Path) -> list[str]:
         expect = expectations((entry.get("expect"), f"{where}.expect")).loss

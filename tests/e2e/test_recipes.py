@@ -195,10 +195,10 @@ def test_the_data_gate_holds_the_data_to_the_suites_it_serves(tmp_path):
 
     from ..conftest import ROOT
 
-    assert stage_gates({}, "entry", [], ROOT).data(ROOT / "data") == []
+    assert stage_gates({}, "entry", [], ROOT).data(ROOT / "data").problems == []
     elsewhere = tmp_path / "project"
     shutil.copytree(ROOT / "data", elsewhere / "data")
-    problems = stage_gates({}, "entry", [], elsewhere).data(elsewhere / "data")
+    problems = stage_gates({}, "entry", [], elsewhere).data(elsewhere / "data").problems
     assert any("2 different system prompts" in p for p in problems), problems
 
 

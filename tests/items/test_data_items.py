@@ -41,3 +41,14 @@ def test_defective_dataset_fails_each_check_at_file_and_line(eval_project):
     assert ("split-leak", "bad/valid.jsonl", 1) in keys and ("eval-contamination", "bad/train.jsonl", 9) in keys
     assert all(set(f) == {"check", "severity", "path", "line", "message"} for f in doc["findings"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_dataset_is_held_to_every_suite_it_serves_whatever_is_selected(eval_project):
+    """Selecting one suite by its path lints its dataset against every suite that names it: the
+    same findings (none, here) as a run of both suites."""
+    shutil.copytree(ROOT / "data", eval_project.path / "data")
+    shutil.copy(ROOT / "evalsuites" / "phase26.yaml", eval_project.path / "evalsuites" / "phase26.yaml")
+    for selection in (["evalsuites/phase33.yaml"], ["evalsuites/phase26.yaml"], []):
+        result = eval_project.runpytest("-m", "data", "-q", *selection)
+        result.assert_outcomes(passed=13, skipped=1)
+        assert "system prompt differs" not in result.stdout.str()
