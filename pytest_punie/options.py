@@ -168,6 +168,13 @@ def add_variant_options(group: pytest.OptionGroup) -> None:
         "(mlx_lm lora --seed): is the score reproducible across trainings?",
     )
     group.addoption(
+        "--punie-variant",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only this variant's items (seed=1, ckpt=40, t=0.7: a name -k cannot hold); repeatable",
+    )
+    group.addoption(
         "--punie-base",
         metavar="PATH",
         help="the base model the checkpoints were trained on (default: the --punie-model recipe's base)",

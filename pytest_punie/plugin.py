@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pytest_punie.errors import PunieError
-from pytest_punie.items.commandline import command_line_items
+from pytest_punie.items.commandline import command_line_items, select_by_options
 from pytest_punie.items.paths import is_suite_file
 from pytest_punie.items.prompts import PromptItem, SuiteErrorItem, SuiteFile
 from pytest_punie.items.scheduling import variant_scheduler
@@ -72,9 +72,11 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Items from options (--punie-data, --punie-train-log, ...), added before -m/-k select; a bare
-    run holds back the items that need a model."""
+    """Items from options (--punie-data, --punie-train-log, ...), added before -m/-k select;
+    ``--punie-suite`` and ``--punie-variant`` keep what they name; a bare run holds back the
+    items that need a model."""
     items.extend(command_line_items(session, config, items))
+    select_by_options(config, items)
     punie_session(config).held_back = hold_back(config, items)
 
 

@@ -342,6 +342,9 @@ class SuiteSeeds(TypedDict, total=False):
     prompts: list[SeedPrompt]
     decided_by_luck: list[str]
     not_measured: dict[str, str | None]  # seed -> why it is in no figure
+    stopped_at: dict[str, str]  # seed -> the stage gate that stopped its build (a not-measured seed)
+    asked: list[int]  # every seed the run asked for; the figures cover only ``seeds``
+    covers: str  # what the figures cover, in words ("1 of 2 seeds: seed 1 not measured")
     rule: SeedRuleVerdict
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 # MKL first, as the plugin does, before numpy (scipy, hypothesis extras) or mlx load any BLAS:
@@ -73,13 +75,23 @@ def eval_project(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-# -- the embedded tiny model, built once per cache ----------------------------------
-# The cache is the project's own (.punie/cache, or PUNIE_CACHE_DIR), so the
-# README's main command, these tests and CI share one build per run.
+# -- the embedded tiny model, built once per run, as a newcomer builds it --------------
+# A copy of this checkout installed the README's way into a fresh virtual environment, whose
+# own cache (.punie/cache in the copy) starts empty: the README's first one-suite command builds
+# the tiny model there, cold, through the plugin's stage gates (tests/e2e/test_readme.py reads
+# what it printed). Every test that needs the tiny model shares that cache: one cold build a run.
+LEFT_OUT = shutil.ignore_patterns(
+    ".git", ".punie", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis", "tests", ".ci"
+)
+_TEST_CACHE: list[Path] = []  # the newcomer's cache, once made
+
+
 def cache_dir() -> Path:
+    """The tests' build cache: the newcomer project's (cold at the start of every run), else the
+    project's own (.punie/cache, or PUNIE_CACHE_DIR) for tests that build nothing."""
     from pytest_punie.models.cache import default_cache_dir
 
-    return default_cache_dir(ROOT)
+    return _TEST_CACHE[0] if _TEST_CACHE else default_cache_dir(ROOT)
 
 
 def live_log(config: pytest.Config, name: str):
@@ -96,26 +108,118 @@ def live_log(config: pytest.Config, name: str):
     return say
 
 
-def build_for_tests(config: pytest.Config, name: str):
-    """A registry model resolved (and built when missing) exactly as --punie-model does;
-    a build says what it is doing, live, even while pytest captures output."""
-    from pytest_punie.models.cache import BuildCache
-    from pytest_punie.models.resolve import materialize, resolve_spec
+class Newcomer:
+    """A fresh machine's view of the project: a copy of the checkout, a virtual environment with
+    the README's set-up command run in it, and an empty cache; ``run`` is a shell line there."""
 
-    say = live_log(config, name)
-    cache = BuildCache(cache_dir(), log=say)
-    return materialize(resolve_spec(name, ROOT), ROOT, cache, cache.log)
+    def __init__(self, home: Path):
+        self.home = home
+        self.project = home / "project"
+        self.venv = home / "venv"
+        self.ran: dict[str, subprocess.CompletedProcess[str]] = {}
+
+    @property
+    def cache(self) -> Path:
+        return self.project / ".punie" / "cache"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PUNIE_"))}
+        env["PATH"] = f"{self.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        env["VIRTUAL_ENV"] = str(self.venv)
+        return env
+
+    def run(self, line: str, cwd: Path | None = None, timeout: int = 1200) -> subprocess.CompletedProcess[str]:
+        """A README line, literally, in bash (its comment is bash's), in the project (or ``cwd``)."""
+        done = subprocess.run(
+            ["bash", "-c", line],
+            cwd=cwd or self.project,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        self.ran[line] = done
+        return done
+
+    def document(self, line: str) -> dict:
+        """The results document the run of ``line`` wrote (the newest run folder it said)."""
+        done = self.ran[line]
+        said = [x for x in (done.stdout + done.stderr).splitlines() if x.startswith("results: ")]
+        assert said, (done.stdout + done.stderr)[-3000:]
+        folder = Path(said[-1].split()[1])
+        folder = folder if folder.is_absolute() else self.project / folder
+        return json.loads((folder / "results.json").read_text())
+
+
+def readme_commands(marker: str = "readme-test") -> list[str]:
+    """The shell lines of README.md's code blocks marked ``<!-- MARKER -->`` (the line before the
+    block's fence), comments kept: each is run literally, and bash reads the comment as one."""
+    lines: list[str] = []
+    text = (ROOT / "README.md").read_text().splitlines()
+    for i, line in enumerate(text):
+        if line.strip() != f"<!-- {marker} -->" or not text[i + 1].startswith("```"):
+            continue
+        for body in text[i + 2 :]:
+            if body.startswith("```"):
+                break
+            if body.strip() and not body.lstrip().startswith("#"):
+                lines.append(body.strip())
+    return lines
+
+
+FIRST_BUILD = "evalsuites/phase33.yaml"  # the first command run cold: one suite, by its path
 
 
 @pytest.fixture(scope="session")
-def tiny_model(pytestconfig):
-    """The tiny_5bit model, built once per cache."""
+def newcomer(tmp_path_factory) -> Newcomer:
+    """The README's set-up line run in a fresh venv on a copy of the checkout, then its first
+    one-suite command (by path) run cold: the tiny model built as a newcomer builds it."""
+    me = Newcomer(tmp_path_factory.mktemp("newcomer"))
+    shutil.copytree(ROOT, me.project, symlinks=True, ignore=LEFT_OUT)
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(me.venv)], check=True)
+    commands = readme_commands()
+    setup = [c for c in commands if " pip install " in f" {c} "]
+    assert len(setup) == 1, commands
+    done = me.run(setup[0])
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    # pytest came from the machine's site-packages, so pip wrote no `pytest` script into the venv (on
+    # a fresh machine it does): the one it would write, so that `pytest` is this venv's python
+    script = me.venv / "bin" / "pytest"
+    if not script.exists():
+        python = me.venv / "bin" / "python"
+        script.write_text(f"#!{python}\nimport sys\nfrom pytest import console_main\nsys.exit(console_main())\n")
+        script.chmod(0o755)
+    first = [c for c in commands if c.startswith("pytest ") and FIRST_BUILD in c]
+    assert len(first) == 1, commands
+    assert not me.cache.exists()
+    me.run(first[0])  # judged by tests/e2e/test_readme.py; the tiny model's tests fail on its build
+    _TEST_CACHE[:] = [me.cache]
+    return me
+
+
+def build_for_tests(config: pytest.Config, name: str):
+    """A registry model resolved (and built when missing) exactly as --punie-model does, its
+    stage gates included; a build says what it is doing, live, even while pytest captures output."""
+    from pytest_punie.models.cache import BuildCache
+    from pytest_punie.models.resolve import materialize, resolve_spec
+    from pytest_punie.sources.factory import stage_gates
+
+    say = live_log(config, name)
+    cache = BuildCache(cache_dir(), log=say)
+    spec = resolve_spec(name, ROOT)
+    return materialize(spec, ROOT, cache, cache.log, gates=stage_gates(spec.entry, spec.source, [], ROOT))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(pytestconfig, newcomer):
+    """The tiny_5bit model, built cold once per run by the README's one-suite command."""
     return build_for_tests(pytestconfig, "tiny_5bit")
 
 
 @pytest.fixture(scope="session")
-def tiny_moe_model(pytestconfig):
-    """The tiny_moe_5bit model (Qwen3 MoE), built once per cache, its build shown live."""
+def tiny_moe_model(pytestconfig, newcomer):
+    """The tiny_moe_5bit model (Qwen3 MoE), built once per run, its build shown live."""
     return build_for_tests(pytestconfig, "tiny_moe_5bit")
 
 

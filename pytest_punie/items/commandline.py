@@ -38,14 +38,47 @@ def suite_items(session: pytest.Session, config: pytest.Config, items: list[pyte
     """``--punie-suite NAME|FILE``: a packaged suite by name, or a suite file; a
     project's own suite of the same name wins over a packaged one."""
     own = {i.suite.name for i in items if isinstance(i, PromptItem)}
+    collected = {Path(i.suite.path).resolve() for i in items if isinstance(i, PromptItem)}
     packaged = packaged_suites()
     out: list[pytest.Item] = []
     for value in config.getoption("punie_suite"):
         path = packaged.get(value) or Path(value).resolve()
-        if value in packaged and value in own:
-            continue
+        if (value in packaged and value in own) or path in collected:
+            continue  # collected already (the project's own suite, or a file of its testpaths)
         out += _expand(SuiteFile.from_parent(session, path=path))
     return out
+
+
+def select_by_options(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--punie-suite`` selects as well as adds: the prompts of the suites it does not name (the
+    project's testpaths collect every suite) are deselected, so ``--punie-suite=phase33`` runs
+    Phase 33 alone in the checkout as from any project. ``--punie-variant=NAME`` keeps only that
+    variant's prompts (``seed=1``: a name with ``=``, which ``-k`` cannot hold)."""
+    suites = config.getoption("punie_suite")
+    variants = config.getoption("punie_variant")
+    if variants:
+        known = list(dict.fromkeys(i.variant.name for i in items if isinstance(i, PromptItem) and i.variant.name))
+        unknown = [v for v in variants if v not in known]
+        if unknown:
+            sweeps = "none: give --punie-seeds, --punie-checkpoints or --punie-temperatures"
+            raise pytest.UsageError(
+                f"--punie-variant {', '.join(unknown)}: no such variant in this run "
+                f"(its variants: {', '.join(known) or sweeps})"
+            )
+    names = set(suites)
+    files = {Path(v).resolve() for v in suites}
+
+    def other(item: pytest.Item) -> bool:
+        if not isinstance(item, PromptItem):
+            return False
+        if suites and item.suite.name not in names and Path(item.suite.path).resolve() not in files:
+            return True
+        return bool(variants) and item.variant.name not in variants
+
+    drop = [i for i in items if other(i)]
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = [i for i in items if not other(i)]
 
 
 def _expand(node: pytest.Collector) -> list[pytest.Item]:

@@ -241,7 +241,10 @@ def _seeds(doc: RunDocument) -> str:
                 f"<p class=warn>{esc(name)}: seed {esc(seed)} not measured (left out of every figure): {esc(why)}</p>"
             )
         if not s["seeds"]:
+            parts.append(f"<p class=warn>{esc(name)}: no training seed measured: no spread, interval or rule</p>")
             continue
+        if "not_measured" in s and "covers" in s:
+            parts.append(f"<p class=warn>{esc(name)}: the figures below cover {esc(s['covers'])}</p>")
         head = "".join(f"<th>seed {x}</th>" for x in s["seeds"])
         rows = []
         for row in [*s["categories"], s["overall"]]:

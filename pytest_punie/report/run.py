@@ -280,16 +280,33 @@ def completeness(doc: RunDocument, facts: RunFacts) -> Completeness:
 
 
 def unanswered_reason(lost: list[PromptRow]) -> str:
-    """How many prompts the harness or transport left without a whole response, why, and how to finish."""
+    """How many prompts the harness or transport left without a whole response, why, and how to
+    finish; a model a stage gate stopped gets that gate named, and no "rerun" advice (a rerun
+    stops at the same gate)."""
+    import re
+
     timeouts = [p for p in lost if str(p["error"]).startswith("timeout")]
-    other = len(lost) - len(timeouts)
+    gated = {
+        p.get("variant") or "the model": m.group(1)
+        for p in lost
+        if (m := re.search(r"stage gate '([^']+)' stopped the recipe", str(p["error"])))
+    }
+    stopped = [p for p in lost if (p.get("variant") or "the model") in gated and p not in timeouts]
+    other = [p for p in lost if p not in timeouts and p not in stopped]
     kinds = []
     if timeouts:
         kinds.append(f"{len(timeouts)} cut by their own time limit (text kept, label timeout)")
+    if stopped:
+        which = ", ".join(f"{v} at '{g}'" for v, g in gated.items())
+        kinds.append(
+            f"{len(stopped)} whose model a stage gate stopped ({which}): a rerun stops there again; change what "
+            "the gate names first (the data, or the entry's pre-registered bounds, on purpose)"
+        )
     if other:
-        first = next(p for p in lost if p not in timeouts)
-        kinds.append(f"{other} with no response (first: {first['id']}: {first['error']})")
-    advice = "rerun to finish: completed responses are kept and reused"
+        kinds.append(f"{len(other)} with no response (first: {other[0]['id']}: {other[0]['error']})")
+    advice = ""
+    if timeouts or other:
+        advice = "; rerun to finish: completed responses are kept and reused"
     if timeouts:
         advice += "; give slow prompts more time with --punie-timeout-scale=2"
-    return f"{len(lost)} prompt(s) without a whole response: {'; '.join(kinds)}; {advice}"
+    return f"{len(lost)} prompt(s) without a whole response: {'; '.join(kinds)}{advice}"

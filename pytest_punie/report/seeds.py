@@ -12,6 +12,7 @@ from pytest_punie.stats import crossed_bootstrap, k_of_n_pass_probability, seed_
 from pytest_punie.suite.model import Threshold
 
 SEED_VARIANT = re.compile(r"^seed=(\d+)$")
+STAGE_GATE = re.compile(r"stage gate '([^']+)' stopped the recipe")
 BOOTSTRAP_REPS, BOOTSTRAP_SEED = 2000, 0
 
 
@@ -92,9 +93,16 @@ def seeds_of(doc: RunDocument, rules: dict[str, SeedRule | None]) -> dict[str, S
             for seed, _ in runs
             if any(p.get("error") for p in prompts[seed])
         }
+        asked = [seed for seed, _ in runs]
         runs = [(seed, s) for seed, s in runs if str(seed) not in unmeasured]
+        head: SuiteSeeds = {"seeds": [seed for seed, _ in runs], "asked": asked, "covers": _covers(asked, unmeasured)}
+        if unmeasured:
+            head["not_measured"] = unmeasured
+            gates = {k: m.group(1) for k, why in unmeasured.items() if why and (m := STAGE_GATE.search(why))}
+            if gates:
+                head["stopped_at"] = gates
         if not runs:
-            out[name] = {"seeds": [], "not_measured": unmeasured}
+            out[name] = head  # no spread, no interval, no rule: nothing was measured
             continue
         categories = [
             _row(
@@ -108,19 +116,28 @@ def seeds_of(doc: RunDocument, rules: dict[str, SeedRule | None]) -> dict[str, S
         ids = list(dict.fromkeys(p["id"] for seed, _ in runs for p in prompts[seed]))
         passing = {i: sum(1 for seed, _ in runs for p in prompts[seed] if p["id"] == i and p["passed"]) for i in ids}
         suite: SuiteSeeds = {
-            "seeds": [seed for seed, _ in runs],
+            **head,
             "categories": categories,
             "overall": overall,
             "prompts": [{"id": i, "seeds_passing": passing[i], "of": len(runs)} for i in ids],
             "decided_by_luck": [i for i in ids if 0 < passing[i] < len(runs)],
         }
-        if unmeasured:
-            suite["not_measured"] = unmeasured
         rule = rules.get(name)
         if rule:
             suite["rule"] = judge_rule(rule, overall, len(runs), overall_prompts=len(ids))
         out[name] = suite
     return out or None
+
+
+def _covers(asked: list[int], unmeasured: dict[str, str | None]) -> str:
+    """What a seeds summary covers, in words: every seed asked for, or only those answered."""
+    if not unmeasured:
+        return f"all {len(asked)} seeds"
+    missing = ", ".join(unmeasured)
+    left = len(asked) - len(unmeasured)
+    if not left:
+        return f"no seed: every seed asked for ({missing}) was not measured"
+    return f"{left} of {len(asked)} seeds (seed {missing} not measured)"
 
 
 def judge_rule(rule: SeedRule, overall: SeedRow, seeds_run: int, overall_prompts: int) -> SeedRuleVerdict:
@@ -157,12 +174,18 @@ def render_seeds_terminal(seeds: dict[str, SuiteSeeds]) -> list[str]:
     """The seeds section as terminal lines."""
     lines: list[str] = []
     for name, s in seeds.items():
+        stopped = s.get("stopped_at") or {}
         for seed, why in (s.get("not_measured") or {}).items():
-            lines.append(f"suite {name}: seed {seed} not measured (left out of every figure below): {why}")
+            gate = f"stopped at the stage gate '{stopped[seed]}'" if seed in stopped else "not measured"
+            lines.append(f"suite {name}: seed {seed} {gate} (left out of every figure below): {why}")
         if not s["seeds"]:
+            lines.append(f"suite {name}: no training seed measured: no spread, interval or rule computed")
             continue
         heads = "  ".join(f"{'seed ' + str(x):>8}" for x in s["seeds"])
-        lines.append(f"suite {name}: {len(s['seeds'])} training seeds")
+        partial = "not_measured" in s
+        covers = f" (the figures cover {s['covers']})" if partial and "covers" in s else ""
+        n = len(s["seeds"])
+        lines.append(f"suite {name}: {n} training seed{'s' if n != 1 else ''}{covers}")
         lines.append(
             f"{'category':<16}{heads}  {'min':>6} {'median':>6} {'max':>6} {'sd':>6}  interval (seeds x prompts)"
         )

@@ -110,18 +110,18 @@ def test_a_training_log_outside_its_bounds_stops_the_recipe_before_fusing(tiny_p
 
 
 def test_the_same_seed_trains_the_same_adapter_and_another_seed_another(tiny_model, tmp_path):
-    from pytest_punie.models.cache import BuildCache, default_cache_dir
+    from pytest_punie.models.cache import BuildCache
     from pytest_punie.models.recipe import lora_artifact
     from pytest_punie.models.resolve import load_registry
 
-    from ..conftest import ROOT
+    from ..conftest import ROOT, cache_dir
 
     base = base_of(tiny_model)
     params = {**load_registry(ROOT).get("tiny_5bit", {}).get("lora_params", {})}
     from pytest_punie.models.tiny.recipe import DEFAULT_LORA
 
     params = {**DEFAULT_LORA, **params, "iters": 10, "save_every": 10, "steps_per_eval": 10}
-    shared = BuildCache(default_cache_dir(ROOT))
+    shared = BuildCache(cache_dir())
     first = lora_artifact(shared, base, shared.digest(base), ROOT / "data", params, lambda _m: None)
     fresh = BuildCache(tmp_path / "empty-cache")
     again = lora_artifact(fresh, base, fresh.digest(base), ROOT / "data", params, lambda _m: None)
@@ -215,3 +215,70 @@ def test_the_embedded_recipe_takes_seeds_too(tiny_project, tiny_model):
     assert variants["seed=0"]["digest"] == tiny_model.digest
     assert variants["seed=1"]["digest"] != tiny_model.digest and variants["seed=1"]["training_seed"] == 1
     assert doc["seeds"]["phase33"]["seeds"] == [0, 1] and "not_measured" not in doc["seeds"]["phase33"]
+
+
+def val_reduction(adapter: Path) -> float:
+    from pytest_punie.checks.trainlog import parse_training_log
+
+    log = parse_training_log(adapter / "train.log")
+    first, last = log.val[0][1], log.val[-1][1]
+    return (first - last) / first
+
+
+def test_seeds_on_one_suite_and_seeds_a_gate_stops_are_named_never_measured(tiny_project, tiny_model):
+    """`--punie-seeds=0,1` with one suite selected answers both seeds (the data gate holds the data to
+    every suite it serves). A recipe whose pre-registered bound stops one seed at the training-log
+    gate: INCOMPLETE, the summary covers the answered seed only and names the gate that stopped the
+    other; every seed stopped: INCOMPLETE, no spread or interval from zero answered prompts."""
+    both = tiny_project.runpytest_subprocess(
+        "--punie-model=tiny_5bit", "-m", "eval", "--punie-seeds=0,1", "-k", "phase33", "--punie-json=b.json",
+        "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert both.ret in (0, 1), both.stdout.str()[-3000:]
+    doc = json.loads((tiny_project.path / "b.json").read_text())
+    assert len(doc["prompts"]) == 54 and all(p["response"] and not p["error"] for p in doc["prompts"])
+    seeds = doc["seeds"]["phase33"]
+    assert seeds["seeds"] == [0, 1] and seeds["covers"] == "all 2 seeds" and "not_measured" not in seeds
+    adapters = {
+        v: Path(next(b for b in doc["provenance"]["variants"][v]["builds"] if b["step"] == "adapter")["path"])
+        for v in ("seed=0", "seed=1")
+    }
+    r0, r1 = (val_reduction(adapters[v]) for v in ("seed=0", "seed=1"))
+    assert abs(r0 - r1) > 0.01, (r0, r1)
+    weaker = 1 if r1 < r0 else 0
+    pyproject = tiny_project.path / "pyproject.toml"
+    plain = pyproject.read_text()
+    entry = '[tool.punie.models.tiny_strict]\nrecipe = "tiny"\nbits = 5\ngroup_size = 64\nkeep_intermediates = true\n'
+
+    def strict(bound: float) -> dict:
+        pyproject.write_text(f"{plain}\n{entry}expect = {{ min_loss_decrease = 0.0, min_val_reduction = {bound} }}\n")
+        run = tiny_project.runpytest_subprocess(
+            "--punie-model=tiny_strict", "-m", "eval", "--punie-seeds=0,1", "-k", "phase33", "--punie-json=s.json",
+            "-p", "no:cacheprovider",
+        )  # fmt: skip
+        assert run.ret == 7, run.stdout.str()[-3000:]  # INCOMPLETE
+        out = json.loads((tiny_project.path / "s.json").read_text())
+        assert out["verdict"] == "INCOMPLETE" and "[punie] building adapter" not in run.stdout.str()
+        return {"run": run, "doc": out}
+
+    one = strict(round((r0 + r1) / 2, 4))
+    seeds = one["doc"]["seeds"]["phase33"]
+    assert seeds["seeds"] == [1 - weaker] and seeds["asked"] == [0, 1]
+    assert seeds["stopped_at"] == {str(weaker): "training log (before fusing)"}
+    assert seeds["covers"] == f"1 of 2 seeds (seed {weaker} not measured)"
+    answered = [p for p in one["doc"]["prompts"] if p["variant"] == f"seed={1 - weaker}"]
+    assert len(answered) == 27 and all(p["response"] and not p["error"] for p in answered)
+    assert seeds["overall"]["per_seed"].keys() == {str(1 - weaker)}
+    one["run"].stdout.fnmatch_lines(
+        [
+            f"suite phase33: seed {weaker} stopped at the stage gate 'training log (before fusing)'*",
+            f"suite phase33: 1 training seed (the figures cover 1 of 2 seeds (seed {weaker} not measured))",
+        ]
+    )
+    reason = " ".join(one["doc"]["completeness"]["reasons"])
+    assert f"seed={weaker} at 'training log (before fusing)'" in reason and "rerun to finish" not in reason
+
+    none = strict(round(max(r0, r1) + 0.05, 4))["doc"]["seeds"]["phase33"]
+    assert none["seeds"] == [] and none["stopped_at"] == dict.fromkeys(("0", "1"), "training log (before fusing)")
+    assert "overall" not in none and "categories" not in none and "rule" not in none
+    assert none["covers"].startswith("no seed")

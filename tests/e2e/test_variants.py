@@ -38,6 +38,18 @@ def test_two_temperature_matrix(tiny_project):
     parallel_doc = json.loads((tiny_project.path / "p.json").read_text())
     assert same_answers(serial_doc, parallel_doc)  # t=0.7 is sampled with a fixed seed: the same tokens
     assert all(len(v["workers"]) == 1 for v in parallel_doc["provenance"]["variants"].values())
+    # one variant by name (-k cannot hold "="): its 52 items, the same answers
+    hot = tiny_project.runpytest_subprocess(
+        "--punie-model=tiny_5bit", "-m", "eval", "--punie-temperatures=0,0.7", "--punie-variant=t=0.7",
+        "--punie-json=hot.json", "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert hot.ret == result.ret and hot.parseoutcomes()["deselected"] == 52, hot.stdout.str()[-2000:]
+    hot_doc = json.loads((tiny_project.path / "hot.json").read_text())
+    assert {p["variant"] for p in hot_doc["prompts"]} == {"t=0.7"} and len(hot_doc["prompts"]) == 52
+    assert all(p["response"] for p in hot_doc["prompts"])
+    sampled = {(p["suite"], p["id"]): p["response"]["punie"]["token_ids"] for p in serial_doc["prompts"]
+               if p["variant"] == "t=0.7"}  # fmt: skip
+    assert {(p["suite"], p["id"]): p["response"]["punie"]["token_ids"] for p in hot_doc["prompts"]} == sampled
     result.stdout.fnmatch_lines(["*pytest-punie variants*", "category * t=0 * t=0.7 * holds", "phase26:overall *"])
     # the format-lock probe checked against the sampled run at its temperature
     result.stdout.fnmatch_lines(
@@ -116,3 +128,23 @@ def test_checkpoint_sweep_reports_eval_beside_val_loss(tiny_project, tiny_model)
     assert sorted(variants) == ["ckpt=20", "ckpt=40", "ckpt=60"]
     assert all(len(v["workers"]) == 1 and v["workers"][0] in ("gw0", "gw1") for v in variants.values()), variants
     assert serial_doc["provenance"]["variants"]["ckpt=20"]["workers"] == ["main"]
+
+
+def test_a_one_suite_checkpoint_sweep_answers_every_prompt_serial_and_on_two_workers(tiny_project, tiny_model):
+    """One suite selected by its path, three checkpoints: 81 prompts answered, serial and under
+    `-n 2` alike (each checkpoint variant was refused by the data gate when one suite was selected)."""
+    adapter = Path(next(b for b in tiny_model.builds if b["step"] == "adapter")["path"])
+    docs = []
+    for name, extra in (("one.json", ()), ("two.json", ("-n", "2"))):
+        run = tiny_project.runpytest_subprocess(
+            "--punie-model=tiny_5bit", "-m", "eval", "evalsuites/phase33.yaml", f"--punie-checkpoints={adapter}",
+            f"--punie-json={name}", *extra, "-p", "no:cacheprovider",
+        )  # fmt: skip
+        assert run.ret in (0, 1), run.stdout.str()[-3000:]
+        assert "stage gate" not in run.stdout.str()
+        doc = json.loads((tiny_project.path / name).read_text())
+        assert len(doc["prompts"]) == 81 and all(p["response"] and not p["error"] for p in doc["prompts"])
+        assert sorted(doc["provenance"]["variants"]) == ["ckpt=20", "ckpt=40", "ckpt=60"]
+        assert doc["completeness"]["state"] == "whole"
+        docs.append(doc)
+    assert same_answers(*docs)

@@ -38,6 +38,10 @@ def test_every_run_writes_its_results_and_says_where(eval_project):
         (["--punie-temperature=-1"], "*--punie-temperature: expected a number >= 0, got -1"),
         (["-m", "evl"], "*-m 'evl': no marker 'evl' is registered; did you mean 'eval'?"),
         (
+            ["-m", "eval", B33, "--punie-variant=seed=1"],
+            "*--punie-variant seed=1: no such variant in this run (its variants: none: give --punie-seeds*",
+        ),
+        (
             ["--punie-suite=phase99"],
             "*--punie-suite phase99: no packaged suite of that name (packaged: phase26, phase33)*",
         ),
@@ -92,6 +96,21 @@ def test_the_packaged_suite_runs_in_a_project_without_one(pytester):
 def test_a_projects_own_suite_wins_over_the_packaged_one(eval_project):
     result = eval_project.runpytest("-m", "eval", "--punie-suite=phase33", B33)
     result.assert_outcomes(passed=22, failed=5)  # 27 prompts, not 54
+
+
+def test_punie_suite_selects_the_suite_it_names_among_the_projects_suites(eval_project):
+    """In a project whose testpaths collect both suites, ``--punie-suite=phase33`` runs Phase 33
+    alone (its 27 prompts), by name or by file, as it does from a project with no suites."""
+    from ..conftest import ROOT
+
+    shutil.copy(ROOT / "evalsuites" / "phase26.yaml", eval_project.path / "evalsuites" / "phase26.yaml")
+    eval_project.makeini("[pytest]\ntestpaths = evalsuites\n")
+    for value in ("phase33", "evalsuites/phase33.yaml"):
+        result = eval_project.runpytest("-m", "eval", f"--punie-suite={value}", B33, "--punie-json=one.json")
+        result.assert_outcomes(passed=22, failed=5, deselected=25 + 14)
+        doc = json.loads((eval_project.path / "one.json").read_text())
+        assert [s["suite"] for s in doc["suites"]] == ["phase33"] and len(doc["prompts"]) == 27
+        assert all(p["response"] for p in doc["prompts"])
 
 
 def test_a_miss_shows_what_the_model_wrote_readably(eval_project):

@@ -1,0 +1,140 @@
+"""The README's commands are tests: each line of its tested blocks runs literally, as a newcomer
+runs it, in a fresh virtual environment on a copy of the checkout whose cache starts empty
+(``newcomer`` in tests/conftest.py: its set-up line, then the first one-suite command, cold).
+Each run is judged on what it answered (a response on every prompt) and the verdict it printed,
+never on its exit status alone."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ..conftest import FIRST_BUILD, ROOT, Newcomer, readme_commands
+
+pytestmark = pytest.mark.slow
+
+ONE_SUITE = [c for c in readme_commands() if c.startswith("pytest ") and ("phase33" in c)]
+MAIN_JOB = [c for c in readme_commands() if c.startswith("pytest ") and "phase" not in c]
+
+
+def output(done: subprocess.CompletedProcess[str]) -> str:
+    return done.stdout + done.stderr
+
+
+def answered(doc: dict, suites: list[str], prompts: int) -> None:
+    """Every prompt of the suites asked for has a whole response, and the run was judged."""
+    assert [s["suite"] for s in doc["suites"]] == suites
+    assert len(doc["prompts"]) == prompts
+    missing = [p["id"] for p in doc["prompts"] if p.get("error") or not p.get("response")]
+    assert missing == [], [p.get("error") for p in doc["prompts"] if p.get("error")][:3]
+    assert all(p["response"]["choices"][0]["message"] for p in doc["prompts"])
+    assert doc["completeness"]["state"] == "whole" and doc["verdict"] in ("PASS", "FAIL")
+
+
+def verdict_printed(done: subprocess.CompletedProcess[str]) -> None:
+    out = output(done)
+    assert "VERDICT: FAIL (" in out or "VERDICT: PASS" in out, out[-3000:]
+    assert "stage gate" not in out and "Traceback" not in out and "INTERNALERROR" not in out, out[-3000:]
+    # the tiny model misses the Phase 40 thresholds: the verdict is FAIL, and so is the exit status
+    assert done.returncode == (1 if "VERDICT: FAIL (" in out else 0), out[-3000:]
+
+
+def adapter_of(doc: dict) -> dict:
+    return next(b for b in doc["provenance"]["model"]["builds"] if b["step"] == "adapter")
+
+
+def adapter_weights(doc: dict) -> list[str]:
+    """The digests of the adapter's weights (final and checkpoints): its train.log holds timings."""
+    from pytest_punie.models.digest import path_digest
+
+    files = sorted(Path(adapter_of(doc)["path"]).glob("*adapters.safetensors"))
+    assert len(files) == 4, files  # the final adapter and its checkpoints at 20, 40 and 60
+    return [f"{f.name}:{path_digest(f)}" for f in files]
+
+
+def test_the_readme_blocks_hold_the_commands_tested_here():
+    commands = readme_commands()
+    assert len(MAIN_JOB) == 1 and len(ONE_SUITE) == 3, commands
+    assert [c for c in commands if c.startswith("pytest ")] == [*MAIN_JOB, *ONE_SUITE]
+    assert sum(FIRST_BUILD in c for c in ONE_SUITE) == 1
+    assert any("-k phase33" in c for c in ONE_SUITE) and any("--punie-suite=phase33" in c for c in ONE_SUITE)
+    # the README's test command is exactly what .ci/run runs
+    tests = [c for c in commands if c.startswith("python -m pytest")]
+    assert len(tests) == 1
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert tests[0].split("#")[0].strip() in [line.strip() for line in ci]
+
+
+def test_the_set_up_line_installs_the_copy_into_the_fresh_venv(newcomer: Newcomer):
+    setup = next(c for c in readme_commands() if " pip install " in f" {c} ")
+    assert newcomer.ran[setup].returncode == 0
+    where = newcomer.run("python -c 'import pytest_punie; print(pytest_punie.__file__)'")
+    assert where.stdout.strip() == str(newcomer.project / "pytest_punie" / "__init__.py"), output(where)
+    assert newcomer.run("command -v pytest").stdout.strip() == str(newcomer.venv / "bin" / "pytest")
+
+
+def test_one_suite_by_its_path_builds_the_embedded_model_cold_and_answers_27(newcomer: Newcomer):
+    """The defect of a cold one-suite run: the recipe's data gate linted the embedded data against
+    Phase 33 alone and refused it. Built cold here, every step, through the same gate."""
+    first = next(c for c in ONE_SUITE if FIRST_BUILD in c)
+    done = newcomer.ran[first]
+    verdict_printed(done)
+    doc = newcomer.document(first)
+    answered(doc, ["phase33"], 27)
+    builds = doc["provenance"]["model"]["builds"]
+    assert [b["step"] for b in builds] == ["q4", "adapter", "fused", "q5"]
+    assert all(b["built_now"] for b in builds), builds  # cold: every step built in this run
+    assert Path(builds[-1]["path"]).is_relative_to(newcomer.cache)
+    for step in ("tokenizer", "base-qwen3", "q4", "adapter", "fused", "q5"):
+        assert f"built {step} in" in output(done), step
+    gate = adapter_of(doc)["data_gate"]
+    assert gate["passed"] and gate["errors"] == 0 and [s["name"] for s in gate["suites"]] == ["phase26", "phase33"]
+
+
+@pytest.mark.parametrize("line", [c for c in ONE_SUITE if FIRST_BUILD not in c], ids=["-k", "--punie-suite"])
+def test_one_suite_by_k_and_by_name_answers_27(newcomer: Newcomer, line: str):
+    done = newcomer.run(line)
+    verdict_printed(done)
+    doc = newcomer.document(line)
+    answered(doc, ["phase33"], 27)
+    assert not any(b["built_now"] for b in doc["provenance"]["model"]["builds"])
+    assert adapter_of(doc)["data_gate"] == adapter_of(newcomer.document(newcomer_first()))["data_gate"]
+
+
+def newcomer_first() -> str:
+    return next(c for c in ONE_SUITE if FIRST_BUILD in c)
+
+
+def test_the_main_job_answers_both_suites(newcomer: Newcomer):
+    done = newcomer.run(MAIN_JOB[0])
+    verdict_printed(done)
+    answered(newcomer.document(MAIN_JOB[0]), ["phase26", "phase33"], 52)
+    for suite in ("phase26", "phase33"):
+        assert f"suite verdict {suite}: " in output(done)
+
+
+def test_another_selection_builds_the_same_adapter_cold_through_the_same_gate(newcomer: Newcomer, tmp_path):
+    """The gated steps (data lint, LoRA, fuse, quantize) built cold again with Phase 26 selected
+    instead of Phase 33: the same gate inputs and outcome, the same adapter and model digests. The
+    steps before the gate (tokenizer, pretrained base, 4-bit base) are copied from the first build."""
+    first = newcomer.document(newcomer_first())
+    cache = tmp_path / "cache"
+    for step in ("tokenizer", "base-qwen3", "q4", "digests.json"):
+        src = newcomer.cache / step
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, cache / step)
+    line = f"PUNIE_CACHE_DIR={cache} pytest --punie-model=tiny_5bit -m eval evalsuites/phase26.yaml"
+    done = newcomer.run(line)
+    verdict_printed(done)
+    doc = newcomer.document(line)
+    answered(doc, ["phase26"], 25)
+    again = {b["step"]: b for b in doc["provenance"]["model"]["builds"]}
+    before = {b["step"]: b for b in first["provenance"]["model"]["builds"]}
+    assert again["adapter"]["built_now"] and again["q5"]["built_now"] and not again["q4"]["built_now"]
+    assert adapter_weights(doc) == adapter_weights(first)  # bit for bit the same adapter
+    for step in ("fused", "q5"):
+        assert again[step]["digest"] == before[step]["digest"], step
+    assert again["adapter"]["data_gate"] == before["adapter"]["data_gate"]
+    assert doc["provenance"]["model"]["digest"] == first["provenance"]["model"]["digest"]
