@@ -34,6 +34,17 @@ def independent_first_position(model_path, system: str | None, query: str) -> tu
     return float(logprobs[opener]), float(logprobs[other]), other, loglik
 
 
+def close(a, b, tol: float = 1e-4) -> bool:
+    """Two records equal, numbers to ``tol``: what two batches of the same prompts measure."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(close(a[k], b[k], tol) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(close(x, y, tol) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, int | float) and isinstance(b, int | float) and abs(a - b) <= tol
+    return a == b
+
+
 def test_every_prompt_s_p_opener_and_margin_match_one_forward_pass(tiny_project, tiny_model):
     result = tiny_project.runpytest_subprocess(
         "--punie-model=tiny_5bit", "-m", "eval", "--punie-json=lock.json", "--punie-no-cache", "-p", "no:cacheprovider",
@@ -83,7 +94,10 @@ def test_every_prompt_s_p_opener_and_margin_match_one_forward_pass(tiny_project,
         (p["suite"], p["id"]): p["format_lock"]
         for p in json.loads((tiny_project.path / "cached.json").read_text())["prompts"]
     }
-    assert all(cached[p["suite"], p["id"]] == p["format_lock"] for p in doc["prompts"])
+    # the kept responses may come from another run of this model (the README's, one suite at a time):
+    # another batch gives the same tokens, and log-probabilities equal to float noise (1e-6 seen)
+    for p in doc["prompts"]:
+        assert close(cached[p["suite"], p["id"]], p["format_lock"]), p["id"]
     lock = next(s for s in doc["suites"] if s["suite"] == "phase33")["format_lock"]
     assert lock["overall"]["prompts"] == 27 and "0.7" in lock["overall"]["expected_wrong_openings"]
 
