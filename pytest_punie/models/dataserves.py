@@ -71,7 +71,7 @@ def suites_serving(
     candidates = {str(Path(s.path).resolve()): s for s in [*project, *loaded]}
     named = [s for s in candidates.values() if _names(s, data)]
     if is_embedded(data):
-        packaged = [_load(p) for p in packaged_suites().values()]
+        packaged = [load_suite(p) for p in packaged_suites().values()]
         return ServedSuites(_ordered(_unique([*packaged, *named])), "embedded")
     if named:
         return ServedSuites(_ordered(named), "named")
@@ -97,10 +97,6 @@ def _project_suites(root: Path) -> list[Suite]:
         except PunieError:
             continue  # a broken suite is reported by its own items
     return out
-
-
-def _load(path: Path) -> Suite:
-    return load_suite(path)
 
 
 def _suite_named(name: str, root: Path) -> Suite:

@@ -90,14 +90,13 @@ class ResolvedModel:
 
 
 BUILTIN = Path(__file__).with_name("builtin.toml")
-TINY_DATA = EMBEDDED_DATA
 
 
 def builtin_models() -> dict[str, dict[str, Any]]:
     """The embedded models every project knows by name (``tiny_5bit``, ``tiny_moe_5bit``), each
     trained on the data that ships inside the package."""
     models = tomllib.loads(BUILTIN.read_text(encoding="utf-8"))
-    return {name: {**entry, "data": str(TINY_DATA.resolve())} for name, entry in models.items()}
+    return {name: {**entry, "data": str(EMBEDDED_DATA.resolve())} for name, entry in models.items()}
 
 
 def load_registry(root: Path, own: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
