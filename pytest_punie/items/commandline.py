@@ -75,10 +75,13 @@ def select_by_options(config: pytest.Config, items: list[pytest.Item]) -> None:
             return True
         return bool(variants) and item.variant.name not in variants
 
-    drop = [i for i in items if other(i)]
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        (drop if other(item) else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
-        items[:] = [i for i in items if not other(i)]
+        items[:] = keep
 
 
 def _expand(node: pytest.Collector) -> list[pytest.Item]:

@@ -283,14 +283,10 @@ def unanswered_reason(lost: list[PromptRow]) -> str:
     """How many prompts the harness or transport left without a whole response, why, and how to
     finish; a model a stage gate stopped gets that gate named, and no "rerun" advice (a rerun
     stops at the same gate)."""
-    import re
+    from pytest_punie.models.gates import gate_that_stopped
 
     timeouts = [p for p in lost if str(p["error"]).startswith("timeout")]
-    gated = {
-        p.get("variant") or "the model": m.group(1)
-        for p in lost
-        if (m := re.search(r"stage gate '([^']+)' stopped the recipe", str(p["error"])))
-    }
+    gated = {p.get("variant") or "the model": gate for p in lost if (gate := gate_that_stopped(str(p["error"])))}
     stopped = [p for p in lost if (p.get("variant") or "the model") in gated and p not in timeouts]
     other = [p for p in lost if p not in timeouts and p not in stopped]
     kinds = []

@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 from typing import Any, TypedDict
 
+from pytest_punie.models.gates import gate_that_stopped
 from pytest_punie.resultsformat import CategoryRow, PromptRow, RunDocument, SeedRow, SeedRuleVerdict, SuiteSeeds
 from pytest_punie.stats import crossed_bootstrap, k_of_n_pass_probability, seed_spread
 from pytest_punie.suite.model import Threshold
 
 SEED_VARIANT = re.compile(r"^seed=(\d+)$")
-STAGE_GATE = re.compile(r"stage gate '([^']+)' stopped the recipe")
 BOOTSTRAP_REPS, BOOTSTRAP_SEED = 2000, 0
 
 
@@ -98,7 +98,7 @@ def seeds_of(doc: RunDocument, rules: dict[str, SeedRule | None]) -> dict[str, S
         head: SuiteSeeds = {"seeds": [seed for seed, _ in runs], "asked": asked, "covers": _covers(asked, unmeasured)}
         if unmeasured:
             head["not_measured"] = unmeasured
-            gates = {k: m.group(1) for k, why in unmeasured.items() if why and (m := STAGE_GATE.search(why))}
+            gates = {k: gate for k, why in unmeasured.items() if (gate := gate_that_stopped(why))}
             if gates:
                 head["stopped_at"] = gates
         if not runs:

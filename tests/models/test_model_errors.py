@@ -53,3 +53,15 @@ def test_a_bad_model_is_a_usage_error_not_a_failed_model(eval_project, tmp_path)
     assert result.ret == 4  # pytest's usage error: not the exit status of a FAIL verdict
     result.stderr.fnmatch_lines([f"*--punie-model {tmp_path}: {tmp_path}/config.json:1: invalid JSON*"])
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_the_gate_a_stop_names_is_read_back_from_its_message():
+    """The reports name the gate that stopped a seed from its error text: one format, written and read."""
+    from pathlib import Path
+
+    from pytest_punie.models.gates import GateStopped, gate_that_stopped
+
+    for gate in ("data lint (before training)", "training log (before fusing)"):
+        stopped = GateStopped(gate, Path("data"), ["data/train.jsonl:4: system-prompt: ..."], "Fix it.")
+        assert gate_that_stopped(stopped.describe()) == gate
+    assert gate_that_stopped("timeout after 120 s") is None and gate_that_stopped(None) is None
