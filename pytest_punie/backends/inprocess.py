@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_punie.backends import ChatRequest, OnResult, ResponseRecord, completion_dict
-from pytest_punie.backends.window import Window, plan_line
+from pytest_punie.backends.window import Admission, PromptState, plan_line
 
 
 @dataclass
@@ -28,7 +28,9 @@ class _Sequence:
     index: int
     started: float
     tokens: list[int] = field(default_factory=list)
+    steps: int = 0  # decode steps that produced a token for it (its stop token included): never two for one token
     first: Any = None  # the log-softmax at the first generated position
+    cache: Any = None  # its KV cache as the generator gave it back when it finished (None: cut, or running)
 
 
 class InProcessBackend:
@@ -44,6 +46,9 @@ class InProcessBackend:
         self._model: Any = None
         self._tokenizer: Any = None
         self.last_token_ids: dict[str, list[int]] = {}
+        self.decode_steps: dict[str, int] = {}  # per request of this backend: decode steps that made its tokens
+        self.decoded_tokens = 0  # every token the generator decoded, for any sequence (kept or not)
+        self.widths: list[list[int]] = []  # per group of the last complete(): sequences running after each admission
         self.max_batch = 32  # mlx-lm's completion batch size: the window never exceeds it
         self.note: Callable[[str], None] | None = None  # the scheduling plan, said as it changes
 
@@ -95,6 +100,7 @@ class InProcessBackend:
 
         out: dict[str, ResponseRecord] = {}
         self.shared_prefix_tokens = []
+        self.widths = []
         groups: dict[tuple[Any, ...], list[ChatRequest]] = {}
         for req in requests:
             s = req.sampling
@@ -127,17 +133,27 @@ class InProcessBackend:
             group.schedule()
         group.drain()
 
-    def _wrapper_likelihood(self, prompt: list[int], prefix: list[Any] | None, wrapper: list[int]) -> dict[str, Any]:
+    def _wrapper_likelihood(
+        self, prompt: list[int], prefix: list[Any] | None, wrapper: list[int], after_prompt: _AfterPrompt | None = None
+    ) -> dict[str, Any]:
         """Teacher-forced log-likelihood of the whole wrapper prefix (opener, function, parameter)
-        after one prompt (``prompt`` without the shared prefix): one forward pass on the loaded model."""
+        after one prompt (``prompt`` without the shared prefix). With the sequence's own KV cache
+        after its prompt (``after_prompt``) only the wrapper's own tokens are run; without it, one
+        forward pass over the prompt and the wrapper."""
         import mlx.core as mx
 
-        tokens = prompt + wrapper
-        cache = _copy_cache(prefix) if prefix is not None else None
-        logits = self._model(mx.array(tokens)[None], cache=cache)[0].astype(mx.float32)
-        logprobs = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
-        start = len(tokens) - len(wrapper) - 1  # the position that predicts the opener
-        picked = [float(logprobs[start + i, t]) for i, t in enumerate(wrapper)]
+        if after_prompt is not None and len(wrapper) > 1:
+            logits = self._model(mx.array(wrapper[:-1])[None], cache=after_prompt.cache)[0].astype(mx.float32)
+            logprobs = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
+            opener = float(after_prompt.first[wrapper[0]])  # what the first generated position gave it
+            picked = [opener] + [float(logprobs[i, t]) for i, t in enumerate(wrapper[1:])]
+        else:
+            tokens = prompt + wrapper
+            cache = _copy_cache(prefix) if prefix is not None else None
+            logits = self._model(mx.array(tokens)[None], cache=cache)[0].astype(mx.float32)
+            logprobs = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
+            start = len(tokens) - len(wrapper) - 1  # the position that predicts the opener
+            picked = [float(logprobs[start + i, t]) for i, t in enumerate(wrapper)]
         return {
             "text": self._tokenizer.decode(wrapper),
             "tokens": len(wrapper),
@@ -180,6 +196,32 @@ class InProcessBackend:
     def close(self) -> None:
         """Drops the model and tokenizer so their memory can go."""
         self._model = self._tokenizer = None
+
+
+@dataclass
+class _AfterPrompt:
+    """A finished sequence's own KV cache cut back to its prompt, and its first position's log-probabilities."""
+
+    cache: list[Any]
+    first: Any
+
+
+def _after_prompt(cache: list[Any] | None, prompt_tokens: int, generated: int, first: Any) -> _AfterPrompt | None:
+    """The generator's cache of a finished sequence, trimmed back to its prompt (None: not a plain KV cache,
+    or longer than the prompt and its ``generated`` tokens: the wrapper is then computed from the prompt).
+    The generator may have fed the last token already (it computes a step ahead), so the cache holds the
+    prompt and up to all of the generated tokens; the prompt's own positions are the same either way."""
+    import mlx.core as mx
+    from mlx_lm.models.cache import KVCache
+
+    if cache is None or first is None or not all(type(c) is KVCache for c in cache):
+        return None
+    fed = {c.offset - prompt_tokens for c in cache}
+    if len(fed) != 1 or not 0 <= next(iter(fed)) <= generated:
+        return None
+    for c in cache:
+        c.trim(c.offset - prompt_tokens)
+    return _AfterPrompt(cache, first.astype(mx.float32))
 
 
 def _copy_cache(base: list[Any]) -> list[Any]:
@@ -273,18 +315,42 @@ class _Group:
         self.skip = k if self.prefix is not None else 0
         self.max_tokens = max(r.sampling.max_tokens for r in reqs)
         self.timeout = min(r.sampling.timeout_s for r in reqs)
-        self.window = Window(size=min(len(reqs), backend.max_batch), limit=backend.max_batch)
+        self.admission = Admission(limit=backend.max_batch)
         self.waiting = list(range(len(reqs)))  # indices into reqs, in order
         self.running: dict[int, _Sequence] = {}  # uid -> sequence
+        self.replan = True  # what fits may have changed: an answer finished, a new width was measured
+        self.probing = False  # the first prompt runs alone until one decode step is measured
         self.said_plan = False
+        self.widths: list[int] = []
+        backend.widths.append(self.widths)
 
     def schedule(self) -> None:
-        """Start waiting prompts while the window has room; each prompt's clock starts now."""
-        while self.waiting and len(self.running) < self.window.size:
+        """Admit waiting prompts while every prompt, running and new, still fits its own limit (never
+        moving a running one out: its tokens are kept); each admitted prompt's clock starts now."""
+        if not self.waiting or not self.replan:
+            return
+        self.replan = False
+        now = time.monotonic()
+        running = [self._state(seq, now) for seq in self.running.values()]
+        waiting = [self._state(_Sequence(i, now), now) for i in self.waiting]
+        own = [len(self.prompts[i]) - self.skip for i in self.waiting]
+        k = self.admission.how_many(running, waiting, own)
+        if k and self.admission.cost.at(1) is None:
+            self.probing = True  # the first prompt measures the step cost the rest are admitted by
+        for _ in range(k):
             i = self.waiting.pop(0)
             caches = [_copy_cache(self.prefix)] if self.prefix is not None else None
             uid = self.gen.insert([self.prompts[i][self.skip :]], [self.reqs[i].sampling.max_tokens], caches=caches)[0]
             self.running[uid] = _Sequence(i, time.monotonic())
+        if k:
+            self.widths.append(len(self.running))
+        if k and not self.probing:
+            self._say_plan()
+
+    def _state(self, seq: _Sequence, now: float) -> PromptState:
+        """What the admission planner knows of one prompt."""
+        s = self.reqs[seq.index].sampling
+        return PromptState(now - seq.started, len(seq.tokens), s.max_tokens, s.timeout_s)
 
     def step(self) -> bool:
         """One generation step for every running sequence; False when the generator ran dry."""
@@ -292,19 +358,28 @@ class _Group:
             responses = self.gen.next_generated()
         if not responses:
             return False
+        self.backend.decoded_tokens += stats.generation_tokens
         for r in responses:
             seq = self.running.get(r.uid)
             if seq is None:
                 continue
+            seq.steps += 1
             if not seq.tokens and seq.first is None:
                 seq.first = r.logprobs
             if r.finish_reason != "stop":
                 seq.tokens.append(r.token)
             if r.finish_reason is not None:
+                seq.cache = r.prompt_cache
                 self.finish(r.uid, r.finish_reason, r.token if r.finish_reason == "stop" else None)
         self._cut_overdue()
-        if stats.generation_steps and self.running:
-            self._fit_window(len(responses), stats.decode_time / stats.generation_steps)
+        if stats.prompt_tokens and stats.prompt_time > 0:
+            self.admission.prefill_s_per_token = stats.prompt_time / stats.prompt_tokens
+        if stats.generation_steps:
+            if self.admission.cost.observe(len(responses), stats.decode_time / stats.generation_steps):
+                self.replan = True  # a width not measured before: what fits may have changed
+            if self.probing:
+                self.probing = False
+                self.replan = True
         return True
 
     def _cut_overdue(self) -> None:
@@ -321,28 +396,24 @@ class _Group:
                     f"{len(seq.tokens)} tokens (text kept)",
                 )
 
-    def _fit_window(self, shared: int, step: float) -> None:
-        """Shrink the window when too many share a step to finish in time: the youngest wait again."""
-        before = self.window.size
-        self.window.observe(shared, step, self.max_tokens, self.timeout)
-        excess = len(self.running) - self.window.size
-        if excess > 0:
-            for uid, seq in sorted(self.running.items(), key=lambda kv: len(kv[1].tokens))[:excess]:
-                self.gen.remove([uid])
-                del self.running[uid]
-                self.waiting.insert(0, seq.index)
-            self.waiting.sort()
+    def _say_plan(self) -> None:
+        """The plan, said once per group when the first measured admission is made (later admissions
+        show in each response's running count, not as new lines)."""
         note = self.backend.note
-        if note is not None and (not self.said_plan or self.window.size < before):  # first, and each shrink
-            self.said_plan = True
-            waiting = len(self.waiting) + len(self.running)
-            note(plan_line(waiting, shared, step, self.window, self.max_tokens, self.timeout))
+        if note is None or self.said_plan:
+            return
+        self.said_plan = True
+        todo = len(self.waiting) + len(self.running)
+        note(plan_line(todo, len(self.running), self.admission, self.max_tokens, self.timeout))
 
     def finish(self, uid: int, finish_reason: str, stop_token: int | None = None, cut: str | None = None) -> None:
         """A sequence ends: its record (first position and wrapper likelihood included) is made and reported."""
         seq = self.running.pop(uid)
         req = self.reqs[seq.index]
         prompt = self.prompts[seq.index]
+        self.backend.decode_steps[req.key] = seq.steps
+        self.admission.answer_lengths.append(len(seq.tokens))
+        self.replan = True  # a place is free and the expected length is better known
         record = self.backend._record(req, prompt, seq.tokens, self.stops, finish_reason, stop_token, seq.started)
         if seq.first is not None and record.response is not None and self.opener is not None:
             record.response["punie"]["first_position"] = self._first_position(seq, req, prompt)
@@ -369,7 +440,9 @@ class _Group:
         lp = np.array(seq.first.astype(mx.float32))
         first = first_position(lp, self.opener, req.sampling.top_p, lambda t: decode([t]), req.sampling.temperature)
         paused = time.monotonic()
-        first["wrapper"] = self.backend._wrapper_likelihood(prompt[self.skip :], self.prefix, self.wrapper)
+        after = _after_prompt(seq.cache, len(prompt), seq.steps, seq.first)
+        seq.cache = None
+        first["wrapper"] = self.backend._wrapper_likelihood(prompt[self.skip :], self.prefix, self.wrapper, after)
         spent = time.monotonic() - paused
         for other in self.running.values():
             other.started += spent

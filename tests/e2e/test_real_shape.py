@@ -68,17 +68,21 @@ def cache_of(project: pytest.Pytester) -> Path:
 
 
 def test_every_prompt_gets_its_own_response_and_the_run_says_its_estimate(real_project):
-    """Random weights, the real vocabulary: every prompt answered (its own text, none lost to
-    a shared deadline), the scheduler's plan and ETA said while it runs, the dequantized fuse
-    removed after the 5-bit model was verified, the preflight's fix in the registry entry."""
-    result = real_project.runpytest_subprocess("--punie-model=real", "-m", "eval", MAX_TOKENS, "--punie-json=out.json")
+    """Random weights, the real vocabulary, each prompt's own limit 45 s (120 s x 0.375): every prompt
+    answered whole (its own text, none lost to another's slowness or cut), the scheduler's plan said
+    once and the ETA while it runs, the dequantized fuse removed after the 5-bit model was verified,
+    the preflight's fix in the registry entry."""
+    result = real_project.runpytest_subprocess(
+        "--punie-model=real", "-m", "eval", MAX_TOKENS, "--punie-timeout-scale=0.375", "--punie-json=out.json"
+    )
     out = result.stdout.str()
     assert result.ret == 1, out[-3000:]  # a real (random) model, measured whole: FAIL, not INCOMPLETE
     doc = json.loads((real_project.path / "out.json").read_text())
     assert doc["verdict"] == "FAIL" and doc["completeness"]["state"] == "whole"
     assert len(doc["prompts"]) == 27 and all(p["error"] is None and p["response"] for p in doc["prompts"])
     assert all(p["response"]["usage"]["completion_tokens"] >= 1 for p in doc["prompts"])
-    assert "generating 27 prompts (up to 24 tokens each)" in out and "ETA " in out, out[-3000:]
+    assert out.count("generating 27 prompts (up to 24 tokens each)") == 1 and "ETA " in out, out[-3000:]
+    assert "of its own 45 s limit" in out and not [p for p in doc["prompts"] if p["label"] == "timeout"]
     # the cache after one build: the 5-bit model whole, the fuse's record and digest only
     cache = cache_of(real_project)
     fused = [p for p in (cache / "fused").iterdir()]

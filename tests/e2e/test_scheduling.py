@@ -1,0 +1,73 @@
+"""The in-process scheduler on the tiny model, counted in the backend: every decode step makes one
+token of one answer (a prompt is never moved out of the window and started again), so the tokens
+decoded equal the answers' lengths; a narrow window (by its limit, or by time limits that let few
+run at once) gives the same token ids as a wide one."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from pytest_punie.backends import ChatRequest
+from pytest_punie.sources.model import messages_for
+from pytest_punie.suite import load_suite
+
+from ..conftest import PHASE33
+
+pytestmark = pytest.mark.slow
+
+
+def requests(**sampling) -> list[ChatRequest]:
+    suite = load_suite(PHASE33)
+    return [
+        ChatRequest(p.id, messages_for(suite, p), replace(suite.sampling_for(p), **sampling)) for p in suite.prompts
+    ]
+
+
+def assert_each_token_decoded_once(backend, reqs, records) -> None:
+    """Decode steps per prompt = its answer's tokens (and the stop token it ended on); their sum is
+    everything the generator decoded: nothing generated twice, nothing lost."""
+    assert all(r.error is None and r.response for r in records), [r.error for r in records if r.error]
+    for req, record in zip(reqs, records, strict=True):
+        ids = record.response["punie"]["token_ids"]
+        stopped = 1 if "stop_token" in record.response["punie"] else 0
+        assert backend.decode_steps[req.key] == len(ids) + stopped, req.key
+    assert sum(backend.decode_steps.values()) == backend.decoded_tokens
+    assert sum(len(ids) for ids in backend.last_token_ids.values()) >= 27  # prompts were answered, with tokens
+
+
+def test_every_decode_step_is_one_token_of_one_answer_in_a_wide_and_a_narrow_window(tiny_model):
+    from pytest_punie.backends.inprocess import InProcessBackend
+
+    reqs = requests()
+    wide = InProcessBackend(tiny_model.path)
+    wide_records = wide.complete(reqs)
+    assert_each_token_decoded_once(wide, reqs, wide_records)
+    assert wide.widths[0][0] == 1  # the first prompt alone measures the step cost
+    narrow = InProcessBackend(tiny_model.path)
+    narrow.max_batch = 4  # never more than 4 at once: 23 prompts wait for a place and are admitted later
+    narrow_records = narrow.complete(reqs)
+    assert_each_token_decoded_once(narrow, reqs, narrow_records)
+    assert max(narrow.widths[0]) <= 4 and len(narrow.widths[0]) > 5
+    assert narrow.last_token_ids == wide.last_token_ids
+
+
+def test_time_limits_that_let_few_run_at_once_lose_no_prompt_and_decode_nothing_twice(tiny_model):
+    """A long bound (2,048 tokens) against a short limit: at first only what a full answer at that
+    width fits is admitted; more start as short answers finish. Every prompt is whole, none cut."""
+    from pytest_punie.backends.inprocess import InProcessBackend
+
+    backend = InProcessBackend(tiny_model.path)
+    said: list[str] = []
+    backend.note = said.append
+    backend.complete(requests()[:2])  # warm: the model loaded, first steps compiled
+    long = requests(max_tokens=2048, timeout_s=20.0)
+    backend.decode_steps, backend.decoded_tokens = {}, 0
+    records = backend.complete(long)
+    assert_each_token_decoded_once(backend, long, records)
+    assert not [r for r in records if r.response["choices"][0]["finish_reason"] == "timeout"]
+    widths = backend.widths[0]
+    assert widths[0] == 1 and max(widths) > widths[1], widths  # started narrow, widened as answers finished
+    plans = [line for line in said if line.startswith("generating 27 prompts")]
+    assert len(plans) == 1, said  # the plan is said once, not once per re-plan
