@@ -45,12 +45,14 @@ class LocatedYaml:
         return SuiteError(self.path, self.line(keypath), message, keypath_str(keypath))
 
 
+_SCALARS = yaml.SafeLoader("")  # one constructor for every scalar (making one per value cost more than the value)
+
+
 def _scalar(node: yaml.ScalarNode) -> Any:
-    loader = yaml.SafeLoader("")
     try:
-        return loader.construct_object(node, deep=True)
+        return _SCALARS.construct_object(node, deep=True)
     finally:
-        loader.dispose()
+        _SCALARS.constructed_objects.clear()
 
 
 MAX_VALUES = 100_000  # a suite is a few hundred values; aliases must not expand without bound

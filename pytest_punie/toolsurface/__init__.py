@@ -75,4 +75,4 @@ def _parse(raw: dict) -> ToolSurface:
 def load_surface(path: str | Path = DEFAULT_SURFACE) -> ToolSurface:
     """The sandbox's tool surface, read from its YAML."""
     with open(path, encoding="utf-8") as fh:
-        return _parse(yaml.safe_load(fh))
+        return _parse(yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))  # libyaml's, where built
