@@ -26,6 +26,7 @@ def add_options(parser: pytest.Parser) -> None:
     add_data_options(group, parser)
     add_pipeline_options(group)
     add_tokenizer_options(group)
+    add_overnight_options(group)
 
 
 def add_model_options(group: pytest.OptionGroup, parser: pytest.Parser) -> None:
@@ -84,6 +85,26 @@ def add_model_options(group: pytest.OptionGroup, parser: pytest.Parser) -> None:
         type="linelist",
         default=["evalsuites/*.yaml", "evalsuites/*.yml"],
         help="glob patterns (relative to rootdir) of pytest-punie suite files",
+    )
+
+
+def add_overnight_options(group: pytest.OptionGroup) -> None:
+    """A long unattended run: its time budget, and whether interrupted training resumes."""
+    group.addoption(
+        "--punie-budget",
+        type=budget_value,
+        default=None,
+        metavar="DURATION",
+        help="the whole run's time limit (3h, 45m, 90s, 1h30m): the plan is printed first, with each step's "
+        "estimate from this machine's measured rates; a plan that cannot fit is refused before any step, "
+        "and work that no longer fits is not started (the run ends INCOMPLETE with the command that finishes it)",
+    )
+    group.addoption(
+        "--punie-no-resume",
+        action="store_true",
+        default=False,
+        help="train every adapter from iteration 1: do not resume from the checkpoints an interrupted build "
+        "kept (the registry key resume = false does the same for one entry)",
     )
 
 
@@ -286,3 +307,16 @@ def value_options() -> tuple[str, ...]:
     recorder = _Recorder()
     add_options(recorder)  # type: ignore[arg-type]
     return tuple(recorder.value_options)
+
+
+def budget_value(value: str) -> str:
+    """--punie-budget 3h: a duration, checked while pytest parses the command line."""
+    import argparse
+
+    from pytest_punie.budget import parse_duration
+
+    try:
+        parse_duration(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return value

@@ -77,13 +77,16 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     items that need a model."""
     items.extend(command_line_items(session, config, items))
     select_by_options(config, items)
-    punie_session(config).held_back = hold_back(config, items)
+    punie_session(config).collected.held_back = hold_back(config, items)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> None:
     """Resolve (and build) the model before the first prompt item, not inside it."""
-    punie_session(session.config).start({i.variant for i in session.items if isinstance(i, PromptItem)})
+    prompts = [i for i in session.items if isinstance(i, PromptItem)]
+    punie_session(session.config).start(
+        {i.variant for i in prompts}, [(i.suite, i.prompt, i.variant.name) for i in prompts]
+    )
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -345,6 +345,7 @@ class SuiteSeeds(TypedDict, total=False):
     stopped_at: dict[str, str]  # seed -> the stage gate that stopped its build (a not-measured seed)
     asked: list[int]  # every seed the run asked for; the figures cover only ``seeds``
     covers: str  # what the figures cover, in words ("1 of 2 seeds: seed 1 not measured")
+    resumed: dict[str, str]  # seed -> how its adapter training was resumed (not one uninterrupted run)
     rule: SeedRuleVerdict
 
 

@@ -23,6 +23,7 @@ from pytest_punie.models.logformat import (
     LEGACY_SAVE,
     LEGACY_TRAIN,
     LEGACY_VAL,
+    RESUMED,
     TABLE_SAVE,
     TABLE_TRAIN,
     TABLE_VAL,
@@ -55,6 +56,7 @@ class TrainingLog:
     planned_iters: int | None = None
     planned_source: str = ""
     crash: tuple[int, str] | None = None  # (line, text) of the first sign the run died
+    resumed: list[tuple[int, int]] = field(default_factory=list)  # (iteration, line) where a resumed part begins
     tail: list[str] = field(default_factory=list)  # the last lines, for messages
 
     @property
@@ -83,11 +85,17 @@ class LossExpectations:
 def parse_training_log(path: Path) -> TrainingLog:
     """Reads both mlx-lm log formats (the table and the legacy lines), each loss with its line."""
     log = TrainingLog(str(path), "unknown")
+    offset = 0  # after a resume marker, mlx-lm counts from 1 again: the marker's iteration more
     with open(path, encoding="utf-8", errors="replace") as fh:
         for lineno, raw in enumerate(fh, start=1):
             line = ANSI.sub("", raw).rstrip("\n")
             if line.strip():
                 log.tail = [*log.tail[-7:], f"{lineno}: {line.strip()[:160]}"]
+            if m := RESUMED.match(line):
+                offset = int(m.group(1))
+                log.resumed.append((offset, lineno))
+                log.planned_iters, log.planned_source = int(m.group(2)), "the recipe's iterations (as resumed)"
+                continue
             if log.planned_iters is None:
                 for pattern, source in PLANNED:
                     if m := pattern.search(line):
@@ -98,18 +106,18 @@ def parse_training_log(path: Path) -> TrainingLog:
                 log.crash = (lineno, line.strip()[:200])
             if m := LEGACY_VAL.search(line):
                 log.format = "legacy"
-                log.val.append((int(m.group(1)), float(m.group(2)), lineno))
+                log.val.append((int(m.group(1)) + offset, float(m.group(2)), lineno))
             elif m := LEGACY_TRAIN.search(line):
                 log.format = "legacy"
-                log.train.append((int(m.group(1)), float(m.group(2)), lineno))
+                log.train.append((int(m.group(1)) + offset, float(m.group(2)), lineno))
             elif m := LEGACY_SAVE.search(line):
                 log.saves.append(Path(m.group(2)).name)
             elif m := TABLE_VAL.match(line):
                 log.format = "table"
-                log.val.append((int(m.group(1)), float(m.group(2)), lineno))
+                log.val.append((int(m.group(1)) + offset, float(m.group(2)), lineno))
             elif m := TABLE_TRAIN.match(line):
                 log.format = "table"
-                log.train.append((int(m.group(1)), float(m.group(2)), lineno))
+                log.train.append((int(m.group(1)) + offset, float(m.group(2)), lineno))
             elif m := TABLE_SAVE.match(line):
                 log.saves.append(m.group(1))
     return log

@@ -68,14 +68,14 @@ class SuiteFile(pytest.File):
         session.suites_seen.append(suite)
         datasets = {} if is_packaged(self.path) else suite.datasets()  # a packaged suite's data is not shipped
         for name, directory in datasets.items():
-            if directory.resolve() in session.datasets_collected:
+            if directory.resolve() in session.collected.datasets_collected:
                 continue  # linted under the first suite that names it, against every suite that does
-            session.datasets_collected.add(directory.resolve())
+            session.collected.datasets_collected.add(directory.resolve())
             yield DatasetCollector.from_parent(self, name=f"data[{name}]", dataset=directory, suites=[suite])
-        if not session.pipeline_collected:
+        if not session.collected.pipeline_collected:
             collector = PipelineCollector.for_model_under_test(self)
             if collector is not None:
-                session.pipeline_collected = True
+                session.collected.pipeline_collected = True
                 yield collector
 
 

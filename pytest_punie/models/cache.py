@@ -55,6 +55,7 @@ class BuildCache:
         self.root = Path(root)
         self.log = log
         self.memo = DigestMemo(self.root / "digests.json")
+        self.guard: Callable[[str, float], None] | None = None  # may refuse to start a step (the run's budget)
 
     def digest(self, path: Path) -> str:
         """A file's or folder's content digest, memoised by size and time stamps."""
@@ -152,9 +153,15 @@ class BuildCache:
         builder: Callable[[Path], dict[str, Any] | None],
         digest_of: Callable[[Path], str] | None = None,
         validate: Callable[[Path], Any] | None = None,
+        resumable: bool = False,
+        units: float = 1.0,
     ) -> Artifact:
         """Return the artifact for ``inputs``, building it (once) when missing.
-        ``validate`` checks a cached entry before it is trusted (a damaged one is rebuilt)."""
+        ``validate`` checks a cached entry before it is trusted (a damaged one is rebuilt).
+        ``resumable``: what an interrupted build of it wrote is kept as its partial
+        (``partial_path``), for the next build to resume from, and removed once it is built.
+        ``units``: the work it is (an adapter's iterations), for this machine's measured rates; the
+        cache's ``guard`` (the run's budget) may refuse to start it."""
         from filelock import FileLock
 
         hit = self.find(step, inputs, validate)
@@ -168,8 +175,10 @@ class BuildCache:
                 return hit
             tmp_root = self.root / "tmp"
             tmp_root.mkdir(parents=True, exist_ok=True)
-            for stale in tmp_root.glob(f"{step}-{key}-*"):
-                shutil.rmtree(stale, ignore_errors=True)  # an interrupted build of this key (we hold the lock)
+            for stale in tmp_root.glob(f"{step}-{key}-*"):  # an interrupted build of this key (we hold the lock)
+                self._set_aside(stale, step, key) if resumable else shutil.rmtree(stale, ignore_errors=True)
+            if self.guard is not None:
+                self.guard(step, units)  # the run's budget: raises when this step may not start
             tmp = tmp_root / f"{step}-{key}-{os.getpid()}"
             tmp.mkdir()
             started = time.monotonic()
@@ -193,18 +202,69 @@ class BuildCache:
                     self.quarantine(final, "in the way of a fresh build")
                 os.replace(tmp, final)  # atomic: the artifact appears whole or not at all
             except BaseException as exc:
-                kept = self._keep_logs(tmp, step, key)
-                shutil.rmtree(tmp, ignore_errors=True)  # the partial entry: never left behind
-                full = disk_full(self.root, exc)
-                if full is not None:
-                    raise ModelError(self.final_path(step, key), None, f"building {step}: {full}") from None
-                if kept is not None and isinstance(exc, PunieError) and exc.path is not None:
-                    where = Path(str(exc.path))
-                    if where.parent == tmp:
-                        exc.path = str(kept / where.name)
+                self._failed(tmp, step, key, exc, resumable)
                 raise
-            self.log(f"built {step} in {record['seconds']:.1f} s -> {final}")
+            self._built(step, inputs, final, record, extra, resumable, units)
             return Artifact(step, key, final, digest, True, record)
+
+    def _built(
+        self,
+        step: str,
+        inputs: dict[str, Any],
+        final: Path,
+        record: dict[str, Any],
+        extra: dict[str, Any],
+        resumable: bool,
+        units: float,
+    ) -> None:
+        """After a build: its partial gone, this machine's rate for the step measured, the build said."""
+        from pytest_punie.budget import Rates
+
+        if resumable:
+            shutil.rmtree(self.partial_path(step, inputs), ignore_errors=True)  # resumed from, or superseded
+        done = float(extra.get("work_units", units) or units)
+        Rates.load(self.root).add(f"build:{step}", float(record["seconds"]), done)
+        self.log(f"built {step} in {record['seconds']:.1f} s -> {final}")
+
+    def _failed(self, tmp: Path, step: str, key: str, exc: BaseException, resumable: bool) -> None:
+        """A build that did not finish: its checkpoints set aside (``resumable``), its logs kept where
+        the error will say, the folder removed; a full disk said as such (raised instead of ``exc``)."""
+        if resumable and tmp.is_dir():
+            self._set_aside(tmp, step, key)  # its whole checkpoints, for the next build to resume from
+        kept = self._keep_logs(tmp, step, key) if tmp.is_dir() else None
+        shutil.rmtree(tmp, ignore_errors=True)  # the partial entry: never left behind as an entry
+        full = disk_full(self.root, exc)
+        if full is not None:
+            raise ModelError(self.final_path(step, key), None, f"building {step}: {full}") from None
+        if kept is not None and isinstance(exc, PunieError) and exc.path is not None:
+            where = Path(str(exc.path))
+            if where.parent == tmp:
+                exc.path = str(kept / where.name)
+
+    def partial_path(self, step: str, inputs: dict[str, Any]) -> Path:
+        """Where what an interrupted build of these inputs left is kept (models.resume's layout)."""
+        return self.root / "partial" / f"{step}-{inputs_key({'step': step, **inputs})}"
+
+    def _set_aside(self, folder: Path, step: str, key: str) -> None:
+        """An interrupted build's folder becomes the step's partial when it holds a later whole
+        checkpoint than the one kept; otherwise it is removed."""
+        from pytest_punie.models import resume
+
+        kept = self.root / "partial" / f"{step}-{key}"
+        try:
+            if resume.settle(folder) and resume.later_than(folder, kept):
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                shutil.rmtree(kept, ignore_errors=True)
+                os.replace(folder, kept)
+                at = resume.whole_checkpoints(kept)[-1].iteration
+                self.log(
+                    f"kept the interrupted {step} build's checkpoints (the last whole one at iteration {at}) in "
+                    f"{kept}: the next build resumes there (--punie-no-resume trains from iteration 1)"
+                )
+                return
+        except (OSError, ValueError) as err:
+            self.log(f"could not keep the interrupted {step} build's checkpoints ({err}): it trains from the start")
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 LOW_SPACE = 64 * 1024 * 1024  # below this much free, a failed write is taken for a full disk

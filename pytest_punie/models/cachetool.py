@@ -21,7 +21,7 @@ from typing import Any
 from pytest_punie.models.cache import MARKER, tree_bytes
 
 MODELS_INDEX = "models.json"
-NOT_ENTRIES = {"npm", "responses", "preflight", "locks", "tmp", "damaged", "failed"}
+NOT_ENTRIES = {"npm", "responses", "preflight", "datalint", "partial", "locks", "tmp", "damaged", "failed"}
 
 
 @dataclass(frozen=True)

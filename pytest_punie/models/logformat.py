@@ -14,6 +14,9 @@ TABLE_SAVE = re.compile(r"^\s*save\s+(\S+)\s*$")
 LEGACY_TRAIN = re.compile(rf"Iter (\d+): Train loss {_NUM}")
 LEGACY_VAL = re.compile(rf"Iter (\d+): Val loss {_NUM}")
 LEGACY_SAVE = re.compile(r"Iter (\d+): Saved adapter weights to .*? and (\S+?)\.?$")
+# pytest-punie's line where a resumed run's part of the log begins (models.resume): below it,
+# mlx-lm counts iterations from 1 again, so each is the marker's N more
+RESUMED = re.compile(r"^\[punie\] resumed at iteration (\d+) of (\d+)\b")
 
 
 def is_progress_line(line: str) -> bool:

@@ -115,15 +115,22 @@ def lora_artifact(
     params: dict[str, Any],
     log: Log,
     gate: dict[str, Any] | None = None,
+    resume: bool = True,
 ) -> Artifact:
     """``mlx_lm lora`` of a base on data, content-addressed (``adapter_inputs``); ``gate``, the
     data gate's outcome of this run, is kept in the record of an adapter built now and reported
-    (as checked in this run) for one found in the cache."""
-    adapter = cache.build(
-        "adapter",
-        adapter_inputs(cache, base_digest, data, params),
-        lambda out: {**(steps.lora(base_path, data, out, params, log) or {}), **({"data_gate": gate} if gate else {})},
-    )
+    (as checked in this run) for one found in the cache. An interrupted build's checkpoints are
+    kept, and the next build resumes from the last whole one (``resume=False``: from scratch)."""
+    inputs = adapter_inputs(cache, base_digest, data, params)
+    partial = cache.partial_path("adapter", inputs) if resume else None
+
+    def train(out: Path) -> dict[str, Any]:
+        return {
+            **(steps.lora(base_path, data, out, params, log, partial) or {}),
+            **({"data_gate": gate} if gate else {}),
+        }
+
+    adapter = cache.build("adapter", inputs, train, resumable=True, units=float(params.get("iters", 1000)))
     if gate is None:
         return adapter
     return replace(adapter, record={**adapter.record, "data_gate": gate})
@@ -160,7 +167,9 @@ def train_fuse_quantize(
     quantize. Returns [adapter, fused, quantized]."""
     gates = gates or StageGates()
     gate = data_gate(gates, data, entry)
-    adapter = lora_artifact(cache, base_path, base_digest, data, params, log, gate)
+    adapter = lora_artifact(
+        cache, base_path, base_digest, data, params, log, gate, entry.get("resume", True) is not False
+    )
     if gates.train_log is not None:
         problems = gates.train_log(adapter.path / "train.log")
         if problems:

@@ -41,6 +41,7 @@ RECIPE_KEYS = {
     "seed",
     "lora_iters",
     "lora_params",
+    "resume",
     "description",
     "expect",
     "keep_intermediates",
@@ -175,6 +176,8 @@ def build_record(a: Artifact) -> dict[str, Any]:
         out["retired"] = a.record["retired"]
     if a.record.get("data_gate"):
         out["data_gate"] = a.record["data_gate"]  # the data lint before training, checked in this run
+    if a.record.get("resumed"):
+        out["resumed"] = a.record["resumed"]  # trained in two runs or more: never passed off as one
     return out
 
 

@@ -33,7 +33,7 @@ def mlx_lm(args: list[str], log_path: Path, log: Log, progress: Callable[[str], 
     hf_cache = log_path.parent / ".hf-cache"
     hf_cache.mkdir(exist_ok=True)
     env = subprocess_env({"HF_HUB_CACHE": str(hf_cache), "PYTHONUNBUFFERED": "1"})
-    with open(log_path, "w", encoding="utf-8") as out:
+    with open(log_path, "w", encoding="utf-8", buffering=1) as out:  # line by line: a kill loses no line
         out.write("$ " + " ".join(cmd) + "\n")
         out.flush()
         proc = subprocess.Popen(
@@ -78,8 +78,40 @@ def quantize(src: Path, dst: Path, bits: int, group_size: int, log: Log) -> dict
     return {"bits": bits, "group_size": group_size}
 
 
-def lora(base: Path, data: Path, dst: Path, params: dict[str, Any], log: Log) -> dict[str, Any]:
-    """``mlx_lm lora --train``; writes adapters.safetensors, checkpoints, adapter_config.json, train.log."""
+def lora(
+    base: Path, data: Path, dst: Path, params: dict[str, Any], log: Log, partial: Path | None = None
+) -> dict[str, Any]:
+    """``mlx_lm lora --train``; writes adapters.safetensors, checkpoints, adapter_config.json, train.log.
+    With ``partial`` (what an interrupted build of the same inputs left, ``models.resume``), it
+    resumes from the last whole checkpoint there and trains only the iterations left."""
+    from pytest_punie.models import resume
+
+    planned = int(params.get("iters", 1000))  # mlx-lm's own default
+    start = resume.start_of(partial, planned) if partial is not None else None
+    if start is None:
+        mlx_lm(_lora_args(base, data, dst, params), dst / "train.log", log, progress=is_progress_line)
+        return {"params": params, "work_units": planned}
+    at = start.iteration
+    for c in resume.whole_checkpoints(partial) if partial is not None else []:
+        if c.iteration <= at:
+            shutil.copy2(c.path, dst / c.path.name)
+    shutil.copy2(start.path.parent / "adapter_config.json", dst / "adapter_config.json")  # the first run's: iters M
+    kept = resume.log_until(start.path.parent / "train.log", at)
+    (dst / "train.log").write_text("".join(kept) + resume.marker(at, planned, start.path.name), encoding="utf-8")
+    (dst / resume.RESUME_RECORD).write_text(json.dumps({"at": at, "of": planned}), encoding="utf-8")
+    inner = dst / resume.RESUMED_RUN
+    inner.mkdir()
+    log(f"resuming the adapter at iteration {at} of {planned} from {start.path.name}: {resume.RESTARTED}")
+    rest = {**params, "iters": planned - at}
+    args = [*_lora_args(base, data, inner, rest), "--resume-adapter-file", str(dst / start.path.name)]
+    mlx_lm(args, inner / "train.log", lambda line: log(resume.shown(line, at)), progress=is_progress_line)
+    resume.settle(dst)  # its checkpoints under their true iterations, its weights and log beside them
+    resumed = {"at": at, "of": planned, "from": start.path.name, "iterations_run": planned - at}
+    return {"params": params, "resumed": {**resumed, "restarted": resume.RESTARTED}, "work_units": planned - at}
+
+
+def _lora_args(base: Path, data: Path, dst: Path, params: dict[str, Any]) -> list[str]:
+    """The ``mlx_lm lora --train`` command line for these parameters."""
     args = ["lora", "--train", "--model", str(base), "--data", str(data), "--adapter-path", str(dst)]
     for name, value in params.items():
         flag = "--" + name.replace("_", "-")
@@ -87,8 +119,7 @@ def lora(base: Path, data: Path, dst: Path, params: dict[str, Any], log: Log) ->
             args.append(flag)
         elif value is not False and value is not None:
             args += [flag, str(value)]
-    mlx_lm(args, dst / "train.log", log, progress=is_progress_line)
-    return {"params": params}
+    return args
 
 
 def fuse(base: Path, adapter_file: Path, adapter_config: Path, dst: Path, log: Log) -> dict[str, Any]:

@@ -240,6 +240,8 @@ def _seeds(doc: RunDocument) -> str:
             parts.append(
                 f"<p class=warn>{esc(name)}: seed {esc(seed)} not measured (left out of every figure): {esc(why)}</p>"
             )
+        for seed, how in (s.get("resumed") or {}).items():
+            parts.append(f"<p class=warn>{esc(name)}: seed {esc(seed)}'s adapter was {esc(how)}</p>")
         if not s["seeds"]:
             parts.append(f"<p class=warn>{esc(name)}: no training seed measured: no spread, interval or rule</p>")
             continue

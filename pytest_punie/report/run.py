@@ -264,7 +264,7 @@ def completeness(doc: RunDocument, facts: RunFacts) -> Completeness:
         reasons.append("the run was interrupted (Ctrl-C or a signal) before every item ran")
     lost = [p for p in doc["prompts"] if p.get("error")]
     if lost:
-        reasons.append(unanswered_reason(lost))
+        reasons.append(unanswered_reason(lost, finishing_command(facts.invocation)))
     for s in doc["suites"]:
         if not s["complete"]:
             name = s["suite"] + (f"[{s['variant']}]" if s["variant"] else "")
@@ -279,17 +279,42 @@ def completeness(doc: RunDocument, facts: RunFacts) -> Completeness:
     return out
 
 
-def unanswered_reason(lost: list[PromptRow]) -> str:
+def finishing_command(invocation: list[str] | tuple[str, ...]) -> str:
+    """The run's own command without its budget: what finishes a run the budget stopped, from the caches."""
+    import shlex
+
+    args, skip = [], False
+    for a in invocation:
+        if skip:
+            skip = False
+        elif a == "--punie-budget":
+            skip = True
+        elif not a.startswith("--punie-budget="):
+            args.append(a)
+    return "pytest " + " ".join(shlex.quote(a) for a in args)
+
+
+def unanswered_reason(lost: list[PromptRow], finish_with: str | None = None) -> str:
     """How many prompts the harness or transport left without a whole response, why, and how to
     finish; a model a stage gate stopped gets that gate named, and no "rerun" advice (a rerun
-    stops at the same gate)."""
+    stops at the same gate); work the run's budget did not start gets the command that finishes it."""
+    from pytest_punie.budget import BUDGET_STOP
     from pytest_punie.models.gates import gate_that_stopped
 
-    timeouts = [p for p in lost if str(p["error"]).startswith("timeout")]
-    gated = {p.get("variant") or "the model": gate for p in lost if (gate := gate_that_stopped(str(p["error"])))}
-    stopped = [p for p in lost if (p.get("variant") or "the model") in gated and p not in timeouts]
-    other = [p for p in lost if p not in timeouts and p not in stopped]
+    budgeted = [p for p in lost if BUDGET_STOP.search(str(p["error"]))]
+    lost_rest = [p for p in lost if p not in budgeted]
+    timeouts = [p for p in lost_rest if str(p["error"]).startswith("timeout")]
+    gated = {p.get("variant") or "the model": gate for p in lost_rest if (gate := gate_that_stopped(str(p["error"])))}
+    stopped = [p for p in lost_rest if (p.get("variant") or "the model") in gated and p not in timeouts]
+    other = [p for p in lost_rest if p not in timeouts and p not in stopped]
     kinds = []
+    if budgeted:
+        m = BUDGET_STOP.search(str(budgeted[0]["error"]))
+        kinds.append(
+            f"{len(budgeted)} not started within --punie-budget={m.group(1) if m else '?'} (first: "
+            f"{budgeted[0]['id']}: {budgeted[0]['error']}); what was done is cached: finish with "
+            f"{finish_with or 'the same command without --punie-budget'}"
+        )
     if timeouts:
         kinds.append(f"{len(timeouts)} cut by their own time limit (text kept, label timeout)")
     if stopped:

@@ -101,6 +101,9 @@ def seeds_of(doc: RunDocument, rules: dict[str, SeedRule | None]) -> dict[str, S
             gates = {k: gate for k, why in unmeasured.items() if (gate := gate_that_stopped(why))}
             if gates:
                 head["stopped_at"] = gates
+        resumed = _resumed_seeds(doc, asked)
+        if resumed:
+            head["resumed"] = resumed
         if not runs:
             out[name] = head  # no spread, no interval, no rule: nothing was measured
             continue
@@ -127,6 +130,19 @@ def seeds_of(doc: RunDocument, rules: dict[str, SeedRule | None]) -> dict[str, S
             suite["rule"] = judge_rule(rule, overall, len(runs), overall_prompts=len(ids))
         out[name] = suite
     return out or None
+
+
+def _resumed_seeds(doc: RunDocument, seeds: list[int]) -> dict[str, str]:
+    """Seed -> how its adapter was trained in more than one run (resumed from a checkpoint): such a
+    seed's figures are not an uninterrupted training run's, and the summary says so."""
+    variants = doc.get("provenance", {}).get("variants") or {}
+    out = {}
+    for seed in seeds:
+        for build in (variants.get(f"seed={seed}") or {}).get("builds") or []:
+            r = build.get("resumed") if build.get("step") == "adapter" else None
+            if r:
+                out[str(seed)] = f"resumed at iteration {r['at']} of {r['of']} from {r['from']}: {r['restarted']}"
+    return out
 
 
 def _covers(asked: list[int], unmeasured: dict[str, str | None]) -> str:
@@ -178,6 +194,8 @@ def render_seeds_terminal(seeds: dict[str, SuiteSeeds]) -> list[str]:
         for seed, why in (s.get("not_measured") or {}).items():
             gate = f"stopped at the stage gate '{stopped[seed]}'" if seed in stopped else "not measured"
             lines.append(f"suite {name}: seed {seed} {gate} (left out of every figure below): {why}")
+        for seed, how in (s.get("resumed") or {}).items():
+            lines.append(f"suite {name}: seed {seed}'s adapter was {how}")
         if not s["seeds"]:
             lines.append(f"suite {name}: no training seed measured: no spread, interval or rule computed")
             continue

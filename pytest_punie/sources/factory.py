@@ -22,11 +22,14 @@ from pytest_punie.sources.options import SourceOptions
 SERVER_STATE = "server.json"
 
 
-def stage_gates(entry: dict[str, Any], where: str, suites: list[Any] | None = None, root: Path | None = None) -> Any:
+def stage_gates(
+    entry: dict[str, Any], where: str, suites: list[Any] | None = None, root: Path | None = None, cache: Any = None
+) -> Any:
     """The users' exit gates between a recipe's steps: the data lint's errors before training
-    (against the suites the data serves, whatever the run selected: ``models.dataserves``), the
-    training log (complete, no crash, the pre-registered loss bounds) before fusing, the fused
-    checks before the fuse is removed."""
+    (against the suites the data serves, whatever the run selected: ``models.dataserves``; with a
+    build ``cache``, findings kept there for the same data, configuration and code), the training
+    log (complete, no crash, the pre-registered loss bounds) before fusing, the fused checks before
+    the fuse is removed."""
     from dataclasses import replace
 
     from pytest_punie.checks import trainlog
@@ -38,7 +41,13 @@ def stage_gates(entry: dict[str, Any], where: str, suites: list[Any] | None = No
 
     def data_errors(data: Path) -> GateOutcome:
         served = suites_serving(data, root or Path.cwd(), entry.get("suites"), loaded=suites or [])
-        found = lint_dataset(data, LintConfig(eval_system_prompts=served.system_prompts))
+        config = LintConfig(eval_system_prompts=served.system_prompts)
+        if cache is None:
+            found = lint_dataset(data, config)
+        else:
+            from pytest_punie.sources.keptlint import lint_kept
+
+            found, _kept = lint_kept(data, config, cache.root / "datalint", cache.digest)
         problems = [f"{f.where()}: {f.check}: {f.message}" for f in found if f.severity == "error"]
         return GateOutcome(problems, served.record())
 
@@ -66,10 +75,15 @@ def resolve_model(
 
     root = opts.root
     cache = BuildCache(default_cache_dir(root), log=log)
+    cache.guard = build_guard(opts)
     spec = resolve_spec(name, root)
     if seed is not None:
         spec = with_seed(spec, seed)
-    resolved = materialize(spec, root, cache, log, gates=stage_gates(spec.entry, spec.source, suites, root))
+    if opts.no_resume:
+        from dataclasses import replace
+
+        spec = replace(spec, entry={**spec.entry, "resume": False})
+    resolved = materialize(spec, root, cache, log, gates=stage_gates(spec.entry, spec.source, suites, root, cache))
     if resolved.builds:
         from pytest_punie.models.cachetool import remember_model, usage_line
 
@@ -164,6 +178,35 @@ def response_cache(opts: SourceOptions, digest: str | None, backend_kind: str) -
     return ResponseCache(default_cache_dir(opts.root), digest, backend_kind)
 
 
+def build_guard(opts: SourceOptions) -> Callable[[str, float], None] | None:
+    """What the build cache asks before it builds a step: the run's budget, with the step's estimate
+    from this machine's rates (None: the run has no budget)."""
+    budget = opts.budget
+    if budget is None:
+        return None
+    from pytest_punie.budget import budget_stop_message
+    from pytest_punie.errors import ModelError
+    from pytest_punie.sources.plan import estimate, rates_for
+
+    def guard(step: str, units: float) -> None:
+        need = estimate(rates_for(opts), f"build:{step}", units)
+        if not budget.allows(need):
+            raise ModelError(None, None, budget_stop_message(f"build {step}", need, budget))
+
+    return guard
+
+
+def with_budget(source: ResponseSource, opts: SourceOptions, name: str) -> ResponseSource:
+    """A model source keeps this machine's generation rate, and checks the run's budget before it generates."""
+    if getattr(source, "backend", None) is not None and hasattr(source, "rate_kind"):
+        from pytest_punie.sources.plan import rates_for
+
+        source.rates = rates_for(opts)  # type: ignore[attr-defined]
+        source.rate_kind = f"generate:{name}"  # type: ignore[attr-defined]
+        source.budget = opts.budget  # type: ignore[attr-defined]
+    return source
+
+
 def make_source(
     opts: SourceOptions,
     log: Callable[[str], None],
@@ -175,7 +218,7 @@ def make_source(
     if source.backend is not None:
         source.timeout_scale = float(opts.timeout_scale or 1.0)
         source.prompt_sensitivity = bool(opts.prompt_sensitivity)
-    return source
+    return with_budget(source, opts, str(opts.model))
 
 
 def _make_source(
@@ -331,6 +374,7 @@ def checkpoint_model(
             raise PunieError(None, None, "--punie-checkpoints needs --punie-base PATH (the model has no recipe base)")
         base = recipe_base
     cache = BuildCache(default_cache_dir(opts.root), log=log)
+    cache.guard = build_guard(opts)
     from pytest_punie.checks.artifacts import fused_checks
 
     fused, quant = fuse_and_quantize(cache, base, checkpoint, bits, group, log, check_fused=fused_checks)
@@ -389,4 +433,4 @@ def variant_source(
     out = ModelSource(backend, {**identity, "variant": variant.name}, overrides, response_cache=kept)
     out.timeout_scale = float(opts.timeout_scale or 1.0)
     out.prompt_sensitivity = bool(opts.prompt_sensitivity)
-    return out
+    return with_budget(out, opts, str(opts.model))

@@ -86,6 +86,9 @@ class ModelSource:
         self.timeout_scale = 1.0  # --punie-timeout-scale: every prompt's own time limit, scaled
         self.completed = 0  # responses generated whole in this run (what an interruption leaves kept)
         self.prompt_sensitivity = False  # --punie-prompt-sensitivity: the lock under the suite's paraphrases
+        self.rates: Any = None  # this machine's measured rates (budget.Rates): a generation adds its own
+        self.rate_kind = "generate"  # the rate this model's generations are measured and estimated by
+        self.budget: Any = None  # --punie-budget: a generation that no longer fits is not started
 
     def identity(self) -> dict[str, Any]:
         """The model, backend, overrides and response cache behind the responses."""
@@ -137,6 +140,10 @@ class ModelSource:
                 if f is not None:
                     reporter(r, f, True)
         generated: dict[str, ResponseRecord] = {}
+        refused = self._over_budget(suite, missing)
+        if refused is not None:
+            generated = {r.key: ResponseRecord(None, error=refused) for _, r in missing}
+            missing = []
         if missing:
 
             def on_result(req: ChatRequest, record: ResponseRecord) -> None:
@@ -149,12 +156,27 @@ class ModelSource:
 
             if hasattr(self.backend, "note"):
                 self.backend.note = self.progress  # the scheduler's plan and estimate, said as it changes
+            started = time.monotonic()
             records = self.backend.complete([r for _, r in missing], on_result)
+            if self.rates is not None and all(rec.error is None for rec in records):
+                self.rates.add(self.rate_kind, time.monotonic() - started, len(records))
             generated = {r.key: rec for (_, r), rec in zip(missing, records, strict=True)}
         out = [f if f is not None else generated[r.key] for r, f in zip(requests, found, strict=True)]
         if self.prompt_sensitivity and not sample and suite.extra.get("system_prompt_variants"):
             self._under_paraphrases(suite, todo, requests, out)
         return out
+
+    def _over_budget(self, suite: Suite, missing: list[tuple[Prompt, ChatRequest]]) -> str | None:
+        """Why this generation may not start under the run's budget (None: it may, or there is none)."""
+        if self.budget is None or not missing:
+            return None
+        from pytest_punie.budget import budget_stop_message
+
+        rate = self.rates.per_unit(self.rate_kind) if self.rates is not None else None
+        need = None if rate is None else rate * len(missing)
+        if self.budget.allows(need):
+            return None
+        return budget_stop_message(f"generate {suite.name}: {len(missing)} prompts", need, self.budget)
 
     def _under_paraphrases(
         self, suite: Suite, todo: list[Prompt], requests: list[ChatRequest], records: list[ResponseRecord]

@@ -37,6 +37,10 @@ class SourceOptions:
     """--punie-prompt-sensitivity: the format lock under the suite's paraphrases too."""
     no_cache: bool = False
     """--punie-no-cache: generate every response, keep none."""
+    no_resume: bool = False
+    """--punie-no-resume: train from iteration 1, whatever an interrupted build kept."""
+    budget: Any = None
+    """--punie-budget: the run's time limit (a ``budget.Budget``, counted from when the options were read)."""
     temperature: float | None = None
     """--punie-temperature: the suites' sampling temperature overridden."""
     max_tokens: int | None = None
@@ -77,6 +81,8 @@ class SourceOptions:
             backend=opt("punie_backend") or "auto",
             prompt_sensitivity=bool(opt("punie_prompt_sensitivity")),
             no_cache=bool(opt("punie_no_cache")),
+            no_resume=bool(opt("punie_no_resume")),
+            budget=_budget(opt("punie_budget")),
             temperature=opt("punie_temperature"),
             max_tokens=opt("punie_max_tokens"),
             seed=opt("punie_seed"),
@@ -99,6 +105,15 @@ class SourceOptions:
     def sampling_overrides(self) -> dict[str, Any]:
         """The run's sampling overrides from the command line."""
         return {"temperature": self.temperature, "max_tokens": self.max_tokens, "seed": self.seed}
+
+
+def _budget(text: str | None) -> Any:
+    """The run's budget from --punie-budget (None without one)."""
+    if not text:
+        return None
+    from pytest_punie.budget import Budget, parse_duration
+
+    return Budget(parse_duration(text), text)
 
 
 _KEY = pytest.StashKey[SourceOptions]()
