@@ -70,6 +70,11 @@ class Rates:
         values = self.measured.get(kind)
         return statistics.median(values) if values else None
 
+    def seconds_for(self, kind: str, units: float) -> float | None:
+        """Seconds ``units`` of this kind of work take at the measured rate (None: never measured here)."""
+        rate = self.per_unit(kind)
+        return None if rate is None else rate * units
+
     def add(self, kind: str, seconds: float, units: float = 1.0) -> None:
         """Remember one measurement (``seconds`` for ``units`` of work) and keep it on disk."""
         if units <= 0 or seconds < 0:

@@ -172,8 +172,7 @@ class ModelSource:
             return None
         from pytest_punie.budget import budget_stop_message
 
-        rate = self.rates.per_unit(self.rate_kind) if self.rates is not None else None
-        need = None if rate is None else rate * len(missing)
+        need = self.rates.seconds_for(self.rate_kind, len(missing)) if self.rates is not None else None
         if self.budget.allows(need):
             return None
         return budget_stop_message(f"generate {suite.name}: {len(missing)} prompts", need, self.budget)

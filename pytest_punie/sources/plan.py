@@ -57,8 +57,7 @@ class PlannedWork:
 
 def estimate(rates: Rates, kind: str, units: float) -> float | None:
     """Seconds for ``units`` of ``kind`` at this machine's measured rate (None: unmeasured)."""
-    rate = rates.per_unit(kind)
-    return None if rate is None else rate * units
+    return rates.seconds_for(kind, units)
 
 
 def build_steps(opts: SourceOptions, spec: Any, rates: Rates, variant: str) -> tuple[list[PlannedWork], str | None]:
@@ -197,7 +196,7 @@ def make_plan(opts: SourceOptions, asked: list[tuple[Any, Any, str]]) -> list[Pl
     overrides = opts.sampling_overrides()
 
     def kept(suite_name: str, variant: str) -> int:
-        digest = digests.get(variant if variant in seeds else "") if not variant or variant in seeds else None
+        digest = digests.get(variant) if variant in seeds else None if variant else digests.get("")
         if digest is None or opts.no_cache:
             return 0
         cache = ResponseCache(default_cache_dir(opts.root), digest, "in-process")
