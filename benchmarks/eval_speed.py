@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -80,6 +81,7 @@ def legacy(model_path: Path, reqs: list[ChatRequest], log_dir: Path) -> tuple[li
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="tiny_5bit")
+    ap.add_argument("--rounds", type=int, default=3, help="every method once per round, medians printed")
     args = ap.parse_args()
     from pytest_punie.models.cache import BuildCache, default_cache_dir
     from pytest_punie.models.resolve import materialize, resolve_spec
@@ -88,8 +90,42 @@ def main() -> None:
     model = materialize(resolve_spec(args.model, ROOT), ROOT, cache, cache.log)
     suite = load_suite(ROOT / "evalsuites" / "phase33.yaml")
     reqs = [ChatRequest(p.id, messages_for(suite, p), suite.sampling_for(p)) for p in suite.prompts]
-    results: dict[str, tuple[float, float, list[dict]]] = {}  # name -> (end to end, generation only, outputs)
+    rounds = [one_round(args.model, model, cache, reqs) for _ in range(args.rounds)]
+    results = {
+        name: (
+            statistics.median(r[name][0] for r in rounds),
+            statistics.median(r[name][1] for r in rounds),
+            rounds[-1][name][2],
+        )
+        for name in rounds[0]
+    }
+    base_time, base_gen, base_out = next(iter(results.values()))
+    ref = [client_view(o) for o in base_out]
+    ids = [o["punie"]["token_ids"] for o in results["pytest-punie in-process (batched)"][2]]
+    print(
+        f"model {model.path} ({model.digest[:19]}), {len(reqs)} prompts, temperature 0, median of {args.rounds} rounds"
+    )
+    print(f"{'method':<56} {'end to end':>10} {'ratio':>6} {'generation':>10} {'ratio':>6} {'same':>6} {'ids':>6}")
+    for name, (secs, gen, outs) in results.items():
+        same = sum(client_view(o) == r for o, r in zip(outs, ref, strict=True))
+        same_ids = sum(o.get("punie", {}).get("token_ids") == i for o, i in zip(outs, ids, strict=True))
+        generation = "         -      -" if gen != gen else f"{gen:>9.2f}s {base_gen / gen:>5.1f}x"  # nan: not timed
+        print(
+            f"{name:<56} {secs:>9.2f}s {base_time / secs:>5.1f}x {generation} "
+            f"{same:>3}/{len(reqs)} {same_ids if 'punie' in outs[0] else '-':>3}/{len(reqs)}"
+        )
+    print("each round, end to end:")
+    for name in results:
+        print(f"  {name:<54} " + ", ".join(f"{r[name][0]:.2f}s" for r in rounds))
+    print(
+        "same: identical client view (content, tool calls, finish reason) to the legacy run; "
+        "ids: identical generated token ids to the in-process run"
+    )
 
+
+def one_round(spec: str, model, cache, reqs: list[ChatRequest]) -> dict[str, tuple[float, float, list[dict]]]:
+    """Every method once, in order: name -> (end to end, generation only, outputs)."""
+    results: dict[str, tuple[float, float, list[dict]]] = {}
     t = time.perf_counter()
     outs, gen = legacy(model.path, reqs, cache.root / "bench")
     results["legacy script (server, sleep 3 s, poll 1 s, sequential)"] = (time.perf_counter() - t, gen, outs)
@@ -138,7 +174,7 @@ def main() -> None:
                 sys.executable,
                 "-m",
                 "pytest",
-                f"--punie-model={args.model}",
+                f"--punie-model={spec}",
                 "-m",
                 "eval",
                 "-k",
@@ -166,23 +202,7 @@ def main() -> None:
     secs, outs = main_job()
     results["pytest -m eval (identical rerun: 27 from the cache)"] = (secs, float("nan"), outs)
 
-    base_time, base_gen, base_out = next(iter(results.values()))
-    ref = [client_view(o) for o in base_out]
-    ids = [o["punie"]["token_ids"] for o in results["pytest-punie in-process (batched)"][2]]
-    print(f"model {model.path} ({model.digest[:19]}), {len(reqs)} prompts, temperature 0")
-    print(f"{'method':<56} {'end to end':>10} {'ratio':>6} {'generation':>10} {'ratio':>6} {'same':>6} {'ids':>6}")
-    for name, (secs, gen, outs) in results.items():
-        same = sum(client_view(o) == r for o, r in zip(outs, ref, strict=True))
-        same_ids = sum(o.get("punie", {}).get("token_ids") == i for o, i in zip(outs, ids, strict=True))
-        generation = "         -      -" if gen != gen else f"{gen:>9.2f}s {base_gen / gen:>5.1f}x"  # nan: not timed
-        print(
-            f"{name:<56} {secs:>9.2f}s {base_time / secs:>5.1f}x {generation} "
-            f"{same:>3}/{len(reqs)} {same_ids if 'punie' in outs[0] else '-':>3}/{len(reqs)}"
-        )
-    print(
-        "same: identical client view (content, tool calls, finish reason) to the legacy run; "
-        "ids: identical generated token ids to the in-process run"
-    )
+    return results
 
 
 if __name__ == "__main__":

@@ -30,7 +30,20 @@ class _Sequence:
     tokens: list[int] = field(default_factory=list)
     steps: int = 0  # decode steps that produced a token for it (its stop token included): never two for one token
     first: Any = None  # the log-softmax at the first generated position
+    along: list[Any] = field(default_factory=list)  # log-probability of wrapper token j at position j, kept
+    # (lazily) while the answer so far is the wrapper's first j tokens: those positions are the wrapper's own
+    follows: bool = True  # whether every token so far is the wrapper's
     cache: Any = None  # its KV cache as the generator gave it back when it finished (None: cut, or running)
+
+
+@dataclass
+class _Ending:
+    """A sequence that ended in a step: why, the stop token it ended on, and the cut message if it was cut."""
+
+    uid: int
+    reason: str
+    stop_token: int | None = None
+    cut: str | None = None
 
 
 class InProcessBackend:
@@ -48,6 +61,8 @@ class InProcessBackend:
         self.last_token_ids: dict[str, list[int]] = {}
         self.decode_steps: dict[str, int] = {}  # per request of this backend: decode steps that made its tokens
         self.decoded_tokens = 0  # every token the generator decoded, for any sequence (kept or not)
+        self.wrapper_tokens_run: dict[str, int] = {}  # per request: tokens the wrapper likelihood ran itself
+        self.lock_seconds = 0.0  # spent on the format lock's own forward passes (the wrapper), not on answers
         self.widths: list[list[int]] = []  # per group of the last complete(): sequences running after each admission
         self.max_batch = 32  # mlx-lm's completion batch size: the window never exceeds it
         self.note: Callable[[str], None] | None = None  # the scheduling plan, said as it changes
@@ -134,26 +149,74 @@ class InProcessBackend:
         group.drain()
 
     def _wrapper_likelihood(
-        self, prompt: list[int], prefix: list[Any] | None, wrapper: list[int], after_prompt: _AfterPrompt | None = None
+        self,
+        prompt: list[int],
+        prefix: list[Any] | None,
+        wrapper: list[int],
+        after_prompt: _AfterPrompt | None = None,
+        key: str = "",
     ) -> dict[str, Any]:
         """Teacher-forced log-likelihood of the whole wrapper prefix (opener, function, parameter)
         after one prompt (``prompt`` without the shared prefix). With the sequence's own KV cache
         after its prompt (``after_prompt``) only the wrapper's own tokens are run; without it, one
-        forward pass over the prompt and the wrapper."""
+        forward pass over the prompt and the wrapper. Where the answer itself began with the wrapper's
+        tokens, the generator's own log-probabilities at those positions are the wrapper's (the same
+        context): only the rest is run."""
         import mlx.core as mx
 
-        if after_prompt is not None and len(wrapper) > 1:
-            logits = self._model(mx.array(wrapper[:-1])[None], cache=after_prompt.cache)[0].astype(mx.float32)
+        if after_prompt is not None and len(after_prompt.known) == len(wrapper):
+            picked = mx.stack(after_prompt.known).astype(mx.float32).tolist()  # the answer was the wrapper
+            self.wrapper_tokens_run[key] = 0
+        elif after_prompt is not None and len(wrapper) > 1:
+            k = len(after_prompt.known)  # the cache holds the prompt and wrapper[: k - 1]
+            logits = self._model(mx.array(wrapper[k - 1 : -1])[None], cache=after_prompt.cache)[0].astype(mx.float32)
             logprobs = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
-            opener = float(after_prompt.first[wrapper[0]])  # what the first generated position gave it
-            picked = [opener] + [float(logprobs[i, t]) for i, t in enumerate(wrapper[1:])]
+            rest = logprobs[mx.arange(len(wrapper) - k), mx.array(wrapper[k:])]
+            picked = mx.concatenate([mx.stack(after_prompt.known).astype(mx.float32), rest]).tolist()
+            self.wrapper_tokens_run[key] = len(wrapper) - k
         else:
             tokens = prompt + wrapper
             cache = _copy_cache(prefix) if prefix is not None else None
             logits = self._model(mx.array(tokens)[None], cache=cache)[0].astype(mx.float32)
             logprobs = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
             start = len(tokens) - len(wrapper) - 1  # the position that predicts the opener
-            picked = [float(logprobs[start + i, t]) for i, t in enumerate(wrapper)]
+            picked = logprobs[mx.arange(start, start + len(wrapper)), mx.array(wrapper)].tolist()
+            self.wrapper_tokens_run[key] = len(tokens)
+        return self._wrapper_record(wrapper, picked)  # type: ignore[arg-type]  # tolist() of a 1-d array
+
+    def _wrapper_likelihoods(self, afters: dict[str, _AfterPrompt], wrapper: list[int]) -> dict[str, dict[str, Any]]:
+        """The wrapper likelihood of several finished sequences from their own KV caches: those that wrote
+        the whole wrapper need no forward pass; the others, grouped by how many wrapper tokens they wrote,
+        run the rest of it together in one batched pass (their caches merged, left-padded)."""
+        import mlx.core as mx
+        from mlx_lm.models.cache import KVCache
+
+        out: dict[str, dict[str, Any]] = {}
+        by_known: dict[int, list[str]] = {}
+        for i, after in afters.items():
+            by_known.setdefault(len(after.known), []).append(i)
+        for k, group in by_known.items():
+            if k == len(wrapper) or len(group) == 1 or len(wrapper) < 2:
+                for i in group:
+                    out[i] = self._wrapper_likelihood([], None, wrapper, afters[i], i)
+                continue
+            layers = len(afters[group[0]].cache)
+            merged = [KVCache.merge([afters[i].cache[n] for i in group]) for n in range(layers)]
+            rest = wrapper[k:]
+            tokens = mx.array([wrapper[k - 1 : -1]] * len(group))
+            logits = self._model(tokens, cache=merged).astype(mx.float32)
+            logprobs = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
+            at = mx.broadcast_to(mx.array(rest)[None, :, None], (len(group), len(rest), 1))
+            picked_rest = mx.take_along_axis(logprobs, at, axis=-1)[..., 0]
+            known = mx.stack([mx.stack(afters[i].known) for i in group]).astype(mx.float32)
+            rows: list[list[float]] = mx.concatenate([known, picked_rest], axis=1).tolist()  # type: ignore[assignment]
+            for i, picked in zip(group, rows, strict=True):
+                out[i] = self._wrapper_record(wrapper, picked)
+                self.wrapper_tokens_run[i] = len(rest)
+        return out
+
+    def _wrapper_record(self, wrapper: list[int], picked: list[float]) -> dict[str, Any]:
+        """The wrapper's log-likelihood as a response keeps it."""
         return {
             "text": self._tokenizer.decode(wrapper),
             "tokens": len(wrapper),
@@ -200,28 +263,30 @@ class InProcessBackend:
 
 @dataclass
 class _AfterPrompt:
-    """A finished sequence's own KV cache cut back to its prompt, and its first position's log-probabilities."""
+    """A finished sequence's own KV cache cut back to its prompt and the wrapper tokens it wrote, and the
+    wrapper's log-probabilities known from its own generated positions (at least the opener's)."""
 
     cache: list[Any]
-    first: Any
+    known: list[Any]
 
 
-def _after_prompt(cache: list[Any] | None, prompt_tokens: int, generated: int, first: Any) -> _AfterPrompt | None:
-    """The generator's cache of a finished sequence, trimmed back to its prompt (None: not a plain KV cache,
-    or longer than the prompt and its ``generated`` tokens: the wrapper is then computed from the prompt).
-    The generator may have fed the last token already (it computes a step ahead), so the cache holds the
-    prompt and up to all of the generated tokens; the prompt's own positions are the same either way."""
-    import mlx.core as mx
+def _after_prompt(cache: list[Any] | None, prompt_tokens: int, generated: int, known: list[Any]) -> _AfterPrompt | None:
+    """The generator's cache of a finished sequence, trimmed back to its prompt and the ``len(known) - 1``
+    wrapper tokens it wrote first (None: not a plain KV cache, nothing known, or a cache holding fewer or
+    more than the prompt and its ``generated`` tokens: the wrapper is then computed from the prompt). The
+    generator may have fed the last token already (it computes a step ahead), so the cache holds the
+    prompt and up to all of the generated tokens; the positions kept are the same either way."""
     from mlx_lm.models.cache import KVCache
 
-    if cache is None or first is None or not all(type(c) is KVCache for c in cache):
+    if cache is None or not known or not all(type(c) is KVCache for c in cache):
         return None
+    keep = prompt_tokens + len(known) - 1
     fed = {c.offset - prompt_tokens for c in cache}
-    if len(fed) != 1 or not 0 <= next(iter(fed)) <= generated:
+    if len(fed) != 1 or not len(known) - 1 <= next(iter(fed)) <= generated:
         return None
     for c in cache:
-        c.trim(c.offset - prompt_tokens)
-    return _AfterPrompt(cache, first.astype(mx.float32))
+        c.trim(c.offset - keep)
+    return _AfterPrompt(cache, known)
 
 
 def _copy_cache(base: list[Any]) -> list[Any]:
@@ -359,6 +424,7 @@ class _Group:
         if not responses:
             return False
         self.backend.decoded_tokens += stats.generation_tokens
+        ended: list[_Ending] = []
         for r in responses:
             seq = self.running.get(r.uid)
             if seq is None:
@@ -366,11 +432,16 @@ class _Group:
             seq.steps += 1
             if not seq.tokens and seq.first is None:
                 seq.first = r.logprobs
+            j = len(seq.tokens)
+            if seq.follows and j < len(self.wrapper):
+                seq.along.append(r.logprobs[self.wrapper[j]])  # lazy: read when the sequence finishes
+                seq.follows = r.token == self.wrapper[j]
             if r.finish_reason != "stop":
                 seq.tokens.append(r.token)
             if r.finish_reason is not None:
                 seq.cache = r.prompt_cache
-                self.finish(r.uid, r.finish_reason, r.token if r.finish_reason == "stop" else None)
+                ended.append(_Ending(r.uid, r.finish_reason, r.token if r.finish_reason == "stop" else None))
+        self.finish(ended)
         self._cut_overdue()
         if stats.prompt_tokens and stats.prompt_time > 0:
             self.admission.prefill_s_per_token = stats.prompt_time / stats.prompt_tokens
@@ -389,12 +460,8 @@ class _Group:
             limit = self.reqs[seq.index].sampling.timeout_s
             if now - seq.started > limit:
                 self.gen.remove([uid])
-                self.finish(
-                    uid,
-                    "length",
-                    cut=f"timeout: this prompt's own generation reached timeout_s={limit:g} s after "
-                    f"{len(seq.tokens)} tokens (text kept)",
-                )
+                cut = f"timeout: this prompt's own generation reached timeout_s={limit:g} s after "
+                self.finish([_Ending(uid, "length", cut=cut + f"{len(seq.tokens)} tokens (text kept)")])
 
     def _say_plan(self) -> None:
         """The plan, said once per group when the first measured admission is made (later admissions
@@ -406,53 +473,76 @@ class _Group:
         todo = len(self.waiting) + len(self.running)
         note(plan_line(todo, len(self.running), self.admission, self.max_tokens, self.timeout))
 
-    def finish(self, uid: int, finish_reason: str, stop_token: int | None = None, cut: str | None = None) -> None:
-        """A sequence ends: its record (first position and wrapper likelihood included) is made and reported."""
-        seq = self.running.pop(uid)
-        req = self.reqs[seq.index]
-        prompt = self.prompts[seq.index]
-        self.backend.decode_steps[req.key] = seq.steps
-        self.admission.answer_lengths.append(len(seq.tokens))
+    def finish(self, ended: list[_Ending]) -> None:
+        """Sequences end (those of one step together): each record, its first position and wrapper
+        likelihood included, is made and reported; the wrappers still to run share one forward pass."""
+        if not ended:
+            return
+        done = []
+        for e in ended:
+            seq = self.running.pop(e.uid)
+            req = self.reqs[seq.index]
+            self.backend.decode_steps[req.key] = seq.steps
+            self.admission.answer_lengths.append(len(seq.tokens))
+            prompt = self.prompts[seq.index]
+            record = self.backend._record(req, prompt, seq.tokens, self.stops, e.reason, e.stop_token, seq.started)
+            done.append((seq, req, record))
         self.replan = True  # a place is free and the expected length is better known
-        record = self.backend._record(req, prompt, seq.tokens, self.stops, finish_reason, stop_token, seq.started)
-        if seq.first is not None and record.response is not None and self.opener is not None:
-            record.response["punie"]["first_position"] = self._first_position(seq, req, prompt)
-        if cut is not None:
-            record.error = cut
-            if record.response is not None:
-                record.response["choices"][0]["finish_reason"] = "timeout"
-                record.response["punie"]["cut"] = cut
-        self.out[req.key] = record
-        if self.on_result is not None:
-            self.on_result(req, record)
+        paused = time.monotonic()
+        self._first_positions([(seq, req, record) for seq, req, record in done if seq.first is not None])
+        spent = time.monotonic() - paused
+        self.backend.lock_seconds += spent
+        for other in self.running.values():
+            other.started += spent  # the harness's own forward passes are not charged to the prompts running
+        for (_seq, req, record), e in zip(done, ended, strict=True):
+            if e.cut is not None:
+                record.error = e.cut
+                if record.response is not None:
+                    record.response["choices"][0]["finish_reason"] = "timeout"
+                    record.response["punie"]["cut"] = e.cut
+            self.out[req.key] = record
+            if self.on_result is not None:
+                self.on_result(req, record)
 
-    def _first_position(self, seq: _Sequence, req: ChatRequest, prompt: list[int]) -> dict[str, Any]:
-        """The format lock at the first generated position, computed before the record is reported (and
-        kept in the response cache), so a cached rerun has it too; the harness's own forward pass is
-        not charged to the prompts still generating."""
+    def _first_positions(self, done: list[tuple[_Sequence, ChatRequest, ResponseRecord]]) -> None:
+        """The format lock at the first generated position of each finished sequence, computed before
+        its record is reported (and kept in the response cache), so a cached rerun has it too."""
         import mlx.core as mx
         import numpy as np
 
         from pytest_punie.backends.firstposition import first_position
 
-        assert self.opener is not None
+        if self.opener is None:
+            return
         decode = self.backend._tokenizer.decode
-        lp = np.array(seq.first.astype(mx.float32))
-        first = first_position(lp, self.opener, req.sampling.top_p, lambda t: decode([t]), req.sampling.temperature)
-        paused = time.monotonic()
-        after = _after_prompt(seq.cache, len(prompt), seq.steps, seq.first)
-        seq.cache = None
-        first["wrapper"] = self.backend._wrapper_likelihood(prompt[self.skip :], self.prefix, self.wrapper, after)
-        spent = time.monotonic() - paused
-        for other in self.running.values():
-            other.started += spent
-        return first
+        firsts, afters = {}, {}
+        for seq, req, record in done:
+            if record.response is None:
+                continue
+            lp = np.array(seq.first.astype(mx.float32))
+            t, p = req.sampling.temperature, req.sampling.top_p
+            firsts[req.key] = first_position(lp, self.opener, p, lambda i: decode([i]), t)
+            afters[req.key] = _after_prompt(seq.cache, len(self.prompts[seq.index]), seq.steps, seq.along)
+            seq.cache = None
+        own = {key: after for key, after in afters.items() if after is not None}
+        wrappers = self.backend._wrapper_likelihoods(own, self.wrapper)
+        for seq, req, record in done:
+            if req.key not in firsts:
+                continue
+            wrapper = wrappers.get(req.key)
+            if wrapper is None:  # no cache of its own to run from: prompt and wrapper run whole
+                wrapper = self.backend._wrapper_likelihood(
+                    self.prompts[seq.index][self.skip :], self.prefix, self.wrapper, None, req.key
+                )
+            firsts[req.key]["wrapper"] = wrapper
+            assert record.response is not None
+            record.response["punie"]["first_position"] = firsts[req.key]
 
     def drain(self) -> None:
         """The end of the group: what the generator left unfinished is cut, never silently; what was
         never scheduled is an error."""
-        for uid in list(self.running):
-            self.finish(uid, "length", cut="timeout: generation ended before this prompt finished (text kept)")
+        cut = "timeout: generation ended before this prompt finished (text kept)"
+        self.finish([_Ending(uid, "length", cut=cut) for uid in list(self.running)])
         for i in self.waiting:
             req = self.reqs[i]
             self.out[req.key] = ResponseRecord(

@@ -71,3 +71,32 @@ def test_time_limits_that_let_few_run_at_once_lose_no_prompt_and_decode_nothing_
     assert widths[0] == 1 and max(widths) > widths[1], widths  # started narrow, widened as answers finished
     plans = [line for line in said if line.startswith("generating 27 prompts")]
     assert len(plans) == 1, said  # the plan is said once, not once per re-plan
+
+
+def test_an_answer_that_is_the_wrapper_gives_its_likelihood_from_its_own_positions(tiny_model, monkeypatch):
+    """Where an answer began with the wrapper's tokens, the generator's log-probabilities at those
+    positions are the wrapper's (the same context): no extra tokens are run for it, and the figures
+    equal the teacher-forced forward pass over prompt and wrapper (1e-4 per token)."""
+    import pytest_punie.backends.inprocess as inprocess
+    from pytest_punie.backends.firstposition import WRAPPER_AFTER_OPENER
+    from pytest_punie.backends.inprocess import InProcessBackend
+
+    reqs = requests()
+    own = InProcessBackend(tiny_model.path)
+    records = own.complete(reqs)
+    wrapper = [own.opener_id(), *own._tokenizer.encode(WRAPPER_AFTER_OPENER, add_special_tokens=False)]
+    forced = InProcessBackend(tiny_model.path)
+    monkeypatch.setattr(inprocess, "_after_prompt", lambda *a: None)  # the teacher-forced pass, every prompt
+    forced_records = forced.complete(reqs)
+    assert forced.last_token_ids == own.last_token_ids
+    whole = 0
+    for req, a, b in zip(reqs, records, forced_records, strict=True):
+        ours, theirs = (r.response["punie"]["first_position"]["wrapper"] for r in (a, b))
+        assert ours["per_token"] == pytest.approx(theirs["per_token"], abs=1e-4), req.key
+        assert forced.wrapper_tokens_run[req.key] > len(wrapper)  # prompt and wrapper were run there
+        if own.last_token_ids[req.key][: len(wrapper)] == wrapper:
+            assert own.wrapper_tokens_run[req.key] == 0, req.key
+            whole += 1
+        else:
+            assert 0 < own.wrapper_tokens_run[req.key] < len(wrapper), req.key  # the opener's came free
+    assert whole >= 10  # the tool-call answers wrote the wrapper themselves
