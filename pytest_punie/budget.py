@@ -101,6 +101,33 @@ class Budget:
     text: str
     """As the user wrote it (for messages and the finishing command)."""
     started: float = field(default_factory=time.monotonic)
+    planned: dict[str, list[float | None]] = field(default_factory=dict)
+    """The plan's work not started yet, by rate kind: [units left, seconds per unit or None (unknown)]."""
+
+    def plan(self, kind: str, units: float, estimate_s: float | None) -> None:
+        """Count work the plan says is to do (what the whole run's remaining estimate is summed from)."""
+        left = self.planned.setdefault(kind, [0.0, None])
+        left[0] = float(left[0] or 0.0) + units
+        if estimate_s is not None and units > 0:
+            left[1] = estimate_s / units
+
+    def begin(self, kind: str, units: float) -> None:
+        """Work of this kind starts: it leaves what the plan has still to do."""
+        left = self.planned.get(kind)
+        if left is not None:
+            left[0] = max(0.0, float(left[0] or 0.0) - units)
+
+    def run_line(self, current_left_s: float | None) -> str:
+        """The whole run's clock for a progress line: elapsed, and what the plan says is left (the
+        work running now by its own ETA, the rest by this machine's rates), against the budget."""
+        rest = [(float(u or 0.0), r) for u, r in self.planned.values() if (u or 0.0) > 0]
+        known = sum(u * r for u, r in rest if r is not None) + (current_left_s or 0.0)
+        unknown = sum(1 for _u, r in rest if r is None)
+        more = f" plus {unknown} unknown" if unknown else ""
+        return (
+            f"run {duration(self.elapsed())} elapsed, ~{duration(known)}{more} left "
+            f"(budget {self.text}: {duration(max(0.0, self.left()))} left)"
+        )
 
     def elapsed(self) -> float:
         """Seconds since the run started."""

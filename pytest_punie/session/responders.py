@@ -174,6 +174,9 @@ class Responders:
             return
         for line in plan_lines(plan, budget):
             self.say(line)
+        for w in plan:
+            if not w.cached:
+                budget.plan(w.kind, w.units, w.estimate_s)
         over = cannot_fit(plan, budget)
         if over:
             known = sum(w.estimate_s or 0.0 for w in plan if not w.cached)

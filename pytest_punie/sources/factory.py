@@ -192,6 +192,7 @@ def build_guard(opts: SourceOptions) -> Callable[[str, float], None] | None:
         need = estimate(rates_for(opts), f"build:{step}", units)
         if not budget.allows(need):
             raise ModelError(None, None, budget_stop_message(f"build {step}", need, budget))
+        budget.begin(f"build:{step}", units)
 
     return guard
 
@@ -333,7 +334,7 @@ def external_source(opts: SourceOptions, overrides: dict[str, Any]) -> ResponseS
     if len(backends) == 1:
         identity: dict[str, Any] = {"kind": "external-server", "name": names[0], "reported_models": reported[0]}
         return ModelSource(backends[0], identity, overrides)
-    pool = EndpointPool(backends)
+    pool = EndpointPool(backends, reported)
     refused = pool.disagreement(reported)
     if refused:
         raise PunieError(None, None, refused)

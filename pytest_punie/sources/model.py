@@ -52,13 +52,19 @@ class GenerationRate:
         if (record.seconds or 0.0) > self.slowest[1]:
             self.slowest = (prompt_id, float(record.seconds or 0.0))
 
+    def eta_s(self) -> float | None:
+        """Seconds until this generation's last prompt, at the rate so far (None: nothing generated yet)."""
+        if not self.generated:
+            return None
+        return (time.monotonic() - self.started) / self.generated * (self.total - self.done)
+
     def describe(self) -> str:
         """The rate, the slowest prompt and the time left, for a run still generating."""
         if not self.generated:
             return ""
         elapsed = time.monotonic() - self.started
         left = self.total - self.done
-        eta = elapsed / self.generated * left
+        eta = self.eta_s() or 0.0
         parts = [f"{self.tokens / elapsed:.1f} tok/s" if elapsed > 0 else "", f"slowest {self.slowest[0]}"]
         if left:
             parts.append(f"ETA {eta:.0f} s")
@@ -174,6 +180,7 @@ class ModelSource:
 
         need = self.rates.seconds_for(self.rate_kind, len(missing)) if self.rates is not None else None
         if self.budget.allows(need):
+            self.budget.begin(self.rate_kind, len(missing))
             return None
         return budget_stop_message(f"generate {suite.name}: {len(missing)} prompts", need, self.budget)
 
@@ -213,6 +220,10 @@ class ModelSource:
             return None
         prompts = {r.key: p for r, p in zip(requests, todo, strict=True)}
         rate = GenerationRate(len(prompts))
+        budget = self.budget
+
+        def whole_run() -> str:
+            return "" if budget is None else "; " + budget.run_line(rate.eta_s())
 
         def on_result(req: ChatRequest, record: ResponseRecord, from_cache: bool) -> None:
             prompt = prompts.get(req.key)
@@ -232,7 +243,7 @@ class ModelSource:
             progress(
                 f"{'PASS' if r.passed else 'MISS'} {prompt.id:<10} {prompt.category:<14} "
                 f"legacy {float(r.scores['legacy']):.2f}  strict {float(r.scores['strict']):.2f}  "
-                f"{what:<18} {took}{lock}  [{rate.done}/{len(prompts)}]{rate.describe()}"
+                f"{what:<18} {took}{lock}  [{rate.done}/{len(prompts)}]{rate.describe()}{whole_run()}"
             )
 
         return on_result

@@ -209,3 +209,65 @@ def test_no_resume_trains_from_iteration_one_and_drops_what_was_kept(short_proje
     assert "resuming" not in out and "resumed" not in adapter_build(doc)
     assert_trained_once_to_the_plan(Path(adapter_build(doc)["path"]) / "train.log", None)
     assert not list((cache / "partial").iterdir())
+
+
+def keep_rates(cache: Path, **per_unit: float) -> None:
+    """This machine's measured rates as the cache keeps them (``build_adapter`` -> ``build:adapter``)."""
+    (cache / "rates.json").write_text(json.dumps({k.replace("_", ":", 1): [v] for k, v in per_unit.items()}))
+
+
+def test_a_budget_the_plan_cannot_fit_is_refused_before_any_step(short_project):
+    project, env = short_project
+    cache = Path(env["PUNIE_CACHE_DIR"])
+    keep_rates(cache, build_adapter=5.0)  # 5 s an iteration measured here: 16 iterations ~80 s
+    before = (cache / "rates.json").read_text()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", *RUN, "--punie-budget=30s"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    out = done.stdout + done.stderr
+    assert done.returncode == 4, out[-3000:]
+    assert "plan for --punie-budget=30s (30 s):" in out and "build adapter (16 iterations): to do, ~80 s" in out
+    assert "build tokenizer: cached" in out and "build q4: cached" in out
+    assert "not started. What does not fit: build adapter (16 iterations) (~80 s)" in out, out[-3000:]
+    assert "Traceback" not in out and "INTERNALERROR" not in out
+    assert not (cache / "adapter").exists() and not list((cache / "partial").glob("*"))
+    assert not list((cache / "tmp").glob("adapter-*")) and "mlx_lm" not in out  # nothing was started
+    assert (cache / "rates.json").read_text() == before
+
+
+def test_a_budget_spent_mid_run_ends_incomplete_and_its_finishing_command_finishes_from_the_caches(short_project):
+    project, env = short_project
+    cache = Path(env["PUNIE_CACHE_DIR"])
+    keep_rates(cache, build_adapter=0.01)  # far too hopeful: the plan fits, the training does not
+    stopped = subprocess.run(
+        [sys.executable, "-m", "pytest", *RUN, "--punie-budget=8s", "--punie-json=stopped.json"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    out = stopped.stdout + stopped.stderr
+    assert stopped.returncode == 7, out[-4000:]  # INCOMPLETE: never a verdict
+    assert "build adapter (16 iterations): to do, ~0 s" in out and "Traceback" not in out
+    doc = json.loads((project / "stopped.json").read_text())
+    assert doc["verdict"] == "INCOMPLETE" and doc["completeness"]["unanswered"] == ["lsp-01"]
+    reason = doc["completeness"]["reason"]
+    assert "not started within --punie-budget=8s" in reason and "build fused" in reason, reason
+    command = re.search(r"finish with (pytest .*?)(?:;|$)", reason).group(1)
+    assert "--punie-budget" not in command and "-k lsp-01" in command
+    adapter = next(cache.glob("adapter/*"))  # the work that was running was finished and kept
+    assert parse_training_log(adapter / "train.log").last_iter == PLANNED
+    assert not (cache / "fused").exists()  # what did not fit was not started
+    rates = json.loads((cache / "rates.json").read_text())
+    assert rates["build:adapter"][-1] > 0.01  # the real rate was measured and kept for the next plan
+    import shlex
+
+    finish = subprocess.run(
+        [sys.executable, "-m", "pytest", *shlex.split(command)[1:], "--punie-json=out.json"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    again = finish.stdout + finish.stderr
+    assert finish.returncode in (0, 1), again[-4000:]
+    doc = json.loads((project / "out.json").read_text())
+    assert doc["verdict"] in ("PASS", "FAIL") and not doc["completeness"].get("unanswered")
+    assert all(p["error"] is None and p["response"]["choices"][0]["message"] for p in doc["prompts"])
+    builds = {b["step"]: b for b in doc["provenance"]["model"]["builds"]}
+    assert not builds["adapter"]["built_now"] and builds["fused"]["built_now"], builds  # from the cache

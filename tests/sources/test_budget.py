@@ -67,3 +67,20 @@ def test_a_budget_stop_gets_the_command_that_finishes_the_run():
     reason = unanswered_reason([{"id": "lsp-01", "error": why, "variant": ""}], command)  # type: ignore[list-item]
     assert "1 not started within --punie-budget=1m" in reason and f"finish with {command}" in reason
     assert "rerun to finish" not in reason
+
+
+def test_the_whole_run_s_remaining_estimate_is_what_the_plan_has_not_started_plus_the_running_work():
+    budget = Budget(3600, "1h")
+    budget.plan("build:adapter", 60, 120.0)  # 2 s an iteration
+    budget.plan("build:fused", 1, None)  # never measured here
+    budget.plan("generate:m", 27, 54.0)
+    budget.plan("generate:m", 27, 54.0)  # a second suite
+    assert "~4 min plus 1 unknown left" in budget.run_line(None)  # 120 + 108 s
+    budget.begin("build:adapter", 60)
+    budget.begin("build:fused", 1)
+    budget.begin("generate:m", 27)  # the first suite runs now: its own ETA stands in for it
+    line = budget.run_line(10.0)
+    assert "~64 s left" in line and "unknown" not in line and "(budget 1h: " in line
+    assert line.startswith("run 0 s elapsed")
+    budget.begin("generate:m", 50)  # more than planned (kept answers were not counted): never negative
+    assert "~10 s left" in budget.run_line(10.0)
