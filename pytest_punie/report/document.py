@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from fractions import Fraction
+from typing import Any
 
 from pytest_punie.metrics import mean_score
 from pytest_punie.results import PromptResult
@@ -155,6 +156,17 @@ def _warnings(invalid: list[PromptResult], prompts: list[PromptRow], provenance:
     """The serving path's warnings, and replies that named no model."""
     unnamed = [p["id"] for p in prompts if ((p.get("response") or {}).get("punie") or {}).get("unnamed_model")]
     warnings = serving_warnings(invalid, provenance)
+    for change in endpoint_changes(provenance):
+        warnings.append(
+            {
+                "code": "endpoint-changed",
+                "parser": None,
+                "prompts": [],
+                "message": f"INVALID: endpoint {change['url']} changed what it serves during the run (its /v1/models "
+                f"said {change['before']} at the start, {change['after']} at the end): which model answered "
+                "its prompts is unknown",
+            }
+        )
     if unnamed:
         warnings.append(
             {
@@ -201,11 +213,11 @@ def build_document(
             "score": _num(mean_score(overall_scores)),
             "prompts_run": len(overall_scores),
         }
-    overall["passed"] = passed and not invalid
+    overall["passed"] = passed and not invalid and not endpoint_changes(provenance)
     failure_modes: Counter[str] = Counter(p["label"] for p in prompts)
     return {
         "format": FORMAT,
-        "verdict": "INVALID" if invalid else "PASS" if passed else "FAIL",
+        "verdict": "INVALID" if invalid or endpoint_changes(provenance) else "PASS" if passed else "FAIL",
         "warnings": _warnings(invalid, prompts, provenance),
         "strict_mode": strict_mode,
         "overall": overall,
@@ -216,6 +228,12 @@ def build_document(
         "prompts": prompts,
         "provenance": provenance,
     }
+
+
+def endpoint_changes(provenance: Provenance) -> list[dict[str, Any]]:
+    """Endpoints whose ``/v1/models`` changed between the run's start and its end (a server restarted
+    on another model): the responses they gave cannot be told apart, so the run measures nothing."""
+    return list((provenance.get("model") or {}).get("endpoints_changed") or [])
 
 
 def serving_warnings(invalid: list[PromptResult], provenance: Provenance) -> list[RunWarning]:

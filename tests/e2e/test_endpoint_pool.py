@@ -4,7 +4,11 @@ requests between them; a third serving a different model makes the run refuse, n
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -37,10 +41,10 @@ def test_two_servers_share_one_run_and_a_third_serving_another_model_is_refused(
         assert result.ret in (0, 1), result.stdout.str()[-3000:]
         doc = json.loads((tiny_project.path / "pool.json").read_text())
         assert doc["completeness"]["state"] == "whole" and len(doc["prompts"]) == 52  # both suites of the project
-        counts = [served_requests(s) for s in servers]  # an answer and a one-token format-lock probe per prompt
-        assert sum(counts) == 2 * 52 and min(counts) >= 2, counts  # both servers answered part of the run
+        counts = [served_requests(s) for s in servers]  # one request per prompt: the lock comes with the answer
+        assert sum(counts) == 52 and min(counts) >= 2, counts  # both servers answered part of the run
         endpoints = [p["response"]["punie"]["endpoint"] for p in doc["prompts"]]
-        assert sorted(2 * endpoints.count(s.url) for s in servers) == sorted(counts)
+        assert sorted(endpoints.count(s.url) for s in servers) == sorted(counts)
         assert all("first_position" in p["response"]["punie"] for p in doc["prompts"])
         # the servers' top_logprobs give the in-process lock where the opener is among them
         local = tiny_project.runpytest_subprocess(
@@ -68,3 +72,103 @@ def test_two_servers_share_one_run_and_a_third_serving_another_model_is_refused(
     finally:
         for s in [*servers, other]:
             s.stop()
+
+
+def test_a_pool_that_loses_an_endpoint_mid_run_answers_every_prompt_on_the_other(tiny_project, tiny_model, tmp_path):
+    """Two real servers; one is killed (SIGKILL) once it has answered 5 prompts: its unanswered and
+    in-flight prompts go to the other, every retry recorded, and the run is whole, prompt for prompt
+    the in-process run's (greedy: the same token ids)."""
+    from pytest_punie.backends.http import ManagedServer
+
+    servers = [ManagedServer(tiny_model.path, log_dir=tmp_path / f"s{i}") for i in range(2)]
+    try:
+        for s in servers:
+            s.start()
+        doomed, survivor = servers
+        killed = threading.Event()
+
+        def kill_after_five() -> None:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline and not killed.is_set():
+                if served_requests(doomed) >= 5:
+                    os.kill(doomed.proc.pid, signal.SIGKILL)
+                    killed.set()
+                    return
+                time.sleep(0.02)
+
+        watcher = threading.Thread(target=kill_after_five, daemon=True)
+        watcher.start()
+        result = tiny_project.runpytest_subprocess(
+            f"--punie-server-url={doomed.url}", f"--punie-server-url={survivor.url}", "-m", "eval",
+            f"--punie-server-model={tiny_model.path.resolve()}", f"--punie-tokenizer={tiny_model.path}",
+            "--punie-server-concurrency=2", "-p", "no:cacheprovider", "--punie-json=pool.json",
+        )  # fmt: skip
+        watcher.join(5)
+        out = result.stdout.str()
+        assert killed.is_set(), "the doomed server never answered 5 prompts"
+        assert result.ret in (0, 1), out[-3000:]  # a verdict: the run is whole
+        doc = json.loads((tiny_project.path / "pool.json").read_text())
+        assert doc["completeness"]["state"] == "whole" and len(doc["prompts"]) == 52
+        assert all(p["error"] is None and p["response"]["choices"][0]["message"] for p in doc["prompts"])
+        by = [p["response"]["punie"]["endpoint"] for p in doc["prompts"]]
+        assert 1 <= by.count(doomed.url) <= 5 and by.count(survivor.url) == 52 - by.count(doomed.url)  # its log may
+        # count an answer the client never received whole: that prompt went to the survivor
+        retried = [p for p in doc["prompts"] if p["response"]["punie"].get("retries")]
+        assert retried and all(p["response"]["punie"]["endpoint"] == survivor.url for p in retried)
+        assert all(
+            r["endpoint"] == doomed.url and r["reason"] for p in retried for r in p["response"]["punie"]["retries"]
+        )
+        (lost,) = [e for e in doc["provenance"]["model"]["endpoints"] if e.get("lost")]
+        assert lost["url"] == doomed.url
+        assert served_requests(survivor) == by.count(survivor.url)  # one request per prompt it answered
+        local = tiny_project.runpytest_subprocess(
+            "--punie-model=tiny_5bit", "-m", "eval", "-p", "no:cacheprovider", "--punie-json=local.json"
+        )
+        assert local.ret in (0, 1)
+        mine = {(p["suite"], p["id"]): p for p in json.loads((tiny_project.path / "local.json").read_text())["prompts"]}
+        for p in doc["prompts"]:
+            theirs = mine[p["suite"], p["id"]]
+            assert p["response"]["punie"]["token_ids"] == theirs["response"]["punie"]["token_ids"], p["id"]
+            assert p["scores"] == theirs["scores"] and p["label"] == theirs["label"], p["id"]
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def test_a_pool_whose_every_endpoint_is_gone_is_incomplete_naming_them(tiny_project, tiny_model, tmp_path):
+    from pytest_punie.backends.http import ManagedServer
+
+    servers = [ManagedServer(tiny_model.path, log_dir=tmp_path / f"s{i}") for i in range(2)]
+    for s in servers:
+        s.start()
+    urls = [s.url for s in servers]
+    result = None
+    try:
+
+        def kill_both() -> None:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                if sum(served_requests(s) for s in servers) >= 6:
+                    for s in servers:
+                        os.kill(s.proc.pid, signal.SIGKILL)
+                    return
+                time.sleep(0.02)
+
+        watcher = threading.Thread(target=kill_both, daemon=True)
+        watcher.start()
+        result = tiny_project.runpytest_subprocess(
+            *(f"--punie-server-url={u}" for u in urls), "-m", "eval", "-k", "phase33",
+            f"--punie-server-model={tiny_model.path.resolve()}", f"--punie-tokenizer={tiny_model.path}",
+            "--punie-server-concurrency=1", "-p", "no:cacheprovider", "--punie-json=gone.json",
+        )  # fmt: skip
+    finally:
+        for s in servers:
+            s.stop()
+    out = result.stdout.str()
+    assert result.ret == 7, out[-3000:]  # INCOMPLETE, never a verdict
+    assert "Traceback" not in out and "INTERNALERROR" not in out
+    doc = json.loads((tiny_project.path / "gone.json").read_text())
+    answered = [p for p in doc["prompts"] if p["error"] is None]
+    assert 6 <= len(answered) < 27
+    errors = [p["error"] for p in doc["prompts"] if p["error"]]
+    assert all("every endpoint" in e and urls[0] in e and urls[1] in e for e in errors), errors[:3]

@@ -35,7 +35,7 @@ def fake_server(respond: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[t
                 self._send(200, json.dumps({"data": [{"id": "m"}]}).encode())
 
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.body = self.rfile.read(int(self.headers.get("Content-Length") or 0))  # what a test may read
             got.set()
             try:
                 respond(self)
