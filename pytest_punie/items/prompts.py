@@ -129,11 +129,14 @@ class PromptItem(pytest.Item):
         try:
             source = session.source_for(self.variant)
         except PunieError as err:
-            if not self.variant.name:
+            from pytest_punie.budget import BUDGET_STOP
+
+            budget_stop = BUDGET_STOP.search(err.describe()) is not None
+            if not self.variant.name and not budget_stop:
                 raise  # the model under test itself: every item names the problem
-            # one variant (a seed, a checkpoint) that could not be built: its prompts are unanswered,
-            # the run INCOMPLETE with the reason, never a FAIL of the recipe's other variants
-            why = f"{self.variant.name} not built: {err.describe()}"
+            # one variant (a seed, a checkpoint) that could not be built, or work the run's budget did not
+            # start: its prompts are unanswered, the run INCOMPLETE with the reason, never a FAIL
+            why = f"{self.variant.name or 'the model'} not built: {err.describe()}"
             self.punie_result = no_response(self.suite_ref, self.suite, self.prompt, why, self.variant.name)
             raise NoResponse(why) from None
         try:

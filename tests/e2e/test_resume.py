@@ -248,8 +248,8 @@ def test_a_budget_spent_mid_run_ends_incomplete_and_its_finishing_command_finish
     assert stopped.returncode == 7, out[-4000:]  # INCOMPLETE: never a verdict
     assert "build adapter (16 iterations): to do, ~0 s" in out and "Traceback" not in out
     doc = json.loads((project / "stopped.json").read_text())
-    assert doc["verdict"] == "INCOMPLETE" and doc["completeness"]["unanswered"] == ["lsp-01"]
-    reason = doc["completeness"]["reason"]
+    assert doc["verdict"] == "INCOMPLETE" and [u["id"] for u in doc["completeness"]["unanswered"]] == ["lsp-01"]
+    reason = doc["completeness"]["reasons"][0]
     assert "not started within --punie-budget=8s" in reason and "build fused" in reason, reason
     command = re.search(r"finish with (pytest .*?)(?:;|$)", reason).group(1)
     assert "--punie-budget" not in command and "-k lsp-01" in command
