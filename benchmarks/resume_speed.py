@@ -34,6 +34,7 @@ testpaths = ["evalsuites"]
 [tool.punie.models.night]
 recipe = "tiny"
 lora_params = { save_every = 12 }
+expect = { min_loss_decrease = -10.0 }  # the gate's bound on the train loss: a 60-iteration run may miss it
 """
 RUN = ["-p", "no:cacheprovider", "--punie-model=night", "-m", "eval", "-k", "lsp-01", "-q", "--punie-json=out.json"]
 AT_80 = re.compile(r"save\s+0000048_adapters\.safetensors")
@@ -117,7 +118,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             project, env = project_with_base(Path(tmp))
             killed = kill_at_80(project, env)
-            secs, doc, _out = rerun(project, env, *extra)
+            secs, doc, out = rerun(project, env, *extra)
+            if "model" not in doc["provenance"]:
+                sys.exit(f"{label}: the rerun built no model:\n{out[-3000:]}")
             adapter = next(b for b in doc["provenance"]["model"]["builds"] if b["step"] == "adapter")
             record = json.loads((Path(adapter["path"]) / "punie-build.json").read_text())
             answered = sum(1 for p in doc["prompts"] if p["response"] and not p["error"])
