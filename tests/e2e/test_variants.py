@@ -73,6 +73,28 @@ def test_two_temperature_matrix(tiny_project):
             assert p["response"]["punie"]["token_ids"] == base[p["suite"], p["id"]]["response"]["punie"]["token_ids"]
 
 
+def test_last_failed_reruns_only_the_failed_variant_items(tiny_project):
+    """`--lf` after a two-temperature sweep reruns exactly the items that failed, each in its own
+    variant (the variant is in the node id), with the same scores, labels and tokens."""
+    sweep = ("--punie-model=tiny_5bit", "-m", "eval", "--punie-temperatures=0,0.7")
+    first = tiny_project.runpytest_subprocess(*sweep, "--punie-json=lf1.json")
+    assert first.ret in (0, 1, 6), first.stdout.str()[-2000:]
+    whole = json.loads((tiny_project.path / "lf1.json").read_text())
+    assert len(whole["prompts"]) == 104 and all(p["response"] for p in whole["prompts"])
+    failed = {(p["suite"], p["variant"], p["id"]) for p in whole["prompts"] if not p["passed"]}
+    assert failed and len(failed) < 104  # something to rerun, and something not to
+    again = tiny_project.runpytest_subprocess(*sweep, "--lf", "--punie-json=lf2.json")
+    ran = again.parseoutcomes()
+    assert ran.get("failed", 0) == len(failed) and ran.get("passed", 0) == 0, again.stdout.str()[-2000:]
+    rerun = json.loads((tiny_project.path / "lf2.json").read_text())["prompts"]
+    assert {(p["suite"], p["variant"], p["id"]) for p in rerun} == failed
+    before = {(p["suite"], p["variant"], p["id"]): p for p in whole["prompts"]}
+    for p in rerun:
+        b = before[p["suite"], p["variant"], p["id"]]
+        assert p["response"] and (p["scores"], p["label"]) == (b["scores"], b["label"])
+        assert p["response"]["punie"]["token_ids"] == b["response"]["punie"]["token_ids"]
+
+
 def on_two_workers(project, sweep: str):
     """The sweep on two xdist workers, its document in p.json."""
     return project.runpytest_subprocess(
