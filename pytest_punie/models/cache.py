@@ -168,7 +168,7 @@ class BuildCache:
         if hit:
             return hit
         key = inputs_key({"step": step, **inputs})
-        (self.root / "locks").mkdir(parents=True, exist_ok=True)
+        self._writable()
         with FileLock(str(self.root / "locks" / f"{step}-{key}.lock")):
             hit = self.lookup(step, inputs)  # another process built it while we waited
             if hit:
@@ -206,6 +206,21 @@ class BuildCache:
                 raise
             self._built(step, inputs, final, record, extra, resumable, units)
             return Artifact(step, key, final, digest, True, record)
+
+    def _writable(self) -> None:
+        """A build needs a cache it can write: one it cannot (read-only, not permitted) is named."""
+        try:
+            (self.root / "locks").mkdir(parents=True, exist_ok=True)
+            probe = self.root / "locks" / f".probe-{os.getpid()}"
+            probe.touch()
+            probe.unlink()
+        except OSError as exc:
+            raise ModelError(
+                self.root,
+                None,
+                f"the build cache cannot be written ({exc.strerror or exc}): nothing can be built here; "
+                "point PUNIE_CACHE_DIR at a folder this user can write",
+            ) from None
 
     def _built(
         self,

@@ -8,6 +8,7 @@ remembers digests by (path, size, mtime) in a small JSON file beside the cache.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -52,10 +53,14 @@ class DigestMemo:
         """Remembers a digest with its stamp (written whole: temp file, then rename)."""
         self._data[key] = [stamp, digest]
         if self.path:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self._data))
-            os.replace(tmp, self.path)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                tmp.write_text(json.dumps(self._data))
+                os.replace(tmp, self.path)
+            except OSError:  # a folder that cannot be written (read-only, full): the memo only saves time
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
 
 
 def _hash_all(files: list[Path]) -> list[str]:

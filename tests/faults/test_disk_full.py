@@ -47,6 +47,31 @@ def test_a_disk_filled_during_a_build_is_one_located_error_and_no_partial_entry(
         assert not (disk / "cache" / "fused").exists() or list((disk / "cache" / "fused").iterdir()) == []
 
 
+def test_a_read_only_cache_is_one_error_naming_it_and_its_digests_still_work(tmp_path):
+    """A cache folder on a read-only file system (a host's cache mounted read-only): digests are
+    computed (the memo is not saved), and a build is refused naming the folder and why, before any
+    step runs; nothing is written."""
+    (tmp_path / "data.txt").write_text("x")
+    where = tmp_path / "ro"
+    where.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(where)], capture_output=True)
+    if done.returncode != 0:
+        pytest.fail(f"could not mount a tmpfs at {where} (these tests need root): {done.stderr.decode()}")
+    try:
+        cache = BuildCache(where)
+        assert cache.digest(tmp_path / "data.txt").startswith("sha256:")
+        ran = []
+        with pytest.raises(ModelError) as err:
+            cache.build("fused", {"adapter": "sha256:1"}, lambda out: ran.append(out))
+        assert err.value.describe() == (
+            f"{where}: the build cache cannot be written (Read-only file system): nothing can be built "
+            "here; point PUNIE_CACHE_DIR at a folder this user can write"
+        )
+        assert ran == [] and list(where.iterdir()) == []
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
 def test_a_build_chain_that_cannot_fit_is_refused_before_its_first_step(tmp_path, tiny_model):
     """The whole fuse + quantize chain is checked first: no half-written fuse, no mlx_lm run."""
     from pytest_punie.models.resolve import recipe_parts
