@@ -20,8 +20,10 @@ def good_reply(model: str | None = "m", content: str = "hello") -> dict:
 
 
 @contextmanager
-def fake_server(respond: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[tuple[str, threading.Event]]:
-    """Serve ``respond(handler)`` for every request; yields (url, got_a_request)."""
+def fake_server(
+    respond: Callable[[BaseHTTPRequestHandler], None], models: Callable[[], list[str]] = lambda: ["m"]
+) -> Iterator[tuple[str, threading.Event]]:
+    """Serve ``respond(handler)`` for every POST and ``models()`` as /v1/models; yields (url, got_a_request)."""
     got = threading.Event()
 
     class Handler(BaseHTTPRequestHandler):
@@ -32,7 +34,7 @@ def fake_server(respond: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[t
             if self.path == "/health":
                 self._send(200, b"{}")
             else:
-                self._send(200, json.dumps({"data": [{"id": "m"}]}).encode())
+                self._send(200, json.dumps({"data": [{"id": m} for m in models()]}).encode())
 
         def do_POST(self) -> None:
             self.body = self.rfile.read(int(self.headers.get("Content-Length") or 0))  # what a test may read

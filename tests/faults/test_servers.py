@@ -118,3 +118,29 @@ def test_an_unreachable_server_is_an_error_per_prompt_and_an_incomplete_run(eval
     assert result.ret == EXIT_INCOMPLETE  # the transport failed, not the model
     doc = json.loads((eval_project.path / "out.json").read_text())
     assert all(p["error"] and p["label"] == "error" for p in doc["prompts"])
+
+
+def test_an_endpoint_restarted_on_another_model_mid_run_makes_the_run_invalid_naming_it(eval_project):
+    """Two endpoints serve model m; after its first answer one says (``/v1/models``) it serves
+    another: what it answered cannot be told apart, so the run is INVALID, the endpoint named."""
+    answered: list[int] = []
+
+    def counted(h) -> None:
+        answered.append(1)
+        send_json(good_reply())(h)
+
+    with (
+        fake_server(send_json(good_reply())) as (steady, _),
+        fake_server(counted, models=lambda: ["m"] if not answered else ["other"]) as (restarted, _),
+    ):
+        result = eval_project.runpytest(
+            "-m", "eval", f"--punie-server-url={steady}", f"--punie-server-url={restarted}",
+            "--punie-server-model=m", "--punie-server-concurrency=1", "--punie-json=out.json", "-k", "git or lsp",
+        )  # fmt: skip
+    assert answered  # it did answer part of the run
+    assert result.ret == 6, result.stdout.str()[-2000:]  # INVALID
+    doc = json.loads((eval_project.path / "out.json").read_text())
+    assert doc["verdict"] == "INVALID"
+    (warning,) = [w for w in doc["warnings"] if w["code"] == "endpoint-changed"]
+    assert restarted in warning["message"] and steady not in warning["message"], warning
+    assert all(p["response"] for p in doc["prompts"])  # every prompt was answered: the measurement is what broke
