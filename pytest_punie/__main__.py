@@ -1,5 +1,6 @@
 """``python -m pytest_punie cache [list|prune]``: the build cache, seen and pruned;
-``python -m pytest_punie report RUN_DIR_OR_JSON [--compare BASELINE]``: a saved run's HTML report."""
+``python -m pytest_punie report RUN_DIR_OR_JSON [--compare BASELINE]``: a saved run's HTML report;
+``python -m pytest_punie same A B``: two saved runs, the same prompt for prompt or not."""
 
 from __future__ import annotations
 
@@ -7,14 +8,19 @@ import sys
 
 
 def main(argv: list[str]) -> int:
-    """Dispatch the sub-command: ``cache`` or ``report``."""
-    if not argv or argv[0] not in ("cache", "report"):
+    """Dispatch the sub-command: ``cache``, ``report`` or ``same``."""
+    if not argv or argv[0] not in ("cache", "report", "same"):
         print(
             "usage: python -m pytest_punie cache [list|prune] [--help]\n"
-            "       python -m pytest_punie report RUN_DIR_OR_JSON [--compare BASELINE] [--out FILE] [--open]",
+            "       python -m pytest_punie report RUN_DIR_OR_JSON [--compare BASELINE] [--out FILE] [--open]\n"
+            "       python -m pytest_punie same RUN_A RUN_B",
             file=sys.stderr,
         )
         return 2
+    if argv[0] == "same":
+        from pytest_punie.gate.samecmd import main as same_main
+
+        return same_main(argv[1:])
     if argv[0] == "report":
         from pytest_punie.gate.reportcmd import main as report_main
 
