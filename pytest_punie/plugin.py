@@ -21,6 +21,7 @@ from pytest_punie.items.scheduling import variant_scheduler
 from pytest_punie.items.selection import hold_back
 from pytest_punie.options import add_options, value_options
 from pytest_punie.session import PunieSession, find_session, punie_session
+from pytest_punie.session.hosts import unreachable
 
 MARKERS = {
     "eval": "an eval prompt of a pytest-punie suite (scored against a model's response)",
@@ -43,7 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")  # "PyTorch was not found": not the user's business
     session = PunieSession(config)
     config.pluginmanager.register(session, "punie-session")
-    errors = [] if session.is_worker else session.usage_errors(value_options())
+    errors = [] if session.is_worker else session.usage_errors(value_options()) + session.prepare_remote()
     if errors:
         raise pytest.UsageError("\n".join(f"pytest-punie: {e}" for e in errors))
     if config.getoption("punie_responses"):
@@ -100,6 +101,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Under ``-n``, a run with several variants sends each variant to one worker."""
     return variant_scheduler(config, log, punie_session(config).expected_variants())
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionstart(session: pytest.Session):
+    """A remote host xdist cannot open at the start is a usage error naming it, not an INTERNALERROR."""
+    try:
+        return (yield)
+    except Exception as exc:
+        said = unreachable(exc)
+        if said is None:
+            raise
+        raise pytest.UsageError(said) from None
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

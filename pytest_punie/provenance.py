@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import os
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -30,6 +31,20 @@ def package_versions() -> dict[str, str | None]:
 def host() -> dict[str, str]:
     """The machine a run ran on, recorded with every result."""
     return {"system": platform.system(), "machine": platform.machine(), "node": platform.node()}
+
+
+def host_name() -> str:
+    """The machine a process runs on, as a sweep's provenance names it: its node name, and the
+    address it was reached at when it runs in an ssh session (xdist's ``--tx ssh=...``), so that
+    two ssh hosts of one machine (loopback addresses) are told apart."""
+    reached = reached_over_ssh()
+    return f"{platform.node()} (ssh {reached})" if reached else platform.node()
+
+
+def reached_over_ssh() -> str | None:
+    """The address this process's ssh session came in at (sshd's SSH_CONNECTION), if any."""
+    parts = os.environ.get("SSH_CONNECTION", "").split()
+    return parts[2] if len(parts) == 4 else None
 
 
 def now_utc() -> str:

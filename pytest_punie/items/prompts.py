@@ -136,7 +136,10 @@ class PromptItem(pytest.Item):
                 raise  # the model under test itself: every item names the problem
             # one variant (a seed, a checkpoint) that could not be built, or work the run's budget did not
             # start: its prompts are unanswered, the run INCOMPLETE with the reason, never a FAIL
-            why = f"{self.variant.name or 'the model'} not built: {err.describe()}"
+            from pytest_punie.provenance import host_name, reached_over_ssh
+
+            on = f" on {host_name()}" if reached_over_ssh() and session.is_worker else ""  # a remote host, named
+            why = f"{self.variant.name or 'the model'} not built{on}: {err.describe()}"
             self.punie_result = no_response(self.suite_ref, self.suite, self.prompt, why, self.variant.name)
             raise NoResponse(why) from None
         try:

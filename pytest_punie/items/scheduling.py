@@ -30,10 +30,10 @@ def variant_scope(nodeid: str, variant_names: Iterable[str]) -> str:
 
 def variant_scheduler(config: Any, log: Any, variant_names: Iterable[str]) -> Any:
     """xdist's scope scheduler with the variant as the scope, for a run of named variants (even one:
-    a seed trains once) under ``--dist load`` (the default) or ``loadgroup``; None leaves xdist's
-    choice (xdist imported only here)."""
+    a seed trains once) under ``--dist load`` (the default), ``loadgroup`` or ``loadscope`` (whose
+    scope is then the variant, not the suite file); None leaves xdist's choice (xdist imported only here)."""
     names = [v for v in variant_names if v]
-    if not names or config.getvalue("dist") not in ("load", "loadgroup"):
+    if not names or config.getvalue("dist") not in ("load", "loadgroup", "loadscope"):
         return None  # one unnamed variant: prompts spread one by one over a shared server
     from xdist.scheduler import LoadScopeScheduling
 

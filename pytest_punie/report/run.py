@@ -190,7 +190,7 @@ def build_run_document(
         "workers": facts.workers,
         "repeat": facts.repeat,
     }
-    if len(idents) > 1:
+    if len(idents) > 1 or len([v for v in facts.variants if v]) > 1:  # a sweep, even with one variant answered
         provenance["variants"] = idents
     variants = [r.variant for r in results]
     doc = build_document(verdicts, provenance, strict_mode=facts.strict_mode)

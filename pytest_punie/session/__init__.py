@@ -6,6 +6,7 @@ rooms and says which one does what (pytest-benchmark's plugin/session split):
 - ``collected``: what collection found (suites, datasets, held-back items) and how the run was asked for;
 - ``responders``: who answers (the response source per variant, the model, the fixtures' generator);
 - ``gathered``: the run's state, the results and findings gathered from every worker;
+- ``hosts``: on the controller of a run over remote hosts, the hosts lost and what they left unanswered;
 - ``finishing``: on the controller, the document, the gate, the written reports, the exit status.
 """
 
@@ -29,6 +30,7 @@ from pytest_punie.session.finishing import (
     summary_sections,
 )
 from pytest_punie.session.gathered import Gathered
+from pytest_punie.session.hosts import HostLedger, prepare_remote, unanswered_results
 from pytest_punie.session.responders import Responders
 from pytest_punie.sources import ResponseSource
 from pytest_punie.sources.options import source_options
@@ -61,6 +63,7 @@ class PunieSession:
         self.collected = Collected()
         self.responders = Responders(config, self.source_options, self.collected.suites_seen, self.is_worker)
         self.gathered = Gathered()
+        self.hosts = HostLedger()
         self.outputs = OutputPaths.from_config(config)
         self.finished = Finished()
         config.stash[_KEY] = self
@@ -91,6 +94,10 @@ class PunieSession:
     def usage_errors(self, value_options: tuple[str, ...]) -> list[str]:
         """What is wrong with how the run was asked for, before anything runs."""
         return usage_errors(self.config, self.source_options, value_options)
+
+    def prepare_remote(self) -> list[str]:
+        """A run over remote hosts: replace no lost worker; path arguments xdist cannot send refused."""
+        return prepare_remote(self.config)
 
     def collection_report(self) -> list[str]:
         """Said when a run meant to evaluate found nothing, or a bare run held items back."""
@@ -135,7 +142,18 @@ class PunieSession:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """https://docs.pytest.org/en/stable/reference/reference.html#pytest.hookspec.pytest_runtest_logreport"""
-        self.gathered.collect(report)
+        if not self.hosts.saw(report):  # the item a lost host was running is unanswered, not failed
+            self.gathered.collect(report)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """pytest-xdist's hook, on the controller: what the workers will run."""
+        self.hosts.node_collected(ids)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object | None) -> None:
+        """pytest-xdist's hook, on the controller: a worker ended (with an error: its host was lost)."""
+        self.hosts.node_down(node, error)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -147,6 +165,7 @@ class PunieSession:
         """Judge, gate and write the documents; the run's exit status (workers: pytest's own)."""
         if self.is_worker:
             return exitstatus
+        self.gathered.results.extend(unanswered_results(self.hosts, self.config.rootpath))
         return finish(
             self.config,
             self.gathered,

@@ -92,11 +92,11 @@ class Responders:
         src = self._variant_sources.get(variant_name) if variant_name else self._source
         if src is None:
             return None
-        import platform
+        from pytest_punie.provenance import host_name
 
         worker = getattr(self.config, "workerinput", {}).get("workerid", "main")
         # the machine: under xdist's execnet a variant may be built and generated on another host
-        return {**src.identity(), "variant": variant_name, "worker": worker, "host": platform.node()}
+        return {**src.identity(), "variant": variant_name, "worker": worker, "host": host_name()}
 
     def model(self) -> Any:
         """The model under test, resolved and built once per process."""
