@@ -6,6 +6,8 @@ never on its exit status alone."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -138,3 +140,34 @@ def test_another_selection_builds_the_same_adapter_cold_through_the_same_gate(ne
         assert again[step]["digest"] == before[step]["digest"], step
     assert again["adapter"]["data_gate"] == before["adapter"]["data_gate"]
     assert doc["provenance"]["model"]["digest"] == first["provenance"]["model"]["digest"]
+
+
+SCALE_OUT = readme_commands("readme-scaleout")
+
+
+def test_the_scale_out_section_word_for_word_gives_the_serial_document(newcomer: Newcomer):
+    """The README's scale-out lines, literally, in the newcomer's checkout: two ssh hosts on
+    loopback addresses, the seed sweep serially and over the hosts (a seed each), the documents
+    the same prompt for prompt, and the hosts stopped with nothing left listening."""
+    from .test_ssh_hosts import listening_on
+
+    assert len(SCALE_OUT) == 6 and SCALE_OUT[-1].endswith("stop /tmp/punie-hosts"), SCALE_OUT
+    shutil.rmtree("/tmp/punie-hosts", ignore_errors=True)
+    try:
+        for line in SCALE_OUT:
+            done = newcomer.run(line)
+            assert done.returncode in ((0, 1) if line.startswith("pytest ") else (0,)), (line, output(done)[-3000:])
+            assert "Traceback" not in output(done) and "INTERNALERROR" not in output(done), output(done)[-3000:]
+    finally:
+        newcomer.run(SCALE_OUT[-1])
+    assert listening_on(2222) == []
+    serial, hosts = (json.loads((newcomer.project / f"{n}.json").read_text()) for n in ("serial", "hosts"))
+    for doc in (serial, hosts):
+        assert len(doc["prompts"]) == 54 and all(p["response"] and not p["error"] for p in doc["prompts"])
+    assert "the same: 54 answered prompts" in newcomer.ran[SCALE_OUT[4]].stdout
+    where = {v: hosts["provenance"]["variants"][v]["hosts"] for v in ("seed=0", "seed=1")}
+    assert sorted(h for names in where.values() for h in names) == [
+        f"{os.uname().nodename} (ssh 127.0.0.2)",
+        f"{os.uname().nodename} (ssh 127.0.0.3)",
+    ], where
+    assert hosts["response_cache"]["hits"] == 0  # the hosts answered every prompt themselves
