@@ -35,6 +35,7 @@ def test_two_servers_share_one_run_and_a_third_serving_another_model_is_refused(
         args = [
             "-m", "eval", f"--punie-server-model={name}",
             f"--punie-tokenizer={tiny_model.path}", "--punie-server-concurrency=4", "-p", "no:cacheprovider",
+            "--punie-no-cache",  # every request counted at the servers
         ]  # fmt: skip
         urls = [f"--punie-server-url={s.url}" for s in servers]
         result = tiny_project.runpytest_subprocess(*urls, *args, "--punie-json=pool.json")
@@ -101,7 +102,7 @@ def test_a_pool_that_loses_an_endpoint_mid_run_answers_every_prompt_on_the_other
         result = tiny_project.runpytest_subprocess(
             f"--punie-server-url={doomed.url}", f"--punie-server-url={survivor.url}", "-m", "eval",
             f"--punie-server-model={tiny_model.path.resolve()}", f"--punie-tokenizer={tiny_model.path}",
-            "--punie-server-concurrency=2", "-p", "no:cacheprovider", "--punie-json=pool.json",
+            "--punie-server-concurrency=2", "-p", "no:cacheprovider", "--punie-json=pool.json", "--punie-no-cache",
         )  # fmt: skip
         watcher.join(5)
         out = result.stdout.str()
@@ -135,8 +136,13 @@ def test_a_pool_that_loses_an_endpoint_mid_run_answers_every_prompt_on_the_other
             s.stop()
 
 
-def test_a_pool_whose_every_endpoint_is_gone_is_incomplete_naming_them(tiny_project, tiny_model, tmp_path):
+def test_a_pool_whose_every_endpoint_is_gone_is_incomplete_naming_them(tiny_project, tiny_model, tmp_path, monkeypatch):
+    """Both servers killed mid-run: INCOMPLETE, naming them; the answers received are kept (the
+    served model is a folder on this machine, digested), so the rerun against two new servers
+    sends only the prompts not answered."""
     from pytest_punie.backends.http import ManagedServer
+
+    monkeypatch.setenv("PUNIE_CACHE_DIR", str(tmp_path / "cache"))  # this test's responses only
 
     servers = [ManagedServer(tiny_model.path, log_dir=tmp_path / f"s{i}") for i in range(2)]
     for s in servers:
@@ -157,9 +163,7 @@ def test_a_pool_whose_every_endpoint_is_gone_is_incomplete_naming_them(tiny_proj
         watcher = threading.Thread(target=kill_both, daemon=True)
         watcher.start()
         result = tiny_project.runpytest_subprocess(
-            *(f"--punie-server-url={u}" for u in urls), "-m", "eval", "-k", "phase33",
-            f"--punie-server-model={tiny_model.path.resolve()}", f"--punie-tokenizer={tiny_model.path}",
-            "--punie-server-concurrency=1", "-p", "no:cacheprovider", "--punie-json=gone.json",
+            *(f"--punie-server-url={u}" for u in urls), *pool_args(tiny_model), "--punie-json=gone.json",
         )  # fmt: skip
     finally:
         for s in servers:
@@ -172,3 +176,31 @@ def test_a_pool_whose_every_endpoint_is_gone_is_incomplete_naming_them(tiny_proj
     assert 1 <= len(answered) < 27  # the servers' logs may count an answer the client never got whole
     errors = [p["error"] for p in doc["prompts"] if p["error"]]
     assert all("every endpoint" in e and urls[0] in e and urls[1] in e for e in errors), errors[:3]
+
+    assert doc["response_cache"]["hits"] == 0 and doc["response_cache"]["misses"] == 27
+    assert doc["provenance"]["model"]["served_files"]["path"] == str(tiny_model.path.resolve())
+    again = [ManagedServer(tiny_model.path, log_dir=tmp_path / f"again{i}") for i in range(2)]
+    try:
+        for s in again:
+            s.start()
+        rerun = tiny_project.runpytest_subprocess(
+            *(f"--punie-server-url={s.url}" for s in again), *pool_args(tiny_model), "--punie-json=again.json"
+        )
+        sent = [served_requests(s) for s in again]
+    finally:
+        for s in again:
+            s.stop()
+    assert rerun.ret in (0, 1), rerun.stdout.str()[-3000:]
+    whole = json.loads((tiny_project.path / "again.json").read_text())
+    assert whole["completeness"]["state"] == "whole" and all(p["response"] for p in whole["prompts"])
+    assert whole["response_cache"]["hits"] == len(answered) and sum(sent) == 27 - len(answered), sent
+    kept = {p["id"]: p["response"]["punie"]["token_ids"] for p in answered}
+    assert {p["id"]: p["response"]["punie"]["token_ids"] for p in whole["prompts"] if p["id"] in kept} == kept
+
+
+def pool_args(tiny_model) -> list[str]:
+    """Phase 33 against endpoints serving the tiny model, one request at a time per endpoint."""
+    return [
+        "-m", "eval", "-k", "phase33", f"--punie-server-model={tiny_model.path.resolve()}",
+        f"--punie-tokenizer={tiny_model.path}", "--punie-server-concurrency=1", "-p", "no:cacheprovider",
+    ]  # fmt: skip
