@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from pytest_punie.errors import PunieError
 
@@ -37,17 +38,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def render(target: Path, compare: str | None, baseline_dir: Path, out: Path | None) -> Path:
-    """Read the document, gate it against ``compare`` if given, write the HTML; returns its path."""
+def read_saved(target: Path) -> tuple[Any, Path]:
+    """A saved results document (from a run's folder or a JSON file) and the file it came from."""
     from pytest_punie.gate import baselines
-    from pytest_punie.gate.run import GateOptions, apply_gate
-    from pytest_punie.report.html import render_html
-    from pytest_punie.report.write import write_text
 
     source = target / "results.json" if target.is_dir() else target
     if not source.is_file():
         raise PunieError(source, None, "no results document here (a run's folder has results.json)")
     doc, _ = baselines.load(source.parent, str(source))
+    return doc, source
+
+
+def render(target: Path, compare: str | None, baseline_dir: Path, out: Path | None) -> Path:
+    """Read the document, gate it against ``compare`` if given, write the HTML; returns its path."""
+    from pytest_punie.gate.run import GateOptions, apply_gate
+    from pytest_punie.report.html import render_html
+    from pytest_punie.report.write import write_text
+
+    doc, source = read_saved(target)
     if "suites" not in doc:
         raise PunieError(source, None, "a document with nothing judged (data lint or checks only): no report to draw")
     if compare:

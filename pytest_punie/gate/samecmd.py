@@ -40,12 +40,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def read(path: Path) -> dict[str, Any]:
     """A results document, from a run's folder or a JSON file."""
-    from pytest_punie.gate import baselines
+    from pytest_punie.gate.reportcmd import read_saved
 
-    source = path / "results.json" if path.is_dir() else path
-    if not source.is_file():
-        raise PunieError(source, None, "no results document here (a run's folder has results.json)")
-    doc, _ = baselines.load(source.parent, str(source))
+    doc, source = read_saved(path)
     if "prompts" not in doc:
         raise PunieError(source, None, "a document with no prompts (data lint or checks only)")
     return dict(doc)
