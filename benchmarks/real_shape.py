@@ -114,6 +114,7 @@ def main() -> None:
         print(f"{name:<{width}}  {seconds:9.3f}  {note}")
     for line in said:
         print(f"scheduler: {line}")
+    print(f"scheduler: sequences running after each admission: {backend.widths}")
 
 
 if __name__ == "__main__":
