@@ -28,6 +28,13 @@ SSHD = "/usr/sbin/sshd"
 PORT = 2222
 
 
+def this_user() -> str:
+    """The user running this: the one the hosts let in."""
+    import pwd
+
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
 def sshd_config(folder: Path, address: str, port: int) -> str:
     """A key-only sshd for one loopback address, its state inside the folder."""
     me = folder / address
@@ -41,7 +48,7 @@ def sshd_config(folder: Path, address: str, port: int) -> str:
             "PasswordAuthentication no",
             "KbdInteractiveAuthentication no",
             "PermitRootLogin prohibit-password",
-            f"AllowUsers {os.environ.get('USER') or 'root'}",
+            f"AllowUsers {this_user()}",
             "UsePAM no",
             "StrictModes no",
             "MaxStartups 20",
@@ -115,7 +122,7 @@ def tx_spec(folder: Path, address: str) -> str:
     (the project is copied there) and its own model cache."""
     me = folder / address
     return (
-        f"ssh={os.environ.get('USER') or 'root'}@{address}//ssh_config={folder / 'ssh_config'}"
+        f"ssh={this_user()}@{address}//ssh_config={folder / 'ssh_config'}"
         f"//python={sys.executable}//chdir={me}//env:PUNIE_CACHE_DIR={me / 'cache'}"
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -227,7 +228,7 @@ def test_a_host_that_goes_away_mid_run_is_named_and_a_rerun_finishes(hosts_proje
     assert doc["verdict"] == "INCOMPLETE"
     lost = [p for p in doc["prompts"] if p["error"]]
     assert lost and {p["variant"] for p in lost} == {"seed=1"} and len(lost) == 27
-    user = os.environ.get("USER") or "root"
+    user = pwd.getpwuid(os.getuid()).pw_name
     assert all(f"host {user}@{HOSTS[1]} (gw1) was lost" in p["error"] for p in lost), lost[0]["error"]
     assert len(answered(doc, "seed=0")) == 27 and host_of(doc, "seed=0") == HOSTS[0]
     assert "rerun to finish" in " ".join(doc["completeness"]["reasons"])
