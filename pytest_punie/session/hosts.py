@@ -82,7 +82,7 @@ class HostLedger:
     collected: list[str] = field(default_factory=list)
     """The node ids the workers collected (after -k/-m), once."""
     reported: set[str] = field(default_factory=set)
-    """Node ids with a report from their call."""
+    """Node ids a worker reported on (setup, call or teardown)."""
     lost: list[LostHost] = field(default_factory=list)
     """Hosts gone during the run, in the order they went."""
     crashed: dict[str, LostHost] = field(default_factory=dict)
@@ -105,9 +105,8 @@ class HostLedger:
     def saw(self, report: pytest.TestReport) -> bool:
         """Record a report; True for xdist's report of the item a lost worker was running (not a
         failure of the test: the prompt is unanswered)."""
-        if report.when == "call":
-            self.reported.add(report.nodeid)
         if report.when != CRASH_PHASE:
+            self.reported.add(report.nodeid)  # it ran (a setup error or skip is reported by pytest)
             return False
         node = getattr(report, "node", None)
         worker = str(getattr(getattr(node, "gateway", None), "id", "?"))
