@@ -125,10 +125,10 @@ class HostLedger:
         first = self.lost[0]
         out = []
         for nodeid in self.collected:
-            if nodeid in self.reported:
-                continue
-            if nodeid in self.crashed:
+            if nodeid in self.crashed:  # its setup may have been reported before the host went
                 out.append((nodeid, f"{self.crashed[nodeid].describe()} (it was answering this prompt)"))
+            elif nodeid in self.reported:
+                continue
             else:
                 why = f"not answered: {first.describe()}; a run with remote hosts replaces no lost worker"
                 out.append((nodeid, why))

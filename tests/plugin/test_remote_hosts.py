@@ -55,6 +55,7 @@ def test_a_lost_host_leaves_its_prompts_unanswered_naming_it():
     lost = gateway("gw1", "root@127.0.0.3")
     ledger.node_down(gateway("gw0", "root@127.0.0.2"), None)  # a worker that finished
     ledger.node_down(lost, "Traceback ...\nEOFError: Not properly terminated\n")
+    assert not ledger.saw(report(ids[2], "setup"))  # it had started when its host went
     assert ledger.saw(report(ids[2], "???", lost))  # xdist's report of the item it was running
     out = dict(ledger.unanswered())
     assert list(out) == ids[2:]
