@@ -93,10 +93,24 @@ class BuildCache:
                 return None
         return hit
 
+    def keep(self, artifact: Artifact) -> Artifact:
+        """Mark an intermediate a registry entry keeps (``keep_intermediates``): no later build that
+        shares it (a checkpoint sweep fusing the same adapter) removes its files."""
+        if artifact.record.get("kept") or artifact.retired:
+            return artifact
+        record = {**artifact.record, "kept": True}
+        tmp = artifact.path / f".{MARKER}.tmp"
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+        os.replace(tmp, artifact.path / MARKER)
+        return Artifact(artifact.step, artifact.key, artifact.path, artifact.digest, artifact.built, record)
+
     def retire(self, artifact: Artifact, because: str, checks: dict[str, list[str]] | None = None) -> Artifact:
         """Remove an intermediate's files once the step after it verified its output: its record
         stays (digest, size, why, and the checks run on it first), so later builds still find
-        what came after it. The users' scripts did the same by hand (57 GB a 30B fuse)."""
+        what came after it. The users' scripts did the same by hand (57 GB a 30B fuse). One an
+        entry keeps (``keep``) is left whole."""
+        if artifact.record.get("kept"):
+            return artifact
         size = tree_bytes(artifact.path)
         retired = {
             "bytes": size,

@@ -278,7 +278,7 @@ def fuse_and_quantize(
         validate=validate_model_dir,
     )
     if keep_intermediates:
-        return built, quant
+        return cache.keep(built), quant  # kept for good: a sweep sharing this fuse leaves it whole
     validate_model_dir(quant.path)  # the next step's output, whole, before its input goes
     if checks is None and check_fused is not None:
         checks = check_fused(built.path, base, adapter)

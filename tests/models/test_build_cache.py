@@ -108,3 +108,23 @@ def test_concurrent_builders_build_once(tmp_path):
         assert p.wait(60) == 0
     assert (tmp_path / "calls").read_text() == "x"
     assert BuildCache(cache_dir).lookup("fused", {"adapter": "sha256:1"}) is not None
+
+
+def test_an_intermediate_an_entry_keeps_is_never_removed_by_a_build_that_shares_it(tmp_path):
+    """A registry entry with keep_intermediates keeps its fuse; a checkpoint sweep fusing the same
+    adapter (the same key) and then retiring it left the entry's fused model without its files, so
+    the next plain run fused it again. A kept entry stays whole; others are still retired."""
+    from pytest_punie.models.cache import BuildCache
+
+    cache = BuildCache(tmp_path / "cache")
+
+    def model(out):
+        (out / "model.safetensors").write_bytes(b"w" * 1000)
+
+    kept = cache.keep(cache.build("fused", {"adapter": "sha256:final"}, model))
+    assert kept.record["kept"] is True
+    again = cache.retire(cache.find("fused", {"adapter": "sha256:final"}), "quantized into q5, verified")
+    assert not again.retired and (again.path / "model.safetensors").is_file()
+    assert cache.lookup("fused", {"adapter": "sha256:final"}).record["kept"] is True
+    other = cache.retire(cache.build("fused", {"adapter": "sha256:ckpt20"}, model), "quantized, verified")
+    assert other.retired and not (other.path / "model.safetensors").exists()
