@@ -98,7 +98,11 @@ class BuildCache:
         shares it (a checkpoint sweep fusing the same adapter) removes its files."""
         if artifact.record.get("kept") or artifact.retired:
             return artifact
-        record = {**artifact.record, "kept": True}
+        return self._rewrite_record(artifact, {**artifact.record, "kept": True})
+
+    @staticmethod
+    def _rewrite_record(artifact: Artifact, record: dict[str, Any]) -> Artifact:
+        """An entry's record replaced whole (temp file, then rename), and the artifact that has it."""
         tmp = artifact.path / f".{MARKER}.tmp"
         tmp.write_text(json.dumps(record, indent=2) + "\n")
         os.replace(tmp, artifact.path / MARKER)
@@ -118,11 +122,8 @@ class BuildCache:
             "because": because,
             "checks": checks,
         }
-        record = {**artifact.record, "retired": retired}
-        marker = artifact.path / MARKER
-        tmp = artifact.path / f".{MARKER}.tmp"
-        tmp.write_text(json.dumps(record, indent=2) + "\n")
-        os.replace(tmp, marker)  # said first: an interrupted removal leaves a retired entry, never a half model
+        # said first: an interrupted removal leaves a retired entry, never a half model
+        out = self._rewrite_record(artifact, {**artifact.record, "retired": retired})
         for child in artifact.path.iterdir():
             if child.name == MARKER:
                 continue
@@ -131,7 +132,7 @@ class BuildCache:
             else:
                 child.unlink()
         self.log(f"removed the intermediate {artifact.step} ({size / 1e6:.1f} MB): {because}")
-        return Artifact(artifact.step, artifact.key, artifact.path, artifact.digest, artifact.built, record)
+        return out
 
     def discard(self, artifact: Artifact) -> None:
         """Remove a retired entry that is needed again: it is built anew."""

@@ -30,9 +30,12 @@ def remote_specs(config: pytest.Config) -> list[str]:
     return [s for s in specs if "popen" not in s.split("*", 1)[-1].split("//")]  # "2*popen//python=..."
 
 
-def host_of_spec(spec: Any) -> str:
-    """A worker's host as the user named it in ``--tx`` (``root@127.0.0.3``), else its spec."""
-    return str(getattr(spec, "ssh", None) or getattr(spec, "socket", None) or spec)
+def worker_and_host(node: Any) -> tuple[str, str]:
+    """An xdist worker's id (gw1) and its host as the user named it in ``--tx`` (``root@127.0.0.3``)."""
+    gateway = getattr(node, "gateway", None)
+    spec = getattr(gateway, "spec", None)
+    host = getattr(spec, "ssh", None) or getattr(spec, "socket", None) or spec
+    return str(getattr(gateway, "id", "?")), str(host)
 
 
 def prepare_remote(config: pytest.Config) -> list[str]:
@@ -98,8 +101,7 @@ class HostLedger:
         if error is None:
             return
         said = [line for line in str(error).strip().splitlines() if line.strip()]
-        host = host_of_spec(getattr(getattr(node, "gateway", None), "spec", None))
-        worker = str(getattr(getattr(node, "gateway", None), "id", "?"))
+        worker, host = worker_and_host(node)
         self.lost.append(LostHost(worker, host, said[-1].strip() if said else "the connection ended"))
 
     def saw(self, report: pytest.TestReport) -> bool:
@@ -108,11 +110,9 @@ class HostLedger:
         if report.when != CRASH_PHASE:
             self.reported.add(report.nodeid)  # it ran (a setup error or skip is reported by pytest)
             return False
-        node = getattr(report, "node", None)
-        worker = str(getattr(getattr(node, "gateway", None), "id", "?"))
+        worker, host = worker_and_host(getattr(report, "node", None))
         known = next((h for h in self.lost if h.worker == worker), None)
         if known is None:
-            host = host_of_spec(getattr(getattr(node, "gateway", None), "spec", None))
             known = LostHost(worker, host, "the worker crashed")
             self.lost.append(known)
         self.crashed[report.nodeid] = known

@@ -331,43 +331,39 @@ def external_source(opts: SourceOptions, overrides: dict[str, Any]) -> ResponseS
         for u, n in zip(urls, names, strict=True)
     ]
     reported = [b.reported_models() for b in backends]
-    if len(backends) > 1:
-        refused = EndpointPool(backends, reported).disagreement(reported)
-        if refused:
-            raise PunieError(None, None, refused)
-    files = served_files(opts, urls, names) if not opts.no_cache else None
+    pool = EndpointPool(backends, reported) if len(backends) > 1 else None
+    refused = pool.disagreement(reported) if pool is not None else None
+    if refused:
+        raise PunieError(None, None, refused)
+    folder = None if opts.no_cache else served_folder(urls, names)
+    identity: dict[str, Any] = {"kind": "external-server", "name": names[0]}
     kept = None
-    if files:  # what reads the replies back is part of what a kept response is
+    if folder is not None:  # what reads the replies back is part of what a kept response is
         from pytest_punie.models.cache import BuildCache, default_cache_dir
 
+        cache = BuildCache(default_cache_dir(opts.root))
+        identity["served_files"] = {"path": str(folder), "digest": cache.digest(folder)}
         read = tokenizer_file if tokenizer_file and tokenizer_file.is_file() else None
-        read_by = BuildCache(default_cache_dir(opts.root)).digest(read) if read else "no tokenizer"
-        kept = response_cache(opts, files["digest"], f"external-server, read with {read_by}")
-    identity: dict[str, Any] = {"kind": "external-server", "name": names[0]}
-    if files:
-        identity["served_files"] = files
-    if len(backends) == 1:
+        read_by = cache.digest(read) if read else "no tokenizer"
+        kept = response_cache(opts, identity["served_files"]["digest"], f"external-server, read with {read_by}")
+    if pool is None:
         identity["reported_models"] = reported[0]
         return ModelSource(backends[0], identity, overrides, response_cache=kept)
     identity["reported_models"] = {b.url: r for b, r in zip(backends, reported, strict=True)}
-    return ModelSource(EndpointPool(backends, reported), identity, overrides, response_cache=kept)
+    return ModelSource(pool, identity, overrides, response_cache=kept)
 
 
-def served_files(opts: SourceOptions, urls: list[str], names: list[str]) -> dict[str, str] | None:
-    """The model files servers on this machine say they serve (mlx_lm server names its model by
-    its path), digested here: responses are kept by that digest, so a rerun after the endpoints
-    went away sends only what was not answered. None (nothing kept) for a server elsewhere or a
-    name that is not a model folder here: what it serves cannot be verified from here."""
+def served_folder(urls: list[str], names: list[str]) -> Path | None:
+    """The model folder servers on this machine say they serve (mlx_lm server names its model by
+    its path): responses are kept by its digest, so a rerun after the endpoints went away sends
+    only what was not answered. None (nothing kept) for a server elsewhere or a name that is not a
+    model folder here: what it serves cannot be verified from here."""
     from urllib.parse import urlsplit
 
     if len(set(names)) != 1 or any(urlsplit(u).hostname not in ("127.0.0.1", "localhost", "::1") for u in urls):
         return None
     folder = Path(names[0])
-    if not (folder.is_absolute() and (folder / "config.json").is_file()):
-        return None
-    from pytest_punie.models.cache import BuildCache, default_cache_dir
-
-    return {"path": str(folder), "digest": BuildCache(default_cache_dir(opts.root)).digest(folder)}
+    return folder if folder.is_absolute() and (folder / "config.json").is_file() else None
 
 
 def new_run_dir() -> Path:
