@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from pytest_punie.programrun import ProgramRun
 from pytest_punie.registry import SCORERS
-from pytest_punie.scoring import ScoredResponse, score_response
+from pytest_punie.sandbox import Limits, SandboxUnavailable, WorkspaceError, run_programs
+from pytest_punie.scoring import ScoredResponse, parse_response, score_response
 from pytest_punie.scoring.reduce import combine_samples
 from pytest_punie.serving.served import serving_record
 from pytest_punie.toolsurface import ToolSurface, load_surface
@@ -123,12 +125,22 @@ def judge_prompt(
     surface = load_surface(suite.tool_surface) if suite.tool_surface else load_surface()
     # a prompt cut by its own time limit is scored on the text it wrote (and never passes);
     # any other error is no response, whatever body came with it
-    scoreds = [_scored(r.response if r.error is None or cut_by_limit(r) else None, prompt, surface) for r in records]
+    unmeasured: list[str] = []
+    scoreds = [
+        _scored(r.response if r.error is None or cut_by_limit(r) else None, prompt, surface, suite, unmeasured)
+        for r in records
+    ]
     record = next((r for r in records if r.error is not None), records[0])
     scored = scoreds[0] if len(scoreds) == 1 else combine_samples(scoreds, suite.pass_score, scorer)
     result = PromptResult.from_scored(suite_ref, suite, prompt, scored, scorer, record)
+    if scorer == "outcome" and scored.outcome is not None:
+        result.label = scored.outcome.label
     if record.error is not None and cut_by_limit(record):
         result.label = "timeout"
+    if unmeasured and result.error is None:
+        # the sandbox could not measure what the program does: the prompt is unanswered, never a score
+        result.error = unmeasured[0]
+        result.passed = False
     result.variant = variant
     return result
 
@@ -138,10 +150,40 @@ def cut_by_limit(record: ResponseRecord) -> bool:
     return bool(((record.response or {}).get("punie") or {}).get("cut"))
 
 
-def _scored(response: dict[str, Any] | None, prompt: Prompt, surface: ToolSurface) -> ScoredResponse:
-    scored = score_response(response, prompt, surface)
+def _scored(
+    response: dict[str, Any] | None, prompt: Prompt, surface: ToolSurface, suite: Suite, unmeasured: list[str]
+) -> ScoredResponse:
+    parsed = parse_response(response) if response is not None else None
+    runs = _programs_run(parsed, surface, suite, unmeasured) if parsed is not None else None
+    scored = score_response(response, prompt, surface, runs=runs, parsed=parsed)
     scored.served = serving_record(response, prompt, surface)
     return scored
+
+
+def _programs_run(
+    parsed: Any, surface: ToolSurface, suite: Suite, unmeasured: list[str]
+) -> tuple[ProgramRun, ...] | None:
+    """The answer's complete Code Mode programs run in the sandbox on the suite's workspace (always
+    run again, a replayed answer too: no tool output is trusted from a file); None when it has none.
+    A sandbox that cannot start, or a tool this machine lacks, is noted in ``unmeasured``."""
+    codes = [c.code or "" for c in parsed.calls if c.complete and c.wrapped and c.name == surface.wrapper]
+    if not codes:
+        return None
+    config = suite.extra.get("sandbox") or {}
+    limits = Limits(
+        seconds=float(config.get("time_limit_s", 5.0)),
+        memory_bytes=int(config.get("memory_mb", 256)) * 1024 * 1024,
+        tool_timeout_s=float(config.get("tool_timeout_s", 60.0)),
+    )
+    try:
+        runs = run_programs(codes, config.get("workspace"), config.get("tools"), limits)
+    except (SandboxUnavailable, WorkspaceError) as exc:
+        unmeasured.append(f"the program was not run: {exc}")
+        return None
+    missing = [r.exception for r in runs if r.ending == "tool-missing"]
+    if missing:
+        unmeasured.append(f"the program was not measured: {missing[0]} (install it and rerun)")
+    return runs
 
 
 def no_response(suite_ref: str, suite: Suite, prompt: Prompt, why: str, variant: str = "") -> PromptResult:

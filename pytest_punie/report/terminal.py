@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pytest_punie.metrics import exact_score, mean_score
 from pytest_punie.report.formatting import pct
-from pytest_punie.resultsformat import CategoryRow, JsonObject, RunDocument, Sampling, SuiteEntry
+from pytest_punie.resultsformat import CategoryRow, JsonObject, PromptRow, RunDocument, Sampling, SuiteEntry
 
 
 def _verdict(passed: bool | None) -> str:
@@ -20,18 +20,39 @@ def judged_rows(suite: SuiteEntry) -> list[tuple[str, CategoryRow, str]]:
     return rows
 
 
-def _strict_mean(doc: RunDocument, suite: SuiteEntry, name: str, kind: str) -> str:
+def _rows_of(doc: RunDocument, suite: SuiteEntry, name: str, kind: str) -> list[PromptRow]:
+    """The prompts a judged row covers: a category's, a metric's named prompts, or all of the suite's."""
     ids = set((suite.get("metrics") or {}).get(name, {}).get("prompt_ids") or ()) if kind == "metric" else None
-    scores = [
-        exact_score(p, "strict")
+    return [
+        p
         for p in doc["prompts"]
         if p["suite"] == suite["path"]
         and p.get("variant", "") == suite.get("variant", "")
         and (kind == "overall" or (p["id"] in ids if ids is not None else p["category"] == name))
-        and p["scores"].get("strict") is not None
     ]
+
+
+def _scorer_mean(rows: list[PromptRow], scorer: str) -> str:
+    scores = [exact_score(p, scorer) for p in rows if p["scores"].get(scorer) is not None]
     mean = mean_score(scores)
     return pct(float(mean)) if mean is not None else "-"
+
+
+def runs_rate(rows: list[PromptRow]) -> tuple[int, int]:
+    """(programs that ran to their end, prompts that asked for one and were answered): how often the
+    model's Code Mode answer is a program that runs in the sandbox at all."""
+    asked = [
+        p
+        for p in rows
+        if (p.get("expected") or {}).get("kind") != "direct" and not p.get("error") and "outcome" in p["details"]
+    ]
+    ran = sum(1 for p in asked if (p["details"].get("outcome") or {}).get("ran") is True)
+    return ran, len(asked)
+
+
+def _runs(rows: list[PromptRow]) -> str:
+    ran, asked = runs_rate(rows)
+    return pct(ran / asked) if asked else "-"
 
 
 def render_terminal(doc: RunDocument) -> list[str]:
@@ -46,16 +67,20 @@ def render_terminal(doc: RunDocument) -> list[str]:
         )
         rows = judged_rows(suite)
         w = max(12, *(len(name) for name, _, _ in rows))
-        header = f"{'category':<{w}} {'prompts':>7} {'passed':>6} {'score':>7} {'strict':>7}  {'threshold':<10} verdict"
+        header = (
+            f"{'category':<{w}} {'prompts':>7} {'passed':>6} {'score':>7} {'strict':>7} {'outcome':>7} {'runs':>6}"
+            f"  {'threshold':<10} verdict"
+        )
         lines.append(header)
         lines.append("-" * len(header))
         for name, c, kind in rows:
             if kind == "metric" and name == rows[-len(suite.get("metrics") or {})][0]:
                 lines.append(f"{'suite metrics':<{w}} (over the prompts each names)")
             run = f"{c['prompts_run']}/{c['prompts']}"
+            covered = _rows_of(doc, suite, name, kind)
             lines.append(
                 f"{name:<{w}} {run:>7} {c['prompts_passed']:>6} {pct(c['score']):>7} "
-                f"{_strict_mean(doc, suite, name, kind):>7}  "
+                f"{_scorer_mean(covered, 'strict'):>7} {_scorer_mean(covered, 'outcome'):>7} {_runs(covered):>6}  "
                 f"{c['threshold']:<10} {_verdict(c['passed'])}"
             )
         modes = ", ".join(f"{k} {v}" for k, v in sorted(suite["failure_modes"].items(), key=lambda kv: -kv[1]))

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from pytest_punie.programrun import ProgramRun
 from pytest_punie.scoring.labels import LABELS, failure_label
 from pytest_punie.scoring.legacy import LegacyExtraction
+from pytest_punie.scoring.outcome import OutcomeResult
 from pytest_punie.scoring.parse import ParsedResponse, parse_response
 from pytest_punie.scoring.scorers import ScorerInput, score_all
 from pytest_punie.scoring.strict import StrictResult
@@ -25,10 +27,12 @@ class ScoredResponse:
     strict: StrictResult
     parsed: ParsedResponse | None
     served: dict[str, Any] | None = None  # what the serving path did (serving.served)
+    outcome: OutcomeResult | None = None  # what the outcome scorer found
+    runs: tuple[ProgramRun, ...] | None = None  # the programs as the sandbox ran them
 
     def details(self) -> dict[str, Any]:
         """What the response did, in the terms a failure message uses."""
-        return {
+        out: dict[str, Any] = {
             "legacy_wrapped": self.legacy.wrapped,
             "tools_called": self.strict.tools_called,
             "direct_calls": self.strict.direct_calls,
@@ -36,6 +40,16 @@ class ScoredResponse:
             "finish_reason": self.parsed.finish_reason if self.parsed else None,
             "served": self.served,
         }
+        if self.outcome is not None:
+            out["outcome"] = {
+                "label": self.outcome.label,
+                "ran": self.outcome.ran,
+                "problems": self.outcome.problems,
+                "named_paths": self.outcome.named_paths,
+            }
+        if self.runs is not None:
+            out["execution"] = [r.to_dict() for r in self.runs]
+        return out
 
 
 @dataclass
@@ -49,10 +63,18 @@ class SampledResponse(ScoredResponse):
         return {**super().details(), **(self.extra or {})}
 
 
-def score_response(response: dict[str, Any] | None, prompt: Prompt, surface: ToolSurface) -> ScoredResponse:
-    """Score one chat completion (None: no response) with every registered scorer."""
-    parsed = parse_response(response) if response is not None else None
-    outputs = score_all(ScorerInput(response, parsed, prompt, surface))
+def score_response(
+    response: dict[str, Any] | None,
+    prompt: Prompt,
+    surface: ToolSurface,
+    runs: tuple[ProgramRun, ...] | None = None,
+    parsed: ParsedResponse | None = None,
+) -> ScoredResponse:
+    """Score one chat completion (None: no response) with every registered scorer; ``runs`` are its
+    programs as the sandbox ran them (the outcome scorer reads them)."""
+    if parsed is None and response is not None:
+        parsed = parse_response(response)
+    outputs = score_all(ScorerInput(response, parsed, prompt, surface, runs))
     strict = outputs["strict"].detail  # the failure label reads what the strict scorer found
     return ScoredResponse(
         scores={name: out.score for name, out in outputs.items()},
@@ -60,6 +82,8 @@ def score_response(response: dict[str, Any] | None, prompt: Prompt, surface: Too
         legacy=outputs["legacy"].detail,
         strict=strict,
         parsed=parsed,
+        outcome=outputs["outcome"].detail if "outcome" in outputs else None,
+        runs=runs,
     )
 
 

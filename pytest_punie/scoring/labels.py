@@ -26,7 +26,16 @@ LABELS = (
     "empty",
     "unknown",
     "error",
-    "timeout",  # cut by its own time limit: the harness's measurement, not the model's answer
+    "timeout",  # cut by its own time limit (or, for the outcome scorer, a program that hit a sandbox limit)
+    # the outcome scorer's: what the program did when the sandbox ran it
+    "ran-correct",
+    "ran-partial",
+    "wrong-argument",
+    "wrong-tool",
+    "runtime-error",
+    "refused",
+    "crashed",
+    "tool-missing",
 )
 
 

@@ -25,4 +25,14 @@ def combine_samples(scoreds: list[ScoredResponse], pass_score: Fraction, scorer:
         "sample_labels": [s.label for s in scoreds],
     }
     first = scoreds[0]
-    return SampledResponse(means, label, first.legacy, first.strict, first.parsed, served=first.served, extra=extra)
+    return SampledResponse(
+        means,
+        label,
+        first.legacy,
+        first.strict,
+        first.parsed,
+        served=first.served,
+        extra=extra,
+        outcome=first.outcome,
+        runs=first.runs,
+    )

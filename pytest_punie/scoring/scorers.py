@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, cast
 
+from pytest_punie.programrun import ProgramRun
 from pytest_punie.registry import SCORERS
+from pytest_punie.scoring.labels import failure_label
 from pytest_punie.scoring.legacy import score_legacy
 from pytest_punie.scoring.legacy26 import score_legacy26
+from pytest_punie.scoring.outcome import score_outcome
 from pytest_punie.scoring.parse import ParsedResponse
 from pytest_punie.scoring.strict import score_strict
 from pytest_punie.suite.model import Prompt
@@ -31,6 +34,8 @@ class ScorerInput:
     """The prompt, with what a correct answer does."""
     surface: ToolSurface
     """The tools, their arguments and result fields, that the sandbox runs."""
+    runs: tuple[ProgramRun, ...] | None = None
+    """What each Code Mode program of the response did when the sandbox ran it (None: none ran)."""
 
 
 @dataclass(frozen=True)
@@ -77,4 +82,19 @@ def legacy(given: ScorerInput) -> ScorerOutput:
 def strict(given: ScorerInput) -> ScorerOutput:
     """The score production would give: a tool named in prose or called outside the wrapper earns nothing."""
     result = score_strict(given.parsed, given.prompt.expect, given.surface)
+    return ScorerOutput(result.score, result)
+
+
+@scorer(
+    "outcome",
+    "credit for what the program did when the sandbox ran it on the suite's workspace: it ran to its end, "
+    "called the expected tool with arguments resolving to the paths the prompt names, and read the fields asked for",
+)
+def outcome(given: ScorerInput) -> ScorerOutput:
+    """The score production would see: a program that acts on the wrong path, or fails at run time, earns nothing."""
+    strict_result = score_strict(given.parsed, given.prompt.expect, given.surface)
+    static = failure_label(given.parsed, strict_result, given.prompt.expect)
+    result = score_outcome(
+        given.parsed, given.prompt.expect, given.surface, given.prompt.query, given.runs, strict_result, static
+    )
     return ScorerOutput(result.score, result)

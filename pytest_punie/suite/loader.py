@@ -77,6 +77,17 @@ def _surface(doc: LocatedYaml, base: Path) -> tuple[Any, Path]:
         ) from None
 
 
+def _sandbox(doc: LocatedYaml, base: Path) -> dict[str, Any]:
+    """The suite's sandbox settings, its workspace resolved beside it; a missing folder is an error at its line."""
+    raw = dict(doc.data.get("sandbox") or {})
+    if raw.get("workspace"):
+        folder = (base / raw["workspace"]).resolve()
+        if not folder.is_dir():
+            raise doc.error(("sandbox", "workspace"), f"workspace folder {folder} does not exist")
+        raw["workspace"] = str(folder)
+    return raw
+
+
 def _categories(doc: LocatedYaml) -> dict[str, Category]:
     """The categories with their pre-registered thresholds; a reserved name is an error at its line."""
     categories: dict[str, Category] = {}
@@ -227,6 +238,7 @@ def load_suite(path: str | Path, text: str | None = None) -> Suite:
             "reproducibility": _reproducibility(doc, data.get("reproducibility")),
             "format_lock": data.get("format_lock") or {},
             "system_prompt_variants": list(data.get("system_prompt_variants") or []),
+            "sandbox": _sandbox(doc, Path(path).parent),
         },
         metrics=metrics,
         legacy_rules=data.get("legacy_rules", "phase33"),

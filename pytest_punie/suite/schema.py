@@ -57,6 +57,41 @@ _SCHEMA: dict[str, Any] = {  # primary_scorer's enum is filled from the scorer r
         },
         "pass_score": {**_fraction, "description": "A prompt passes at this score or above."},
         "tool_surface": {"type": "string", "description": "Path of a tool-surface YAML, relative to the suite."},
+        "sandbox": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "Where the outcome scorer runs the programs: the workspace and the tools.",
+            "properties": {
+                "workspace": {
+                    "type": "string",
+                    "description": "A workspace folder (its files and workspace.yaml), relative to the suite; "
+                    "default: the packaged Punie workspace, which holds every path phase33 and phase26 name.",
+                },
+                "tools": {
+                    "type": "string",
+                    "description": "An importable module whose functions replace the sandbox's by name "
+                    "(the users' own toolset, e.g. punie.agent.toolset).",
+                },
+                "time_limit_s": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "maximum": 600,
+                    "description": "A program's execution time limit (the tools' own time not counted); default 5.",
+                },
+                "memory_mb": {
+                    "type": "integer",
+                    "minimum": 16,
+                    "maximum": 65536,
+                    "description": "A program's memory limit in MiB; default 256.",
+                },
+                "tool_timeout_s": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "maximum": 3600,
+                    "description": "One tool call's time limit (a hung tool is stopped); default 60.",
+                },
+            },
+        },
         "sampling": {
             "type": "object",
             "additionalProperties": False,

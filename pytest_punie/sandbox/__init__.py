@@ -1,0 +1,59 @@
+"""The sandbox: the model's Code Mode programs run in Monty against a fresh copy of the suite's
+workspace, with the 26 tools computed by real programs (ty or mypy, ruff, pytest, git, jedi, libcst).
+``run_programs`` is the one entry: an answer's programs in, their ``ProgramRun``s out."""
+
+from __future__ import annotations
+
+import atexit
+from pathlib import Path
+
+from pytest_punie.programrun import ProgramRun
+from pytest_punie.sandbox.context import ToolContext
+from pytest_punie.sandbox.runner import Limits, SandboxUnavailable, run_program
+from pytest_punie.sandbox.toolerrors import ToolMissing
+from pytest_punie.sandbox.toolset import load_user_tools, tool_provenance
+from pytest_punie.sandbox.workspace import (
+    DEFAULT_WORKSPACE,
+    WorkspaceError,
+    WorkspaceSpec,
+    WorkspaceTemplates,
+    load_workspace,
+)
+
+_SPECS: dict[str, WorkspaceSpec] = {}
+_TEMPLATES = WorkspaceTemplates()
+atexit.register(_TEMPLATES.close)
+
+
+def workspace_spec(folder: str | None) -> WorkspaceSpec:
+    """A workspace read once per process (the packaged default where a suite names none)."""
+    key = str(Path(folder).resolve()) if folder else str(DEFAULT_WORKSPACE)
+    if key not in _SPECS:
+        _SPECS[key] = load_workspace(key)
+    return _SPECS[key]
+
+
+def run_programs(
+    codes: list[str], workspace: str | None = None, tools_module: str | None = None, limits: Limits | None = None
+) -> tuple[ProgramRun, ...]:
+    """An answer's programs run one after another in one fresh copy of the workspace (a later
+    program sees an earlier one's writes, as in production); the copy is removed after."""
+    spec = workspace_spec(workspace)
+    user_tools = load_user_tools(tools_module)
+    root = _TEMPLATES.fresh_copy(spec)
+    try:
+        ctx = ToolContext(root, spec)
+        return tuple(run_program(code, ctx, limits or Limits(), user_tools) for code in codes)
+    finally:
+        _TEMPLATES.discard(root)
+
+
+__all__ = [
+    "Limits",
+    "SandboxUnavailable",
+    "ToolMissing",
+    "WorkspaceError",
+    "run_programs",
+    "tool_provenance",
+    "workspace_spec",
+]

@@ -1,0 +1,212 @@
+"""The 26 sandbox functions of one program's run, bound to its workspace: each call recorded (its
+arguments, the paths they resolve to, what it returned or raised, its time), the same call on the
+same files answered once per process, and a suite's own toolset module preferred by name."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import importlib
+import inspect
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
+
+from pytest_punie.programrun import ToolCall
+from pytest_punie.sandbox import checkers, cst, domain, filetools, gittools, lsp
+from pytest_punie.sandbox.context import ToolContext
+from pytest_punie.sandbox.toolerrors import Refused, ToolMissing, ToolTimeout
+from pytest_punie.sandbox.workspace import WorkspaceError
+
+# our implementation of each sandbox function (the domain validators answer from the workspace's declaration)
+IMPLEMENTATIONS: dict[str, Callable[..., Any]] = {
+    "read_file": filetools.read_file,
+    "write_file": filetools.write_file,
+    "run_command": filetools.run_command,
+    "typecheck": checkers.typecheck,
+    "ruff_check": checkers.ruff_check,
+    "pytest_run": checkers.pytest_run,
+    "goto_definition": lsp.goto_definition,
+    "find_references": lsp.find_references,
+    "hover": lsp.hover,
+    "document_symbols": lsp.document_symbols,
+    "workspace_symbols": lsp.workspace_symbols,
+    "git_status": gittools.git_status,
+    "git_diff": gittools.git_diff,
+    "git_log": gittools.git_log,
+    "cst_find_pattern": cst.cst_find_pattern,
+    "cst_rename": cst.cst_rename,
+    "cst_add_import": cst.cst_add_import,
+    **{name: partial(domain.declared_validation, validator=name) for name in domain.DOMAINS},
+}
+_SIGNATURES = {
+    **{name: inspect.signature(fn) for name, fn in IMPLEMENTATIONS.items() if name not in domain.DOMAINS},
+    **{
+        name: inspect.Signature(
+            [
+                inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+                inspect.Parameter("file_path", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+            ]
+        )
+        for name in domain.DOMAINS
+    },
+}
+PATH_PARAMS = ("path", "file_path", "cwd")
+WRITES = ("write_file",)  # the tools that change the workspace (never cached)
+_CACHE: dict[tuple[str, str, str], Any] = {}
+
+
+def load_user_tools(module: str | None, where: str = "") -> dict[str, Callable[..., Any]]:
+    """The functions of the users' own toolset module that replace ours by name (none without one)."""
+    if not module:
+        return {}
+    try:
+        mod = importlib.import_module(module)
+    except Exception as exc:
+        raise WorkspaceError(
+            where or None, None, f"sandbox.tools: cannot import {module!r}: {type(exc).__name__}: {exc}"
+        ) from None
+    return {name: getattr(mod, name) for name in IMPLEMENTATIONS if callable(getattr(mod, name, None))}
+
+
+def _summary(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 400 else text[:400] + f"... ({len(text)} characters)"
+
+
+@contextlib.contextmanager
+def _in(folder: str) -> Iterator[None]:
+    before = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+class BoundTools:
+    """The sandbox functions of one program's run, recording every call into ``calls``."""
+
+    def __init__(self, ctx: ToolContext, user_tools: dict[str, Callable[..., Any]] | None = None):
+        self.ctx = ctx
+        self.user_tools = user_tools or {}
+        self.calls: list[ToolCall] = []
+        self.refused: str | None = None
+        self.missing: str | None = None
+        self.timed_out: str | None = None
+
+    def functions(self, wrap: Callable[[Any], Any]) -> dict[str, Callable[..., Any]]:
+        """Every sandbox function by name, its results passed through ``wrap`` into the sandbox."""
+        return {name: partial(self.call, name, wrap) for name in IMPLEMENTATIONS}
+
+    def _paths(self, bound: dict[str, Any]) -> tuple[list[str], list[str]]:
+        """The workspace paths of a call's path arguments, and those of them that do not exist."""
+        paths, absent = [], []
+        for param in PATH_PARAMS:
+            value = bound.get(param)
+            if isinstance(value, str):
+                with contextlib.suppress(Exception):
+                    real, rel = self.ctx.path(value)
+                    paths.append(rel)
+                    if not real.exists():
+                        absent.append(rel)
+        return paths, absent
+
+    def call(self, name: str, wrap: Callable[[Any], Any], *args: Any, **kwargs: Any) -> Any:
+        """One call from the program: bound to its parameters, run (or answered from the cache), recorded."""
+        bound_sig = _SIGNATURES[name].bind(self.ctx, *args, **kwargs)  # a wrong call is the program's TypeError
+        bound = dict(bound_sig.arguments)
+        bound.pop("ctx", None)
+        paths, absent = self._paths(bound)
+        record = ToolCall(tool=name, args=bound, paths=paths, absent=absent if name not in WRITES else [])
+        self.calls.append(record)
+        key = (self.ctx.state, name, json.dumps(bound, sort_keys=True, default=repr))
+        start = time.perf_counter()
+        try:
+            if name not in WRITES and key in _CACHE:
+                record.cached = True
+                result = copy.deepcopy(_CACHE[key])
+            else:
+                result = self._run(name, args, kwargs)
+                if name not in WRITES:
+                    _CACHE[key] = copy.deepcopy(result)
+        except Exception as exc:
+            record.error = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, Refused):
+                self.refused = self.refused or f"{name}: {exc}"
+            elif isinstance(exc, ToolMissing):
+                self.missing = self.missing or str(exc)
+            elif isinstance(exc, ToolTimeout):
+                self.timed_out = self.timed_out or str(exc)
+            raise
+        finally:
+            record.seconds = time.perf_counter() - start
+        record.result = _summary(result)
+        return wrap(result)
+
+    def _run(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        user = self.user_tools.get(name)
+        if user is not None:
+            with _in(str(self.ctx.root)):
+                return user(*args, **kwargs)
+        return IMPLEMENTATIONS[name](self.ctx, *args, **kwargs)
+
+
+def clear_cache() -> None:
+    """Forgets every kept tool result (a test that changes a tool's program between runs)."""
+    _CACHE.clear()
+
+
+def tool_provenance(user_tools: dict[str, Callable[..., Any]], module: str | None) -> dict[str, str]:
+    """Tool by tool, what computed its results ('computed by ruff 0.x', 'declared by the workspace')
+    or the users' own module."""
+    from pytest_punie.sandbox.processes import version_of
+
+    checker = checkers.type_checker()
+    versions = {
+        "typecheck": version_of([checker[0], "--version"]) if checker else None,
+        "ruff_check": version_of(["ruff", "--version"]),
+        "pytest_run": "pytest " + _dist_version("pytest"),
+        "git": version_of(["git", "--version"]),
+        "jedi": "jedi " + _dist_version("jedi"),
+        "libcst": "libcst " + _dist_version("libcst"),
+    }
+    out: dict[str, str] = {}
+    for name in IMPLEMENTATIONS:
+        if name in user_tools:
+            out[name] = f"the suite's toolset {module}"
+        elif name in domain.DOMAINS:
+            out[name] = "declared by the workspace"
+        elif name in ("read_file", "write_file", "run_command"):
+            out[name] = "computed on the workspace's files"
+        else:
+            family = (
+                name
+                if name in versions
+                else "git"
+                if name.startswith("git_")
+                else "libcst"
+                if name.startswith("cst_")
+                else "jedi"
+            )
+            version = versions.get(family)
+            out[name] = f"computed by {version}" if version else "not available on this machine"
+    return out
+
+
+def _dist_version(dist: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+def is_result(value: Any) -> bool:
+    """Whether a value is a typed result (a dataclass instance) that crosses as an object with fields."""
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)

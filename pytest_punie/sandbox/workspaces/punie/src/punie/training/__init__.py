@@ -1,0 +1,1 @@
+"""Fine-tuning Punie's model with LoRA."""

@@ -1,0 +1,145 @@
+"""The outcome scorer: credit for what the program did when the sandbox ran it, not for its text.
+
+It scores 1 when every program of the answer ran to its end, called the expected tool at run time
+with arguments that resolve to the workspace paths the prompt names (or, where it names none, to
+paths that exist), and read the result fields the prompt asks for. Every other ending is labelled:
+``runtime-error`` (with the exception), ``bad-field``, ``timeout`` (a limit hit), ``refused`` (a
+forbidden action), ``wrong-argument``, ``wrong-tool``, ``fields-not-read``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from pytest_punie.programrun import ProgramRun, ToolCall
+from pytest_punie.scoring.parse import ParsedResponse
+from pytest_punie.scoring.strict import StrictResult
+from pytest_punie.suite.model import Expectation
+from pytest_punie.toolsurface import ToolSurface
+
+# a path a prompt names: a/b, a/b/, dir/file.ext, or a bare file name with a known extension
+_PATH = re.compile(r"(?<![\w./-])((?:[\w.-]+/)+[\w.-]*|[\w-]+\.(?:py|txt|md|toml|ya?ml|json|cfg|ini))(?![\w/])")
+FILE_PARAMS = ("file_path",)
+PATH_PARAMS = ("path", "file_path")
+
+
+@dataclass
+class OutcomeResult:
+    """The outcome scorer's verdict on one answer."""
+
+    score: Fraction
+    """0..1, exact: the share of the expected tools the programs really called right (``match: all``)."""
+    label: str
+    """What happened, named: ``ran-correct``, ``runtime-error``, ``wrong-argument``, ..."""
+    ran: bool | None = None
+    """Whether every program ran to its end (None: no program to run)."""
+    problems: list[str] = field(default_factory=list)
+    """What kept it from full credit, in the words of a failure message."""
+    named_paths: list[str] = field(default_factory=list)
+    """The workspace paths the prompt names, that the expected tools' path arguments must resolve to."""
+
+
+def named_paths(query: str) -> list[str]:
+    """The workspace paths a prompt names ('src/', 'output/summary.txt'), normalised ('' is the root)."""
+    out = []
+    for m in _PATH.finditer(query):
+        p = m.group(1).rstrip("/.") if m.group(1) not in ("./", ".") else ""
+        p = p.removeprefix("./")
+        if p not in out and not p.startswith(("http:", "https:")):
+            out.append(p)
+    return out
+
+
+def _path_ok(call: ToolCall, named: list[str]) -> bool:
+    """A call's path argument resolves to a path the prompt names (a file under a named folder counts
+    for a tool that takes a file); where the prompt names none, to a path that exists."""
+    if not call.paths:
+        return not any(p in call.args for p in PATH_PARAMS)  # a path argument that resolved nowhere is wrong
+    if not named:
+        return not call.absent
+    takes_file = any(p in call.args for p in FILE_PARAMS)
+    for path in call.paths:
+        for want in named:
+            if path == want or (takes_file and want and path.startswith(want + "/")) or (takes_file and not want):
+                return True
+    return False
+
+
+def _args_ok(call: ToolCall, patterns: dict[str, str]) -> bool:
+    return all(
+        param in call.args and re.fullmatch(pattern, str(call.args[param])) is not None
+        for param, pattern in patterns.items()
+    )
+
+
+def _ending_label(run: ProgramRun, surface: ToolSurface) -> str:
+    if run.ending == "runtime-error" and run.exception_type == "AttributeError":
+        owner = re.search(r"'(\w+)' object has no attribute", run.exception or "")
+        if owner and surface.fields_of(owner.group(1)) is not None:
+            return "bad-field"  # a field that does not exist on a tool's result, found at run time
+    return run.ending
+
+
+def score_outcome(
+    parsed: ParsedResponse | None,
+    expect: Expectation,
+    surface: ToolSurface,
+    query: str,
+    runs: tuple[ProgramRun, ...] | None,
+    strict: StrictResult,
+    static_label: str,
+) -> OutcomeResult:
+    """The outcome score of one answer from its programs' runs (the strict scorer's findings give
+    the fields read and, where nothing ran, the label of what was written instead)."""
+    if parsed is None:
+        return OutcomeResult(Fraction(0), "error", problems=["no response"])
+    if expect.direct:
+        return OutcomeResult(strict.score, static_label, problems=list(strict.problems))
+    named = named_paths(query)
+    if not runs:
+        why = strict.problems or ["no program ran"]
+        return OutcomeResult(Fraction(0), static_label, ran=None, problems=list(why), named_paths=named)
+    for run in runs:
+        if not run.ran:
+            label = _ending_label(run, surface)
+            return OutcomeResult(
+                Fraction(0), label, ran=False, problems=[f"{label}: {run.exception}"], named_paths=named
+            )
+    calls = [c for run in runs for c in run.calls]
+    found, problems, wrong_arg, unread = [], [], False, False
+    for tool in expect.tools:
+        mine = [c for c in calls if c.tool == tool]
+        if not mine:
+            continue
+        right = [c for c in mine if c.error is None and _path_ok(c, named) and _args_ok(c, expect.args.get(tool, {}))]
+        if not right:
+            wrong_arg = True
+            got = "; ".join(f"{tool}({', '.join(repr(v) for v in c.args.values())})" for c in mine)
+            want = " or ".join(repr(p or ".") for p in named) if named else "a path in the workspace"
+            problems.append(f"{tool} acted on the wrong thing: {got} (the prompt names {want})")
+            continue
+        if any(m.startswith(f"{tool}.") for m in strict.fields_missing):
+            unread = True
+            problems.append(f"{tool}: the fields asked for were not read")
+            continue
+        found.append(tool)
+    if expect.match == "all":
+        score = Fraction(len(found), len(expect.tools))
+    else:
+        score = Fraction(1) if found else Fraction(0)
+    if score == 1:
+        label = "ran-correct"
+    elif wrong_arg:
+        label = "wrong-argument"
+    elif unread:
+        label = "fields-not-read"
+    elif found:
+        label = "ran-partial"
+    else:
+        label = "wrong-tool"
+        problems.append(
+            f"ran, but called {', '.join(c.tool for c in calls) or 'no tool'}; expected {' or '.join(expect.tools)}"
+        )
+    return OutcomeResult(score, label, ran=True, problems=problems, named_paths=named)
