@@ -9,7 +9,7 @@ import platform
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("pytest-punie", "pytest", "pytest-xdist", "mlx", "mlx-lm", "transformers", "tokenizers")
+PACKAGES = ("pytest-punie", "pytest", "pytest-xdist", "mlx", "mlx-lm", "transformers", "tokenizers", "pydantic-monty")
 
 
 def versions_of(*names: str) -> dict[str, str | None]:

@@ -124,7 +124,9 @@ class BoundTools:
         paths, absent = self._paths(bound)
         record = ToolCall(tool=name, args=bound, paths=paths, absent=absent if name not in WRITES else [])
         self.calls.append(record)
-        key = (self.ctx.state, name, json.dumps(bound, sort_keys=True, default=repr))
+        user = self.user_tools.get(name)
+        implementation = f"{user.__module__}.{user.__qualname__}" if user is not None else "ours"
+        key = (self.ctx.state, f"{name} {implementation}", json.dumps(bound, sort_keys=True, default=repr))
         start = time.perf_counter()
         try:
             if name not in WRITES and key in _CACHE:

@@ -53,12 +53,15 @@ def named_paths(query: str) -> list[str]:
 
 
 def _path_ok(call: ToolCall, named: list[str]) -> bool:
-    """A call's path argument resolves to a path the prompt names (a file under a named folder counts
-    for a tool that takes a file); where the prompt names none, to a path that exists."""
+    """A call's path argument resolves to a path that exists in the workspace and that the prompt
+    names (a file under a named folder counts for a tool that takes a file); any existing path where
+    the prompt names none."""
     if not call.paths:
         return not any(p in call.args for p in PATH_PARAMS)  # a path argument that resolved nowhere is wrong
+    if call.absent:
+        return False  # a path that is not in the workspace: the tool acted on nothing
     if not named:
-        return not call.absent
+        return True
     takes_file = any(p in call.args for p in FILE_PARAMS)
     for path in call.paths:
         for want in named:

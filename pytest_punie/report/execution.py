@@ -1,0 +1,31 @@
+"""What a program did in the sandbox, as people read it: its ending, each call with its arguments,
+what it returned or raised, and what the program printed (the terminal's miss and the HTML's row)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _cut(text: str, width: int = 160) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def execution_lines(details: dict[str, Any]) -> list[str]:
+    """The sandbox's runs of one answer, a line per call (no lines when no program ran)."""
+    runs = details.get("execution") or []
+    outcome = details.get("outcome") or {}
+    lines: list[str] = []
+    for i, run in enumerate(runs, start=1):
+        which = f" {i}" if len(runs) > 1 else ""
+        ending = run["ending"] + (f" ({_cut(run['exception'], 200)})" if run.get("exception") else "")
+        lines.append(f"program{which} in the sandbox ({run.get('workspace', '')}): {ending}, {run['seconds']:.2f} s")
+        for call in run.get("calls") or []:
+            args = ", ".join(f"{k}={v!r}" for k, v in call["args"].items())
+            got = f"raised {call['error']}" if call.get("error") else f"-> {call.get('result', '')}"
+            lines.append(f"  {call['tool']}({_cut(args, 120)}) {_cut(got)}" + (" [kept]" if call.get("cached") else ""))
+        if run.get("stdout"):
+            lines.append(f"  printed: {_cut(run['stdout'], 200)}")
+    for problem in outcome.get("problems") or []:
+        lines.append(f"outcome: {problem}")
+    return lines

@@ -1,0 +1,161 @@
+"""The outcome scorer as users run it: replayed answers are run again in the sandbox (never trusted
+from the file), each labelled by what its program did; --punie-scorer=outcome judges with it; the
+document keeps every call; a changed workspace changes the score."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pytest_punie.sandbox import workspace_spec
+from pytest_punie.scoring.outcome import named_paths
+
+SUITE = """\
+suite: sandboxed
+description: programs whose behaviour is known
+primary_scorer: strict
+system_prompt: You are Punie.
+sampling: {temperature: 0.0, max_tokens: 64}
+sandbox: {workspace: ws, time_limit_s: 1}
+overall_threshold: ">= 0.50"
+categories:
+  c: {threshold: ">= 0.50"}
+prompts:
+  - {id: right, category: c, query: Run type checking on src/ and report any type errors., expect: {tools: [typecheck]}}
+  - {id: wrong-path, category: c, query: Run type checking on src/ and report any type errors., expect: {tools: [typecheck]}}
+  - {id: name-error, category: c, query: Check src/ for linting violations with ruff., expect: {tools: [ruff_check]}}
+  - {id: no-field, category: c, query: How many type errors are in src/?, expect: {tools: [typecheck], fields: [error_count]}}
+  - {id: endless, category: c, query: Run the tests in tests/., expect: {tools: [pytest_run]}}
+  - {id: opens, category: c, query: Show me src/app.py., expect: {tools: [read_file]}}
+  - {id: escapes, category: c, query: Write 'done' to out/summary.txt., expect: {tools: [write_file]}}
+"""
+PROGRAMS = {
+    "right": 'r = typecheck("src/")\nprint(r.error_count)',
+    "wrong-path": 'r = typecheck("lib/")\nprint(r.error_count)',
+    "name-error": 'r = ruff_checker("src/")\nprint(r)',
+    "no-field": 'r = typecheck("src/")\nprint(r.type_errors)',
+    "endless": 'r = pytest_run("tests/")\nwhile True:\n    pass',
+    "opens": 'print(open("src/app.py").read())',
+    "escapes": 'write_file("../../summary.txt", "done")',
+}
+EXPECTED = {
+    "right": ("ran-correct", 1),
+    "wrong-path": ("wrong-argument", 0),
+    "name-error": ("runtime-error", 0),
+    "no-field": ("bad-field", 0),
+    "endless": ("timeout", 0),
+    "opens": ("refused", 0),
+    "escapes": ("refused", 0),
+}
+
+
+def answer(code: str) -> dict:
+    content = f"<tool_call><function=execute_code>\n<parameter=code>\n{code}\n</parameter>\n</function></tool_call>"
+    return {
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+    }
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    (pytester.path / "evalsuites").mkdir()
+    (pytester.path / "evalsuites" / "sandboxed.yaml").write_text(SUITE)
+    ws = pytester.path / "evalsuites" / "ws"
+    (ws / "src").mkdir(parents=True)
+    (ws / "src" / "app.py").write_text('def f(x: int) -> str:\n    return x\n\ny: int = "a"\n')
+    (ws / "tests").mkdir()
+    (ws / "tests" / "test_app.py").write_text("def test_ok():\n    assert True\n")
+    lines = [json.dumps({"id": pid, "response": answer(code)}) for pid, code in PROGRAMS.items()]
+    (pytester.path / "answers.jsonl").write_text("\n".join(lines) + "\n")
+    pytester.makeini("[pytest]\n")
+    return pytester
+
+
+def test_replayed_programs_are_run_and_labelled_by_what_they_did(project: pytest.Pytester):
+    result = project.runpytest(
+        "-m", "eval", "--punie-responses=answers.jsonl", "--punie-json=o.json", "-p", "no:cacheprovider"
+    )
+    doc = json.loads((project.path / "o.json").read_text())
+    rows = {p["id"]: p for p in doc["prompts"]}
+    assert {pid: (r["details"]["outcome"]["label"], r["scores"]["outcome"]) for pid, r in rows.items()} == EXPECTED
+    # the strict scorer reads text: it credits the program that typechecks the wrong folder
+    assert rows["wrong-path"]["scores"]["strict"] == 1
+    call = rows["right"]["details"]["execution"][0]["calls"][0]
+    assert (call["tool"], call["args"], call["paths"], call["error"]) == ("typecheck", {"path": "src/"}, ["src"], None)
+    assert rows["right"]["details"]["execution"][0]["stdout"] == "2\n"  # the two type errors of src/app.py
+    assert "NameError" in rows["name-error"]["details"]["execution"][0]["exception"]
+    result.stdout.fnmatch_lines(
+        ["category * prompts * strict outcome * runs*", "c * 7/7 * 4 * 57.1% * 57.1% * 14.3% * 28.6%*"]
+    )
+
+
+def test_punie_scorer_outcome_judges_with_it_and_labels_the_misses(project: pytest.Pytester):
+    result = project.runpytest(
+        "-m",
+        "eval",
+        "--punie-responses=answers.jsonl",
+        "--punie-scorer=outcome",
+        "--punie-json=o.json",
+        "-p",
+        "no:cacheprovider",
+    )
+    result.assert_outcomes(passed=1, failed=6)
+    assert result.ret == 1
+    doc = json.loads((project.path / "o.json").read_text())
+    assert {p["id"]: p["label"] for p in doc["prompts"]} == {k: v[0] for k, v in EXPECTED.items()}
+    result.stdout.fnmatch_lines(
+        [
+            "wrong-path (c) missed at sandboxed.yaml:12",
+            "  program in the sandbox (ws sha256:*): ran, * s",
+            "    typecheck(path='lib/') -> TypeCheckResult(success=False, error_count=0*",
+            "  outcome: typecheck acted on the wrong thing: typecheck('lib/') (the prompt names 'src')",
+        ]
+    )
+
+
+def test_a_changed_workspace_changes_the_replayed_score(project: pytest.Pytester):
+    """No tool output is trusted from the file: the same answers against a workspace whose src/ is
+    gone act on nothing."""
+    shutil.rmtree(project.path / "evalsuites" / "ws" / "src")
+    (project.path / "evalsuites" / "ws" / "lib").mkdir()
+    project.runpytest("-m", "eval", "--punie-responses=answers.jsonl", "--punie-json=o.json", "-p", "no:cacheprovider")
+    doc = json.loads((project.path / "o.json").read_text())
+    rows = {p["id"]: p for p in doc["prompts"]}
+    assert rows["right"]["details"]["outcome"]["label"] == "wrong-argument"  # src/ is no longer there
+    assert rows["wrong-path"]["details"]["outcome"]["label"] == "wrong-argument"
+
+
+def test_a_missing_workspace_is_an_error_at_its_line(project: pytest.Pytester):
+    path = project.path / "evalsuites" / "sandboxed.yaml"
+    path.write_text(path.read_text().replace("workspace: ws", "workspace: nowhere"))
+    result = project.runpytest("-m", "eval", "--punie-responses=answers.jsonl", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(
+        ["*invalid suite: evalsuites/sandboxed.yaml:6: ?sandbox.workspace? workspace folder*nowhere does not exist*"]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_the_default_workspace_holds_every_path_the_packaged_suites_name():
+    from pytest_punie.suite import load_suite
+    from pytest_punie.suites import packaged_suites
+
+    root = workspace_spec(None).folder
+    for name in ("phase33", "phase26"):
+        for prompt in load_suite(packaged_suites()[name]).prompts:
+            for path in named_paths(prompt.query):
+                if path != "output/summary.txt":  # the one a prompt asks to write
+                    assert (root / path).exists(), (name, prompt.id, path)
+
+
+def test_the_sandbox_is_not_imported_by_the_plugin_until_a_program_runs():
+    import subprocess
+    import sys
+
+    code = "import pytest_punie.plugin, sys; print([m for m in sys.modules if 'monty' in m or 'jedi' in m or 'libcst' in m])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    assert Path(workspace_spec(None).folder).is_dir()
