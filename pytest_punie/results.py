@@ -156,7 +156,7 @@ def _scored(
     parsed = parse_response(response) if response is not None else None
     runs = _programs_run(parsed, surface, suite, unmeasured) if parsed is not None else None
     scored = score_response(response, prompt, surface, runs=runs, parsed=parsed)
-    scored.served = serving_record(response, prompt, surface)
+    scored.served = serving_record(response, prompt, surface, runs)
     return scored
 
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 @dataclass
 class TypeCheckError:
+    """One diagnostic of the type checker."""
+
     file: str
     line: int
     column: int
@@ -19,6 +21,8 @@ class TypeCheckError:
 
 @dataclass
 class TypeCheckResult:
+    """What typecheck returns: the type checker's errors and warnings."""
+
     success: bool
     error_count: int
     warning_count: int
@@ -28,6 +32,8 @@ class TypeCheckResult:
 
 @dataclass
 class RuffViolation:
+    """One lint violation."""
+
     file: str
     line: int
     column: int
@@ -38,6 +44,8 @@ class RuffViolation:
 
 @dataclass
 class RuffResult:
+    """What ruff_check returns: ruff's violations."""
+
     success: bool
     violation_count: int
     fixable_count: int
@@ -47,6 +55,8 @@ class RuffResult:
 
 @dataclass
 class TestCase:
+    """One test's outcome."""
+
     __test__ = False  # not a pytest test class
     name: str
     outcome: str
@@ -56,6 +66,8 @@ class TestCase:
 
 @dataclass
 class TestResult:
+    """What pytest_run returns: the counts and each test."""
+
     __test__ = False
     success: bool
     passed: int
@@ -69,6 +81,8 @@ class TestResult:
 
 @dataclass
 class DefinitionLocation:
+    """Where a symbol is defined."""
+
     file: str
     line: int
     column: int
@@ -79,6 +93,8 @@ class DefinitionLocation:
 
 @dataclass
 class GotoDefinitionResult:
+    """What goto_definition returns."""
+
     success: bool
     symbol: str
     locations: list[DefinitionLocation] = field(default_factory=list)
@@ -87,6 +103,8 @@ class GotoDefinitionResult:
 
 @dataclass
 class ReferenceLocation:
+    """One use of a symbol."""
+
     file: str
     line: int
     column: int
@@ -95,6 +113,8 @@ class ReferenceLocation:
 
 @dataclass
 class FindReferencesResult:
+    """What find_references returns."""
+
     success: bool
     symbol: str
     reference_count: int
@@ -104,6 +124,8 @@ class FindReferencesResult:
 
 @dataclass
 class HoverResult:
+    """What hover returns: a symbol's signature and docstring."""
+
     success: bool
     symbol: str
     content: str
@@ -113,6 +135,8 @@ class HoverResult:
 
 @dataclass
 class SymbolInfo:
+    """A class, function or variable of a file, with its members."""
+
     name: str
     kind: str
     line: int
@@ -122,6 +146,8 @@ class SymbolInfo:
 
 @dataclass
 class DocumentSymbolsResult:
+    """What document_symbols returns."""
+
     success: bool
     file_path: str
     symbols: list[SymbolInfo] = field(default_factory=list)
@@ -131,6 +157,8 @@ class DocumentSymbolsResult:
 
 @dataclass
 class WorkspaceSymbol:
+    """A definition found across the workspace."""
+
     name: str
     kind: str
     file: str
@@ -140,6 +168,8 @@ class WorkspaceSymbol:
 
 @dataclass
 class WorkspaceSymbolsResult:
+    """What workspace_symbols returns."""
+
     success: bool
     query: str
     symbols: list[WorkspaceSymbol] = field(default_factory=list)
@@ -149,6 +179,8 @@ class WorkspaceSymbolsResult:
 
 @dataclass
 class GitFileStatus:
+    """One changed or untracked file."""
+
     file: str
     status: str
     staged: bool
@@ -156,6 +188,8 @@ class GitFileStatus:
 
 @dataclass
 class GitStatusResult:
+    """What git_status returns."""
+
     success: bool
     clean: bool
     file_count: int
@@ -165,6 +199,8 @@ class GitStatusResult:
 
 @dataclass
 class DiffFile:
+    """One file's changes, with its hunk headers."""
+
     file: str
     additions: int
     deletions: int
@@ -173,6 +209,8 @@ class DiffFile:
 
 @dataclass
 class GitDiffResult:
+    """What git_diff returns."""
+
     success: bool
     file_count: int
     additions: int
@@ -183,6 +221,8 @@ class GitDiffResult:
 
 @dataclass
 class GitCommit:
+    """One commit."""
+
     hash: str
     message: str
     author: str
@@ -191,6 +231,8 @@ class GitCommit:
 
 @dataclass
 class GitLogResult:
+    """What git_log returns."""
+
     success: bool
     commits: list[GitCommit] = field(default_factory=list)
     commit_count: int = 0
@@ -199,6 +241,8 @@ class GitLogResult:
 
 @dataclass
 class CstMatch:
+    """One node that matched a pattern."""
+
     line: int
     column: int
     code_snippet: str
@@ -207,6 +251,8 @@ class CstMatch:
 
 @dataclass
 class CstFindResult:
+    """What cst_find_pattern returns."""
+
     success: bool
     match_count: int
     matches: list[CstMatch] = field(default_factory=list)
@@ -215,6 +261,8 @@ class CstFindResult:
 
 @dataclass
 class CstRenameResult:
+    """What cst_rename returns: the renamed source (the file is not written)."""
+
     success: bool
     rename_count: int
     modified_source: str
@@ -223,6 +271,8 @@ class CstRenameResult:
 
 @dataclass
 class CstAddImportResult:
+    """What cst_add_import returns: the source with the import (the file is not written)."""
+
     success: bool
     import_added: bool
     modified_source: str
@@ -231,6 +281,8 @@ class CstAddImportResult:
 
 @dataclass
 class ValidationIssue:
+    """One rule a domain validator found broken."""
+
     rule: str
     severity: str
     message: str
@@ -240,6 +292,8 @@ class ValidationIssue:
 
 @dataclass
 class DomainValidationResult:
+    """What each of the nine domain validators returns."""
+
     valid: bool
     domain: str
     issues: list[ValidationIssue] = field(default_factory=list)

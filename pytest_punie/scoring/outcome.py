@@ -85,6 +85,33 @@ def _ending_label(run: ProgramRun, surface: ToolSurface) -> str:
     return run.ending
 
 
+def _judge_calls(
+    calls: list[ToolCall], expect: Expectation, strict: StrictResult, named: list[str]
+) -> tuple[list[str], list[str], bool, bool]:
+    """The expected tools called right at run time, the problems found, and whether an argument was
+    wrong or a field unread."""
+    found: list[str] = []
+    problems: list[str] = []
+    wrong_arg = unread = False
+    for tool in expect.tools:
+        mine = [c for c in calls if c.tool == tool]
+        if not mine:
+            continue
+        right = [c for c in mine if c.error is None and _path_ok(c, named) and _args_ok(c, expect.args.get(tool, {}))]
+        if not right:
+            wrong_arg = True
+            got = "; ".join(f"{tool}({', '.join(repr(v) for v in c.args.values())})" for c in mine)
+            want = " or ".join(repr(p or ".") for p in named) if named else "a path in the workspace"
+            problems.append(f"{tool} acted on the wrong thing: {got} (the prompt names {want})")
+            continue
+        if any(m.startswith(f"{tool}.") for m in strict.fields_missing):
+            unread = True
+            problems.append(f"{tool}: the fields asked for were not read")
+            continue
+        found.append(tool)
+    return found, problems, wrong_arg, unread
+
+
 def score_outcome(
     parsed: ParsedResponse | None,
     expect: Expectation,
@@ -111,23 +138,7 @@ def score_outcome(
                 Fraction(0), label, ran=False, problems=[f"{label}: {run.exception}"], named_paths=named
             )
     calls = [c for run in runs for c in run.calls]
-    found, problems, wrong_arg, unread = [], [], False, False
-    for tool in expect.tools:
-        mine = [c for c in calls if c.tool == tool]
-        if not mine:
-            continue
-        right = [c for c in mine if c.error is None and _path_ok(c, named) and _args_ok(c, expect.args.get(tool, {}))]
-        if not right:
-            wrong_arg = True
-            got = "; ".join(f"{tool}({', '.join(repr(v) for v in c.args.values())})" for c in mine)
-            want = " or ".join(repr(p or ".") for p in named) if named else "a path in the workspace"
-            problems.append(f"{tool} acted on the wrong thing: {got} (the prompt names {want})")
-            continue
-        if any(m.startswith(f"{tool}.") for m in strict.fields_missing):
-            unread = True
-            problems.append(f"{tool}: the fields asked for were not read")
-            continue
-        found.append(tool)
+    found, problems, wrong_arg, unread = _judge_calls(calls, expect, strict, named)
     if expect.match == "all":
         score = Fraction(len(found), len(expect.tools))
     else:

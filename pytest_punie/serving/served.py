@@ -12,6 +12,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+from pytest_punie.programrun import ProgramRun
 from pytest_punie.scoring import score_response
 from pytest_punie.scoring.parse import (
     CALL_CLOSE,
@@ -77,12 +78,15 @@ def as_written(response: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def serving_record(response: dict[str, Any] | None, prompt: Prompt, surface: ToolSurface) -> dict[str, Any] | None:
+def serving_record(
+    response: dict[str, Any] | None, prompt: Prompt, surface: ToolSurface, runs: tuple[ProgramRun, ...] | None = None
+) -> dict[str, Any] | None:
     """``served_status``, and for a drop whose raw text is known, what it cost:
-    each scorer on the response as the model wrote it (``scores_as_written``)."""
+    each scorer on the response as the model wrote it (``scores_as_written``; the programs written
+    are the ones the sandbox ran, ``runs``)."""
     served = served_status(response)
     if response is not None and served is not None and served["status"] == DROPPED and served["written"]:
-        scores = score_response(as_written(response), prompt, surface).scores
+        scores = score_response(as_written(response), prompt, surface, runs=runs).scores
         served["scores_as_written"] = {k: str(v) for k, v in scores.items()}
     return served
 

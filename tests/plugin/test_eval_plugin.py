@@ -4,6 +4,7 @@ junitxml and xdist, all through pytester."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -24,6 +25,12 @@ def _strip_timing(doc: dict) -> dict:
     doc["provenance"]["model"].pop("workers", None)  # which processes answered: the only difference
     for p in doc["prompts"]:
         p["seconds"] = None
+        for run in p["details"].get("execution") or []:  # the sandbox's timings (pytest_run's tests' too),
+            run["seconds"] = run["tool_seconds"] = None  # and whether a tool's result was kept by this process
+            run["stdout"] = re.sub(r"duration=[0-9.e-]+", "duration=?", run["stdout"])
+            for call in run["calls"]:
+                call["seconds"], call["cached"] = None, None
+                call["result"] = re.sub(r"duration=[0-9.e-]+", "duration=?", call["result"])
     return doc
 
 
@@ -75,7 +82,7 @@ def test_passing_thresholds_exit_zero_with_missed_prompts_visible(eval_project):
     assert len(doc["prompts"]) == 27
     first = doc["prompts"][0]
     assert set(first) >= {"id", "category", "score", "scores", "label", "response"}
-    assert set(first["scores"]) == {"legacy", "strict"}
+    assert set(first["scores"]) == {"legacy", "strict", "outcome"}
     prov = doc["provenance"]
     assert prov["suites"][0]["digest"].startswith("sha256:")
     assert prov["model"]["kind"] == "replay" and prov["model"]["digest"].startswith("sha256:")
@@ -108,7 +115,7 @@ def test_failure_explains_in_the_users_terms(eval_project):
             "  expected:       validate_service_registration (called through execute_code)",
             "  found tools:    read_file",
             "  label:          wrapped-wrong-tool",
-            "  scores:         legacy 0.10, strict 0.00 (primary legacy, pass at 0.50)",
+            "  scores:         legacy 0.10, outcome 0.00, strict 0.00 (primary legacy, pass at 0.50)",
         ]
     )
     assert "Traceback" not in result.stdout.str()
@@ -280,4 +287,4 @@ def test_an_unregistered_scorer_on_the_command_line_is_a_usage_error(eval_projec
     """--punie-scorer is checked against the scorer registry while pytest parses the command line."""
     result = eval_project.runpytest("-m", "eval", "--punie-scorer=lenient")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--punie-scorer: 'lenient' is not a registered scorer (legacy, strict)*"])
+    result.stderr.fnmatch_lines(["*--punie-scorer: 'lenient' is not a registered scorer (legacy, strict, outcome)*"])

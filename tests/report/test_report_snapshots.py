@@ -38,7 +38,7 @@ def test_markdown_document(document, snapshot):
 def test_document_is_json_and_keeps_both_scores(document):
     round_tripped = json.loads(json.dumps(document))
     assert round_tripped == document
-    assert all(set(p["scores"]) == {"legacy", "strict"} for p in document["prompts"])
+    assert all(set(p["scores"]) == {"legacy", "strict", "outcome"} for p in document["prompts"])
     assert document["format"] == "pytest-punie/results/1"
 
 

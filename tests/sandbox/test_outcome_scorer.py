@@ -24,10 +24,13 @@ overall_threshold: ">= 0.50"
 categories:
   c: {threshold: ">= 0.50"}
 prompts:
-  - {id: right, category: c, query: Run type checking on src/ and report any type errors., expect: {tools: [typecheck]}}
-  - {id: wrong-path, category: c, query: Run type checking on src/ and report any type errors., expect: {tools: [typecheck]}}
+  - {id: right, category: c, query: Run type checking on src/., expect: {tools: [typecheck]}}
+  - {id: wrong-path, category: c, query: Run type checking on src/., expect: {tools: [typecheck]}}
   - {id: name-error, category: c, query: Check src/ for linting violations with ruff., expect: {tools: [ruff_check]}}
-  - {id: no-field, category: c, query: How many type errors are in src/?, expect: {tools: [typecheck], fields: [error_count]}}
+  - id: no-field
+    category: c
+    query: How many type errors are in src/?
+    expect: {tools: [typecheck], fields: [error_count]}
   - {id: endless, category: c, query: Run the tests in tests/., expect: {tools: [pytest_run]}}
   - {id: opens, category: c, query: Show me src/app.py., expect: {tools: [read_file]}}
   - {id: escapes, category: c, query: Write 'done' to out/summary.txt., expect: {tools: [write_file]}}
@@ -155,7 +158,10 @@ def test_the_sandbox_is_not_imported_by_the_plugin_until_a_program_runs():
     import subprocess
     import sys
 
-    code = "import pytest_punie.plugin, sys; print([m for m in sys.modules if 'monty' in m or 'jedi' in m or 'libcst' in m])"
+    code = (
+        "import pytest_punie.plugin, sys; "
+        "print([m for m in sys.modules if 'monty' in m or 'jedi' in m or 'libcst' in m])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert Path(workspace_spec(None).folder).is_dir()

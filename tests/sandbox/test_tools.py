@@ -7,9 +7,9 @@ from __future__ import annotations
 import io
 import json
 import re
-import tokenize
 import subprocess
 import sys
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -72,7 +72,8 @@ def test_ruff_check_reports_ruffs_own_json(made: Path):
 
 def test_pytest_run_counts_the_workspaces_tests(made: Path):
     out = run(
-        'r = pytest_run("tests/")\nprint(r.passed, r.failed, r.success)\nprint([t.name for t in r.tests if t.outcome == "failed"])'
+        'r = pytest_run("tests/")\nprint(r.passed, r.failed, r.success)\n'
+        'print([t.name for t in r.tests if t.outcome == "failed"])'
     )
     own = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
@@ -105,7 +106,8 @@ def test_lsp_tools_answer_from_jedi_on_the_workspaces_files(made: Path):
         'g = goto_definition("src/punie/agent/__init__.py", 3, 0, "AgentConfig")\n'
         "print(g.locations[0].file, g.locations[0].line)\n"
         'r = find_references("src/punie/agent/toolset.py", 6, 4, "execute_code")\nprint(r.reference_count)\n'
-        'h = hover("src/punie/training/lora_config.py", 7, 6, "LoRAConfig")\nprint("alpha size the adapter" in h.content)\n'
+        'h = hover("src/punie/training/lora_config.py", 7, 6, "LoRAConfig")\n'
+        'print("alpha size the adapter" in h.content)\n'
         'd = document_symbols("src/punie/training/lora_config.py")\nprint([s.name for s in d.symbols])\n'
         'w = workspace_symbols("TrainingResult")\nprint([(s.file, s.line) for s in w.symbols])'
     )

@@ -42,6 +42,11 @@ REFERENCE_PATTERNS = [
 ]
 
 
+def legacy_and_strict(scores: dict) -> dict:
+    """The two text scorers' scores (the outcome scorer, which runs programs, is tested in tests/sandbox)."""
+    return {k: scores[k] for k in ("legacy", "strict")}
+
+
 def oracle(kind: str, text: str) -> int:
     tool = "<tool_call>" in text or "```json" in text
     if kind == "direct":
@@ -163,23 +168,26 @@ def test_strict_judges_the_intent(phase26):
     surface = load_surface_default()
     disc = phase26.prompt("disc-03")
     fenced = score_response(raw('Use TypedDict for JSON-like dicts:\n```json\n{"id": 1}\n```'), disc, surface)
-    assert fenced.scores == {"legacy": 0, "strict": 1} and fenced.label == "direct-answer"
+    assert legacy_and_strict(fenced.scores) == {"legacy": 0, "strict": 1} and fenced.label == "direct-answer"
     pseudo = score_response(raw('```json\n{"name": "typecheck", "arguments": {"path": "src/"}}\n```'), disc, surface)
     assert pseudo.scores["strict"] == 0 and pseudo.label == "needless-call"
     called = score_response(raw(code_mode('print(read_file("a.py"))')), disc, surface)
-    assert called.scores == {"legacy": 0, "strict": 0} and called.label == "needless-call"
+    assert legacy_and_strict(called.scores) == {"legacy": 0, "strict": 0} and called.label == "needless-call"
     empty = score_response(raw(""), disc, surface)
     assert empty.scores["strict"] == 0 and "no answer in words" in empty.strict.problems[0]
 
     field = phase26.prompt("field-01")
     prose = code_mode('result = typecheck("src/")\nprint(result)') + "\nThe count is in result.error_count."
     in_prose = score_response(raw(prose), field, surface)
-    assert in_prose.scores == {"legacy": 1, "strict": 0} and in_prose.label == "fields-not-read"
+    assert legacy_and_strict(in_prose.scores) == {"legacy": 1, "strict": 0} and in_prose.label == "fields-not-read"
     assert "result fields not read by the program: error_count or errors" in in_prose.strict.problems[0]
     loop = code_mode('result = typecheck("src/")\nfor error in result.errors:\n    print(error.line)')
-    assert score_response(raw(loop), phase26.prompt("iter-01"), surface).scores == {"legacy": 1, "strict": 1}
+    assert legacy_and_strict(score_response(raw(loop), phase26.prompt("iter-01"), surface).scores) == {
+        "legacy": 1,
+        "strict": 1,
+    }
     renamed = code_mode('r = typecheck("src/")\nprint(r.error_count)')
-    assert score_response(raw(renamed), field, surface).scores == {"legacy": 0, "strict": 1}
+    assert legacy_and_strict(score_response(raw(renamed), field, surface).scores) == {"legacy": 0, "strict": 1}
     bad = code_mode('result = typecheck("src/")\nprint(result.error_count, result.type_errors)')
     bad_scored = score_response(raw(bad), field, surface)
     assert bad_scored.scores["strict"] == 0 and bad_scored.label == "bad-field"

@@ -98,7 +98,7 @@ def test_parser_and_scorers_never_raise_on_odd_json(obj):
     ):
         scored = score_response(resp if isinstance(resp, dict) else {"choices": resp}, prompt(), load_surface())
         assert scored.label in LABELS
-        assert set(scored.scores) == {"legacy", "strict"}
+        assert set(scored.scores) == {"legacy", "strict", "outcome"}
         assert all(0 <= v <= 1 for v in scored.scores.values())
 
 

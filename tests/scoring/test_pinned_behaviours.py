@@ -20,6 +20,11 @@ from ..fixtures.make_responses import code_mode, completion
 TYPECHECK = Expectation(tools=("typecheck",), keywords=("typecheck",))
 
 
+def legacy_and_strict(scores: dict) -> dict:
+    """The two text scorers' scores (the outcome scorer, which runs programs, is tested in tests/sandbox)."""
+    return {k: scores[k] for k in ("legacy", "strict")}
+
+
 def prompt(expect: Expectation = TYPECHECK) -> Prompt:
     return Prompt("p", "c", "q", expect, None, False, 1)
 
@@ -27,7 +32,7 @@ def prompt(expect: Expectation = TYPECHECK) -> Prompt:
 # -- a missing response ---------------------------------------------------------------
 def test_a_missing_response_scores_zero_on_both_scorers_with_its_reason(surface):
     scored = score_response(None, prompt(), surface)
-    assert scored.scores == {"legacy": 0, "strict": 0}
+    assert legacy_and_strict(scored.scores) == {"legacy": 0, "strict": 0}
     assert scored.label == "error" and scored.strict.problems == ["no response"]
     assert scored.parsed is None and scored.legacy.body == "" and not scored.legacy.wrapped
 
@@ -36,9 +41,13 @@ def test_a_transport_error_is_judged_as_no_response_even_with_a_body(phase33):
     p = phase33.prompt("valid-01")
     good = completion(code_mode('r = typecheck("src/")\nprint(r.error_count)'))
     r = judge_prompt(phase33.path, phase33, p, [ResponseRecord(good, error="timeout")])
-    assert r.scores == {"legacy": 0, "strict": 0} and not r.passed and r.error == "timeout"
+    assert legacy_and_strict(r.scores) == {"legacy": 0, "strict": 0} and not r.passed and r.error == "timeout"
     missing = no_response(phase33.path, phase33, p, "nothing recorded")
-    assert missing.scores == {"legacy": 0, "strict": 0} and missing.label == "error" and not missing.passed
+    assert (
+        legacy_and_strict(missing.scores) == {"legacy": 0, "strict": 0}
+        and missing.label == "error"
+        and not missing.passed
+    )
 
 
 # -- statistics away from k = 0 and k = n ----------------------------------------------

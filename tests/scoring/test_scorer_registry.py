@@ -19,8 +19,8 @@ from ..conftest import PHASE33
 
 
 def test_the_built_in_scorers_are_registered_and_the_schema_lists_them():
-    assert SCORERS.names() == ("legacy", "strict")
-    assert suite_schema()["properties"]["primary_scorer"]["enum"] == ["legacy", "strict"]
+    assert SCORERS.names() == ("legacy", "strict", "outcome")
+    assert suite_schema()["properties"]["primary_scorer"]["enum"] == ["legacy", "strict", "outcome"]
     assert "legacy: the historical eval scripts' rule" in suite_schema()["properties"]["primary_scorer"]["description"]
 
 
@@ -31,7 +31,7 @@ def test_a_suite_naming_an_unregistered_scorer_is_a_located_error(tmp_path):
     line = next(i for i, s in enumerate(text.splitlines(), 1) if s.startswith("primary_scorer:"))
     with pytest.raises(SuiteError) as err:
         load_suite(path)
-    assert err.value.line == line and "'lenient' is not one of ['legacy', 'strict']" in str(err.value)
+    assert err.value.line == line and "'lenient' is not one of ['legacy', 'strict', 'outcome']" in str(err.value)
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def test_a_new_scorer_is_one_decorated_function(length_scorer, tmp_path, phase33
     assert load_suite(path).primary_scorer == "short"
     response = {"choices": [{"message": {"role": "assistant", "content": "Done."}, "finish_reason": "stop"}]}
     scored = score_response(response, phase33.prompts[0], surface)
-    assert set(scored.scores) == {"legacy", "strict", "short"} and scored.scores["short"] == 1
+    assert set(scored.scores) == {"legacy", "strict", "outcome", "short"} and scored.scores["short"] == 1
 
 
 def test_a_name_is_registered_once():

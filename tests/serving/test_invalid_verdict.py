@@ -54,8 +54,8 @@ def test_dropped_calls_make_the_run_invalid_not_failed(dropped_project):
     assert [w["code"] for w in doc["warnings"]] == ["dropped-calls"]
     assert len(doc["warnings"][0]["prompts"]) == 26
     text01 = next(p for p in doc["prompts"] if p["id"] == "text-01")
-    assert text01["served"] == "dropped" and text01["scores"] == {"legacy": 0.0, "strict": 1.0}
-    assert text01["details"]["served"]["scores_as_written"] == {"legacy": "1", "strict": "1"}
+    assert text01["served"] == "dropped" and text01["scores"] == {"legacy": 0.0, "strict": 1.0, "outcome": 1.0}
+    assert text01["details"]["served"]["scores_as_written"] == {"legacy": "1", "strict": "1", "outcome": "1"}
     agreement = doc["scorer_agreement"]
     assert agreement["prompts"] == 27 and agreement["agree"] + agreement["disagree"] == 27
     assert {d["reason"] for d in agreement["disagreements"]} >= {SERVING_DROP}

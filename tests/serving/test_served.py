@@ -23,6 +23,11 @@ CALL = (
 SERVED_CALL = {"type": "function", "function": {"name": "execute_code", "arguments": '{"code": "x"}'}}
 
 
+def legacy_and_strict(scores: dict) -> dict:
+    """The two text scorers' scores (the outcome scorer, which runs programs, is tested in tests/sandbox)."""
+    return {k: scores[k] for k in ("legacy", "strict")}
+
+
 def completion(content, raw=None, tool_calls=None, finish="stop"):
     message = {"role": "assistant", "content": content}
     if tool_calls is not None:
@@ -80,8 +85,8 @@ def test_without_raw_text_only_an_evident_drop_is_seen():
 def test_a_dropped_call_changes_the_legacy_score_only(phase33, surface):
     prompt = phase33.prompt("git-01")
     scored, served = scored_and_served(completion(None, CALL, None, "tool_calls"), prompt, surface)
-    assert scored.scores == {"legacy": Fraction(0), "strict": Fraction(1)}
-    assert served["scores_as_written"] == {"legacy": "1", "strict": "1"}
+    assert legacy_and_strict(scored.scores) == {"legacy": Fraction(0), "strict": Fraction(1)}
+    assert legacy_and_strict(served["scores_as_written"]) == {"legacy": "1", "strict": "1"}
     assert depends_on_drop(served, scored.scores, "legacy")
     assert not depends_on_drop(served, scored.scores, "strict")
     assert scored.label == "wrapped-correct"

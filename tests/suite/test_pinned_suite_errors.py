@@ -288,6 +288,7 @@ def test_what_a_suite_that_says_little_gets_by_default(tmp_path):
         "reproducibility": None,
         "format_lock": {},
         "system_prompt_variants": [],
+        "sandbox": {},
     }
 
 
