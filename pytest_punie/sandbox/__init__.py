@@ -36,16 +36,16 @@ def workspace_spec(folder: str | None) -> WorkspaceSpec:
 def run_programs(
     codes: list[str], workspace: str | None = None, tools_module: str | None = None, limits: Limits | None = None
 ) -> tuple[ProgramRun, ...]:
-    """An answer's programs run one after another in one fresh copy of the workspace (a later
-    program sees an earlier one's writes, as in production); the copy is removed after."""
+    """An answer's programs run one after another on the workspace as declared; the first write
+    makes the answer its own copy (a later program sees an earlier one's writes, as in production;
+    no other answer ever does), removed after."""
     spec = workspace_spec(workspace)
     user_tools = load_user_tools(tools_module)
-    root = _TEMPLATES.fresh_copy(spec)
+    ctx = ToolContext(_TEMPLATES.template(spec), spec, copier=lambda: _TEMPLATES.fresh_copy(spec))
     try:
-        ctx = ToolContext(root, spec)
         return tuple(run_program(code, ctx, limits or Limits(), user_tools) for code in codes)
     finally:
-        _TEMPLATES.discard(root)
+        _TEMPLATES.discard(ctx.root)
 
 
 __all__ = [

@@ -27,6 +27,8 @@ def write_file(ctx: ToolContext, path: str, content: str) -> str:
     """Writes a workspace file (its folders made); outside the workspace is refused."""
     if not isinstance(content, str):
         raise TypeError(f"content must be a str, not {type(content).__name__}")
+    ctx.path(path)  # refused before any copy is made
+    ctx.private()
     real, rel = ctx.path(path)
     if not rel or real.is_dir():
         raise IsADirectoryError(f"{path!r} is a directory")

@@ -153,7 +153,7 @@ class BoundTools:
     def _run(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         user = self.user_tools.get(name)
         if user is not None:
-            with _in(str(self.ctx.root)):
+            with _in(str(self.ctx.private())):  # the users' functions may write: their own copy
                 return user(*args, **kwargs)
         return IMPLEMENTATIONS[name](self.ctx, *args, **kwargs)
 

@@ -147,20 +147,24 @@ class WorkspaceTemplates:
             self._root = Path(tempfile.mkdtemp(prefix="punie-workspaces-"))
         return self._root
 
-    def fresh_copy(self, spec: WorkspaceSpec) -> Path:
-        """A new copy of the workspace for one program (the caller removes it with ``discard``)."""
+    def template(self, spec: WorkspaceSpec) -> Path:
+        """The workspace as declared, made once per process: read-only tools run on it directly."""
         template = self._made.get(spec.digest)
         if template is None:
             template = materialise(spec, self._base() / f"template-{len(self._made)}")
             self._made[spec.digest] = template
+        return template
+
+    def fresh_copy(self, spec: WorkspaceSpec) -> Path:
+        """A new copy of the workspace for one program that writes (the caller removes it with ``discard``)."""
         copy = Path(tempfile.mkdtemp(prefix="run-", dir=self._base())) / "ws"
-        shutil.copytree(template, copy, symlinks=True)
+        shutil.copytree(self.template(spec), copy, symlinks=True)
         return copy
 
-    @staticmethod
-    def discard(copy: Path) -> None:
-        """Removes a program's copy."""
-        shutil.rmtree(copy.parent, ignore_errors=True)
+    def discard(self, copy: Path) -> None:
+        """Removes a program's copy (never a template)."""
+        if copy not in self._made.values():
+            shutil.rmtree(copy.parent, ignore_errors=True)
 
     def close(self) -> None:
         """Removes every template and copy of this process."""
