@@ -115,12 +115,17 @@ class PromptItem(pytest.Item):
 
     # -- running ------------------------------------------------------------------
     def _batch(self) -> list[Prompt]:
-        """The prompts of this suite and variant this process will ask for: generated together."""
-        return [
-            i.prompt
-            for i in self.session.items
-            if isinstance(i, PromptItem) and i.suite is self.suite and i.variant == self.variant
-        ]
+        """The prompts of this suite and variant this process will ask for: generated together (the
+        session's items grouped once, on the first item run: each item looks its batch up)."""
+        batches = getattr(self.session, "_punie_batches", None)
+        if batches is None or batches[0] is not self.session.items:
+            grouped: dict[tuple[int, str], list[Prompt]] = {}
+            for i in self.session.items:
+                if isinstance(i, PromptItem):
+                    grouped.setdefault((id(i.suite), i.variant.name), []).append(i.prompt)
+            batches = (self.session.items, grouped)
+            self.session._punie_batches = batches  # type: ignore[attr-defined]
+        return batches[1].get((id(self.suite), self.variant.name), [])
 
     def runtest(self) -> None:
         """Gets the response, scores it, records it; a miss when the primary score is under the pass score."""
