@@ -177,7 +177,7 @@ def _programs_run(
     )
     try:
         runs = run_programs(codes, config.get("workspace"), config.get("tools"), limits)
-    except (SandboxUnavailable, WorkspaceError) as exc:
+    except (SandboxUnavailable, WorkspaceError, OSError) as exc:
         unmeasured.append(f"the program was not run: {exc}")
         return None
     missing = [r.exception for r in runs if r.ending == "tool-missing"]

@@ -80,9 +80,20 @@ def eval_project(pytester: pytest.Pytester) -> pytest.Pytester:
 # own cache (.punie/cache in the copy) starts empty: the README's first one-suite command builds
 # the tiny model there, cold, through the plugin's stage gates (tests/e2e/test_readme.py reads
 # what it printed). Every test that needs the tiny model shares that cache: one cold build a run.
-LEFT_OUT = shutil.ignore_patterns(
-    ".git", ".punie", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis", "tests", ".ci"
+_LEFT_OUT_ANYWHERE = shutil.ignore_patterns(
+    ".git", ".punie", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis"
 )
+
+
+def LEFT_OUT(folder: str, names: list[str]) -> set[str]:
+    """What a newcomer's copy of the checkout leaves out: caches and builds anywhere, and the
+    project's own tests/ and .ci/ (a workspace's tests/ inside the package is part of it)."""
+    left = set(_LEFT_OUT_ANYWHERE(folder, names))
+    if Path(folder).resolve() == ROOT:
+        left |= {"tests", ".ci"} & set(names)
+    return left
+
+
 _TEST_CACHE: list[Path] = []  # the newcomer's cache, once made
 
 

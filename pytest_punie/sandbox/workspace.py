@@ -76,6 +76,11 @@ def load_workspace(folder: str | Path = DEFAULT_WORKSPACE) -> WorkspaceSpec:
             commits.append(Commit(str(c["message"]), str(c["author"]), str(c["date"]), tuple(c["add"])))
         except (KeyError, TypeError) as exc:
             raise WorkspaceError(spec_path, None, f"git.commits[{i}] needs message, author, date, add: {exc}") from None
+        missing = [p for p in commits[-1].paths if not (folder / p).exists()]
+        if missing:
+            raise WorkspaceError(
+                spec_path, None, f"git.commits[{i}].add names what the folder does not hold: {missing}"
+            )
     h = hashlib.sha256()
     for p in _files(folder):
         h.update(p.relative_to(folder).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
@@ -151,7 +156,12 @@ class WorkspaceTemplates:
         """The workspace as declared, made once per process: read-only tools run on it directly."""
         template = self._made.get(spec.digest)
         if template is None:
-            template = materialise(spec, self._base() / f"template-{len(self._made)}")
+            into = Path(tempfile.mkdtemp(prefix="template-", dir=self._base())) / "ws"
+            try:
+                template = materialise(spec, into)
+            except BaseException:
+                shutil.rmtree(into.parent, ignore_errors=True)  # a half-made workspace is never reused
+                raise
             self._made[spec.digest] = template
         return template
 

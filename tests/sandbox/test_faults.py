@@ -94,3 +94,18 @@ def test_a_workspace_copy_is_removed_after_its_program():
     templates.discard(copy)
     assert not copy.exists()
     templates.close()
+
+
+def test_a_workspace_whose_history_names_a_missing_path_is_an_error_naming_its_file(tmp_path: Path):
+    from pytest_punie.sandbox import WorkspaceError, workspace_spec
+
+    (tmp_path / "ws" / "src").mkdir(parents=True)
+    (tmp_path / "ws" / "src" / "a.py").write_text("x = 1\n")
+    (tmp_path / "ws" / "workspace.yaml").write_text(
+        "git:\n  commits:\n"
+        "    - {message: m, author: 'A <a@b.c>', date: '2026-01-01T00:00:00+00:00', add: [src, tests]}\n"
+    )
+    with pytest.raises(
+        WorkspaceError, match=r"workspace.yaml: git.commits\[0\].add names what the folder does not hold"
+    ):
+        workspace_spec(str(tmp_path / "ws"))
