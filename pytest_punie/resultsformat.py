@@ -260,6 +260,7 @@ class Provenance(TypedDict, total=False):
     workers: int
     repeat: int
     variants: dict[str, JsonObject]  # several variants: each one's record
+    sandbox: JsonObject  # where programs ran: workspaces (name, digest) and, tool by tool, what computed it
 
 
 class MatrixCell(TypedDict):

@@ -8,8 +8,10 @@ scores and the timings."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from pytest_punie.report.charts import baseline_scores, category_chart, failure_mode_chart, variant_matrix
+from pytest_punie.report.execution import execution_lines
 from pytest_punie.report.formatting import esc, pct
 from pytest_punie.report.matrix import best_by_eval_text
 from pytest_punie.report.sidebyside import side_by_side
@@ -91,6 +93,16 @@ def _categories(doc: RunDocument, suite: SuiteEntry) -> str:
     return f"{heading}{chart}{legend}{modes}<table>{head}{''.join(rows)}</table>"
 
 
+def _execution(details: dict[str, Any]) -> str:
+    """What the programs did in the sandbox: each call, what it returned or raised, what was printed."""
+    lines = execution_lines(details)
+    if not lines:
+        return ""
+    return (
+        "<details class=execution><summary>in the sandbox</summary><pre>" + esc("\n".join(lines)) + "</pre></details>"
+    )
+
+
 def _lock_cell(p: PromptRow) -> str:
     """P(opener) and the margin in nats at the first generated position ("-": not recorded)."""
     lock = p.get("format_lock")
@@ -153,7 +165,8 @@ def _prompt_rows(doc: RunDocument) -> str:
             f" &middot; <b>finish</b> {esc(d.get('finish_reason'))}</p>"
             f"{'<ul>' + problems + '</ul>' if problems else ''}"
             f"{'<p><b>error</b> ' + esc(p['error']) + '</p>' if p.get('error') else ''}"
-            f"<pre>{esc(written_text(p.get('response')) or '(nothing)')}</pre></details></td></tr>"
+            f"<pre>{esc(written_text(p.get('response')) or '(nothing)')}</pre>"
+            f"{_execution(d)}</details></td></tr>"
         )
     return "".join(out)
 

@@ -158,6 +158,46 @@ def _identities(sources: list[JsonObject]) -> dict[str, JsonObject]:
     return out
 
 
+def _sandbox_provenance(results: list[PromptResult], suites: list[Suite]) -> JsonObject:
+    """Where the programs ran, when any did: each workspace (name, digest) and, tool by tool, what
+    computed its results ("computed by ruff 0.x", "declared by the workspace", the suite's toolset)."""
+    workspaces = sorted({r["workspace"] for res in results for r in res.details.get("execution") or []})
+    if not workspaces:
+        return {}
+    from pytest_punie.sandbox import tool_provenance
+    from pytest_punie.sandbox.toolset import load_user_tools
+
+    modules = sorted({str((s.extra.get("sandbox") or {}).get("tools") or "") for s in suites})
+    tools = {m or "(none)": tool_provenance(load_user_tools(m or None), m or None) for m in modules}
+    return {"workspaces": workspaces, "tools": tools}
+
+
+def _provenance(
+    results: list[PromptResult], suites: list[Suite], idents: dict[str, JsonObject], facts: RunFacts
+) -> Provenance:
+    """What every number of the run is traceable to: the model, suites, tools, sampling, versions, host."""
+    surfaces = sorted({s.tool_surface or str(DEFAULT_SURFACE) for s in suites})
+    provenance: Provenance = {
+        "time": now_utc(),
+        "model": next(iter(idents.values())) if idents else {"kind": "unknown"},
+        "suites": [{"suite": s.name, "path": s.path, "digest": s.digest} for s in suites],
+        "tool_surfaces": [{"path": p, "digest": file_digest(p)} for p in surfaces],
+        "sampling": _sampling(suites, next(iter(idents.values()), {}).get("sampling_overrides")),
+        "scorer": facts.scorer or "suite primary",
+        "versions": package_versions(),
+        "host": host(),
+        "invocation": list(facts.invocation),
+        "workers": facts.workers,
+        "repeat": facts.repeat,
+    }
+    if len(idents) > 1 or len([v for v in facts.variants if v]) > 1:  # a sweep, even with one variant answered
+        provenance["variants"] = idents
+    sandbox = _sandbox_provenance(results, suites)
+    if sandbox:
+        provenance["sandbox"] = sandbox
+    return provenance
+
+
 def build_run_document(
     results: list[PromptResult], sources: list[JsonObject], findings: list[FindingRow], facts: RunFacts
 ) -> RunDocument:
@@ -176,22 +216,7 @@ def build_run_document(
     verdicts = judge_results(results, facts.scorer, facts.root)
     idents = _identities(sources)
     suites = [v.suite for v, _ in verdicts]
-    surfaces = sorted({s.tool_surface or str(DEFAULT_SURFACE) for s in suites})
-    provenance: Provenance = {
-        "time": now_utc(),
-        "model": next(iter(idents.values())) if idents else {"kind": "unknown"},
-        "suites": [{"suite": s.name, "path": s.path, "digest": s.digest} for s in suites],
-        "tool_surfaces": [{"path": p, "digest": file_digest(p)} for p in surfaces],
-        "sampling": _sampling(suites, next(iter(idents.values()), {}).get("sampling_overrides")),
-        "scorer": facts.scorer or "suite primary",
-        "versions": package_versions(),
-        "host": host(),
-        "invocation": list(facts.invocation),
-        "workers": facts.workers,
-        "repeat": facts.repeat,
-    }
-    if len(idents) > 1 or len([v for v in facts.variants if v]) > 1:  # a sweep, even with one variant answered
-        provenance["variants"] = idents
+    provenance = _provenance(results, suites, idents, facts)
     variants = [r.variant for r in results]
     doc = build_document(verdicts, provenance, strict_mode=facts.strict_mode)
     if len(set(variants)) > 1:
