@@ -17,6 +17,7 @@ from functools import partial
 from typing import Any
 
 from pytest_punie.programrun import ToolCall
+from pytest_punie.provenance import versions_of
 from pytest_punie.sandbox import checkers, cst, domain, filetools, gittools, lsp
 from pytest_punie.sandbox.context import ToolContext
 from pytest_punie.sandbox.toolerrors import Refused, ToolMissing, ToolTimeout
@@ -172,11 +173,10 @@ def tool_provenance(user_tools: dict[str, Callable[..., Any]], module: str | Non
     versions = {
         "typecheck": version_of([checker[0], "--version"]) if checker else None,
         "ruff_check": version_of(["ruff", "--version"]),
-        "pytest_run": "pytest " + _dist_version("pytest"),
         "git": version_of(["git", "--version"]),
-        "jedi": "jedi " + _dist_version("jedi"),
-        "libcst": "libcst " + _dist_version("libcst"),
+        **{dist: f"{dist} {v}" if v else None for dist, v in versions_of("jedi", "libcst").items()},
     }
+    versions["pytest_run"] = f"pytest {versions_of('pytest')['pytest']}"
     out: dict[str, str] = {}
     for name in IMPLEMENTATIONS:
         if name in user_tools:
@@ -198,15 +198,6 @@ def tool_provenance(user_tools: dict[str, Callable[..., Any]], module: str | Non
             version = versions.get(family)
             out[name] = f"computed by {version}" if version else "not available on this machine"
     return out
-
-
-def _dist_version(dist: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return "(not installed)"
 
 
 def is_result(value: Any) -> bool:
