@@ -11,6 +11,7 @@ from pytest_punie.programrun import ProgramRun
 from pytest_punie.registry import SCORERS
 from pytest_punie.sandbox import Limits, SandboxUnavailable, WorkspaceError, run_programs
 from pytest_punie.scoring import ScoredResponse, parse_response, score_response
+from pytest_punie.scoring.parse import ParsedResponse
 from pytest_punie.scoring.reduce import combine_samples
 from pytest_punie.serving.served import serving_record
 from pytest_punie.toolsurface import ToolSurface, load_surface
@@ -161,19 +162,20 @@ def _scored(
 
 
 def _programs_run(
-    parsed: Any, surface: ToolSurface, suite: Suite, unmeasured: list[str]
+    parsed: ParsedResponse, surface: ToolSurface, suite: Suite, unmeasured: list[str]
 ) -> tuple[ProgramRun, ...] | None:
     """The answer's complete Code Mode programs run in the sandbox on the suite's workspace (always
     run again, a replayed answer too: no tool output is trusted from a file); None when it has none.
     A sandbox that cannot start, or a tool this machine lacks, is noted in ``unmeasured``."""
-    codes = [c.code or "" for c in parsed.calls if c.complete and c.wrapped and c.name == surface.wrapper]
+    codes = [c.code or "" for c in parsed.calls if c.complete and c.name == surface.wrapper]
     if not codes:
         return None
     config = suite.extra.get("sandbox") or {}
+    default = Limits()
     limits = Limits(
-        seconds=float(config.get("time_limit_s", 5.0)),
-        memory_bytes=int(config.get("memory_mb", 256)) * 1024 * 1024,
-        tool_timeout_s=float(config.get("tool_timeout_s", 60.0)),
+        seconds=float(config.get("time_limit_s", default.seconds)),
+        memory_bytes=int(config["memory_mb"]) * 1024 * 1024 if "memory_mb" in config else default.memory_bytes,
+        tool_timeout_s=float(config.get("tool_timeout_s", default.tool_timeout_s)),
     )
     try:
         runs = run_programs(codes, config.get("workspace"), config.get("tools"), limits)

@@ -33,6 +33,11 @@ def workspace_spec(folder: str | None) -> WorkspaceSpec:
     return _SPECS[key]
 
 
+def workspaces_folder() -> Path:
+    """Where this process keeps its workspaces: what ``../..`` of a program's copy is."""
+    return _TEMPLATES.folder()
+
+
 def run_programs(
     codes: list[str], workspace: str | None = None, tools_module: str | None = None, limits: Limits | None = None
 ) -> tuple[ProgramRun, ...]:
@@ -56,4 +61,5 @@ __all__ = [
     "run_programs",
     "tool_provenance",
     "workspace_spec",
+    "workspaces_folder",
 ]

@@ -27,7 +27,7 @@ LIMIT_ERRORS = ("TimeoutError", "MemoryError", "RecursionError")
 class Limits:
     """A program's limits: execution seconds (the tools' own time not counted), memory, recursion."""
 
-    seconds: float = 10.0
+    seconds: float = 5.0
     memory_bytes: int = 256 * 1024 * 1024
     recursion_depth: int = 200
     tool_timeout_s: float = 60.0
@@ -37,13 +37,9 @@ class SandboxUnavailable(RuntimeError):
     """The sandbox cannot start on this machine (its package or worker missing): says how to install it."""
 
 
-def forbidden(code: str) -> str | None:
+def forbidden(tree: ast.AST) -> str | None:
     """What a program does that the sandbox forbids (an import, open/eval/exec, a dunder walk), read
-    from its syntax before it runs; None when nothing is. A program that does not parse is not judged here."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return None
+    from its syntax before it runs; None when nothing is."""
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             names = ", ".join(a.name for a in node.names) if isinstance(node, ast.Import) else (node.module or ".")
@@ -129,12 +125,13 @@ def run_program(
     ctx.tool_timeout_s = limits.tool_timeout_s
     run = ProgramRun(ending="ran", workspace=f"{ctx.spec.name} {ctx.spec.digest[:19]}")
     try:
-        compile(code, "<program>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError) as exc:
+        tree = ast.parse(code)
+        compile(tree, "<program>", "exec", dont_inherit=True)  # CPython's own checks past the grammar
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
         run.ending = "syntax-error"
         run.exception = f"SyntaxError: {getattr(exc, 'msg', exc)} (line {getattr(exc, 'lineno', '?')})"
         return run
-    refusal = forbidden(code)
+    refusal = forbidden(tree)
     if refusal is not None:
         run.ending, run.exception = "refused", refusal
         run.seconds = time.perf_counter() - start

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 import importlib
 import inspect
 import json
@@ -159,24 +160,33 @@ class BoundTools:
         return IMPLEMENTATIONS[name](self.ctx, *args, **kwargs)
 
 
-def clear_cache() -> None:
-    """Forgets every kept tool result (a test that changes a tool's program between runs)."""
-    _CACHE.clear()
+@functools.cache
+def _program_versions() -> dict[str, str | None]:
+    """The version of the program behind each tool family, asked once per process (a subprocess each)."""
+    from pytest_punie.sandbox.processes import version_of
+
+    checker = checkers.type_checker()
+    return {
+        "typecheck": version_of([checker[0], "--version"]) if checker else None,
+        "ruff_check": version_of(["ruff", "--version"]),
+        "pytest_run": f"pytest {versions_of('pytest')['pytest']}",
+        "git": version_of(["git", "--version"]),
+        **{dist: f"{dist} {v}" if v else None for dist, v in versions_of("jedi", "libcst").items()},
+    }
+
+
+def _family(tool: str) -> str:
+    """Which program computes a tool's results: its own (typecheck, ruff_check, pytest_run), git, libcst or jedi."""
+    if tool.startswith("git_"):
+        return "git"
+    if tool.startswith("cst_"):
+        return "libcst"
+    return tool if tool in ("typecheck", "ruff_check", "pytest_run") else "jedi"
 
 
 def tool_provenance(user_tools: dict[str, Callable[..., Any]], module: str | None) -> dict[str, str]:
     """Tool by tool, what computed its results ('computed by ruff 0.x', 'declared by the workspace')
     or the users' own module."""
-    from pytest_punie.sandbox.processes import version_of
-
-    checker = checkers.type_checker()
-    versions = {
-        "typecheck": version_of([checker[0], "--version"]) if checker else None,
-        "ruff_check": version_of(["ruff", "--version"]),
-        "git": version_of(["git", "--version"]),
-        **{dist: f"{dist} {v}" if v else None for dist, v in versions_of("jedi", "libcst").items()},
-    }
-    versions["pytest_run"] = f"pytest {versions_of('pytest')['pytest']}"
     out: dict[str, str] = {}
     for name in IMPLEMENTATIONS:
         if name in user_tools:
@@ -186,16 +196,7 @@ def tool_provenance(user_tools: dict[str, Callable[..., Any]], module: str | Non
         elif name in ("read_file", "write_file", "run_command"):
             out[name] = "computed on the workspace's files"
         else:
-            family = (
-                name
-                if name in versions
-                else "git"
-                if name.startswith("git_")
-                else "libcst"
-                if name.startswith("cst_")
-                else "jedi"
-            )
-            version = versions.get(family)
+            version = _program_versions().get(_family(name))
             out[name] = f"computed by {version}" if version else "not available on this machine"
     return out
 

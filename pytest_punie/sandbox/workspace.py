@@ -147,6 +147,10 @@ class WorkspaceTemplates:
         self._root: Path | None = None
         self._made: dict[str, Path] = {}
 
+    def folder(self) -> Path:
+        """Where this process keeps its templates and copies (made on first use)."""
+        return self._base()
+
     def _base(self) -> Path:
         if self._root is None:
             self._root = Path(tempfile.mkdtemp(prefix="punie-workspaces-"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_punie.sandbox import Limits, run_programs
+from pytest_punie.sandbox import Limits, run_programs, workspaces_folder
 from pytest_punie.sandbox.workspace import WorkspaceTemplates
 
 FAST = Limits(seconds=1.0, memory_bytes=64 * 1024 * 1024, recursion_depth=100, tool_timeout_s=3.0)
@@ -21,8 +21,8 @@ def host_files() -> dict[str, float]:
     of a copy) and the project's own files, with their mtimes (other processes may write /tmp: the
     paths the programs aim at there are checked one by one)."""
     out: dict[str, float] = {}
-    for root in Path("/tmp").glob("punie-workspaces-*"):  # a copy's ../.. : only templates live there
-        out.update({str(p): p.stat().st_mtime for p in root.iterdir() if not p.name.startswith("run-")})
+    root = workspaces_folder()  # this process's: a copy's ../.. (only templates live there between runs)
+    out.update({str(p): p.stat().st_mtime for p in root.iterdir() if not p.name.startswith("run-")})
     for dirpath, dirnames, filenames in os.walk(Path.cwd()):
         dirnames[:] = [d for d in dirnames if d not in (".git", ".punie", "__pycache__", ".mypy_cache", ".ruff_cache")]
         for name in filenames:
