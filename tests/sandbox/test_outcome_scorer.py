@@ -165,3 +165,66 @@ def test_the_sandbox_is_not_imported_by_the_plugin_until_a_program_runs():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert Path(workspace_spec(None).folder).is_dir()
+
+
+def test_a_tool_this_machine_lacks_leaves_its_prompts_incomplete_named(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+):
+    """No git on PATH: the prompt whose program calls git_status is unanswered (the run INCOMPLETE,
+    exit 7, naming git and how to fix it), never a zero; the other programs are still run and scored."""
+    path = project.path / "evalsuites" / "sandboxed.yaml"
+    suite = (
+        path.read_text()
+        + "  - {id: history, category: c, query: Show the git status., expect: {tools: [git_status]}}\n"
+    )
+    path.write_text(suite)
+    with open(project.path / "answers.jsonl", "a") as fh:
+        fh.write(json.dumps({"id": "history", "response": answer('s = git_status(".")\nprint(s.clean)')}) + "\n")
+    bin_dir = project.path / "bin-without-git"
+    bin_dir.mkdir()
+    for exe in ("ty", "ruff"):
+        found = shutil.which(exe)
+        assert found is not None, exe
+        (bin_dir / exe).symlink_to(found)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    result = project.runpytest_subprocess(
+        "-m", "eval", "--punie-responses=answers.jsonl", "--punie-json=o.json", "-p", "no:cacheprovider"
+    )
+    assert result.ret == 7, result.stdout.str()[-3000:]
+    doc = json.loads((project.path / "o.json").read_text())
+    assert doc["verdict"] == "INCOMPLETE"
+    rows = {p["id"]: p for p in doc["prompts"]}
+    assert "git" in rows["history"]["error"] and "install it and rerun" in rows["history"]["error"]
+    assert rows["right"]["details"]["outcome"]["label"] == "ran-correct"  # the others were run and scored
+    assert rows["right"]["details"]["execution"][0]["stdout"] == "2\n"
+    result.stdout.fnmatch_lines(["*VERDICT: INCOMPLETE*"])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_a_baseline_gates_a_candidate_on_the_outcome_scorer(project: pytest.Pytester):
+    """--punie-save and --punie-compare work on the outcome scorer: the flips are counted on what the
+    programs did; a baseline saved under another scorer is refused, not compared."""
+    common = ["-m", "eval", "-p", "no:cacheprovider", "--punie-scorer=outcome"]
+    saved = project.runpytest(*common, "--punie-responses=answers.jsonl", "--punie-save=prod")
+    assert saved.ret == 1  # the baseline itself fails its thresholds (1 of 7 ran correct)
+    fixed = dict(PROGRAMS, **{"wrong-path": PROGRAMS["right"], "no-field": PROGRAMS["right"]})
+    lines = [json.dumps({"id": pid, "response": answer(code)}) for pid, code in fixed.items()]
+    (project.path / "better.jsonl").write_text("\n".join(lines) + "\n")
+    compared = project.runpytest(
+        *common, "--punie-responses=better.jsonl", "--punie-compare=prod", "--punie-json=c.json"
+    )
+    doc = json.loads((project.path / "c.json").read_text())
+    comparison = doc["comparison"]
+    flips = {f["id"]: (f["from"], f["to"]) for f in comparison["flips"]}
+    assert flips == {"wrong-path": (False, True), "no-field": (False, True)}
+    changes = {c["id"]: (c["from"], c["to"]) for c in comparison["label_changes"]}
+    assert changes == {"wrong-path": ("wrong-argument", "ran-correct"), "no-field": ("bad-field", "ran-correct")}
+    assert comparison["categories"]["c"]["baseline"] == pytest.approx(1 / 7, abs=1e-5)  # what the programs did
+    assert comparison["categories"]["c"]["candidate"] == pytest.approx(3 / 7, abs=1e-5)
+    compared.stdout.fnmatch_lines(["suite sandboxed *scorer outcome*", "c * 14.3% * 42.9% * +28.6 * 0 * 2 *"])
+    assert compared.ret == 1  # the gate fails on the thresholds, not on the comparison
+    other = project.runpytest(
+        "-m", "eval", "-p", "no:cacheprovider", "--punie-responses=better.jsonl", "--punie-compare=prod"
+    )
+    assert other.ret != 0
+    other.stdout.fnmatch_lines(["*scorer*outcome*strict*"])
