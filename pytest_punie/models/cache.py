@@ -170,13 +170,15 @@ class BuildCache:
         validate: Callable[[Path], Any] | None = None,
         resumable: bool = False,
         units: float = 1.0,
+        units_left: Callable[[Path], float] | None = None,
     ) -> Artifact:
         """Return the artifact for ``inputs``, building it (once) when missing.
         ``validate`` checks a cached entry before it is trusted (a damaged one is rebuilt).
         ``resumable``: what an interrupted build of it wrote is kept as its partial
         (``partial_path``), for the next build to resume from, and removed once it is built.
         ``units``: the work it is (an adapter's iterations), for this machine's measured rates; the
-        cache's ``guard`` (the run's budget) may refuse to start it."""
+        cache's ``guard`` (the run's budget) may refuse to start it. ``units_left``: the work left
+        when a partial is there to resume from (a resumed adapter's iterations left)."""
         from filelock import FileLock
 
         hit = self.find(step, inputs, validate)
@@ -192,6 +194,9 @@ class BuildCache:
             tmp_root.mkdir(parents=True, exist_ok=True)
             for stale in tmp_root.glob(f"{step}-{key}-*"):  # an interrupted build of this key (we hold the lock)
                 self._set_aside(stale, step, key) if resumable else shutil.rmtree(stale, ignore_errors=True)
+            partial = self.partial_path(step, inputs)
+            if resumable and units_left is not None and partial.is_dir():
+                units = units_left(partial)
             if self.guard is not None:
                 self.guard(step, units)  # the run's budget: raises when this step may not start
             tmp = tmp_root / f"{step}-{key}-{os.getpid()}"

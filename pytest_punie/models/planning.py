@@ -24,6 +24,8 @@ class PlanningCache(BuildCache):
     def __init__(self, root: Path):
         super().__init__(root, log=lambda _message: None)
         self.found: set[str] = set()
+        self.left: dict[str, float] = {}
+        """A step to build that will resume from a partial: the work it has left."""
 
     def lookup(self, step: str, inputs: dict[str, Any]) -> Artifact | None:
         """The cache's entry, remembered as found."""
@@ -40,6 +42,10 @@ class PlanningCache(BuildCache):
         """The entry if it is there; otherwise the walk stops here."""
         hit = self.lookup(step, inputs)
         if hit is None:
+            left = kwargs.get("units_left")
+            partial = self.partial_path(step, inputs)
+            if kwargs.get("resumable") and left is not None and partial.is_dir():
+                self.left[step] = float(left(partial))
             raise _Missing(step)
         return hit
 
@@ -55,9 +61,10 @@ class PlanningCache(BuildCache):
         return None
 
 
-def planned_steps(spec: Any, root: Path, cache_root: Path) -> tuple[set[str], str | None]:
-    """The steps of the entry's recipe found in the cache at ``cache_root`` (by step name), and the
-    digest recorded for its final model when every step was found (None: it is to be built)."""
+def planned_steps(spec: Any, root: Path, cache_root: Path) -> tuple[set[str], str | None, dict[str, float]]:
+    """The steps of the entry's recipe found in the cache at ``cache_root`` (by step name), the
+    digest recorded for its final model when every step was found (None: it is to be built), and
+    the work left of a step that will resume from a partial."""
     from pytest_punie.models.recipe import StageGates, fuse_and_quantize_entry, lora_params, train_fuse_quantize
     from pytest_punie.models.tiny.recipe import build_tiny
 
@@ -77,7 +84,7 @@ def planned_steps(spec: Any, root: Path, cache_root: Path) -> tuple[set[str], st
             last = fuse_and_quantize_entry(cache, _abs(root, e["base"]), _abs(root, e["adapter"]), e, quiet, None)[1]
     except (_Missing, PunieError, OSError, ValueError, KeyError, TypeError):
         pass  # the walk ends at the first step that would run (or that cannot be read): it is to do
-    return cache.found, last.digest if last is not None else None
+    return cache.found, last.digest if last is not None else None, cache.left
 
 
 def _abs(root: Path, p: str) -> Path:

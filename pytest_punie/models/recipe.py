@@ -16,6 +16,7 @@ from pytest_punie.models import steps
 from pytest_punie.models.cache import Artifact, BuildCache
 from pytest_punie.models.digest import inputs_key
 from pytest_punie.models.gates import GateStopped
+from pytest_punie.models.resume import start_of
 from pytest_punie.models.steps import FusedChecks, fuse_and_quantize
 from pytest_punie.provenance import versions_of
 
@@ -130,7 +131,13 @@ def lora_artifact(
             **({"data_gate": gate} if gate else {}),
         }
 
-    adapter = cache.build("adapter", inputs, train, resumable=True, units=float(params.get("iters", 1000)))
+    planned = int(params.get("iters", 1000))
+
+    def left(partial: Path) -> float:
+        start = start_of(partial, planned)
+        return float(planned - (start.iteration if start is not None else 0))
+
+    adapter = cache.build("adapter", inputs, train, resumable=True, units=float(planned), units_left=left)
     if gate is None:
         return adapter
     return replace(adapter, record={**adapter.record, "data_gate": gate})

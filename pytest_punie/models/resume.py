@@ -8,10 +8,13 @@ from the last *whole* checkpoint (its safetensors header parses and the file is 
 header says: a checkpoint cut while it was written is never resumed from; the one before it is)
 with mlx-lm's own ``--resume-adapter-file``, for the iterations left only.
 
-mlx-lm's resume loads the weights only: the optimizer state (Adam's moments) and the order of the
-training batches start again, so a resumed adapter is not the uninterrupted one. The log says
-so where the resumed part begins (``RESUMED`` below), the adapter's build record says "resumed
-at iteration N of M", and the run's provenance carries it.
+mlx-lm's ``--resume-adapter-file`` loads the weights only. The training child (``lorarun``) saves
+the rest beside each checkpoint (``trainstate``: the optimizer's state, the batch order, the random
+state) and restores it, so a resumed adapter is the uninterrupted one. A checkpoint with its whole
+state is preferred to a later one without (killed between the two writes); where none has one, the
+resume loads the weights only and says the optimizer state and batch order restarted. The log says
+what was restored where the resumed part begins (``RESUMED`` below), the adapter's build record
+says "resumed at iteration N of M" with the same, and the run's provenance carries it.
 """
 
 from __future__ import annotations
@@ -23,17 +26,18 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_punie.models import trainstate
 from pytest_punie.models.logformat import ANSI, LEGACY_SAVE, RESUMED, TABLE_SAVE
 
 CHECKPOINT = re.compile(r"^(\d{7})_adapters\.safetensors$")
-RESTARTED = "optimizer state and batch order restarted (mlx-lm's --resume-adapter-file loads the weights only)"
+STATE_FILE = re.compile(r"^\d{7}_(resume\.json|optimizer\.safetensors)$")
 RESUMED_RUN = "_resumed"  # where the resumed run writes (its own checkpoints count from 1)
 RESUME_RECORD = "resume.json"  # in a build folder that resumed: where it started from
 
 
-def marker(at: int, of: int, checkpoint: str) -> str:
+def marker(at: int, of: int, checkpoint: str, what: str) -> str:
     """The log line where a resumed run's part begins; iterations below it count from ``at``."""
-    return f"[punie] resumed at iteration {at} of {of} from {checkpoint}: {RESTARTED}\n"
+    return f"[punie] resumed at iteration {at} of {of} from {checkpoint}: {what}\n"
 
 
 _LEADING_ITER = re.compile(r"^(\s*)(\d+)(?=\s)")
@@ -71,6 +75,8 @@ class Checkpoint:
 
     iteration: int
     path: Path
+    state: Path | None = None
+    """The training state saved with it (``trainstate``), when whole: a resume from it continues exactly."""
 
 
 def whole_checkpoints(folder: Path) -> list[Checkpoint]:
@@ -79,17 +85,37 @@ def whole_checkpoints(folder: Path) -> list[Checkpoint]:
     for f in folder.glob("*_adapters.safetensors") if folder.is_dir() else ():
         m = CHECKPOINT.match(f.name)
         if m and whole_safetensors(f):
-            found.append(Checkpoint(int(m.group(1)), f))
+            at = int(m.group(1))
+            found.append(Checkpoint(at, f, whole_state(folder, at)))
     return sorted(found, key=lambda c: c.iteration)
 
 
+def whole_state(folder: Path, iteration: int) -> Path | None:
+    """The training state saved with the checkpoint at ``iteration``, when its record and its
+    optimizer file are both whole."""
+    record = trainstate.record_at(folder, iteration)
+    if record is None or not whole_safetensors(folder / str(trainstate.load(record).get("optimizer", ""))):
+        return None
+    return record
+
+
+def continues_exactly(checkpoint: Checkpoint) -> bool:
+    """Whether a resume from this checkpoint continues the run exactly: its whole state was saved and
+    no gradient was half accumulated there."""
+    if checkpoint.state is None:
+        return False
+    steps = int(trainstate.load(checkpoint.state).get("grad_accumulation_steps") or 1)
+    return checkpoint.iteration % steps == 0
+
+
 def start_of(partial: Path, planned: int) -> Checkpoint | None:
-    """The checkpoint a build of ``planned`` iterations resumes from: the last whole one before the
-    end (None: nothing to resume from, train from iteration 1)."""
+    """The checkpoint a build of ``planned`` iterations resumes from: the last whole one before the end
+    that continues exactly, else the last whole one (weights only); None: train from iteration 1."""
     usable = [c for c in whole_checkpoints(partial) if 0 < c.iteration < planned]
     if not usable or not (partial / "adapter_config.json").is_file() or not (partial / "train.log").is_file():
         return None
-    return usable[-1]
+    exact = [c for c in usable if continues_exactly(c)]
+    return exact[-1] if exact else usable[-1]
 
 
 def log_until(log: Path, iteration: int) -> list[str]:
@@ -131,6 +157,9 @@ def settle(folder: Path) -> bool:
         at = int(started["at"])
         for c in whole_checkpoints(inner):
             shutil.move(str(c.path), folder / f"{c.iteration + at:07d}_adapters.safetensors")
+        for f in inner.iterdir():  # the training states: the child names them by their true iterations
+            if STATE_FILE.match(f.name):
+                shutil.move(str(f), folder / f.name)
         weights = inner / "adapters.safetensors"
         if whole_safetensors(weights):  # the resumed run's latest (its final, when it finished)
             shutil.move(str(weights), folder / "adapters.safetensors")

@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,15 @@ from pytest_punie.provenance import versions_of
 Log = Callable[[str], None]
 
 
-def mlx_lm(args: list[str], log_path: Path, log: Log, progress: Callable[[str], bool] | None = None) -> None:
-    """Run ``python -m mlx_lm ARGS``; stream chosen lines to ``log``; raise on failure."""
-    cmd = [sys.executable, "-m", "mlx_lm", *args]
+def mlx_lm(
+    args: list[str],
+    log_path: Path,
+    log: Log,
+    progress: Callable[[str], bool] | None = None,
+    runner: list[str] | None = None,
+) -> None:
+    """Run ``python -m mlx_lm ARGS`` (or ``runner`` + ARGS); stream chosen lines to ``log``; raise on failure."""
+    cmd = [sys.executable, "-m", "mlx_lm", *args] if runner is None else [sys.executable, *runner, *args]
     hf_cache = log_path.parent / ".hf-cache"
     hf_cache.mkdir(exist_ok=True)
     env = subprocess_env({"HF_HUB_CACHE": str(hf_cache), "PYTHONUNBUFFERED": "1"})
@@ -81,33 +88,50 @@ def quantize(src: Path, dst: Path, bits: int, group_size: int, log: Log) -> dict
 def lora(
     base: Path, data: Path, dst: Path, params: dict[str, Any], log: Log, partial: Path | None = None
 ) -> dict[str, Any]:
-    """``mlx_lm lora --train``; writes adapters.safetensors, checkpoints, adapter_config.json, train.log.
+    """``mlx_lm lora --train``, run by mlx-lm through ``lorarun`` (which saves the training state
+    beside each checkpoint); writes adapters.safetensors, checkpoints, adapter_config.json, train.log.
     With ``partial`` (what an interrupted build of the same inputs left, ``models.resume``), it
-    resumes from the last whole checkpoint there and trains only the iterations left."""
-    from pytest_punie.models import resume
+    resumes from its last checkpoint that continues exactly and trains only the iterations left."""
+    from pytest_punie.models import resume, trainstate
 
     planned = int(params.get("iters", 1000))  # mlx-lm's own default
     start = resume.start_of(partial, planned) if partial is not None else None
+    runner = ["-m", "pytest_punie.models.lorarun", "--punie-total", str(planned)]
+    began = time.monotonic()
     if start is None:
-        mlx_lm(_lora_args(base, data, dst, params), dst / "train.log", log, progress=is_progress_line)
+        mlx_lm(_lora_args(base, data, dst, params), dst / "train.log", log, progress=is_progress_line, runner=runner)
         return {"params": params, "work_units": planned}
     at = start.iteration
     for c in resume.whole_checkpoints(partial) if partial is not None else []:
         if c.iteration <= at:
             shutil.copy2(c.path, dst / c.path.name)
+            if c.state is not None:
+                for f in (c.state, c.state.parent / trainstate.load(c.state)["optimizer"]):
+                    shutil.copy2(f, dst / f.name)
     shutil.copy2(start.path.parent / "adapter_config.json", dst / "adapter_config.json")  # the first run's: iters M
+    saved = trainstate.load(start.state) if start.state is not None else None
+    what = trainstate.RESTORED if saved is not None else trainstate.WEIGHTS_ONLY
     kept = resume.log_until(start.path.parent / "train.log", at)
-    (dst / "train.log").write_text("".join(kept) + resume.marker(at, planned, start.path.name), encoding="utf-8")
+    (dst / "train.log").write_text("".join(kept) + resume.marker(at, planned, start.path.name, what), encoding="utf-8")
     (dst / resume.RESUME_RECORD).write_text(json.dumps({"at": at, "of": planned}), encoding="utf-8")
     inner = dst / resume.RESUMED_RUN
     inner.mkdir()
-    log(f"resuming the adapter at iteration {at} of {planned} from {start.path.name}: {resume.RESTARTED}")
+    log(f"resuming the adapter at iteration {at} of {planned} from {start.path.name}: {what}")
     rest = {**params, "iters": planned - at}
     args = [*_lora_args(base, data, inner, rest), "--resume-adapter-file", str(dst / start.path.name)]
-    mlx_lm(args, inner / "train.log", lambda line: log(resume.shown(line, at)), progress=is_progress_line)
+    if saved is not None:
+        runner += ["--punie-start", str(at), "--punie-state", str(dst / trainstate.json_name(at))]
+    mlx_lm(args, inner / "train.log", lambda line: log(resume.shown(line, at)), is_progress_line, runner)
     resume.settle(dst)  # its checkpoints under their true iterations, its weights and log beside them
-    resumed = {"at": at, "of": planned, "from": start.path.name, "iterations_run": planned - at}
-    return {"params": params, "resumed": {**resumed, "restarted": resume.RESTARTED}, "work_units": planned - at}
+    resumed: dict[str, Any] = {"at": at, "of": planned, "from": start.path.name, "iterations_run": planned - at}
+    resumed |= trainstate.what_was_restored(exact=saved is not None)
+    resumed["parts"] = [*(saved or {}).get("parts", []), _part(at, planned, began)]  # each process's wall time
+    return {"params": params, "resumed": resumed, "work_units": planned - at}
+
+
+def _part(start: int, end: int, began: float) -> dict[str, Any]:
+    """One training process's share of the build: its iterations and wall time."""
+    return {"from": start, "to": end, "seconds": round(time.monotonic() - began, 3)}
 
 
 def _lora_args(base: Path, data: Path, dst: Path, params: dict[str, Any]) -> list[str]:

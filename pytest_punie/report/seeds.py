@@ -133,15 +133,17 @@ def seeds_of(doc: RunDocument, rules: dict[str, SeedRule | None]) -> dict[str, S
 
 
 def _resumed_seeds(doc: RunDocument, seeds: list[int]) -> dict[str, str]:
-    """Seed -> how its adapter was trained in more than one run (resumed from a checkpoint): such a
-    seed's figures are not an uninterrupted training run's, and the summary says so."""
+    """Seed -> how its adapter was trained in more than one run (resumed from a checkpoint with the
+    weights only): such a seed's figures are not an uninterrupted training run's, and the summary says
+    so. A resume that restored the whole training state continues the run exactly: not listed."""
     variants = doc.get("provenance", {}).get("variants") or {}
     out = {}
     for seed in seeds:
         for build in (variants.get(f"seed={seed}") or {}).get("builds") or []:
             r = build.get("resumed") if build.get("step") == "adapter" else None
-            if r:
-                out[str(seed)] = f"resumed at iteration {r['at']} of {r['of']} from {r['from']}: {r['restarted']}"
+            if r and not r.get("exact"):
+                what = r.get("note", r["restarted"])
+                out[str(seed)] = f"resumed at iteration {r['at']} of {r['of']} from {r['from']}: {what}"
     return out
 
 

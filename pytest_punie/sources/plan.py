@@ -77,12 +77,15 @@ def build_steps(opts: SourceOptions, spec: Any, rates: Rates, variant: str) -> t
     )
     bits = int(entry.get("bits", 5))
     names = [s.format(bits=bits) for s in RECIPE_STEPS[kind]]
-    found, digest = planned_steps(spec, opts.root, default_cache_dir(opts.root))
+    found, digest, left = planned_steps(spec, opts.root, default_cache_dir(opts.root))
     out = []
     for step in names:
         cached = step in found
-        units = float(_iterations(entry)) if step == "adapter" else 1.0
+        planned = float(_iterations(entry)) if step == "adapter" else 1.0
+        units = left.get(step, planned)  # a resumed adapter: only the iterations left
         what = f"build {step}" + (f" ({int(units)} iterations)" if step == "adapter" else "")
+        if step in left:
+            what = f"build {step} (resumed: {int(units)} of {int(planned)} iterations left)"
         out.append(
             PlannedWork(
                 variant,

@@ -180,7 +180,11 @@ def test_a_killed_training_run_resumes_from_its_last_whole_checkpoint(short_proj
     record = adapter_build(doc)
     assert record["built_now"] and record["resumed"]["at"] == resumes_at and record["resumed"]["of"] == PLANNED
     assert record["resumed"]["iterations_run"] == PLANNED - resumes_at
-    assert "optimizer state and batch order restarted" in record["resumed"]["restarted"]
+    resumed = record["resumed"]
+    assert (
+        resumed["exact"] and resumed["restarted"] == [] and "optimizer state (moments and step)" in resumed["restored"]
+    )
+    assert [p["to"] for p in resumed["parts"]] == [resumes_at, PLANNED]  # each process's iterations, timed
     assert_trained_once_to_the_plan(Path(record["path"]) / "train.log", resumes_at)
     assert any(b["step"] == "fused" for b in doc["provenance"]["model"]["builds"])  # the log gate passed
     assert not list((cache / "partial").iterdir()) and not list((cache / "tmp").glob("adapter-*"))
@@ -271,3 +275,46 @@ def test_a_budget_spent_mid_run_ends_incomplete_and_its_finishing_command_finish
     assert all(p["error"] is None and p["response"]["choices"][0]["message"] for p in doc["prompts"])
     builds = {b["step"]: b for b in doc["provenance"]["model"]["builds"]}
     assert not builds["adapter"]["built_now"] and builds["fused"]["built_now"], builds  # from the cache
+
+
+AT_CHECKPOINT_12 = re.compile(r"save\s+0000012_adapters\.safetensors")
+
+
+def test_killed_twice_the_resumed_adapter_is_the_uninterrupted_one_bit_for_bit(short_project):
+    """The same recipe trained uninterrupted in one cache, and in another killed twice (SIGKILL of
+    the training child between checkpoints 4 and 8, then of the whole process group at checkpoint
+    12) and run a third time: the adapters, every checkpoint, every train and validation loss and
+    the eval's answer are equal; no validation pass was repeated; each resume restored the state."""
+    project, env = short_project
+    reference_cache = Path(env["PUNIE_CACHE_DIR"]).with_name("reference-cache")
+    shutil.copytree(env["PUNIE_CACHE_DIR"], reference_cache)
+    reference_doc, _ = rerun(project, {**env, "PUNIE_CACHE_DIR": str(reference_cache)})
+    reference = Path(adapter_build(reference_doc)["path"])
+
+    code, out = run_killed(project, env, AT_ITERATION_6, "sigkill to the training child")
+    assert code != 0 and "mlx_lm lora failed (exit -9)" in out, out[-3000:]
+    code, out = run_killed(project, env, AT_CHECKPOINT_12, "sigkill to the process group")
+    assert code == -signal.SIGKILL and "resuming the adapter at iteration 4 of 16" in out, out[-3000:]
+    doc, out = rerun(project, env)
+    record = adapter_build(doc)
+    resumed = Path(record["path"])
+    # killed at checkpoint 12: its state is written just after the adapter, so 12 or (cut there) 8
+    at = record["resumed"]["at"]
+    assert at in (8, 12) and record["resumed"]["exact"] and record["resumed"]["restarted"] == [], record
+    assert [p["from"] for p in record["resumed"]["parts"]] == [0, 4, at]
+
+    names = ["adapters.safetensors", *(f"{i:07d}_adapters.safetensors" for i in range(4, PLANNED + 1, 4))]
+    for name in names:
+        assert (resumed / name).read_bytes() == (reference / name).read_bytes(), name
+    ours, theirs = parse_training_log(resumed / "train.log"), parse_training_log(reference / "train.log")
+    assert [(i, loss) for i, loss, _ in ours.train] == [(i, loss) for i, loss, _ in theirs.train]
+    assert [(i, loss) for i, loss, _ in ours.val] == [(i, loss) for i, loss, _ in theirs.val]
+    assert [i for i, _, _ in ours.val] == [1, 8, 16]  # no resumed part validated at its first iteration
+    assert [a for a, _ in ours.resumed] == [4, at]
+    text = (resumed / "train.log").read_text()
+    assert text.count("[punie] equivalent to: mlx_lm lora --train") == 3 and "restored" in text
+
+    def answer(d: dict) -> list[int]:
+        return d["prompts"][0]["response"]["punie"]["token_ids"]
+
+    assert answer(doc) == answer(reference_doc) and len(answer(doc)) > 5  # the eval's answer, token for token

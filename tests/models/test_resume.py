@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_punie.checks.trainlog import LossExpectations, judge_training_log, parse_training_log
-from pytest_punie.models import resume
+from pytest_punie.models import resume, trainstate
 
 
 def safetensors(path: Path, tensors: int = 3, width: int = 16) -> Path:
@@ -94,7 +94,7 @@ def test_the_kept_log_ends_at_the_checkpoint_and_the_check_reads_the_resumed_par
     kept = resume.log_until(log, 8)
     assert kept[-1].strip() == "save  0000008_adapters.safetensors"  # iteration 10 and the traceback: lost work
     merged = tmp_path / "merged.log"
-    merged.write_text("".join(kept) + resume.marker(8, 16, "0000008_adapters.safetensors") + RESUMED_PART)
+    merged.write_text("".join(kept) + resume.marker(8, 16, "0000008_adapters.safetensors", "restored") + RESUMED_PART)
     parsed = parse_training_log(merged)
     assert parsed.crash is None and parsed.planned_iters == 16 and parsed.last_iter == 16
     assert [it for it, _, _ in parsed.train] == [4, 8, 12, 16]
@@ -112,10 +112,54 @@ def test_the_kept_log_ends_at_the_checkpoint_and_the_check_reads_the_resumed_par
     )
 
 
+def state(folder: Path, it: int, grad_accumulation_steps: int = 1) -> Path:
+    """The training state ``lorarun`` saves at a checkpoint: its optimizer file, then its record."""
+    safetensors(folder / trainstate.optimizer_name(it))
+    record = {"format": trainstate.FORMAT, "iteration": it, "optimizer": trainstate.optimizer_name(it)}
+    record["grad_accumulation_steps"] = grad_accumulation_steps
+    (folder / trainstate.json_name(it)).write_text(json.dumps(record))
+    return folder / trainstate.json_name(it)
+
+
+def test_a_checkpoint_with_its_whole_state_is_preferred_to_a_later_one_without(tmp_path):
+    """Killed between the adapter's save and its state's: the resume continues exactly from the
+    checkpoint before, rather than restart the optimizer from the later one."""
+    for it in (4, 8, 12):
+        safetensors(tmp_path / f"{it:07d}_adapters.safetensors")
+    (tmp_path / "adapter_config.json").write_text("{}")
+    (tmp_path / "train.log").write_text("")
+    state(tmp_path, 4)
+    state(tmp_path, 8)
+    start = resume.start_of(tmp_path, 16)
+    assert (start.iteration, start.state) == (8, tmp_path / "0000008_resume.json")
+    cut = tmp_path / trainstate.optimizer_name(8)
+    cut.write_bytes(cut.read_bytes()[:-3])  # the optimizer file cut: that state is not whole
+    assert resume.start_of(tmp_path, 16).iteration == 4
+    (tmp_path / trainstate.json_name(4)).write_text('{"format": 1, "iteration": 3}')  # not its own
+    start = resume.start_of(tmp_path, 16)
+    assert (start.iteration, start.state) == (12, None)  # none continues exactly: the latest, weights only
+    state(tmp_path, 12, grad_accumulation_steps=8)  # a gradient half accumulated at 12
+    assert not resume.continues_exactly(resume.start_of(tmp_path, 16))
+
+
+def test_a_numpy_random_state_survives_json():
+    import numpy as np
+
+    np.random.seed(2194)
+    np.random.permutation(10)
+    saved = json.loads(json.dumps(trainstate.encode_numpy(np.random.get_state())))
+    after = np.random.permutation(174)
+    np.random.seed(0)
+    np.random.set_state(trainstate.decode_numpy(saved))
+    assert (np.random.permutation(174) == after).all()
+
+
 def test_a_resumed_folder_settles_into_true_iteration_numbers(tmp_path):
     for it in (4, 8):
         safetensors(tmp_path / f"{it:07d}_adapters.safetensors")
-    (tmp_path / "train.log").write_text("first part\n" + resume.marker(8, 16, "0000008_adapters.safetensors"))
+    (tmp_path / "train.log").write_text(
+        "first part\n" + resume.marker(8, 16, "0000008_adapters.safetensors", "restored")
+    )
     (tmp_path / resume.RESUME_RECORD).write_text(json.dumps({"at": 8, "of": 16}))
     inner = tmp_path / resume.RESUMED_RUN
     inner.mkdir()
@@ -124,7 +168,9 @@ def test_a_resumed_folder_settles_into_true_iteration_numbers(tmp_path):
     cut = safetensors(inner / "0000008_adapters.safetensors")
     cut.write_bytes(cut.read_bytes()[:20])  # the resumed run was killed writing its second checkpoint
     (inner / "train.log").write_text("resumed part\n")
+    state(inner, 12)  # the child names its training states by their true iterations
     assert resume.settle(tmp_path)
+    assert resume.whole_state(tmp_path, 12) == tmp_path / "0000012_resume.json"
     assert [c.iteration for c in resume.whole_checkpoints(tmp_path)] == [4, 8, 12]
     assert (tmp_path / "train.log").read_text().endswith("resumed part\n")
     assert (tmp_path / "adapters.safetensors").is_file() and not inner.exists()
