@@ -37,7 +37,7 @@ lora_params = { save_every = 12 }
 expect = { min_loss_decrease = -10.0 }  # the gate's bound on the train loss: a 60-iteration run may miss it
 """
 RUN = ["-p", "no:cacheprovider", "--punie-model=night", "-m", "eval", "-k", "lsp-01", "-q", "--punie-json=out.json"]
-AT_80 = re.compile(r"save\s+0000048_adapters\.safetensors")
+AT_80 = re.compile(r"state\s+0000048_resume\.json")  # the checkpoint and its training state saved
 
 
 def project_with_base(where: Path) -> tuple[Path, dict[str, str]]:

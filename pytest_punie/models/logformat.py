@@ -11,6 +11,9 @@ _NUM = r"([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|NaN|inf|Inf|-inf))"
 TABLE_TRAIN = re.compile(rf"^\s*(\d+)\s+{_NUM}\s*[▼▲=•·-]?\s+\d[\d.,]*\s+\S+\s*$")
 TABLE_VAL = re.compile(rf"^\s*(\d+)\s+val\s+{_NUM}\s+\S+\s*$")
 TABLE_SAVE = re.compile(r"^\s*save\s+(\S+)\s*$")
+# pytest-punie's training child (models.lorarun), after a checkpoint's training state is saved: a
+# resume from that checkpoint continues the run exactly (its number is the true iteration)
+STATE_SAVE = re.compile(r"^\s*state\s+(\d{7})_resume\.json\s*$")
 LEGACY_TRAIN = re.compile(rf"Iter (\d+): Train loss {_NUM}")
 LEGACY_VAL = re.compile(rf"Iter (\d+): Val loss {_NUM}")
 LEGACY_SAVE = re.compile(r"Iter (\d+): Saved adapter weights to .*? and (\S+?)\.?$")
@@ -27,6 +30,7 @@ def is_progress_line(line: str) -> bool:
         or TABLE_TRAIN.match(plain)
         or TABLE_VAL.match(plain)
         or TABLE_SAVE.match(plain)
+        or STATE_SAVE.match(plain)
         or LEGACY_TRAIN.search(plain)
         or LEGACY_VAL.search(plain)
     )

@@ -137,7 +137,7 @@ def continuing_train(stock_train: Callable[..., Any], start: int, total: int, st
             record["grad_accumulation_steps"] = args.grad_accumulation_steps
             record["mx_random_key"] = [int(x) for x in mx.random.state[0].tolist()]  # type: ignore[index]
             trainstate.save(folder, at, optimizer, record)
-            print(f"[punie] training state saved at iteration {at}", flush=True)
+            print(f"  state  {trainstate.json_name(at)}", flush=True)  # logformat.STATE_SAVE
 
         batches = continuing_batches(stock_batches, saved, progress, on_checkpoint, args.steps_per_save)
         return stock_train(

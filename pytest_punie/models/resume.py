@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_punie.models import trainstate
-from pytest_punie.models.logformat import ANSI, LEGACY_SAVE, RESUMED, TABLE_SAVE
+from pytest_punie.models.logformat import ANSI, LEGACY_SAVE, RESUMED, STATE_SAVE, TABLE_SAVE
 
 CHECKPOINT = re.compile(r"^(\d{7})_adapters\.safetensors$")
 STATE_FILE = re.compile(r"^\d{7}_(resume\.json|optimizer\.safetensors)$")
@@ -139,7 +139,9 @@ def log_until(log: Path, iteration: int) -> list[str]:
             name = Path(m.group(2)).name
         saved = CHECKPOINT.match(Path(name).name) if name else None
         if saved and int(saved.group(1)) + offset == iteration:
-            return lines[: i + 1]
+            after = ANSI.sub("", lines[i + 1]) if i + 1 < len(lines) else ""
+            state = STATE_SAVE.match(after)
+            return lines[: i + 2] if state and int(state.group(1)) == iteration else lines[: i + 1]
         step = TABLE_TRAIN.match(line) or TABLE_VAL.match(line) or LEGACY_TRAIN.search(line) or LEGACY_VAL.search(line)
         if step and int(step.group(1)) + offset > iteration and later is None:
             later = i

@@ -1,0 +1,143 @@
+"""The embedded recipe killed twice at random iterations, finished, and compared with the same seed
+trained uninterrupted (prints a table, one run).
+
+    python benchmarks/resume_exact.py [--seed 2194] [--kills-seed 0]
+
+Two projects with the tiny base already built (copied from the project's cache), the embedded
+recipe (60 LoRA iterations, a checkpoint and a validation every 20) at ``--seed``. One runs the main
+job on the whole phase33 suite uninterrupted. The other is SIGKILLed as a process group at two
+random iterations (drawn with ``--kills-seed``, the second after the first resume point), then run
+to the end. Compared: the final adapter and each checkpoint (bytes), the validation losses, the
+stage gates' outcome, the 27 answers (token for token), what each resume restored, and the wall time
+of each training process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+ENTRY = """
+[tool.pytest.ini_options]
+testpaths = ["evalsuites"]
+
+[tool.punie.models.night]
+recipe = "tiny"
+lora_params = {{ seed = {seed} }}
+"""
+RUN = ["-p", "no:cacheprovider", "--punie-model=night", "-m", "eval", "evalsuites/phase33.yaml", "-q"]
+
+
+def project(where: Path, seed: int) -> tuple[Path, dict[str, str]]:
+    """A project of the embedded recipe at ``seed`` and a cache holding the tiny base."""
+    from pytest_punie.models.cache import BuildCache, default_cache_dir
+    from pytest_punie.models.resolve import resolve_spec
+    from pytest_punie.models.tiny.recipe import build_base
+
+    home = BuildCache(default_cache_dir(ROOT), log=lambda m: print(m, file=sys.stderr))
+    build_base(home, ROOT, resolve_spec("tiny_5bit", ROOT).entry, home.log)
+    proj = where / "project"
+    (proj / "evalsuites").mkdir(parents=True)
+    shutil.copy(ROOT / "evalsuites" / "phase33.yaml", proj / "evalsuites")
+    shutil.copytree(ROOT / "data", proj / "data")
+    (proj / "pyproject.toml").write_text(ENTRY.format(seed=seed))
+    cache = where / "cache"
+    for step in ("tokenizer", "base-qwen3", "q4"):
+        shutil.copytree(home.root / step, cache / step)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PUNIE_"))}
+    env["PUNIE_CACHE_DIR"] = str(cache)
+    return proj, env
+
+
+def killed_at(proj: Path, env: dict[str, str], iteration: int) -> None:
+    """The main job until mlx-lm reports ``iteration``, then SIGKILL to its process group."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", *RUN, "--punie-json=killed.json"],
+        cwd=proj, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    trigger = re.compile(rf"^\[punie\]\s+{iteration}\s+\d")
+    for line in proc.stdout:
+        if trigger.match(line):
+            break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def finished(proj: Path, env: dict[str, str]) -> dict:
+    """The main job to its end: its results document."""
+    subprocess.run([sys.executable, "-m", "pytest", *RUN, "--punie-json=out.json"], cwd=proj, env=env,
+                   capture_output=True, check=False)  # fmt: skip
+    return json.loads((proj / "out.json").read_text())
+
+
+def main() -> None:
+    """Both trainings, and the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seed", type=int, default=2194)
+    parser.add_argument("--kills-seed", type=int, default=0)
+    args = parser.parse_args()
+    from pytest_punie.checks.trainlog import parse_training_log
+
+    draw = random.Random(args.kills_seed)
+    first = draw.randrange(21, 40)  # past the checkpoint at 20: the first resume is at 20
+    second = draw.randrange(41, 60)  # past the checkpoint at 40
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        ref_proj, ref_env = project(Path(tmp) / "uninterrupted", args.seed)
+        ref_doc = finished(ref_proj, ref_env)
+        ref_s = time.perf_counter() - t
+        proj, env = project(Path(tmp) / "killed", args.seed)
+        t = time.perf_counter()
+        killed_at(proj, env, first)
+        killed_at(proj, env, second)
+        doc = finished(proj, env)
+        killed_s = time.perf_counter() - t
+
+        def adapter(d: dict) -> dict:
+            return next(b for b in d["provenance"]["model"]["builds"] if b["step"] == "adapter")
+
+        ref, ours = Path(adapter(ref_doc)["path"]), Path(adapter(doc)["path"])
+        names = ["adapters.safetensors", "0000020_adapters.safetensors", "0000040_adapters.safetensors"]
+        same = {n: (ref / n).read_bytes() == (ours / n).read_bytes() for n in names}
+        ref_log, log = parse_training_log(ref / "train.log"), parse_training_log(ours / "train.log")
+
+        def answers(d: dict) -> dict[str, list[int]]:
+            return {p["id"]: (p["response"] or {}).get("punie", {}).get("token_ids") for p in d["prompts"]}
+
+        ref_answers, our_answers = answers(ref_doc), answers(doc)
+        equal = sum(1 for k, v in ref_answers.items() if v and our_answers.get(k) == v)
+        resumed = adapter(doc).get("resumed") or {}
+        parts = resumed.get("parts", [])
+    print(
+        f"embedded recipe, seed {args.seed}, killed at iterations {first} and {second} (SIGKILL to the process group)"
+    )
+    print(f"{'':<34} {'uninterrupted':>16} {'killed twice':>16}")
+    ref_val, our_val = str([v for _, v, _ in ref_log.val]), str([v for _, v, _ in log.val])
+    print(f"{'validation losses':<34} {ref_val:>16} {our_val:>16}")
+    print(f"{'verdict of the main job':<34} {ref_doc['verdict']:>16} {doc['verdict']:>16}")
+    print(f"{'overall score':<34} {ref_doc['overall']['mean_score']:>16.4f} {doc['overall']['mean_score']:>16.4f}")
+    print(f"{'wall time, all runs':<34} {ref_s:>15.1f}s {killed_s:>15.1f}s")
+    for name, eq in same.items():
+        print(f"  {name:<32} {'equal bytes' if eq else 'DIFFERENT':>33}")
+    print(f"  answers equal token for token: {equal} of {len(ref_answers)}")
+    at = [a for a, _ in log.resumed]
+    print(f"  resumes at {at}; exact: {resumed.get('exact')}; restarted: {resumed.get('restarted')}")
+    print("  training processes: " + ", ".join(f"{p['from']}-{p['to']} {p['seconds']:.1f}s" for p in parts))
+
+
+if __name__ == "__main__":
+    main()
