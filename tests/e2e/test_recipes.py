@@ -75,6 +75,20 @@ def test_a_lora_recipe_trains_fuses_quantizes_and_evaluates_and_seeds_are_varian
     assert json.loads((tiny_project.path / "r2.json").read_text())["seeds"]["phase33"]["seeds"] == [0, 1], (
         registered.stdout.str()[-2000:]
     )
+    # the same seeds judged by what their programs did (--punie-scorer=outcome): each seed's figure
+    # is the mean of its prompts' outcome scores, never the primary scorer's
+    outcome = tiny_project.runpytest_subprocess(
+        "--punie-model=recipe_5bit", "-m", "eval", "--punie-seeds=0,1", "--punie-scorer=outcome",
+        "--punie-json=o.json", "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert outcome.ret in (0, 1), outcome.stdout.str()[-3000:]
+    o = json.loads((tiny_project.path / "o.json").read_text())
+    rows = [p for p in o["prompts"] if p["suite"].endswith("phase33.yaml") and not p["error"]]
+    assert len(rows) == 54 and all(p["response"] for p in rows)  # 27 prompts answered on each seed
+    for seed in ("0", "1"):
+        mine = [p["scores"]["outcome"] for p in rows if p["variant"] == f"seed={seed}"]
+        per_seed = o["seeds"]["phase33"]["overall"]["per_seed"][seed]["score"]
+        assert per_seed == pytest.approx(sum(mine) / len(mine), abs=1e-4), (seed, per_seed, mine)
     html = tiny_project.runpytest_subprocess(
         "--punie-model=recipe_5bit", "-m", "eval", "--punie-seeds=0,1", "--punie-html=s.html", "-p", "no:cacheprovider"
     )
