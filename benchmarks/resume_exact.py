@@ -51,7 +51,8 @@ def project(where: Path, seed: int) -> tuple[Path, dict[str, str]]:
     build_base(home, ROOT, resolve_spec("tiny_5bit", ROOT).entry, home.log)
     proj = where / "project"
     (proj / "evalsuites").mkdir(parents=True)
-    shutil.copy(ROOT / "evalsuites" / "phase33.yaml", proj / "evalsuites")
+    for name in ("phase26", "phase33"):  # the suites the embedded data serves (its data gate reads both)
+        shutil.copy(ROOT / "evalsuites" / f"{name}.yaml", proj / "evalsuites")
     shutil.copytree(ROOT / "data", proj / "data")
     (proj / "pyproject.toml").write_text(ENTRY.format(seed=seed))
     cache = where / "cache"
@@ -62,19 +63,24 @@ def project(where: Path, seed: int) -> tuple[Path, dict[str, str]]:
     return proj, env
 
 
-def killed_at(proj: Path, env: dict[str, str], iteration: int) -> None:
-    """The main job until mlx-lm reports ``iteration``, then SIGKILL to its process group."""
+def killed_after(proj: Path, env: dict[str, str], checkpoint: int, delay: float) -> bool:
+    """The main job until ``delay`` seconds after the checkpoint at ``checkpoint`` and its training
+    state are saved (the embedded recipe reports every 20 iterations, so a random iteration is a
+    random time after a checkpoint), then SIGKILL to its process group. False: it ended first."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", *RUN, "--punie-json=killed.json"],
         cwd=proj, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     assert proc.stdout is not None
-    trigger = re.compile(rf"^\[punie\]\s+{iteration}\s+\d")
+    trigger = re.compile(rf"state\s+{checkpoint:07d}_resume\.json")
     for line in proc.stdout:
-        if trigger.match(line):
+        if trigger.search(line):
+            time.sleep(delay)
             break
+    alive = proc.poll() is None
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    return alive
 
 
 def finished(proj: Path, env: dict[str, str]) -> dict:
@@ -93,8 +99,7 @@ def main() -> None:
     from pytest_punie.checks.trainlog import parse_training_log
 
     draw = random.Random(args.kills_seed)
-    first = draw.randrange(21, 40)  # past the checkpoint at 20: the first resume is at 20
-    second = draw.randrange(41, 60)  # past the checkpoint at 40
+    first, second = round(draw.uniform(0.5, 12.0), 1), round(draw.uniform(0.5, 12.0), 1)
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         ref_proj, ref_env = project(Path(tmp) / "uninterrupted", args.seed)
@@ -102,8 +107,7 @@ def main() -> None:
         ref_s = time.perf_counter() - t
         proj, env = project(Path(tmp) / "killed", args.seed)
         t = time.perf_counter()
-        killed_at(proj, env, first)
-        killed_at(proj, env, second)
+        killed = killed_after(proj, env, 20, first) and killed_after(proj, env, 40, second)
         doc = finished(proj, env)
         killed_s = time.perf_counter() - t
 
@@ -123,7 +127,8 @@ def main() -> None:
         resumed = adapter(doc).get("resumed") or {}
         parts = resumed.get("parts", [])
     print(
-        f"embedded recipe, seed {args.seed}, killed at iterations {first} and {second} (SIGKILL to the process group)"
+        f"embedded recipe, seed {args.seed}, killed {first} s after the checkpoint at 20 and {second} s after the "
+        f"one at 40 (SIGKILL to the process group){'' if killed else ': NOT KILLED, a run ended first'}"
     )
     print(f"{'':<34} {'uninterrupted':>16} {'killed twice':>16}")
     ref_val, our_val = str([v for _, v, _ in ref_log.val]), str([v for _, v, _ in log.val])
