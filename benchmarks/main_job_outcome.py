@@ -7,7 +7,7 @@ a user does, in a subprocess, on a model already built (build it once first: the
 each round three ways, in turn:
 - as shipped: the primary scorer, programs run in the sandbox for the ``runs`` column;
 - ``--punie-scorer=outcome``: the outcome scorer decides the verdict;
-- programs not run: the same job with ``results.run_programs`` replaced by a no-op (a plugin
+- programs not run: the same job with ``results.run_and_read`` replaced by a no-op (a plugin
   loaded with ``-p``), i.e. the job as it was before the sandbox.
 ``--punie-no-cache`` makes every round generate its 27 responses (the response cache would
 otherwise hide generation). Prints the median wall time of each and the ratios.
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NO_PROGRAMS = '''"""Replaces the sandbox's run by a no-op: the main job as it was before programs ran."""
 from pytest_punie import results
 
-results.run_programs = lambda *args, **kwargs: ()
+results.run_and_read = lambda *args, **kwargs: ((), {})
 '''
 
 

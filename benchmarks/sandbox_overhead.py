@@ -55,9 +55,9 @@ def main() -> None:
             tools.append(run.tool_seconds)
 
     def judge(with_programs: bool) -> float:
-        saved = results.run_programs
+        saved = results.run_and_read
         if not with_programs:
-            results.run_programs = lambda *a, **k: ()  # type: ignore[assignment]
+            results.run_and_read = lambda *a, **k: ((), {})  # type: ignore[assignment]
         try:
             t0 = time.perf_counter()
             for prompt in suite.prompts:
@@ -65,7 +65,7 @@ def main() -> None:
                 results.judge_prompt("phase33.yaml", suite, prompt, [record])
             return time.perf_counter() - t0
         finally:
-            results.run_programs = saved
+            results.run_and_read = saved
 
     judged_with = statistics.median(judge(True) for _ in range(args.rounds))
     judged_without = statistics.median(judge(False) for _ in range(args.rounds))

@@ -38,6 +38,9 @@ class ToolCall:
     """Whether the same call on the same files had already run in this process (its result reused)."""
     seconds: float = 0.0
     """Wall time of the tool itself."""
+    fields: dict[str, Any] = field(default_factory=dict)
+    """The result's values by field path (``error_count``, ``violations[0].code``, ``violations.len``):
+    what a suite's ``expect.answer.mentions`` resolves against."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data."""
@@ -97,3 +100,15 @@ class ProgramRun:
             tool_seconds=float(data.get("tool_seconds") or 0.0),
             workspace=data.get("workspace", ""),
         )
+
+
+@dataclass
+class Conversation:
+    """What a conversation after the tool left, as the outcome scorer reads it."""
+
+    tool_response_given: bool
+    """Whether a program's output went back to the model as a tool response."""
+    final_answer: str | None
+    """The model's last turn in words, when it calls no program (None: no answer followed)."""
+    files: dict[str, str | None] = field(default_factory=dict)
+    """The text of the files a state check reads, after every turn's writes (None: absent)."""

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from pytest_punie.programrun import ProgramRun
+from pytest_punie.programrun import Conversation, ProgramRun
 from pytest_punie.registry import SCORERS
-from pytest_punie.sandbox import Limits, SandboxUnavailable, WorkspaceError, run_programs
+from pytest_punie.sandbox import Limits, SandboxUnavailable, WorkspaceError, run_and_read
 from pytest_punie.scoring import ScoredResponse, parse_response, score_response
 from pytest_punie.scoring.parse import ParsedResponse
 from pytest_punie.scoring.reduce import combine_samples
@@ -155,37 +155,77 @@ def _scored(
     response: dict[str, Any] | None, prompt: Prompt, surface: ToolSurface, suite: Suite, unmeasured: list[str]
 ) -> ScoredResponse:
     parsed = parse_response(response) if response is not None else None
-    runs = _programs_run(parsed, surface, suite, unmeasured) if parsed is not None else None
-    scored = score_response(response, prompt, surface, runs=runs, parsed=parsed)
+    runs, talk = _programs_run(parsed, surface, suite, unmeasured, prompt) if parsed is not None else (None, None)
+    scored = score_response(response, prompt, surface, runs=runs, parsed=parsed, conversation=talk)
     scored.served = serving_record(response, prompt, surface, runs)
     return scored
 
 
-def _programs_run(
-    parsed: ParsedResponse, surface: ToolSurface, suite: Suite, unmeasured: list[str]
-) -> tuple[ProgramRun, ...] | None:
-    """The answer's complete Code Mode programs run in the sandbox on the suite's workspace (always
-    run again, a replayed answer too: no tool output is trusted from a file); None when it has none.
-    A sandbox that cannot start, or a tool this machine lacks, is noted in ``unmeasured``."""
-    codes = [c.code or "" for c in parsed.calls if c.complete and c.name == surface.wrapper]
-    if not codes:
-        return None
+def sandbox_limits(suite: Suite) -> Limits:
+    """The limits a suite's programs run under (its ``sandbox`` key, else the sandbox's defaults)."""
     config = suite.extra.get("sandbox") or {}
     default = Limits()
-    limits = Limits(
+    return Limits(
         seconds=float(config.get("time_limit_s", default.seconds)),
         memory_bytes=int(config["memory_mb"]) * 1024 * 1024 if "memory_mb" in config else default.memory_bytes,
         tool_timeout_s=float(config.get("tool_timeout_s", default.tool_timeout_s)),
     )
+
+
+def run_for_suite(suite: Suite, codes: list[str], files: tuple[str, ...] = ()) -> tuple[ProgramRun, ...]:
+    """Programs run one after another on the suite's workspace, with its tools and limits."""
+    return run_with_files(suite, codes, files)[0]
+
+
+def run_with_files(
+    suite: Suite, codes: list[str], files: tuple[str, ...] = ()
+) -> tuple[tuple[ProgramRun, ...], dict[str, str | None]]:
+    """``run_for_suite``, and the text of ``files`` as the programs left them (the state check's)."""
+    config = suite.extra.get("sandbox") or {}
+    return run_and_read(codes, config.get("workspace"), config.get("tools"), sandbox_limits(suite), files)
+
+
+def _programs_run(
+    parsed: ParsedResponse, surface: ToolSurface, suite: Suite, unmeasured: list[str], prompt: Prompt | None = None
+) -> tuple[tuple[ProgramRun, ...] | None, Conversation | None]:
+    """The answer's complete Code Mode programs (of every turn of a conversation) run in the sandbox on
+    the suite's workspace (always run again, a replayed answer too: no tool output is trusted from a
+    file); None when it has none. A sandbox that cannot start, or a tool this machine lacks, is noted
+    in ``unmeasured``. A conversation's final answer and the files its state check reads come with it."""
+    codes = [c.code or "" for c in parsed.calls if c.complete and c.name == surface.wrapper]
+    turns = parsed.turns
+    later = [t for t in turns if t.get("role") == "assistant"]
+    for turn in later:
+        codes += _codes_of(str(turn.get("content") or ""), surface.wrapper)
+    if not codes:
+        return None, _conversation(parsed, later, {}, surface.wrapper) if turns else None
+    files = (prompt.expect.state["file"],) if prompt is not None and prompt.expect.state else ()
     try:
-        runs = run_programs(codes, config.get("workspace"), config.get("tools"), limits)
+        runs, read = run_with_files(suite, codes, files)
     except (SandboxUnavailable, WorkspaceError, OSError) as exc:
         unmeasured.append(f"the program was not run: {exc}")
-        return None
+        return None, None
     missing = [r.exception for r in runs if r.ending == "tool-missing"]
     if missing:
         unmeasured.append(f"the program was not measured: {missing[0]} (install it and rerun)")
-    return runs
+    return runs, _conversation(parsed, later, read, surface.wrapper) if turns or files else None
+
+
+def _codes_of(text: str, wrapper: str) -> list[str]:
+    """The complete Code Mode programs of a later turn's text."""
+    parsed = parse_response({"choices": [{"message": {"role": "assistant", "content": text}}]})
+    return [c.code or "" for c in parsed.calls if c.complete and c.name == wrapper]
+
+
+def _conversation(
+    parsed: ParsedResponse, later: list[dict[str, Any]], read: dict[str, str | None], wrapper: str
+) -> Conversation:
+    """What the outcome scorer reads of a conversation: was a tool response given, the final answer in
+    words (the last model turn, when it calls no program), and the files after the writes."""
+    toolled = any(t.get("role") == "tool" for t in parsed.turns)
+    final = str(later[-1].get("content") or "") if later else (parsed.visible_text if not toolled else "")
+    answered = bool(later) and not _codes_of(final, wrapper) and bool(final.strip())
+    return Conversation(tool_response_given=toolled, final_answer=final if answered else None, files=read)
 
 
 def no_response(suite_ref: str, suite: Suite, prompt: Prompt, why: str, variant: str = "") -> PromptResult:

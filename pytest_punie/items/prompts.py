@@ -17,7 +17,7 @@ from pytest_punie.errors import PunieError
 from pytest_punie.items.data import DatasetCollector
 from pytest_punie.items.paths import display_path
 from pytest_punie.items.pipeline import PipelineCollector
-from pytest_punie.report.execution import execution_lines
+from pytest_punie.report.execution import execution_lines, transcript_lines
 from pytest_punie.results import PromptResult, judge_prompt, no_response
 from pytest_punie.scoring.parse import written_text
 from pytest_punie.session import punie_session
@@ -195,6 +195,7 @@ class PromptItem(pytest.Item):
             lines.append(f"  served:         {(d.get('served') or {}).get('status', '-')}")
             lines.append(f"  the model wrote:{_snippet(r.response)}")
             lines += [f"  {line}" for line in execution_lines(d)]
+            lines += [f"  {line}" for line in transcript_lines(r.response)]
             return "\n".join(lines)
         if isinstance(exc, (NoResponse, PunieError)):
             msg = exc.describe() if isinstance(exc, PunieError) else str(exc)

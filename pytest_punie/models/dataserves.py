@@ -60,6 +60,11 @@ def is_embedded(data: Path) -> bool:
     return _same(data, EMBEDDED_DATA)
 
 
+# the packaged suites the embedded data was made for (the multi-turn tasks suite is scored on the
+# conversation, its prompts written after the data: it is not what the data is linted against)
+EMBEDDED_SERVES = ("phase26", "phase33")
+
+
 def suites_serving(
     data: Path, root: Path, entry_suites: Sequence[str] | None = None, loaded: Iterable[Suite] = ()
 ) -> ServedSuites:
@@ -71,7 +76,7 @@ def suites_serving(
     candidates = {str(Path(s.path).resolve()): s for s in [*project, *loaded]}
     named = [s for s in candidates.values() if _names(s, data)]
     if is_embedded(data):
-        packaged = [load_suite(p) for p in packaged_suites().values()]
+        packaged = [load_suite(p) for n, p in packaged_suites().items() if n in EMBEDDED_SERVES]
         return ServedSuites(_ordered(_unique([*packaged, *named])), "embedded")
     if named:
         return ServedSuites(_ordered(named), "named")

@@ -1,5 +1,6 @@
 """What a program did in the sandbox, as people read it: its ending, each call with its arguments,
-what it returned or raised, and what the program printed (the terminal's miss and the HTML's row)."""
+what it returned or raised, and what the program printed (the terminal's miss and the HTML's row);
+and a conversation's later turns, the tool responses and what the model answered after them."""
 
 from __future__ import annotations
 
@@ -28,4 +29,17 @@ def execution_lines(details: dict[str, Any]) -> list[str]:
             lines.append(f"  printed: {_cut(run['stdout'], 200)}")
     for problem in outcome.get("problems") or []:
         lines.append(f"outcome: {problem}")
+    return lines
+
+
+def transcript_lines(response: dict[str, Any] | None) -> list[str]:
+    """A conversation's turns after the first, as sent and answered (no lines for a single turn)."""
+    turns = ((response or {}).get("punie") or {}).get("turns") or []
+    lines = []
+    for turn in turns:
+        who = "tool response" if turn.get("role") == "tool" else "the model"
+        text = str(turn.get("content") or "")
+        lines.append(f"{who}: " + ("(nothing printed)" if not text.strip() else _cut(text, 300)))
+        if turn.get("error"):
+            lines.append(f"  error: {_cut(turn['error'], 200)}")
     return lines

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from pytest_punie.report.charts import baseline_scores, category_chart, failure_mode_chart, variant_matrix
-from pytest_punie.report.execution import execution_lines
+from pytest_punie.report.execution import execution_lines, transcript_lines
 from pytest_punie.report.formatting import esc, pct
 from pytest_punie.report.matrix import best_by_eval_text
 from pytest_punie.report.sidebyside import side_by_side
@@ -103,6 +103,18 @@ def _execution(details: dict[str, Any]) -> str:
     )
 
 
+def _transcript(response: dict[str, Any] | None) -> str:
+    """A conversation's later turns (the tool responses, the model's answers), collapsible."""
+    lines = transcript_lines(response)
+    if not lines:
+        return ""
+    return (
+        "<details class=transcript><summary>the conversation after the tool</summary><pre>"
+        + esc("\n".join(lines))
+        + "</pre></details>"
+    )
+
+
 def _lock_cell(p: PromptRow) -> str:
     """P(opener) and the margin in nats at the first generated position ("-": not recorded)."""
     lock = p.get("format_lock")
@@ -166,7 +178,7 @@ def _prompt_rows(doc: RunDocument) -> str:
             f"{'<ul>' + problems + '</ul>' if problems else ''}"
             f"{'<p><b>error</b> ' + esc(p['error']) + '</p>' if p.get('error') else ''}"
             f"<pre>{esc(written_text(p.get('response')) or '(nothing)')}</pre>"
-            f"{_execution(d)}</details></td></tr>"
+            f"{_execution(d)}{_transcript(p.get('response'))}</details></td></tr>"
         )
     return "".join(out)
 

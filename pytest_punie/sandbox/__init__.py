@@ -44,13 +44,37 @@ def run_programs(
     """An answer's programs run one after another on the workspace as declared; the first write
     makes the answer its own copy (a later program sees an earlier one's writes, as in production;
     no other answer ever does), removed after."""
+    return run_and_read(codes, workspace, tools_module, limits)[0]
+
+
+def run_and_read(
+    codes: list[str],
+    workspace: str | None = None,
+    tools_module: str | None = None,
+    limits: Limits | None = None,
+    files: tuple[str, ...] = (),
+) -> tuple[tuple[ProgramRun, ...], dict[str, str | None]]:
+    """``run_programs``, and then the text of ``files`` as the programs left them (None: absent or
+    not text): what a suite's state check reads after a conversation's writes."""
     spec = workspace_spec(workspace)
     user_tools = load_user_tools(tools_module)
     ctx = ToolContext(_TEMPLATES.template(spec), spec, copier=lambda: _TEMPLATES.fresh_copy(spec))
     try:
-        return tuple(run_program(code, ctx, limits or Limits(), user_tools) for code in codes)
+        runs = tuple(run_program(code, ctx, limits or Limits(), user_tools) for code in codes)
+        return runs, {name: _text(ctx.root, name) for name in files}
     finally:
         _TEMPLATES.discard(ctx.root)
+
+
+def _text(root: Path, name: str) -> str | None:
+    """A workspace file's text, None where it is absent, outside the workspace or not text."""
+    path = (root / name).resolve()
+    if not path.is_relative_to(root.resolve()) or not path.is_file():
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 __all__ = [
@@ -58,6 +82,7 @@ __all__ = [
     "SandboxUnavailable",
     "ToolMissing",
     "WorkspaceError",
+    "run_and_read",
     "run_programs",
     "tool_provenance",
     "workspace_spec",

@@ -75,6 +75,25 @@ def load_user_tools(module: str | None, where: str = "") -> dict[str, Callable[.
     return {name: getattr(mod, name) for name in IMPLEMENTATIONS if callable(getattr(mod, name, None))}
 
 
+def result_fields(value: Any, prefix: str = "", depth: int = 0) -> dict[str, Any]:
+    """A tool result's scalar values by field path (``error_count``, ``violations[0].code``, and
+    ``violations.len`` for a list's length; the first 3 items of a list): the facts a suite's answer
+    check refers to, kept as plain data."""
+    out: dict[str, Any] = {}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type) and depth < 4:
+        for f in dataclasses.fields(value):
+            out |= result_fields(getattr(value, f.name), f"{prefix}.{f.name}" if prefix else f.name, depth + 1)
+    elif isinstance(value, (list, tuple)) and depth < 4:
+        if prefix:
+            out[f"{prefix}.len"] = len(value)
+        for i, item in enumerate(value[:3]):
+            out |= result_fields(item, f"{prefix}[{i}]", depth + 1)
+    elif isinstance(value, (str, int, float, bool)) or value is None:
+        if prefix:
+            out[prefix] = value if not isinstance(value, str) else value[:200]
+    return out
+
+
 def _summary(value: Any) -> str:
     text = value if isinstance(value, str) else repr(value)
     return text if len(text) <= 400 else text[:400] + f"... ({len(text)} characters)"
@@ -150,6 +169,7 @@ class BoundTools:
         finally:
             record.seconds = time.perf_counter() - start
         record.result = _summary(result)
+        record.fields = result_fields(result)
         return wrap(result)
 
     def _run(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

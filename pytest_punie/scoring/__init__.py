@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from pytest_punie.programrun import ProgramRun
+from pytest_punie.programrun import Conversation, ProgramRun
 from pytest_punie.scoring.labels import LABELS, failure_label
 from pytest_punie.scoring.legacy import LegacyExtraction
 from pytest_punie.scoring.outcome import OutcomeResult
@@ -69,12 +69,13 @@ def score_response(
     surface: ToolSurface,
     runs: tuple[ProgramRun, ...] | None = None,
     parsed: ParsedResponse | None = None,
+    conversation: Conversation | None = None,
 ) -> ScoredResponse:
     """Score one chat completion (None: no response) with every registered scorer; ``runs`` are its
     programs as the sandbox ran them (the outcome scorer reads them)."""
     if parsed is None and response is not None:
         parsed = parse_response(response)
-    outputs = score_all(ScorerInput(response, parsed, prompt, surface, runs))
+    outputs = score_all(ScorerInput(response, parsed, prompt, surface, runs, conversation))
     strict = outputs["strict"].detail  # the failure label reads what the strict scorer found
     return ScoredResponse(
         scores={name: out.score for name, out in outputs.items()},

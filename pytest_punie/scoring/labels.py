@@ -36,6 +36,10 @@ LABELS = (
     "refused",
     "crashed",
     "tool-missing",
+    # and after the tool (a conversation of more than one turn)
+    "state-wrong",
+    "answer-missing",
+    "answer-wrong",
 )
 
 

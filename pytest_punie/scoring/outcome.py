@@ -4,7 +4,11 @@ It scores 1 when every program of the answer ran to its end, called the expected
 with arguments that resolve to the workspace paths the prompt names (or, where it names none, to
 paths that exist), and read the result fields the prompt asks for. Every other ending is labelled:
 ``runtime-error`` (with the exception), ``bad-field``, ``timeout`` (a limit hit), ``refused`` (a
-forbidden action), ``wrong-argument``, ``wrong-tool``, ``fields-not-read``.
+forbidden action), ``wrong-argument``, ``wrong-tool``, ``fields-not-read``. After the tool (a
+suite's ``max_turns``), a right program is not yet a done task: ``state-wrong`` (the workspace is not
+as ``expect.state`` asks after the writes), ``answer-missing`` (no answer in words followed the tool
+response), ``answer-wrong`` (the answer does not state the facts ``expect.answer.mentions`` refers to,
+as the tool computed them in that workspace at run time).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from pytest_punie.programrun import ProgramRun, ToolCall
+from pytest_punie.programrun import Conversation, ProgramRun, ToolCall
 from pytest_punie.scoring.parse import ParsedResponse
 from pytest_punie.scoring.strict import StrictResult
 from pytest_punie.suite.model import Expectation
@@ -157,3 +161,62 @@ def score_outcome(
             f"ran, but called {', '.join(c.tool for c in calls) or 'no tool'}; expected {' or '.join(expect.tools)}"
         )
     return OutcomeResult(score, label, ran=True, problems=problems, named_paths=named)
+
+
+def resolve_fact(ref: str, calls: list[ToolCall]) -> tuple[bool, object]:
+    """A suite's fact (``typecheck.error_count``) as the tool computed it in this run: the value of
+    the field in the last call of that tool (False: no such call or field)."""
+    tool, path = ref.split(".", 1)
+    for call in reversed(calls):
+        if call.tool == tool and path in call.fields:
+            return True, call.fields[path]
+    return False, None
+
+
+def _stated(value: object, answer: str) -> bool:
+    """Whether an answer states a value: a number as a whole number in the text, text as written."""
+    if isinstance(value, bool):
+        words = ("true", "yes", "pass", "success", "clean") if value else ("false", "no", "fail", "error")
+        return any(re.search(rf"\b{w}", answer, re.IGNORECASE) for w in words)
+    if isinstance(value, (int, float)):
+        return re.search(rf"(?<![\d.]){re.escape(str(value))}(?![\d])", answer) is not None
+    return str(value).lower() in answer.lower()
+
+
+def judge_conversation(
+    result: OutcomeResult, expect: Expectation, runs: tuple[ProgramRun, ...] | None, talk: Conversation | None
+) -> OutcomeResult:
+    """A right program's task judged on what followed it: the state left behind, then the answer."""
+    if talk is None or result.label != "ran-correct" or expect.direct:
+        return result
+    state = expect.state
+    if state:
+        text = talk.files.get(state["file"])
+        wrong = (
+            f"{state['file']} is absent after the writes"
+            if text is None
+            else f"{state['file']} does not contain {state['contains']!r}"
+            if "contains" in state and state["contains"] not in text
+            else f"{state['file']} still contains {state['lacks']!r}"
+            if "lacks" in state and state["lacks"] in text
+            else None
+        )
+        if wrong:
+            return OutcomeResult(Fraction(0), "state-wrong", True, [f"state-wrong: {wrong}"], result.named_paths)
+    if not talk.tool_response_given:
+        return result
+    if talk.final_answer is None:
+        why = "answer-missing: no answer in words followed the tool response"
+        return OutcomeResult(Fraction(0), "answer-missing", True, [why], result.named_paths)
+    calls = [c for run in runs or () for c in run.calls]
+    missed = []
+    for ref in expect.mentions:
+        found, value = resolve_fact(ref, calls)
+        if not found:
+            missed.append(f"{ref} (no such value: the tool was not called, or has no such field)")
+        elif not _stated(value, talk.final_answer):
+            missed.append(f"{ref} = {value!r}")
+    if missed:
+        why = "answer-wrong: the answer does not state " + "; ".join(missed)
+        return OutcomeResult(Fraction(0), "answer-wrong", True, [why], result.named_paths)
+    return result

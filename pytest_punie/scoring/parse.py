@@ -58,6 +58,7 @@ class ParsedResponse:
     malformed: tuple[str, ...] = field(default=())
     raw_available: bool = False  # the generated text itself was kept (punie.raw_text)
     content_null: bool = False  # the served message's content was null
+    turns: tuple[dict[str, Any], ...] = ()  # a conversation's later turns (punie.turns): tool responses, model turns
 
     @property
     def think_unclosed(self) -> bool:
@@ -255,6 +256,7 @@ def parse_response(response: dict[str, Any] | None) -> ParsedResponse:
         finish_reason=finish_reason_of(response),
         raw_available=raw is not None,
         content_null=content_null,
+        turns=tuple(((response or {}).get("punie") or {}).get("turns") or ()),
     )
 
 

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, cast
 
-from pytest_punie.programrun import ProgramRun
+from pytest_punie.programrun import Conversation, ProgramRun
 from pytest_punie.registry import SCORERS
 from pytest_punie.scoring.labels import failure_label
 from pytest_punie.scoring.legacy import score_legacy
 from pytest_punie.scoring.legacy26 import score_legacy26
-from pytest_punie.scoring.outcome import score_outcome
+from pytest_punie.scoring.outcome import judge_conversation, score_outcome
 from pytest_punie.scoring.parse import ParsedResponse
 from pytest_punie.scoring.strict import score_strict
 from pytest_punie.suite.model import Prompt
@@ -36,6 +36,8 @@ class ScorerInput:
     """The tools, their arguments and result fields, that the sandbox runs."""
     runs: tuple[ProgramRun, ...] | None = None
     """What each Code Mode program of the response did when the sandbox ran it (None: none ran)."""
+    conversation: Conversation | None = None
+    """What the conversation after the tool left: the final answer, the files after the writes."""
 
 
 @dataclass(frozen=True)
@@ -97,4 +99,5 @@ def outcome(given: ScorerInput) -> ScorerOutput:
     result = score_outcome(
         given.parsed, given.prompt.expect, given.surface, given.prompt.query, given.runs, strict_result, static
     )
+    result = judge_conversation(result, given.prompt.expect, given.runs, given.conversation)
     return ScorerOutput(result.score, result)

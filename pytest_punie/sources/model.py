@@ -168,9 +168,31 @@ class ModelSource:
                 self.rates.add(self.rate_kind, time.monotonic() - started, len(records))
             generated = {r.key: rec for (_, r), rec in zip(missing, records, strict=True)}
         out = [f if f is not None else generated[r.key] for r, f in zip(requests, found, strict=True)]
+        if int(suite.extra.get("max_turns", 1)) > 1:  # the conversation after the tool, turn by turn
+            from pytest_punie.sources.conversation import continue_conversations
+
+            out = continue_conversations(suite, requests, out, self._later_turns)
         if self.prompt_sensitivity and not sample and suite.extra.get("system_prompt_variants"):
             self._under_paraphrases(suite, todo, requests, out)
         return out
+
+    def _later_turns(self, requests: list[ChatRequest]) -> list[ResponseRecord]:
+        """A conversation's later turns, asked as the first turn is: from the response cache (its key
+        holds every message, the tool responses included), the rest generated and kept."""
+        kept = self.response_cache
+        found = [kept.get(r) if kept is not None else None for r in requests]
+        missing = [r for r, f in zip(requests, found, strict=True) if f is None]
+        if kept is not None:
+            kept.hits += len(requests) - len(missing)
+            kept.misses += len(missing)
+
+        def on_result(req: ChatRequest, record: ResponseRecord) -> None:
+            if kept is not None:
+                kept.put(req, record)
+
+        records = self.backend.complete(missing, on_result) if missing else []
+        generated = {r.key: rec for r, rec in zip(missing, records, strict=True)}
+        return [f if f is not None else generated[r.key] for r, f in zip(requests, found, strict=True)]
 
     def _over_budget(self, suite: Suite, missing: list[tuple[Prompt, ChatRequest]]) -> str | None:
         """Why this generation may not start under the run's budget (None: it may, or there is none)."""

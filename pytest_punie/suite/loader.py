@@ -103,6 +103,9 @@ def _categories(doc: LocatedYaml) -> dict[str, Category]:
     return categories
 
 
+FACT = re.compile(r"^[A-Za-z_]\w*\.[A-Za-z_]\w*(\[\d+\])?(\.[A-Za-z_]\w*(\[\d+\])?)*$")
+
+
 def _check_expect(
     doc: LocatedYaml, where: KeyPath, pid: str, exp: dict[str, Any], surface: Any, surface_file: Path
 ) -> None:
@@ -121,6 +124,13 @@ def _check_expect(
             f"prompt {pid!r}: expect needs 'tools' (the tools a correct answer calls), "
             "or 'direct: true' when no tool call is correct",
         )
+    for j, ref in enumerate((exp.get("answer") or {}).get("mentions") or ()):
+        if not FACT.match(ref) or ref.split(".", 1)[0] not in surface.tools:
+            raise doc.error(
+                where + ("expect", "answer", "mentions", j),
+                f"{ref!r} is not a reference to a tool's result (TOOL.FIELD, e.g. typecheck.error_count, "
+                "ruff_check.violations[0].code, with TOOL a tool of the surface)",
+            )
     tools = tuple(exp.get("tools") or ())
     for j, tool in enumerate(tools):
         if tool not in surface.tools:
@@ -174,6 +184,8 @@ def _prompts(doc: LocatedYaml, categories: dict[str, Category], surface: Any, su
             fields_match=exp.get("fields_match", "all"),
             direct=bool(exp.get("direct", False)),
             legacy_rules=data.get("legacy_rules", "phase33"),
+            mentions=tuple((exp.get("answer") or {}).get("mentions") or ()),
+            state=dict(exp.get("state") or {}),
         )
         prompts.append(
             Prompt(
@@ -239,6 +251,7 @@ def load_suite(path: str | Path, text: str | None = None) -> Suite:
             "format_lock": data.get("format_lock") or {},
             "system_prompt_variants": list(data.get("system_prompt_variants") or []),
             "sandbox": _sandbox(doc, Path(path).parent),
+            "max_turns": int(data.get("max_turns", 1)),
         },
         metrics=metrics,
         legacy_rules=data.get("legacy_rules", "phase33"),

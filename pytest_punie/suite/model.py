@@ -89,6 +89,9 @@ class Expectation:
     ``fields`` are result fields the program must read, ``fields_match`` says
     whether one of them is enough. ``legacy_rules`` names the script whose
     rules the legacy scorer follows (the suite's, copied onto each prompt).
+    ``mentions``: facts the final answer states, as references to a tool's
+    real result (``typecheck.error_count``); ``state``: a file the workspace
+    holds after the writes (``file``, and what it ``contains`` or ``lacks``).
     """
 
     tools: tuple[str, ...]
@@ -99,6 +102,8 @@ class Expectation:
     fields_match: str = "all"
     direct: bool = False
     legacy_rules: str = "phase33"
+    mentions: tuple[str, ...] = ()
+    state: dict[str, str] = field(default_factory=dict)
 
     def describe(self, wrapper: str = "execute_code") -> str:
         """What a correct answer does, in the words a failure message uses."""

@@ -57,6 +57,13 @@ _SCHEMA: dict[str, Any] = {  # primary_scorer's enum is filled from the scorer r
         },
         "pass_score": {**_fraction, "description": "A prompt passes at this score or above."},
         "tool_surface": {"type": "string", "description": "Path of a tool-surface YAML, relative to the suite."},
+        "max_turns": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 8,
+            "description": "Model turns per prompt: after each program, its printed output goes back as a "
+            "<tool_response> turn and the model continues, up to this many turns (default 1: the first only).",
+        },
         "sandbox": {
             "type": "object",
             "additionalProperties": False,
@@ -219,6 +226,30 @@ _SCHEMA: dict[str, Any] = {  # primary_scorer's enum is filled from the scorer r
                             "fields_match": {
                                 "enum": ["any", "all"],
                                 "description": "all of the fields (default) or any one of them",
+                            },
+                            "answer": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "description": "What the final answer (after the tool response) must state",
+                                "properties": {
+                                    "mentions": {
+                                        **_names,
+                                        "minItems": 1,
+                                        "description": "facts as references to a tool's real result, resolved "
+                                        "at run time: typecheck.error_count, ruff_check.violations[0].code",
+                                    },
+                                },
+                            },
+                            "state": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["file"],
+                                "description": "What the workspace holds after the conversation's writes",
+                                "properties": {
+                                    "file": {"type": "string", "minLength": 1},
+                                    "contains": {"type": "string", "minLength": 1},
+                                    "lacks": {"type": "string", "minLength": 1},
+                                },
                             },
                         },
                     },
