@@ -140,9 +140,10 @@ def test_the_tiny_model_gets_its_tool_response_and_answers_again(tiny_project: p
     suite = load_suite(tiny_project.path / "evalsuites" / "talks.yaml")
     for p in talked:
         tool, model = p["response"]["punie"]["turns"][:2]
-        assert tool["role"] == "tool" and model["role"] == "assistant" and model["token_ids"]
+        assert tool["role"] == "tool" and model["role"] == "assistant" and isinstance(model["token_ids"], list)
         codes = programs_in(p["response"]["punie"]["raw_text"], "execute_code")
         assert tool["content"] == output_of(run_for_suite(suite, codes))  # what the program really printed
+    assert any(p["response"]["punie"]["turns"][1]["token_ids"] for p in talked)  # a second turn was written
     again = tiny_project.runpytest_subprocess(*args, "--punie-json=b.json")
     redo = json.loads((tiny_project.path / "b.json").read_text())
     assert [p["response"]["punie"].get("turns") for p in redo["prompts"]] == [
