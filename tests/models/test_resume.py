@@ -181,3 +181,32 @@ def test_a_resumed_run_s_lines_are_shown_counted_from_the_start():
     assert resume.shown("     4    0.157 \u25bc      218      0.8k", 8).split()[0] == "12"
     assert resume.shown("  save  0000004_adapters.safetensors", 8).endswith("0000012_adapters.safetensors")
     assert resume.shown("  iter   train_loss", 8) == "  iter   train_loss"
+
+
+def test_the_budget_is_asked_for_the_iterations_left_of_a_resumed_adapter(tmp_path):
+    """A build that will resume from a partial is estimated (and guarded) for the iterations it
+    has left, not the whole plan: the guard is asked for 16 - 12."""
+    from pytest_punie.models.cache import BuildCache
+
+    cache = BuildCache(tmp_path / "cache")
+    inputs = {"iters": 16}
+    partial = cache.partial_path("adapter", inputs)
+    partial.mkdir(parents=True)
+    for it in (4, 8, 12):
+        safetensors(partial / f"{it:07d}_adapters.safetensors")
+        state(partial, it)
+    (partial / "adapter_config.json").write_text("{}")
+    (partial / "train.log").write_text("")
+    asked: list[tuple[str, float]] = []
+    cache.guard = lambda step, units: asked.append((step, units))
+
+    def left(folder: Path) -> float:
+        start = resume.start_of(folder, 16)
+        return float(16 - (start.iteration if start else 0))
+
+    def build(out: Path) -> dict:
+        (out / "adapters.safetensors").write_bytes(b"x")
+        return {}
+
+    cache.build("adapter", inputs, build, resumable=True, units=16.0, units_left=left)
+    assert asked == [("adapter", 4.0)]
