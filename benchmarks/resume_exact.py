@@ -19,7 +19,6 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -43,24 +42,9 @@ RUN = ["-p", "no:cacheprovider", "--punie-model=night", "-m", "eval", "evalsuite
 
 def project(where: Path, seed: int) -> tuple[Path, dict[str, str]]:
     """A project of the embedded recipe at ``seed`` and a cache holding the tiny base."""
-    from pytest_punie.models.cache import BuildCache, default_cache_dir
-    from pytest_punie.models.resolve import resolve_spec
-    from pytest_punie.models.tiny.recipe import build_base
+    from resume_speed import project_with_base  # benchmarks/ is the script's own folder on sys.path
 
-    home = BuildCache(default_cache_dir(ROOT), log=lambda m: print(m, file=sys.stderr))
-    build_base(home, ROOT, resolve_spec("tiny_5bit", ROOT).entry, home.log)
-    proj = where / "project"
-    (proj / "evalsuites").mkdir(parents=True)
-    for name in ("phase26", "phase33"):  # the suites the embedded data serves (its data gate reads both)
-        shutil.copy(ROOT / "evalsuites" / f"{name}.yaml", proj / "evalsuites")
-    shutil.copytree(ROOT / "data", proj / "data")
-    (proj / "pyproject.toml").write_text(ENTRY.format(seed=seed))
-    cache = where / "cache"
-    for step in ("tokenizer", "base-qwen3", "q4"):
-        shutil.copytree(home.root / step, cache / step)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PUNIE_"))}
-    env["PUNIE_CACHE_DIR"] = str(cache)
-    return proj, env
+    return project_with_base(where, ENTRY.format(seed=seed))
 
 
 def killed_after(proj: Path, env: dict[str, str], checkpoint: int, delay: float) -> bool:

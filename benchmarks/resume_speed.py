@@ -40,8 +40,9 @@ RUN = ["-p", "no:cacheprovider", "--punie-model=night", "-m", "eval", "-k", "lsp
 AT_80 = re.compile(r"state\s+0000048_resume\.json")  # the checkpoint and its training state saved
 
 
-def project_with_base(where: Path) -> tuple[Path, dict[str, str]]:
-    """A project and a cache holding the tiny base (built into the project's cache first if missing)."""
+def project_with_base(where: Path, entry: str = ENTRY) -> tuple[Path, dict[str, str]]:
+    """A project registering ``entry`` and a cache holding the tiny base (built into the project's
+    cache first if missing)."""
     from pytest_punie.models.cache import BuildCache, default_cache_dir
     from pytest_punie.models.resolve import resolve_spec
     from pytest_punie.models.tiny.recipe import build_base
@@ -53,7 +54,7 @@ def project_with_base(where: Path) -> tuple[Path, dict[str, str]]:
     for name in ("phase26", "phase33"):
         shutil.copy(ROOT / "evalsuites" / f"{name}.yaml", project / "evalsuites")
     shutil.copytree(ROOT / "data", project / "data")
-    (project / "pyproject.toml").write_text(ENTRY)
+    (project / "pyproject.toml").write_text(entry)
     cache = where / "cache"
     for step in ("tokenizer", "base-qwen3", "q4"):
         shutil.copytree(home.root / step, cache / step)
