@@ -100,6 +100,7 @@ def lora(
     began = time.monotonic()
     if start is None:
         mlx_lm(_lora_args(base, data, dst, params), dst / "train.log", log, progress=is_progress_line, runner=runner)
+        _drop_optimizer_states(dst)
         return {"params": params, "work_units": planned}
     at = start.iteration
     for c in resume.whole_checkpoints(partial) if partial is not None else []:
@@ -123,10 +124,18 @@ def lora(
         runner += ["--punie-start", str(at), "--punie-state", str(dst / trainstate.json_name(at))]
     mlx_lm(args, inner / "train.log", lambda line: log(resume.shown(line, at)), is_progress_line, runner)
     resume.settle(dst)  # its checkpoints under their true iterations, its weights and log beside them
+    _drop_optimizer_states(dst)
     resumed: dict[str, Any] = {"at": at, "of": planned, "from": start.path.name, "iterations_run": planned - at}
     resumed |= trainstate.what_was_restored(exact=saved is not None)
     resumed["parts"] = [*(saved or {}).get("parts", []), _part(at, planned, began)]  # each process's wall time
     return {"params": params, "resumed": resumed, "work_units": planned - at}
+
+
+def _drop_optimizer_states(folder: Path) -> None:
+    """A finished training's optimizer states removed (twice the adapter's size each, needed only to
+    resume an unfinished run); the small state records stay, saying how each checkpoint was reached."""
+    for f in folder.glob("*_optimizer.safetensors"):
+        f.unlink()
 
 
 def _part(start: int, end: int, began: float) -> dict[str, Any]:
