@@ -21,12 +21,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def import_mlx_once() -> None:
-    """pytester's inline runs drop the modules first imported inside them, and numpy and mlx cannot
-    load twice in one process: they are imported before the first inline run. Tests that need no
-    model and run nothing inline never import mlx."""
+    """pytester's inline runs drop the modules first imported inside them, and numpy, mlx and the
+    native extensions the sandbox's tools load (libcst's PyO3 parser, pydantic-monty) cannot load
+    twice in one process: they are imported before the first inline run. Tests that need no model
+    and run nothing inline never import mlx."""
+    import libcst
+    import libcst.metadata
+    import libcst.native  # noqa: F401  (the PyO3 parser, loaded by the first parse otherwise)
     import mlx.core  # noqa: F401
     import mlx_lm.utils  # noqa: F401
     import numpy  # noqa: F401
+    import pydantic_monty  # noqa: F401
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

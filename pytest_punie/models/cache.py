@@ -191,14 +191,7 @@ class BuildCache:
             if hit:
                 return hit
             tmp_root = self.root / "tmp"
-            tmp_root.mkdir(parents=True, exist_ok=True)
-            for stale in tmp_root.glob(f"{step}-{key}-*"):  # an interrupted build of this key (we hold the lock)
-                self._set_aside(stale, step, key) if resumable else shutil.rmtree(stale, ignore_errors=True)
-            partial = self.partial_path(step, inputs)
-            if resumable and units_left is not None and partial.is_dir():
-                units = units_left(partial)
-            if self.guard is not None:
-                self.guard(step, units)  # the run's budget: raises when this step may not start
+            units = self._before_building(step, inputs, key, resumable, units, units_left)
             tmp = tmp_root / f"{step}-{key}-{os.getpid()}"
             tmp.mkdir()
             started = time.monotonic()
@@ -226,6 +219,28 @@ class BuildCache:
                 raise
             self._built(step, inputs, final, record, extra, resumable, units)
             return Artifact(step, key, final, digest, True, record)
+
+    def _before_building(
+        self,
+        step: str,
+        inputs: dict[str, Any],
+        key: str,
+        resumable: bool,
+        units: float,
+        units_left: Callable[[Path], float] | None,
+    ) -> float:
+        """What an interrupted build of this key left set aside (or removed), and the run's budget
+        asked for the work this build is (what a partial leaves of it): the work it is."""
+        tmp_root = self.root / "tmp"
+        tmp_root.mkdir(parents=True, exist_ok=True)
+        for stale in tmp_root.glob(f"{step}-{key}-*"):  # an interrupted build of this key (we hold the lock)
+            self._set_aside(stale, step, key) if resumable else shutil.rmtree(stale, ignore_errors=True)
+        partial = self.partial_path(step, inputs)
+        if resumable and units_left is not None and partial.is_dir():
+            units = units_left(partial)
+        if self.guard is not None:
+            self.guard(step, units)  # the run's budget: raises when this step may not start
+        return units
 
     def _writable(self) -> None:
         """A build needs a cache it can write: one it cannot (read-only, not permitted) is named."""

@@ -32,6 +32,8 @@ def _strip_timing(doc: dict) -> dict:
                 call["seconds"], call["cached"] = None, None
                 # the repr is cut at 400 characters, where a duration's digits move the cut
                 call["result"] = re.sub(r"duration=[0-9.e-]+", "duration=?", call["result"])[:300]
+                # the result's values by field path: pytest_run's durations (its own and each test's) too
+                call["fields"] = {k: (None if k.split(".")[-1] == "duration" else v) for k, v in call["fields"].items()}
     return doc
 
 

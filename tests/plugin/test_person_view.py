@@ -43,7 +43,7 @@ def test_every_run_writes_its_results_and_says_where(eval_project):
         ),
         (
             ["--punie-suite=phase99"],
-            "*--punie-suite phase99: no packaged suite of that name (packaged: phase26, phase33)*",
+            "*--punie-suite phase99: no packaged suite of that name (packaged: phase26, phase33, tasks)*",
         ),
     ],
 )

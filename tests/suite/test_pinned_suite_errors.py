@@ -289,6 +289,7 @@ def test_what_a_suite_that_says_little_gets_by_default(tmp_path):
         "format_lock": {},
         "system_prompt_variants": [],
         "sandbox": {},
+        "max_turns": 1,  # the first model turn only
     }
 
 
