@@ -11,7 +11,7 @@ from pytest_punie.programrun import Conversation, ProgramRun
 from pytest_punie.registry import SCORERS
 from pytest_punie.sandbox import Limits, SandboxUnavailable, WorkspaceError, run_and_read
 from pytest_punie.scoring import ScoredResponse, parse_response, score_response
-from pytest_punie.scoring.parse import ParsedResponse
+from pytest_punie.scoring.parse import ParsedResponse, programs_in, programs_of
 from pytest_punie.scoring.reduce import combine_samples
 from pytest_punie.serving.served import serving_record
 from pytest_punie.toolsurface import ToolSurface, load_surface
@@ -192,11 +192,11 @@ def _programs_run(
     the suite's workspace (always run again, a replayed answer too: no tool output is trusted from a
     file); None when it has none. A sandbox that cannot start, or a tool this machine lacks, is noted
     in ``unmeasured``. A conversation's final answer and the files its state check reads come with it."""
-    codes = [c.code or "" for c in parsed.calls if c.complete and c.name == surface.wrapper]
+    codes = programs_of(parsed, surface.wrapper)
     turns = parsed.turns
     later = [t for t in turns if t.get("role") == "assistant"]
     for turn in later:
-        codes += _codes_of(str(turn.get("content") or ""), surface.wrapper)
+        codes += programs_in(str(turn.get("content") or ""), surface.wrapper)
     if not codes:
         return None, _conversation(parsed, later, {}, surface.wrapper) if turns else None
     files = (prompt.expect.state["file"],) if prompt is not None and prompt.expect.state else ()
@@ -211,12 +211,6 @@ def _programs_run(
     return runs, _conversation(parsed, later, read, surface.wrapper) if turns or files else None
 
 
-def _codes_of(text: str, wrapper: str) -> list[str]:
-    """The complete Code Mode programs of a later turn's text."""
-    parsed = parse_response({"choices": [{"message": {"role": "assistant", "content": text}}]})
-    return [c.code or "" for c in parsed.calls if c.complete and c.name == wrapper]
-
-
 def _conversation(
     parsed: ParsedResponse, later: list[dict[str, Any]], read: dict[str, str | None], wrapper: str
 ) -> Conversation:
@@ -224,7 +218,7 @@ def _conversation(
     words (the last model turn, when it calls no program), and the files after the writes."""
     toolled = any(t.get("role") == "tool" for t in parsed.turns)
     final = str(later[-1].get("content") or "") if later else (parsed.visible_text if not toolled else "")
-    answered = bool(later) and not _codes_of(final, wrapper) and bool(final.strip())
+    answered = bool(later) and not programs_in(final, wrapper) and bool(final.strip())
     return Conversation(tool_response_given=toolled, final_answer=final if answered else None, files=read)
 
 

@@ -284,3 +284,13 @@ CONTROL_TOKENS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")
 def control_tokens(text: str) -> list[str]:
     """Chat control tokens inside generated text: the model wrote past the end of its turn."""
     return [t for t in CONTROL_TOKENS if t in text]
+
+
+def programs_of(parsed: ParsedResponse, wrapper: str) -> list[str]:
+    """The complete Code Mode programs of a parsed answer: what the sandbox runs."""
+    return [c.code or "" for c in parsed.calls if c.complete and c.name == wrapper]
+
+
+def programs_in(text: str, wrapper: str) -> list[str]:
+    """The complete Code Mode programs of one assistant turn's text (a conversation's later turn)."""
+    return programs_of(parse_response({"choices": [{"message": {"role": "assistant", "content": text}}]}), wrapper)

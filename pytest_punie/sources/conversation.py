@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_punie.backends import ChatRequest, ResponseRecord
+from pytest_punie.scoring.parse import message_of, programs_in, raw_text_of
 from pytest_punie.suite.model import Suite
 
 Answer = Callable[[list[ChatRequest]], list[ResponseRecord]]
@@ -34,20 +35,8 @@ def output_of(runs: tuple[Any, ...]) -> str:
 
 def text_of(record: ResponseRecord) -> str:
     """The assistant turn's text as the model wrote it (the raw text where kept)."""
-    response = record.response or {}
-    raw = (response.get("punie") or {}).get("raw_text")
-    if isinstance(raw, str):
-        return raw
-    message = ((response.get("choices") or [{}])[0] or {}).get("message") or {}
-    return str(message.get("content") or "")
-
-
-def programs_in(text: str, wrapper: str) -> list[str]:
-    """The complete Code Mode programs of one assistant turn."""
-    from pytest_punie.scoring import parse_response
-
-    parsed = parse_response({"choices": [{"message": {"role": "assistant", "content": text}}]})
-    return [c.code or "" for c in parsed.calls if c.complete and c.name == wrapper]
+    raw = raw_text_of(record.response)
+    return raw if raw is not None else str(message_of(record.response).get("content") or "")
 
 
 @dataclass

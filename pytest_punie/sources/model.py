@@ -130,11 +130,9 @@ class ModelSource:
         (and kept as each completes). A run that needs nothing generated loads no model."""
         requests = [self.request(suite, p, sample) for p in todo]
         kept = self.response_cache
-        found = [kept.get(r) if kept is not None else None for r in requests]
+        found = self._kept(requests)
         missing = [(p, r) for p, r, f in zip(todo, requests, found, strict=True) if f is None]
         if kept is not None:
-            kept.hits += len(todo) - len(missing)
-            kept.misses += len(missing)
             if len(missing) < len(todo) and self.progress is not None:
                 self.progress(
                     f"{len(todo) - len(missing)} responses from cache ({suite.name}; {kept.folder}), "
@@ -176,15 +174,23 @@ class ModelSource:
             self._under_paraphrases(suite, todo, requests, out)
         return out
 
+    def _kept(self, requests: list[ChatRequest]) -> list[ResponseRecord | None]:
+        """Each request's response from the response cache (None: to generate), counted as hits and misses."""
+        kept = self.response_cache
+        if kept is None:
+            return [None] * len(requests)
+        found = [kept.get(r) for r in requests]
+        misses = sum(f is None for f in found)
+        kept.misses += misses
+        kept.hits += len(found) - misses
+        return found
+
     def _later_turns(self, requests: list[ChatRequest]) -> list[ResponseRecord]:
         """A conversation's later turns, asked as the first turn is: from the response cache (its key
         holds every message, the tool responses included), the rest generated and kept."""
         kept = self.response_cache
-        found = [kept.get(r) if kept is not None else None for r in requests]
+        found = self._kept(requests)
         missing = [r for r, f in zip(requests, found, strict=True) if f is None]
-        if kept is not None:
-            kept.hits += len(requests) - len(missing)
-            kept.misses += len(missing)
 
         def on_result(req: ChatRequest, record: ResponseRecord) -> None:
             if kept is not None:

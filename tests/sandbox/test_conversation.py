@@ -134,7 +134,8 @@ def test_the_tiny_model_gets_its_tool_response_and_answers_again(tiny_project: p
     talked = [p for p in doc["prompts"] if (p["response"]["punie"].get("turns") or [])]
     assert talked, "no prompt got a tool response"
     from pytest_punie.results import run_for_suite
-    from pytest_punie.sources.conversation import output_of, programs_in
+    from pytest_punie.scoring.parse import programs_in
+    from pytest_punie.sources.conversation import output_of
     from pytest_punie.suite import load_suite
 
     suite = load_suite(tiny_project.path / "evalsuites" / "talks.yaml")
