@@ -16,9 +16,13 @@ from pytest_punie.suite.model import Suite
 Answer = Callable[[list[ChatRequest]], list[ResponseRecord]]
 
 
-def tool_response_turn(output: str) -> dict[str, str]:
-    """The user turn that carries a program's output back, as the training data writes it."""
-    return {"role": "user", "content": f"<tool_response>\n{output.rstrip(chr(10))}\n</tool_response>"}
+def tool_response_turn(output: str, role: str = "user") -> dict[str, str]:
+    """The turn that carries a program's output back: a user turn as the training data writes it, or
+    (``role="tool"``) a message of the chat template's tool role, which the template wraps itself."""
+    text = output.rstrip("\n")
+    if role == "tool":
+        return {"role": "tool", "content": text}
+    return {"role": "user", "content": f"<tool_response>\n{text}\n</tool_response>"}
 
 
 def output_of(runs: tuple[Any, ...]) -> str:
@@ -98,7 +102,7 @@ def _next_request(suite: Suite, talk: Conversation, wrapper: str, turn: int) -> 
         return None
     output = output_of(runs[len(talk.codes) :])
     talk.codes += codes
-    tool = tool_response_turn(output)
+    tool = tool_response_turn(output, str(suite.extra.get("tool_response_role", "user")))
     talk.turns.append({"role": "tool", "content": output})
     talk.messages = (*talk.messages, {"role": "assistant", "content": text}, tool)
     return ChatRequest(f"{talk.request.key}/turn{turn}", talk.messages, talk.request.sampling)

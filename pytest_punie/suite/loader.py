@@ -252,6 +252,7 @@ def load_suite(path: str | Path, text: str | None = None) -> Suite:
             "system_prompt_variants": list(data.get("system_prompt_variants") or []),
             "sandbox": _sandbox(doc, Path(path).parent),
             "max_turns": int(data.get("max_turns", 1)),
+            "tool_response_role": str(data.get("tool_response_role", "user")),
         },
         metrics=metrics,
         legacy_rules=data.get("legacy_rules", "phase33"),

@@ -64,6 +64,12 @@ _SCHEMA: dict[str, Any] = {  # primary_scorer's enum is filled from the scorer r
             "description": "Model turns per prompt: after each program, its printed output goes back as a "
             "<tool_response> turn and the model continues, up to this many turns (default 1: the first only).",
         },
+        "tool_response_role": {
+            "enum": ["user", "tool"],
+            "description": "How a program's output goes back: 'user' (default), a user turn holding "
+            "<tool_response>...</tool_response>, as the training data writes it; 'tool', a message of the chat "
+            "template's tool role, for a model whose template renders it (Qwen3's renders both the same).",
+        },
         "sandbox": {
             "type": "object",
             "additionalProperties": False,
