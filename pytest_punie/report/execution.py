@@ -37,9 +37,10 @@ def transcript_lines(response: dict[str, Any] | None) -> list[str]:
     turns = ((response or {}).get("punie") or {}).get("turns") or []
     lines = []
     for turn in turns:
-        who = "tool response" if turn.get("role") == "tool" else "the model"
+        tool = turn.get("role") == "tool"
         text = str(turn.get("content") or "")
-        lines.append(f"{who}: " + ("(nothing printed)" if not text.strip() else _cut(text, 300)))
+        empty = "(the program printed nothing)" if tool else "(the model wrote nothing)"
+        lines.append(f"{'tool response' if tool else 'the model'}: " + (empty if not text.strip() else _cut(text, 300)))
         if turn.get("error"):
             lines.append(f"  error: {_cut(turn['error'], 200)}")
     return lines
