@@ -183,26 +183,65 @@ def _stated(value: object, answer: str) -> bool:
     return str(value).lower() in answer.lower()
 
 
+def state_wrong(state: dict[str, str], text: str | None) -> str | None:
+    """What is wrong with a workspace file after the writes, against a suite's ``expect.state`` (None:
+    as asked). ``contains`` / ``lacks`` read the text; ``defines`` / ``does_not_define`` ask libcst
+    which classes, functions and module-level names the file defines (a name in a comment is none)."""
+    name = state["file"]
+    if text is None:
+        return f"{name} is absent after the writes"
+    if "contains" in state and state["contains"] not in text:
+        return f"{name} does not contain {state['contains']!r}"
+    if "lacks" in state and state["lacks"] in text:
+        return f"{name} still contains {state['lacks']!r}"
+    if "defines" not in state and "does_not_define" not in state:
+        return None
+    defined = defined_names(text)
+    if defined is None:
+        return f"{name} is not valid Python after the writes"
+    if "defines" in state and state["defines"] not in defined:
+        return f"{name} defines no {state['defines']!r}"
+    if "does_not_define" in state and state["does_not_define"] in defined:
+        return f"{name} still defines {state['does_not_define']!r}"
+    return None
+
+
+def defined_names(text: str) -> set[str] | None:
+    """The classes and functions a module defines at any depth, and its module-level assigned names,
+    found by libcst (None: the text is not a module libcst can parse)."""
+    import libcst
+
+    try:
+        module = libcst.parse_module(text)
+    except libcst.ParserSyntaxError:
+        return None
+    names: set[str] = set()
+
+    class Definitions(libcst.CSTVisitor):
+        def visit_ClassDef(self, node: libcst.ClassDef) -> None:
+            names.add(node.name.value)
+
+        def visit_FunctionDef(self, node: libcst.FunctionDef) -> None:
+            names.add(node.name.value)
+
+    module.visit(Definitions())
+    for statement in module.body:
+        for small in getattr(statement, "body", ()) if isinstance(statement, libcst.SimpleStatementLine) else ():
+            targets = [t.target for t in small.targets] if isinstance(small, libcst.Assign) else []
+            targets += [small.target] if isinstance(small, libcst.AnnAssign) else []
+            names |= {t.value for t in targets if isinstance(t, libcst.Name)}
+    return names
+
+
 def judge_conversation(
     result: OutcomeResult, expect: Expectation, runs: tuple[ProgramRun, ...] | None, talk: Conversation | None
 ) -> OutcomeResult:
     """A right program's task judged on what followed it: the state left behind, then the answer."""
     if talk is None or result.label != "ran-correct" or expect.direct:
         return result
-    state = expect.state
-    if state:
-        text = talk.files.get(state["file"])
-        wrong = (
-            f"{state['file']} is absent after the writes"
-            if text is None
-            else f"{state['file']} does not contain {state['contains']!r}"
-            if "contains" in state and state["contains"] not in text
-            else f"{state['file']} still contains {state['lacks']!r}"
-            if "lacks" in state and state["lacks"] in text
-            else None
-        )
-        if wrong:
-            return OutcomeResult(Fraction(0), "state-wrong", True, [f"state-wrong: {wrong}"], result.named_paths)
+    wrong = state_wrong(expect.state, talk.files.get(expect.state["file"])) if expect.state else None
+    if wrong:
+        return OutcomeResult(Fraction(0), "state-wrong", True, [f"state-wrong: {wrong}"], result.named_paths)
     if not talk.tool_response_given:
         return result
     if talk.final_answer is None:

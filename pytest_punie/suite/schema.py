@@ -255,6 +255,17 @@ _SCHEMA: dict[str, Any] = {  # primary_scorer's enum is filled from the scorer r
                                     "file": {"type": "string", "minLength": 1},
                                     "contains": {"type": "string", "minLength": 1},
                                     "lacks": {"type": "string", "minLength": 1},
+                                    "defines": {
+                                        "type": "string",
+                                        "minLength": 1,
+                                        "description": "a class, function or module-level name the file "
+                                        "defines, found by libcst (a renamed symbol's new name)",
+                                    },
+                                    "does_not_define": {
+                                        "type": "string",
+                                        "minLength": 1,
+                                        "description": "a name the file no longer defines (its old name)",
+                                    },
                                 },
                             },
                         },
