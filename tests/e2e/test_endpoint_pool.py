@@ -33,7 +33,7 @@ def test_two_servers_share_one_run_and_a_third_serving_another_model_is_refused(
             s.start()
         name = str(tiny_model.path.resolve())
         args = [
-            "-m", "eval", f"--punie-server-model={name}",
+            "-m", "eval", "-k", "not tasks", f"--punie-server-model={name}",
             f"--punie-tokenizer={tiny_model.path}", "--punie-server-concurrency=4", "-p", "no:cacheprovider",
             "--punie-no-cache",  # every request counted at the servers
         ]  # fmt: skip
@@ -49,7 +49,14 @@ def test_two_servers_share_one_run_and_a_third_serving_another_model_is_refused(
         assert all("first_position" in p["response"]["punie"] for p in doc["prompts"])
         # the servers' top_logprobs give the in-process lock where the opener is among them
         local = tiny_project.runpytest_subprocess(
-            "--punie-model=tiny_5bit", "-m", "eval", "-p", "no:cacheprovider", "--punie-json=local.json"
+            "--punie-model=tiny_5bit",
+            "-m",
+            "eval",
+            "-k",
+            "not tasks",
+            "-p",
+            "no:cacheprovider",
+            "--punie-json=local.json",
         )
         assert local.ret in (0, 1)
         mine = {
@@ -100,7 +107,7 @@ def test_a_pool_that_loses_an_endpoint_mid_run_answers_every_prompt_on_the_other
         watcher = threading.Thread(target=kill_after_five, daemon=True)
         watcher.start()
         result = tiny_project.runpytest_subprocess(
-            f"--punie-server-url={doomed.url}", f"--punie-server-url={survivor.url}", "-m", "eval",
+            f"--punie-server-url={doomed.url}", f"--punie-server-url={survivor.url}", "-m", "eval", "-k", "not tasks",
             f"--punie-server-model={tiny_model.path.resolve()}", f"--punie-tokenizer={tiny_model.path}",
             "--punie-server-concurrency=2", "-p", "no:cacheprovider", "--punie-json=pool.json", "--punie-no-cache",
         )  # fmt: skip
@@ -123,7 +130,14 @@ def test_a_pool_that_loses_an_endpoint_mid_run_answers_every_prompt_on_the_other
         assert lost["url"] == doomed.url
         assert served_requests(survivor) == by.count(survivor.url)  # one request per prompt it answered
         local = tiny_project.runpytest_subprocess(
-            "--punie-model=tiny_5bit", "-m", "eval", "-p", "no:cacheprovider", "--punie-json=local.json"
+            "--punie-model=tiny_5bit",
+            "-m",
+            "eval",
+            "-k",
+            "not tasks",
+            "-p",
+            "no:cacheprovider",
+            "--punie-json=local.json",
         )
         assert local.ret in (0, 1)
         mine = {(p["suite"], p["id"]): p for p in json.loads((tiny_project.path / "local.json").read_text())["prompts"]}

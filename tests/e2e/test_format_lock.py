@@ -72,7 +72,7 @@ def test_every_prompt_s_p_opener_and_margin_match_one_forward_pass(tiny_project,
         sign = 1 if p["expected"]["kind"] != "direct" else -1
         assert lock["margin"] == pytest.approx(sign * (logp_open - logp_other), abs=2e-4), p["id"]
         checked += 1
-    assert checked == 52
+    assert checked == 74
     # a replayed run reports the same margins: the record keeps each response's first position
     replay = tiny_project.runpytest_subprocess(
         "-m", "eval", "--punie-responses=rec.jsonl", "--punie-json=replay.json", "-p", "no:cacheprovider"

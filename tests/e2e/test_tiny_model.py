@@ -19,9 +19,14 @@ pytestmark = pytest.mark.slow
 
 
 def normalized(response: dict) -> tuple:
-    """What a response says, whatever the wire format: calls and visible text."""
+    """What a response says, whatever the wire format: calls and visible text, and every later turn."""
     parsed = parse_response(response)
-    return tuple((c.name, (c.code or c.raw_arguments).strip()) for c in parsed.calls), parsed.visible_text.strip()
+    later = tuple((t["role"], t["content"]) for t in (response.get("punie") or {}).get("turns") or [])
+    return (
+        tuple((c.name, (c.code or c.raw_arguments).strip()) for c in parsed.calls),
+        parsed.visible_text.strip(),
+        later,
+    )
 
 
 def client_view(response: dict) -> tuple:
@@ -37,7 +42,7 @@ def test_main_command_evaluates_the_tiny_model(tiny_project, tiny_model):
         "--punie-model=tiny_5bit", "-m", "eval", "--punie-json=out.json", "--punie-md=out.md", "-p", "no:cacheprovider"
     )
     assert result.ret in (0, 1), result.stdout.str()[-3000:]
-    # both suites of evalsuites/, each with its table and verdict, then the run's verdict
+    # the three suites of evalsuites/, each with its table and verdict, then the run's verdict
     result.stdout.fnmatch_lines(
         [
             "*pytest-punie eval*",
@@ -48,11 +53,14 @@ def test_main_command_evaluates_the_tiny_model(tiny_project, tiny_model):
             "suite phase33 *",
             "overall * 27/27 *",
             "suite verdict phase33: *",
+            "suite tasks *",
+            "overall * 22/22 *",
+            "suite verdict tasks: *",
             "VERDICT: *",
         ]
     )
     doc = json.loads((tiny_project.path / "out.json").read_text())
-    assert len(doc["prompts"]) == 52 and [s["suite"] for s in doc["suites"]] == ["phase26", "phase33"]
+    assert len(doc["prompts"]) == 74 and [s["suite"] for s in doc["suites"]] == ["phase26", "phase33", "tasks"]
     phase26 = doc["suites"][0]
     assert phase26["metrics"]["field_access_rate"]["prompts"] == 20
     # the embedded default scores something real on Phase 26: direct answers and fields read
@@ -84,6 +92,28 @@ def test_main_command_evaluates_the_tiny_model(tiny_project, tiny_model):
     assert {p["id"]: p["scores"] for p in one_doc["prompts"]} == {
         p["id"]: p["scores"] for p in doc["prompts"] if p["suite"].endswith("phase26.yaml")
     }
+
+
+def test_the_task_suite_carries_each_conversation_past_the_tool_and_scores_its_outcome(tiny_project):
+    """``-m eval -k tasks``: every task answered and scored by the outcome scorer; the programs' output
+    goes back and the model writes a second turn on most tasks; a miss shows its transcript; the
+    document keeps each turn; the verdict is the suite's."""
+    result = tiny_project.runpytest_subprocess(
+        "--punie-model=tiny_5bit", "-m", "eval", "-k", "tasks", "--punie-json=t.json", "-p", "no:cacheprovider"
+    )
+    assert result.ret in (0, 1), result.stdout.str()[-3000:]
+    doc = json.loads((tiny_project.path / "t.json").read_text())
+    assert [s["suite"] for s in doc["suites"]] == ["tasks"] and len(doc["prompts"]) == 22
+    assert doc["suites"][0]["scorer"] == "outcome" and all(p["error"] is None for p in doc["prompts"])
+    turns = {p["id"]: p["response"]["punie"].get("turns") or [] for p in doc["prompts"]}
+    talked = {i: t for i, t in turns.items() if [x for x in t if x["role"] == "assistant"]}
+    assert len(talked) > len(turns) / 2, {i: len(t) for i, t in turns.items()}  # a second model turn on most
+    assert all(t[0]["role"] == "tool" and t[1]["role"] == "assistant" for t in talked.values())
+    missed = [p["id"] for p in doc["prompts"] if not p["passed"] and p["id"] in talked]
+    out = result.stdout.str()
+    assert missed and all(f"task {m}" in out or f"{m} (" in out for m in missed)
+    result.stdout.fnmatch_lines(["*tool response: *", "*the model: *", "suite verdict tasks: *", "VERDICT: *"])
+    assert doc["verdict"] == ("PASS" if result.ret == 0 else "FAIL")
 
 
 def test_inprocess_and_server_backends_agree_at_temperature_zero(tiny_model):
@@ -261,3 +291,6 @@ def test_an_external_openai_compatible_server(tiny_project, tiny_model):
     assert doc["provenance"]["model"]["kind"] == "external-server"
     assert doc["provenance"]["model"]["url"] == server.url
     assert all(p["error"] is None for p in doc["prompts"])
+    # the task suite's conversations go on through the endpoint: tool responses sent, later turns written
+    tasks = [p["response"]["punie"].get("turns") or [] for p in doc["prompts"] if p["suite"].endswith("tasks.yaml")]
+    assert len(tasks) == 22 and sum(any(t["role"] == "assistant" for t in ts) for ts in tasks) > 11

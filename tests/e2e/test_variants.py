@@ -38,15 +38,15 @@ def test_two_temperature_matrix(tiny_project):
     parallel_doc = json.loads((tiny_project.path / "p.json").read_text())
     assert same_answers(serial_doc, parallel_doc)  # t=0.7 is sampled with a fixed seed: the same tokens
     assert all(len(v["workers"]) == 1 for v in parallel_doc["provenance"]["variants"].values())
-    # one variant by name (-k cannot hold "="): its 52 items, the same answers
+    # one variant by name (-k cannot hold "="): its 74 items, the same answers
     hot = tiny_project.runpytest_subprocess(
         "--punie-model=tiny_5bit", "-m", "eval", "--punie-temperatures=0,0.7", "--punie-variant=t=0.7",
         "--punie-json=hot.json", "-p", "no:cacheprovider",
     )  # fmt: skip
     ran = hot.parseoutcomes()
-    assert hot.ret == result.ret and ran.get("passed", 0) + ran.get("failed", 0) == 52, hot.stdout.str()[-2000:]
+    assert hot.ret == result.ret and ran.get("passed", 0) + ran.get("failed", 0) == 74, hot.stdout.str()[-2000:]
     hot_doc = json.loads((tiny_project.path / "hot.json").read_text())
-    assert {p["variant"] for p in hot_doc["prompts"]} == {"t=0.7"} and len(hot_doc["prompts"]) == 52
+    assert {p["variant"] for p in hot_doc["prompts"]} == {"t=0.7"} and len(hot_doc["prompts"]) == 74
     assert all(p["response"] for p in hot_doc["prompts"])
     sampled = {(p["suite"], p["id"]): p["response"]["punie"]["token_ids"] for p in serial_doc["prompts"]
                if p["variant"] == "t=0.7"}  # fmt: skip
@@ -62,8 +62,10 @@ def test_two_temperature_matrix(tiny_project):
         ("phase26", "t=0.7"),
         ("phase33", "t=0"),
         ("phase33", "t=0.7"),
+        ("tasks", "t=0"),
+        ("tasks", "t=0.7"),
     ]
-    assert len(doc["prompts"]) == 2 * (25 + 27)
+    assert len(doc["prompts"]) == 2 * (25 + 27 + 22)
     for name in ("phase26:overall", "phase33:overall", "phase26:metric: field_access_rate"):
         assert set(doc["matrix"][name]["variants"]) == {"t=0", "t=0.7"}  # each suite's own row
     assert doc["provenance"]["variants"]["t=0.7"]["sampling_overrides"]["temperature"] == 0.7
@@ -80,9 +82,9 @@ def test_last_failed_reruns_only_the_failed_variant_items(tiny_project):
     first = tiny_project.runpytest_subprocess(*sweep, "--punie-json=lf1.json")
     assert first.ret in (0, 1, 6), first.stdout.str()[-2000:]
     whole = json.loads((tiny_project.path / "lf1.json").read_text())
-    assert len(whole["prompts"]) == 104 and all(p["response"] for p in whole["prompts"])
+    assert len(whole["prompts"]) == 148 and all(p["response"] for p in whole["prompts"])
     failed = {(p["suite"], p["variant"], p["id"]) for p in whole["prompts"] if not p["passed"]}
-    assert failed and len(failed) < 104  # something to rerun, and something not to
+    assert failed and len(failed) < 148  # something to rerun, and something not to
     again = tiny_project.runpytest_subprocess(*sweep, "--lf", "--punie-json=lf2.json")
     ran = again.parseoutcomes()
     assert ran.get("failed", 0) == len(failed) and ran.get("passed", 0) == 0, again.stdout.str()[-2000:]
@@ -130,12 +132,12 @@ def test_checkpoint_sweep_reports_eval_beside_val_loss(tiny_project, tiny_model)
     sweep = json.loads((tiny_project.path / "s.json").read_text())["sweep"]
     points = sweep["checkpoints"]
     assert [(p["suite"], p["iteration"]) for p in points] == [
-        (suite, it) for suite in ("phase26", "phase33") for it in (20, 40, 60)
+        (suite, it) for suite in ("phase26", "phase33", "tasks") for it in (20, 40, 60)
     ]
     assert all(isinstance(p["val_loss"], float) and 0 <= p["eval_score"] <= 1 for p in points)
     assert len({p["digest"] for p in points}) == 3  # three different fused + quantized models, one per checkpoint
     # each suite's best checkpoint by its own score: scores of two suites do not mix
-    assert set(sweep["best_by_eval"]) == {"phase26", "phase33"}
+    assert set(sweep["best_by_eval"]) == {"phase26", "phase33", "tasks"}
     for suite, best in sweep["best_by_eval"].items():
         mine = [p for p in points if p["suite"] == suite]
         assert best == max(mine, key=lambda p: (p["eval_score"], -p["iteration"]))["checkpoint"]

@@ -181,14 +181,15 @@ def test_direct_fields_and_metric_errors_name_their_line(tmp_path, expect, metri
     assert info.value.line == _line_of(text, at), info.value.describe()
 
 
-def test_phase26_is_valid_against_the_exported_schema_and_packaged():
+@pytest.mark.parametrize("name", ["phase26", "phase33", "tasks"])
+def test_each_project_suite_is_valid_against_the_exported_schema_and_packaged_as_it_is(name):
     from pytest_punie.suites import packaged_suites
 
-    phase26 = ROOT / "evalsuites" / "phase26.yaml"
-    jsonschema.validate(yaml.safe_load(phase26.read_text()), suite_schema())
+    ours = ROOT / "evalsuites" / f"{name}.yaml"
+    jsonschema.validate(yaml.safe_load(ours.read_text()), suite_schema())
     packaged = packaged_suites()
-    assert set(packaged) >= {"phase26", "phase33"}
-    assert load_suite(packaged["phase26"]).digest == load_suite(phase26).digest
+    assert set(packaged) == {"phase26", "phase33", "tasks"}
+    assert load_suite(packaged[name]).digest == load_suite(ours).digest
 
 
 def test_a_direct_prompt_and_a_metric_load(tmp_path):
