@@ -23,6 +23,17 @@ from pytest_punie.errors import ModelError, PunieError
 from pytest_punie.models.digest import DigestMemo, inputs_key, path_digest
 
 MARKER = "punie-build.json"
+LOCK_SAY_EVERY_S = 5.0  # a run waiting on another's build says so this often
+
+
+def _holder_of(holder: Path) -> str:
+    """Who holds a build lock, as its holder wrote it (pid, host, since when)."""
+    try:
+        who = json.loads(holder.read_text())
+        since = time.time() - float(who["since"])
+        return f"another run (pid {who['pid']} on {who['host']}, building for {since:.0f} s)"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another run"
 
 
 def default_cache_dir(root: Path) -> Path:
@@ -179,14 +190,12 @@ class BuildCache:
         ``units``: the work it is (an adapter's iterations), for this machine's measured rates; the
         cache's ``guard`` (the run's budget) may refuse to start it. ``units_left``: the work left
         when a partial is there to resume from (a resumed adapter's iterations left)."""
-        from filelock import FileLock
-
         hit = self.find(step, inputs, validate)
         if hit:
             return hit
         key = inputs_key({"step": step, **inputs})
         self._writable()
-        with FileLock(str(self.root / "locks" / f"{step}-{key}.lock")):
+        with self.step_lock(step, key):
             hit = self.lookup(step, inputs)  # another process built it while we waited
             if hit:
                 return hit
@@ -219,6 +228,32 @@ class BuildCache:
                 raise
             self._built(step, inputs, final, record, extra, resumable, units)
             return Artifact(step, key, final, digest, True, record)
+
+    @contextlib.contextmanager
+    def step_lock(self, step: str, key: str) -> Any:
+        """The lock that makes one process build a key; a process that finds another holding it says
+        what it waits for (the step, the other process, how long), every few seconds, until it is free."""
+        from filelock import FileLock, Timeout
+
+        path = self.root / "locks" / f"{step}-{key}.lock"
+        holder = path.with_suffix(".holder")
+        lock = FileLock(str(path))
+        started = time.monotonic()
+        timeout = 0.0
+        while True:
+            try:
+                lock.acquire(timeout=timeout)
+                break
+            except Timeout:
+                waited = f"{time.monotonic() - started:.0f} s so far"
+                self.log(f"waiting for {step} ({key[:12]}): {_holder_of(holder)} is building it ({waited})")
+                timeout = LOCK_SAY_EVERY_S
+        try:
+            holder.write_text(json.dumps({"pid": os.getpid(), "host": os.uname().nodename, "since": time.time()}))
+            yield
+        finally:
+            holder.unlink(missing_ok=True)
+            lock.release()
 
     def _before_building(
         self,

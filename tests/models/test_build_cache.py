@@ -110,6 +110,26 @@ def test_concurrent_builders_build_once(tmp_path):
     assert BuildCache(cache_dir).lookup("fused", {"adapter": "sha256:1"}) is not None
 
 
+def test_a_run_waiting_on_another_runs_build_says_what_and_whom_it_waits_for(tmp_path):
+    """A second run that finds the step's lock held says which step it waits for, which process holds
+    it and for how long, every few seconds, and then takes the artifact the other run built."""
+    cache_dir = tmp_path / "cache"
+    other = _spawn(tmp_path, cache_dir, tmp_path / "started", 7.0)
+    _wait_for(tmp_path / "started")
+    said: list[str] = []
+    started = time.monotonic()
+    mine = BuildCache(cache_dir, log=said.append).build("fused", {"adapter": "sha256:1"}, _writer("mine"))
+    waited = time.monotonic() - started
+    assert other.wait(60) == 0
+    waiting = [s for s in said if s.startswith("waiting for fused (")]
+    assert len(waiting) >= 2 and waited >= 5, (said, waited)  # said at once, and again while it waited
+    assert all(f"another run (pid {other.pid} on " in s and "is building it (" in s for s in waiting), waiting
+    assert waiting[0].endswith("(0 s so far)") and waiting[1].endswith("(5 s so far)")
+    assert not mine.built and (mine.path / "weights.safetensors").read_text() == "partial"  # the other's build
+    assert (tmp_path / "calls").read_text() == "x"  # built once
+    assert not list((cache_dir / "locks").glob("*.holder"))  # no holder left behind
+
+
 def test_an_intermediate_an_entry_keeps_is_never_removed_by_a_build_that_shares_it(tmp_path):
     """A registry entry with keep_intermediates keeps its fuse; a checkpoint sweep fusing the same
     adapter (the same key) and then retiring it left the entry's fused model without its files, so
