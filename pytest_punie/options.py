@@ -6,6 +6,7 @@ import pytest
 
 from pytest_punie.registry import SCORERS
 from pytest_punie.sources.options import (
+    bits_list,
     positive_float,
     positive_int,
     seed_list,
@@ -187,6 +188,13 @@ def add_variant_options(group: pytest.OptionGroup) -> None:
         metavar="S,S",
         help="train, fuse, quantize and evaluate the model's recipe once per training seed "
         "(mlx_lm lora --seed): is the score reproducible across trainings?",
+    )
+    group.addoption(
+        "--punie-bits",
+        type=bits_list,
+        metavar="B,B",
+        help="quantize the model's one fuse at each of these widths and evaluate each: parity with the "
+        "adapter as trained, size on disk, decode speed and the eval; the report names the smallest that holds",
     )
     group.addoption(
         "--punie-variant",

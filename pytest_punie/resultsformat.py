@@ -526,6 +526,8 @@ class RunDocument(TypedDict, total=False):
     sweep: Sweep
     seeds: dict[str, SuiteSeeds] | None
     findings: list[FindingRow]
+    parity: list[JsonObject]  # per model and bits: the parity figures, bounds and problems
+    bits_sweep: JsonObject  # --punie-bits: each width's parity, size, speed and eval; the smallest that holds
     checks: ChecksCount
     completeness: Completeness
     response_cache: ResponseCacheCount | None

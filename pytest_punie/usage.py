@@ -37,4 +37,6 @@ def option_errors(config: Any) -> list[str]:
     errors = []
     if config.getoption("punie_seeds") and config.getoption("punie_checkpoints"):
         errors.append("--punie-seeds and --punie-checkpoints: give one (each seed has its own checkpoints)")
+    if config.getoption("punie_bits") and (config.getoption("punie_seeds") or config.getoption("punie_checkpoints")):
+        errors.append("--punie-bits with --punie-seeds or --punie-checkpoints: sweep one at a time (bits of one fuse)")
     return errors

@@ -22,7 +22,11 @@ KEYS = {
     "min_bits": "min_bits",
     "low_bits_on_purpose": "low_bits_on_purpose",
     "eos_token": "eos_token",
+    "max_kl_mean": "max_kl_mean",
+    "min_top1_agreement": "min_top1_agreement",
+    "max_kl_share_of_base": "max_kl_share_of_base",
 }
+PLAIN = ("min_bits", "low_bits_on_purpose", "eos_token", "max_kl_mean", "min_top1_agreement", "max_kl_share_of_base")
 DEFAULT_MIN_BITS = 5  # the users' lesson (Phase 5c): a fused LoRA model at 4 bits lost the adapter's signal
 
 
@@ -34,6 +38,9 @@ class PipelineExpectations:
     min_bits: int = DEFAULT_MIN_BITS
     low_bits_on_purpose: bool = False
     eos_token: str | None = None  # None: the chat template's end-of-turn token
+    max_kl_mean: float | None = None  # parity: None, no bound on the mean KL itself
+    min_top1_agreement: float | None = None  # parity: None, the default for the model's bits
+    max_kl_share_of_base: float | None = None  # parity: None, the default for the model's bits
     sources: tuple[tuple[str, str], ...] = ()
 
     def source(self, name: str) -> str:
@@ -52,7 +59,7 @@ def expectations(*layers: tuple[dict[str, Any] | None, str]) -> PipelineExpectat
             if name is None:
                 continue
             sources[name] = where
-            if name in ("min_bits", "low_bits_on_purpose", "eos_token"):
+            if name in PLAIN:
                 values[name] = value
             else:
                 loss_values[name] = value

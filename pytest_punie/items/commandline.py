@@ -60,7 +60,7 @@ def select_by_options(config: pytest.Config, items: list[pytest.Item]) -> None:
         known = list(dict.fromkeys(i.variant.name for i in items if isinstance(i, PromptItem) and i.variant.name))
         unknown = [v for v in variants if v not in known]
         if unknown:
-            sweeps = "none: give --punie-seeds, --punie-checkpoints or --punie-temperatures"
+            sweeps = "none: give --punie-seeds, --punie-bits, --punie-checkpoints or --punie-temperatures"
             raise pytest.UsageError(
                 f"--punie-variant {', '.join(unknown)}: no such variant in this run "
                 f"(its variants: {', '.join(known) or sweeps})"

@@ -170,6 +170,40 @@ def quantized_check(steps: ModelSteps) -> list[str]:
 
 
 @pipeline_check(
+    "parity",
+    "the model under test behaves like base + adapter as trained: KL and top-1 agreement on the validation "
+    "set's assistant tokens, far closer than the base alone",
+)
+def parity_check(steps: ModelSteps) -> list[str]:
+    """A fuse or a quantization that lost the adapter's signal is caught, whatever the weights look like."""
+    from pytest_punie.checks.parity import gold_from_adapter, judge_parity, kept_parity, parity_bounds
+    from pytest_punie.models.cache import default_cache_dir
+
+    for part, path in (("base", steps.base), ("adapter", steps.adapter)):
+        if path is None or not path.is_dir():
+            return [f"parity: the reference (base + adapter as trained) cannot be built: the {part} {path} is missing"]
+    assert steps.base is not None and steps.adapter is not None
+    try:
+        gold = gold_from_adapter(steps.adapter)
+        cache = default_cache_dir(steps.item.config.rootpath)
+        figures = kept_parity(cache, steps.base, steps.adapter, steps.model.path, gold)
+    except PunieError as err:
+        return [err.describe()]
+    bits = (steps.model.summary.get("quantization") or {}).get("bits")
+    problems = judge_parity(figures, bits, steps.expect, str(steps.model.path))
+    bounds = [{"name": n, "bound": b, "kind": k, "source": s} for n, b, k, s in parity_bounds(bits, steps.expect)]
+    steps.item.punie_parity = {  # type: ignore[attr-defined]
+        "model": steps.item.model_name,
+        "bits": bits,
+        **figures.to_dict(),
+        "bounds": bounds,
+        "passed": not problems,
+        "problems": problems,
+    }
+    return problems
+
+
+@pipeline_check(
     "eos", "config and generation config end on the template's end-of-turn token, and generation really does"
 )
 def eos_check(steps: ModelSteps) -> list[str]:
@@ -250,8 +284,11 @@ def pipeline_items(parent: pytest.Collector, name: str, entry: dict[str, Any]) -
     training log and adapter, a fused model, the quantized model), as items of the run."""
     checks = ["quantized", "eos", "smoke"]
     trains = entry.get("recipe") == "tiny" or "lora" in entry  # the recipe trains its own adapter
-    if trains or ("base" in entry and "adapter" in entry):
-        checks = ["fused", "adapter-applied", *checks]
+    made_from = "base" in entry and "adapter" in entry
+    if made_from and "path" in entry:  # a finished model with the base and adapter it was made from
+        checks = ["quantized", "parity", "eos", "smoke"]
+    elif trains or made_from:
+        checks = ["fused", "adapter-applied", "quantized", "parity", "eos", "smoke"]
     if trains:
         checks = ["training-log", "adapter", *checks]
     return [PipelineItem.from_parent(parent, name=c, check=c, model_name=name) for c in checks]

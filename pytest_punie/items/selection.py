@@ -18,6 +18,7 @@ ASKING_OPTIONS: dict[str, object] = {  # each option that names what to evaluate
     "punie_suite": [],
     "punie_checkpoints": None,
     "punie_seeds": None,
+    "punie_bits": None,
     "punie_temperatures": None,
     "punie_repeat": 1,
     "punie_base": None,

@@ -68,7 +68,9 @@ class StageGates:
     train_log: Callable[[Path], list[str]] | None = None
     """After training, before fusing: the training log's problems (crash, cut off, loss bounds)."""
     fused: FusedChecks | None = None
-    """After fusing, before quantizing: the fused model's checks."""
+    """After fusing, before quantizing: the fused model's checks (parity with base + adapter among them)."""
+    quantized: Callable[[Path, Path, Path, int], list[str]] | None = None
+    """After quantizing, before the model is used: (model, base, adapter, bits) -> its parity problems."""
 
 
 def data_digest(cache: BuildCache, data: Path) -> str:
@@ -187,7 +189,22 @@ def train_fuse_quantize(
                 "Nothing was fused; the adapter and its log are kept in the cache to read.",
             )
     fused, quant = fuse_and_quantize_entry(cache, base_path, adapter.path, entry, log, gates.fused)
+    quantized_gate(gates, quant.path, base_path, adapter.path, int(entry.get("bits", 5)))
     return [adapter, fused, quant]
+
+
+def quantized_gate(gates: StageGates, model: Path, base: Path, adapter: Path, bits: int) -> None:
+    """The exit gate after quantizing: the quantized model still behaves like base + adapter as trained."""
+    if gates.quantized is None:
+        return
+    problems = gates.quantized(model, base, adapter, bits)
+    if problems:
+        raise GateStopped(
+            "parity (after quantizing)",
+            model,
+            problems,
+            "The quantized model is kept in the cache to read; it is not evaluated.",
+        )
 
 
 def fuse_and_quantize_entry(

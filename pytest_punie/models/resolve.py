@@ -21,7 +21,13 @@ from pytest_punie.errors import ModelError
 from pytest_punie.models.cache import Artifact, BuildCache
 from pytest_punie.models.dataserves import EMBEDDED_DATA
 from pytest_punie.models.digest import path_digest
-from pytest_punie.models.recipe import StageGates, fuse_and_quantize_entry, lora_params, train_fuse_quantize
+from pytest_punie.models.recipe import (
+    StageGates,
+    fuse_and_quantize_entry,
+    lora_params,
+    quantized_gate,
+    train_fuse_quantize,
+)
 from pytest_punie.models.steps import FusedChecks
 from pytest_punie.models.tiny.recipe import build_tiny
 from pytest_punie.models.validate import validate_model_dir
@@ -45,6 +51,7 @@ RECIPE_KEYS = {
     "description",
     "expect",
     "keep_intermediates",
+    "parity_gate",
     "tool_parser_type",
     "lora",
     "seeds",
@@ -278,6 +285,7 @@ def _materialize(spec: ModelSpec, root: Path, cache: BuildCache, log: Log, gates
         fused, quant = fuse_and_quantize_entry(
             cache, _abs(root, e["base"]), _abs(root, e["adapter"]), e, log, gates.fused
         )
+        quantized_gate(gates, quant.path, _abs(root, e["base"]), _abs(root, e["adapter"]), int(e.get("bits", 5)))
         builds = [build_record(fused), build_record(quant)]
         path = quant.path
     else:

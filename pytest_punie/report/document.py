@@ -250,7 +250,8 @@ def serving_warnings(invalid: list[PromptResult], provenance: Provenance) -> lis
             f"mlx-lm's tool parser {parser!r} ({preflight.get('reason')})"
             if parser
             else "the server (it kept no raw text, so what the model wrote and would score is unknown; "
-            "with --punie-tokenizer DIR the text is read back from the token ids)"
+            "with --punie-tokenizer DIR, or --punie-server-model naming the model folder, the text is read "
+            "back from the token ids)"
             if unknown
             else "the serving path"
         )

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pytest_punie.report.bitsweep import render_bits_html
 from pytest_punie.report.charts import baseline_scores, category_chart, failure_mode_chart, variant_matrix
 from pytest_punie.report.execution import execution_lines, transcript_lines
 from pytest_punie.report.formatting import esc, pct
 from pytest_punie.report.matrix import best_by_eval_text
+from pytest_punie.report.parity import render_parity_html
 from pytest_punie.report.sidebyside import side_by_side
 from pytest_punie.report.terminal import agreement_lines, judged_rows, sampling_text, verdict_reason
 from pytest_punie.resultsformat import Flip, PromptRow, RunDocument, SuiteEntry
@@ -354,7 +356,7 @@ def render_html(doc: RunDocument) -> str:
 {_matrix(doc)}
 {"".join(_categories(doc, s) + _lock_summary(s) for s in doc["suites"])}
 {agreement}
-{_comparison(doc)}{_seeds(doc)}
+{_comparison(doc)}{_seeds(doc)}{render_bits_html(doc.get("bits_sweep"))}{render_parity_html(doc.get("parity") or [])}
 <h2>Prompts</h2><div id=filters>{filters} <span id=shown class=small></span></div>
 <table id=prompts>{head}{_prompt_rows(doc)}</table>
 <h2>Provenance</h2><pre>{esc(json.dumps(prov, indent=1, ensure_ascii=False))}</pre>

@@ -59,6 +59,7 @@ def render_markdown(doc: RunDocument) -> str:
                     f"| {'pass' if d['strict_passed'] else 'fail'} {d['strict']:.2f} | {_cell(d['reason'])} |"
                 )
             out.append("")
+    out += _parity_markdown(doc)
     for s in doc["suites"]:
         title = s["suite"] + (f" [{s['variant']}]" if s.get("variant") else "")
         out += [f"## {title}: categories", ""]
@@ -90,6 +91,20 @@ def render_markdown(doc: RunDocument) -> str:
     return "\n".join(out)
 
 
+def _parity_markdown(doc: RunDocument) -> list[str]:
+    """A bits sweep's table and answer, and the parity figures, where the run measured them."""
+    out: list[str] = []
+    if doc.get("bits_sweep"):
+        from pytest_punie.report.bitsweep import render_bits_terminal
+
+        out += ["## Bits sweep", "", "```", *render_bits_terminal(doc.get("bits_sweep") or {}), "```", ""]
+    if doc.get("parity"):
+        from pytest_punie.report.parity import render_parity_terminal
+
+        out += ["## Parity", "", "```", *render_parity_terminal(doc.get("parity") or []), "```", ""]
+    return out
+
+
 def render_checks_markdown(doc: RunDocument) -> str:
     """A run with nothing to judge (data lint, pipeline checks): the checks, the findings, provenance."""
     checks = doc.get("checks")
@@ -104,4 +119,5 @@ def render_checks_markdown(doc: RunDocument) -> str:
         for f in findings:
             where = f"{f['path']}:{f['line']}" if f.get("line") is not None else f["path"]
             out.append(f"| {_cell(where)} | {f['check']} | {f['severity']} | {_cell(f['message'])} |")
+    out += ["", *_parity_markdown(doc)]
     return "\n".join(out) + "\n"

@@ -225,6 +225,11 @@ def build_run_document(
         doc["matrix"] = matrix_of(doc)
         if any("ckpt=" in v for v in variants):
             doc["sweep"] = sweep_of(doc, idents)
+        if any(v.startswith("bits=") for v in variants):
+            from pytest_punie.report.bitsweep import bits_sweep_of
+
+            doc["bits_sweep"] = bits_sweep_of(doc, idents)
+            doc["parity"] = [i["bits_sweep"]["parity"] for i in idents.values() if i.get("bits_sweep")]
         if any(v.startswith("seed=") for v in variants):
             from pytest_punie.report.seeds import seeds_of
 

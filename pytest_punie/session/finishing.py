@@ -46,7 +46,7 @@ def finish(
 ) -> int:
     """Judge, gate and write the documents; return the run's exit status."""
     asked = bool(outputs.json or outputs.md)  # a document asked for is written, clean or not
-    if not (gathered.results or gathered.findings) and not (asked and gathered.checks_run):
+    if not (gathered.results or gathered.findings or gathered.parity) and not (asked and gathered.checks_run):
         if exitstatus == pytest.ExitCode.INTERRUPTED and source is not None:
             done.interrupted_early = interrupted_lines(source)
         return exitstatus
@@ -71,6 +71,9 @@ def finish(
                 "failed": gathered.checks_failed,
                 "findings": len(gathered.findings),
             }
+        if gathered.parity:  # the parity items' figures, beside a bits sweep's
+            rows = [*(doc.get("parity") or []), *gathered.parity]
+            doc["parity"] = sorted(rows, key=lambda p: (str(p.get("model")), p.get("bits") or 0))
     except PunieError as err:
         config.get_terminal_writer().line(f"pytest-punie: {err.describe()}", red=True)
         return int(pytest.ExitCode.TESTS_FAILED)
@@ -113,8 +116,10 @@ def summary_sections(config: pytest.Config, done: Finished, judged: bool) -> lis
     doc = done.document
     if doc is None and done.interrupted_early:
         return [("pytest-punie eval", done.interrupted_early)]
-    if doc is None or not judged:
+    if doc is None:
         return []
+    if not judged:
+        return _parity_section(doc)
     from pytest_punie.gate.report import render_gate_terminal
     from pytest_punie.report import render_terminal
     from pytest_punie.report.matrix import render_matrix_terminal
@@ -130,6 +135,11 @@ def summary_sections(config: pytest.Config, done: Finished, judged: bool) -> lis
         from pytest_punie.report.seeds import render_seeds_terminal
 
         out.append(("pytest-punie training seeds", render_seeds_terminal(doc.get("seeds") or {})))
+    if doc.get("bits_sweep"):
+        from pytest_punie.report.bitsweep import render_bits_terminal
+
+        out.append(("pytest-punie bits sweep", render_bits_terminal(doc.get("bits_sweep") or {})))
+    out += _parity_section(doc)
     if "comparison" in doc:
         out.append(("pytest-punie regression gate", render_gate_terminal(doc)))
     elif doc.get("gate", {}).get("verdict") == "REFUSED":
@@ -142,6 +152,15 @@ def summary_sections(config: pytest.Config, done: Finished, judged: bool) -> lis
     if tail:
         out.append((None, tail))
     return out
+
+
+def _parity_section(doc: RunDocument) -> list[tuple[str | None, list[str]]]:
+    """The parity table, where the run measured parity."""
+    if not doc.get("parity"):
+        return []
+    from pytest_punie.report.parity import render_parity_terminal
+
+    return [("pytest-punie parity", render_parity_terminal(doc.get("parity") or []))]
 
 
 def interrupted_lines(source: Any) -> list[str]:

@@ -23,6 +23,8 @@ class Gathered:
     """Identities of what answered, as the workers saw them (each once)."""
     findings: list[FindingRow] = field(default_factory=list)
     """Data-lint findings from every worker."""
+    parity: list[JsonObject] = field(default_factory=list)
+    """The parity items' figures (the model under test against base + adapter as trained)."""
     checks_run: int = 0
     """Items other than prompts that ran (data lint, pipeline, tokenizer checks)."""
     checks_failed: int = 0
@@ -43,6 +45,9 @@ class Gathered:
         findings = getattr(item, "punie_findings", None)
         if findings:
             report.punie_findings = findings  # type: ignore[attr-defined]
+        parity = getattr(item, "punie_parity", None)
+        if parity:
+            report.punie_parity = parity  # type: ignore[attr-defined]
         result: PromptResult | None = getattr(item, "punie_result", None)
         if result is not None:
             report.punie_result = result.to_wire()  # type: ignore[attr-defined]
@@ -53,6 +58,9 @@ class Gathered:
     def collect(self, report: pytest.TestReport) -> None:
         """Controller (and single process): gather what the items reported."""
         self.findings.extend(getattr(report, "punie_findings", None) or [])
+        parity = getattr(report, "punie_parity", None)
+        if parity:
+            self.parity.append(parity)
         source = getattr(report, "punie_source", None)
         if source is not None and source not in self.sources:
             self.sources.append(source)

@@ -28,8 +28,10 @@ def stage_gates(
     """The users' exit gates between a recipe's steps: the data lint's errors before training
     (against the suites the data serves, whatever the run selected: ``models.dataserves``; with a
     build ``cache``, findings kept there for the same data, configuration and code), the training
-    log (complete, no crash, the pre-registered loss bounds) before fusing, the fused checks before
-    the fuse is removed."""
+    log (complete, no crash, the pre-registered loss bounds) before fusing, the fused checks (parity
+    with base + adapter as trained among them) before quantizing, and parity after quantizing (kept
+    in the build cache, so the parity item reads the same figures); ``parity_gate = false`` in the
+    entry skips the two parity gates."""
     from dataclasses import replace
 
     from pytest_punie.checks import trainlog
@@ -58,7 +60,43 @@ def stage_gates(
             expect = replace(expect, planned_iters=int(iters))
         return trainlog.judge_training_log(trainlog.parse_training_log(log_file), expect)[0]
 
-    return StageGates(data=data_errors, train_log=log_problems, fused=fused_checks)
+    parity = parity_gate(entry, where, suites, root, cache)
+
+    def fused_and_parity(fused: Path, base: Path, adapter: Path) -> dict[str, list[str]]:
+        return {**fused_checks(fused, base, adapter), "parity": parity(fused, base, adapter, None)}
+
+    return StageGates(
+        data=data_errors,
+        train_log=log_problems,
+        fused=fused_and_parity,
+        quantized=lambda model, base, adapter, bits: parity(model, base, adapter, bits),
+    )
+
+
+def parity_gate(
+    entry: dict[str, Any], where: str, suites: list[Any] | None, root: Path | None, cache: Any
+) -> Callable[[Path, Path, Path, int | None], list[str]]:
+    """The parity stage gate: (model, base, adapter, bits) -> the model's parity problems against base +
+    adapter as trained (kept in the build cache: the parity item reads the same figures); none when
+    the entry says ``parity_gate = false``."""
+    from pytest_punie.checks.expectations import expectations
+
+    def parity(model: Path, base: Path, adapter: Path, bits: int | None) -> list[str]:
+        if entry.get("parity_gate") is False:
+            return []
+        from pytest_punie.checks.parity import gold_from_adapter, judge_parity, kept_parity
+        from pytest_punie.models.cache import default_cache_dir
+
+        kept_in = cache.root if cache is not None else default_cache_dir(root or Path.cwd())
+        try:
+            figures = kept_parity(kept_in, base, adapter, model, gold_from_adapter(adapter))
+        except PunieError as err:
+            return [err.describe()]
+        layers = [(s.extra.get("pipeline_expect"), f"{Path(s.path).name} pipeline_expect") for s in suites or []]
+        expect = expectations(*layers, (entry.get("expect"), f"{where}.expect"))
+        return judge_parity(figures, bits, expect, str(model))
+
+    return parity
 
 
 def resolve_model(
@@ -321,10 +359,9 @@ def external_source(opts: SourceOptions, overrides: dict[str, Any]) -> ResponseS
             f"{len(urls)} --punie-server-url and {len(names)} --punie-server-model: give one name, or one per URL",
         )
     names = names * len(urls) if len(names) == 1 else names
-    tokenizer = opts.tokenizer
     # with the model's tokenizer the generated text is read back from the token ids (logprobs),
     # so a call the server dropped is seen and measured instead of unknown
-    tokenizer_file = Path(tokenizer) / "tokenizer.json" if tokenizer else None
+    tokenizer_file, read_with = reading_tokenizer(opts.tokenizer, names)
     connections = int(opts.server_concurrency or MAX_CONNECTIONS)
     backends = [
         HttpBackend(u, n, connections=connections, tokenizer_file=tokenizer_file)
@@ -337,6 +374,8 @@ def external_source(opts: SourceOptions, overrides: dict[str, Any]) -> ResponseS
         raise PunieError(None, None, refused)
     folder = None if opts.no_cache else served_folder(urls, names)
     identity: dict[str, Any] = {"kind": "external-server", "name": names[0]}
+    if read_with is not None:
+        identity["tokenizer"] = read_with
     kept = None
     if folder is not None:  # what reads the replies back is part of what a kept response is
         from pytest_punie.models.cache import BuildCache, default_cache_dir
@@ -351,6 +390,23 @@ def external_source(opts: SourceOptions, overrides: dict[str, Any]) -> ResponseS
         return ModelSource(backends[0], identity, overrides, response_cache=kept)
     identity["reported_models"] = {b.url: r for b, r in zip(backends, reported, strict=True)}
     return ModelSource(pool, identity, overrides, response_cache=kept)
+
+
+def reading_tokenizer(given: str | None, names: list[str]) -> tuple[Path | None, dict[str, Any] | None]:
+    """The tokenizer that reads a server's token ids back as text, and its provenance record:
+    ``--punie-tokenizer``, else the served model's own folder when ``--punie-server-model`` names a
+    model folder on this machine (mlx_lm server names its model by its path), else none."""
+    from pytest_punie.models.digest import path_digest
+
+    if given:
+        path, source = Path(given) / "tokenizer.json", "--punie-tokenizer"
+    else:
+        folder = Path(names[0]) if len(set(names)) == 1 else None
+        if folder is None or not (folder / "config.json").is_file() or not (folder / "tokenizer.json").is_file():
+            return None, None
+        path, source = folder.resolve() / "tokenizer.json", "the --punie-server-model folder"
+    digest = path_digest(path) if path.is_file() else None
+    return path, {"path": str(path), "from": source, "digest": digest}
 
 
 def served_folder(urls: list[str], names: list[str]) -> Path | None:
@@ -429,6 +485,14 @@ def variant_source(
         backend: Any = InProcessBackend(resolved.path)
         identity = {**resolved.identity(), "training_seed": variant.seed}
         kept = response_cache(opts, resolved.digest, "in-process")
+    elif variant.bits is not None:
+        from pytest_punie.backends.inprocess import InProcessBackend
+        from pytest_punie.sources.bits import bits_model
+
+        resolved, sweep = bits_model(opts, model, variant.bits, log, suites, build_guard(opts))
+        backend = InProcessBackend(resolved.path)
+        identity = {**resolved.identity(), "bits_sweep": sweep}
+        kept = response_cache(opts, resolved.digest, "in-process")
     elif variant.checkpoint is not None:
         from pytest_punie.backends.inprocess import InProcessBackend
 
@@ -443,7 +507,7 @@ def variant_source(
         backend, identity, kept = base.backend, base._identity, base.response_cache
     if variant.checkpoint is not None:
         overrides = {}
-    elif variant.seed is not None:
+    elif variant.seed is not None or variant.bits is not None:
         overrides = dict(opts.sampling_overrides())  # the run's sampling, on each seed's own model
     else:
         overrides = dict(getattr(source(), "overrides", {}) or {})

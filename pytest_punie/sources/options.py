@@ -61,6 +61,8 @@ class SourceOptions:
     """--punie-checkpoints: an adapter folder whose checkpoints are each a variant."""
     seeds: tuple[int, ...] = ()
     """--punie-seeds: a variant per training seed."""
+    bits: tuple[int, ...] = ()
+    """--punie-bits: a variant per quantization width, all from the model's one fuse."""
     base: str | None = None
     """--punie-base: the base model the checkpoints were trained on."""
     worker_run_dir: str | None = None
@@ -93,6 +95,7 @@ class SourceOptions:
             temperatures=tuple(opt("punie_temperatures") or ()),
             checkpoints=opt("punie_checkpoints"),
             seeds=tuple(opt("punie_seeds") or ()),
+            bits=tuple(opt("punie_bits") or ()),
             base=opt("punie_base"),
             worker_run_dir=workerinput.get("punie_run_dir"),
         )
@@ -138,6 +141,17 @@ def temperature_list(value: str) -> tuple[float, ...]:
     if not temps or any(not t >= 0 for t in temps):
         raise argparse.ArgumentTypeError(f"expected numbers >= 0 like 0,0.7, got {value!r}")
     return temps
+
+
+def bits_list(value: str) -> tuple[int, ...]:
+    """--punie-bits 4,5,6,8: distinct widths mlx quantizes to (2, 3, 4, 5, 6, 8), at least one."""
+    try:
+        bits = tuple(int(b) for b in value.split(",") if b.strip())
+    except ValueError:
+        bits = ()
+    if not bits or any(b not in (2, 3, 4, 5, 6, 8) for b in bits) or len(set(bits)) != len(bits):
+        raise argparse.ArgumentTypeError(f"expected distinct widths of 2, 3, 4, 5, 6 or 8 like 4,5,6,8, got {value!r}")
+    return bits
 
 
 def seed_list(value: str) -> tuple[int, ...]:

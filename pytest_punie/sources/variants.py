@@ -1,6 +1,7 @@
 """Variants of one suite in one session: temperatures (the users' "format
 lock" question), adapter checkpoints (compare checkpoints by eval, not
-by validation loss) and training seeds (is a recipe's score reproducible?)."""
+by validation loss), training seeds (is a recipe's score reproducible?) and
+quantization widths (which bits keep the adapter's signal?)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class Variant:
     temperature: float | None = None
     checkpoint: Path | None = None
     seed: int | None = None  # the training seed: the recipe trained (fused, quantized) with mlx_lm lora --seed
+    bits: int | None = None  # the quantization width: the model's one fuse quantized at it
 
     @property
     def iteration(self) -> int | None:
@@ -67,14 +69,17 @@ def variants_of(opts: SourceOptions) -> list[Variant]:
     if opts.checkpoints:
         ckpts = list(checkpoints_of(Path(opts.checkpoints).resolve()))
     seeds: list[int | None] = list(opts.seeds or registered_seeds(opts)) or [None]
+    widths: list[int | None] = list(opts.bits) or [None]
     out = []
-    for seed, c, t in ((s, c, t) for s in seeds for c in ckpts for t in temps):
+    for seed, b, c, t in ((s, b, c, t) for s in seeds for b in widths for c in ckpts for t in temps):
         parts = []
         if seed is not None:
             parts.append(f"seed={seed}")
+        if b is not None:
+            parts.append(f"bits={b}")
         if c is not None:
             parts.append(f"ckpt={CHECKPOINT.match(c.name).group(1).lstrip('0') or '0'}")  # type: ignore[union-attr]
         if t is not None:
             parts.append(f"t={t:g}")
-        out.append(Variant(",".join(parts), t, c, seed))
+        out.append(Variant(",".join(parts), t, c, seed, b))
     return out

@@ -27,6 +27,9 @@ EXPECT_KEYS = (
     "min_bits",
     "low_bits_on_purpose",
     "eos_token",
+    "max_kl_mean",
+    "min_top1_agreement",
+    "max_kl_share_of_base",
 )
 
 

@@ -189,6 +189,21 @@ _SCHEMA: dict[str, Any] = {  # primary_scorer's enum is filled from the scorer r
                 "min_bits": {"type": "integer", "minimum": 1, "maximum": 16},
                 "low_bits_on_purpose": {"type": "boolean"},
                 "eos_token": {"type": "string", "minLength": 1},
+                "max_kl_mean": {
+                    "type": "number",
+                    "minimum": 0,
+                    "description": "parity: the largest mean KL(reference || model under test) per assistant token",
+                },
+                "min_top1_agreement": {
+                    **_fraction,
+                    "description": "parity: the smallest share of assistant tokens where both agree on the top token",
+                },
+                "max_kl_share_of_base": {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "description": "parity: the model's mean KL must stay below this share of the base's own KL "
+                    "to the reference (default per bits: 4: 0.5, 5: 0.25, 6: 0.15, 8: 0.1, unquantized: 0.05)",
+                },
             },
         },
         "datasets": {

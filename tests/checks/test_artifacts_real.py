@@ -113,8 +113,10 @@ def test_pipeline_items_pass_on_the_tiny_model(tiny_project):
     result = tiny_project.runpytest_subprocess(
         "--punie-model=tiny_5bit", "-m", "pipeline", "-p", "no:cacheprovider", "-v"
     )
-    result.stdout.fnmatch_lines(["*pipeline*training-log*PASSED*", "*pipeline*smoke*PASSED*"])
-    result.assert_outcomes(passed=7)  # training-log, adapter, fused, adapter-applied, quantized, eos, smoke
+    result.stdout.fnmatch_lines(
+        ["*pipeline*training-log*PASSED*", "*pipeline*parity*PASSED*", "*pipeline*smoke*PASSED*"]
+    )
+    result.assert_outcomes(passed=8)  # training-log, adapter, fused, adapter-applied, quantized, parity, eos, smoke
 
 
 def test_pipeline_items_for_given_artifacts(tiny_project, tiny_model, tmp_path):

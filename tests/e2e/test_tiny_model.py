@@ -247,42 +247,45 @@ def test_a_registered_base_and_adapter_is_the_same_build(tiny_project, tiny_mode
     assert model["name"] == "fused_5bit" and model["digest"] == tiny_model.digest
     assert [b["built_now"] for b in model["builds"]] == [False, False]
     checks = tiny_project.runpytest_subprocess("--punie-model=fused_5bit", "-m", "pipeline", "-p", "no:cacheprovider")
-    checks.assert_outcomes(passed=5)  # fused, adapter-applied, quantized, eos, smoke
+    checks.assert_outcomes(passed=6)  # fused, adapter-applied, quantized, parity, eos, smoke
 
 
-def test_an_external_openai_compatible_server(tiny_project, tiny_model):
+def test_an_external_openai_compatible_server(tiny_project, tiny_model, tmp_path):
+    """``mlx_lm server --model X`` answered by ``--punie-server-model=X``: X, a model folder here, supplies
+    the tokenizer that reads the replies back (recorded in provenance; ``--punie-tokenizer`` overrides
+    it); a server model named otherwise (mlx_lm's own ``default_model``) with no tokenizer is INVALID."""
     from pytest_punie.backends.http import ManagedServer
 
+    other = tmp_path / "tokenizer-copy"
+    other.mkdir()
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (other / name).write_bytes((tiny_model.path / name).read_bytes())
+    common = ["-m", "eval", "-p", "no:cacheprovider"]
     server = ManagedServer(tiny_model.path).start()
     try:
-        missing = tiny_project.runpytest_subprocess(
-            "-m", "eval", f"--punie-server-url={server.url}", "-p", "no:cacheprovider"
-        )
+        url = f"--punie-server-url={server.url}"
+        missing = tiny_project.runpytest_subprocess(*common, url)
         assert missing.ret == pytest.ExitCode.USAGE_ERROR  # never "the first id of /v1/models"
         blind = tiny_project.runpytest_subprocess(
-            "-m",
-            "eval",
-            f"--punie-server-url={server.url}",
-            f"--punie-server-model={tiny_model.path}",
-            "--punie-json=blind.json",
-            "-p",
-            "no:cacheprovider",
+            *common, url, "--punie-server-model=default_model", "--punie-json=blind.json"
         )
         result = tiny_project.runpytest_subprocess(
-            "-m",
-            "eval",
-            f"--punie-server-url={server.url}",
-            f"--punie-server-model={tiny_model.path}",
-            f"--punie-tokenizer={tiny_model.path}",
-            "--punie-json=x.json",
-            "-p",
-            "no:cacheprovider",
+            *common, url, f"--punie-server-model={tiny_model.path}", "--punie-json=x.json"
         )
+        overridden = tiny_project.runpytest_subprocess(
+            *common, url, f"--punie-server-model={tiny_model.path}", f"--punie-tokenizer={other}", "-k", "phase33",
+            "--punie-json=o.json",
+        )  # fmt: skip
     finally:
         server.stop()
+    assert overridden.ret in (0, 1), overridden.stdout.str()[-2000:]
+    read_with = json.loads((tiny_project.path / "o.json").read_text())["provenance"]["model"]["tokenizer"]
+    assert read_with["from"] == "--punie-tokenizer" and read_with["path"] == str(other / "tokenizer.json")
     # without the tokenizer the server's empty tool_calls answers (calls it could not parse) are unknowable
     assert blind.ret == 6, blind.stdout.str()[-2000:]
-    blind.stdout.fnmatch_lines(["WARNING: INVALID: the server (it kept no raw text*--punie-tokenizer DIR*"])
+    blind.stdout.fnmatch_lines(
+        ["WARNING: INVALID: the server (it kept no raw text*--punie-tokenizer DIR, or --punie-server-model naming*"]
+    )
     blind_doc = json.loads((tiny_project.path / "blind.json").read_text())
     assert {p["label"] for p in blind_doc["prompts"] if p["served"] == "dropped"} == {"unknown"}
     assert result.ret in (0, 1)
@@ -290,6 +293,10 @@ def test_an_external_openai_compatible_server(tiny_project, tiny_model):
     assert doc["verdict"] == "FAIL" and {p["served"] for p in doc["prompts"]} <= {"parsed", "unclosed", "no-call"}
     assert doc["provenance"]["model"]["kind"] == "external-server"
     assert doc["provenance"]["model"]["url"] == server.url
+    tokenizer = doc["provenance"]["model"]["tokenizer"]
+    assert tokenizer["from"] == "the --punie-server-model folder"
+    assert tokenizer["path"] == str(tiny_model.path.resolve() / "tokenizer.json")
+    assert tokenizer["digest"].startswith("sha256:")
     assert all(p["error"] is None for p in doc["prompts"])
     # the task suite's conversations go on through the endpoint: tool responses sent, later turns written
     tasks = [p["response"]["punie"].get("turns") or [] for p in doc["prompts"] if p["suite"].endswith("tasks.yaml")]

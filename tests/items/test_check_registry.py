@@ -10,7 +10,16 @@ from pytest_punie.items.tokenizer import TOKENIZER_CHECKS
 
 
 def test_each_check_is_a_name_a_description_and_a_documented_function():
-    assert CHECKS.names() == ("training-log", "adapter", "fused", "adapter-applied", "quantized", "eos", "smoke")
+    assert CHECKS.names() == (
+        "training-log",
+        "adapter",
+        "fused",
+        "adapter-applied",
+        "quantized",
+        "parity",
+        "eos",
+        "smoke",
+    )
     assert TOKENIZER_CHECKS.names() == ("single-tokens", "tool-parser", "chat-template", "example-encoding")
     for entry in [*CHECKS.entries(), *TOKENIZER_CHECKS.entries()]:
         assert entry.description and inspect.getdoc(entry.fn), entry.name

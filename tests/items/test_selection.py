@@ -13,10 +13,10 @@ def test_a_bare_run_holds_back_the_items_that_need_a_model(eval_project, tmp_pat
     result = eval_project.runpytest("-p", "no:cacheprovider")
     out = result.stdout.str()
     assert (
-        "pytest-punie: 27 eval and 7 pipeline items not run (they need a model): "
+        "pytest-punie: 27 eval and 8 pipeline items not run (they need a model): "
         "ask with -m eval, -m pipeline or --punie-model=NAME"
     ) in out
-    assert "34 deselected" in out
+    assert "35 deselected" in out
     assert "building" not in out and not (empty.exists() and any(empty.rglob("config.json")))  # nothing built
 
 

@@ -290,6 +290,7 @@ def test_what_a_suite_that_says_little_gets_by_default(tmp_path):
         "system_prompt_variants": [],
         "sandbox": {},
         "max_turns": 1,  # the first model turn only
+        "tool_response_role": "user",  # the training data's <tool_response> user turn
     }
 
 
