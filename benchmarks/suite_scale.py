@@ -35,7 +35,8 @@ def scaled_project(folder: Path, copies: int) -> Path:
     suite["prompts"] = [{**p, "id": f"{p['id']}-{c}"} for c in range(copies) for p in prompts]
     suite["suite"] = f"phase33x{copies}"
     (folder / "evalsuites").mkdir(parents=True)
-    (folder / "evalsuites" / "scaled.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
+    plain = json.loads(json.dumps(suite))  # no shared nodes, so no YAML aliases: the suite written out in full
+    (folder / "evalsuites" / "scaled.yaml").write_text(yaml.safe_dump(plain, sort_keys=False))
     shutil.copy(ROOT / "pyproject.toml", folder / "pyproject.toml")
     shutil.copytree(ROOT / "data", folder / "data")
     rows = [json.loads(x) for x in (ROOT / "tests" / "fixtures" / "phase33b_responses.jsonl").read_text().splitlines()]

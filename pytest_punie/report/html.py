@@ -15,6 +15,7 @@ from pytest_punie.report.charts import baseline_scores, category_chart, failure_
 from pytest_punie.report.execution import execution_lines, transcript_lines
 from pytest_punie.report.formatting import esc, pct
 from pytest_punie.report.matrix import best_by_eval_text
+from pytest_punie.report.pagedrows import PAGED_FROM, PAGED_SCRIPT, packed_rows
 from pytest_punie.report.parity import render_parity_html
 from pytest_punie.report.sidebyside import side_by_side
 from pytest_punie.report.terminal import agreement_lines, judged_rows, sampling_text, verdict_reason
@@ -39,11 +40,13 @@ tr.flip td:first-child{border-left:4px solid #b3261e}
 _SCRIPT = """
 const doc = JSON.parse(document.getElementById('punie-data').textContent);
 const rows = Array.from(document.querySelectorAll('tr.prompt'));
-const sel = {category: 'all', label: 'all', pass: 'all', served: 'all'};
+const sel = {category: 'all', label: 'all', pass: 'all', served: 'all', id: ''};
 function apply() {
   let shown = 0;
+  const q = sel.id.toLowerCase();
   for (const r of rows) {
-    const ok = Object.entries(sel).every(([k, v]) => v === 'all' || r.dataset[k] === v);
+    const ok = Object.entries(sel).every(([k, v]) => k === 'id' || v === 'all' || r.dataset[k] === v) &&
+      (!q || r.dataset.id.toLowerCase().includes(q));
     r.hidden = !ok; if (r.nextElementSibling) r.nextElementSibling.hidden = !ok;
     if (ok) shown++;
   }
@@ -51,7 +54,7 @@ function apply() {
 }
 for (const k of Object.keys(sel)) {
   const s = document.getElementById('f-' + k);
-  s.addEventListener('change', () => { sel[k] = s.value; apply(); });
+  s.addEventListener(k === 'id' ? 'input' : 'change', () => { sel[k] = s.value; apply(); });
 }
 for (const part of location.hash.replace(/^#/, '').split('&')) {
   const [k, v] = part.split('=');
@@ -158,7 +161,8 @@ def _prompt_rows(doc: RunDocument) -> str:
         served = str(p.get("served"))
         passed = "yes" if p["passed"] else "no"
         out.append(
-            f'<tr class=prompt data-category="{esc(p["category"])}" data-label="{esc(p["label"])}" '
+            f'<tr class=prompt data-id="{esc(p["id"] + variant)}" data-category="{esc(p["category"])}" '
+            f'data-label="{esc(p["label"])}" '
             f'data-pass="{passed}" data-served="{esc(served)}">'
             f"<td>{esc(p['id'])}{esc(variant)}</td><td>{esc(p['category'])}</td>"
             f"<td class=num>{p['scores']['legacy']:.2f}</td><td class=num>{p['scores']['strict']:.2f}</td>"
@@ -336,11 +340,11 @@ def render_html(doc: RunDocument) -> str:
         _options(key, sorted({str(p.get(field)) for p in prompts}))
         for key, field in (("category", "category"), ("label", "label"), ("served", "served"))
     ) + _options("pass", ["yes", "no"])
+    filters += ' <label>id <input id="f-id" type=search placeholder="contains"></label>'
     warnings = "".join(f"<div class=warn>{esc(w['message'])}</div>" for w in doc.get("warnings") or [])
     agreement = _agreement(doc)
     prov = doc["provenance"]
     model = prov.get("model", {})
-    data = json.dumps(doc, ensure_ascii=False).replace("</", "<\\/")
     head = (
         "<tr><th>id</th><th>category</th><th>legacy</th><th>strict</th><th>pass</th><th>label</th>"
         "<th>served</th><th>lock: P(opener), margin</th><th>seconds</th></tr>"
@@ -358,9 +362,28 @@ def render_html(doc: RunDocument) -> str:
 {agreement}
 {_comparison(doc)}{_seeds(doc)}{render_bits_html(doc.get("bits_sweep"))}{render_parity_html(doc.get("parity") or [])}
 <h2>Prompts</h2><div id=filters>{filters} <span id=shown class=small></span></div>
-<table id=prompts>{head}{_prompt_rows(doc)}</table>
-<h2>Provenance</h2><pre>{esc(json.dumps(prov, indent=1, ensure_ascii=False))}</pre>
-<script id=punie-data type="application/json">{data}</script>
-<script>{_SCRIPT}</script>
+{_prompts_and_data(doc, head)}
 </body></html>
 """
+
+
+def _prompts_and_data(doc: RunDocument, head: str) -> str:
+    """The prompt table, the provenance and the page's data and script: every row drawn in the page, or
+    (above ``PAGED_FROM`` prompts) the rows compressed in it and drawn a page at a time."""
+    prov = esc(json.dumps(doc["provenance"], indent=1, ensure_ascii=False))
+    if len(doc["prompts"]) <= PAGED_FROM:
+        data = json.dumps(doc, ensure_ascii=False).replace("</", "<\\/")
+        return (
+            f"<table id=prompts>{head}{_prompt_rows(doc)}</table><h2>Provenance</h2><pre>{prov}</pre>"
+            f'<script id=punie-data type="application/json">{data}</script><script>{_SCRIPT}</script>'
+        )
+    light = {**doc, "prompts": [], "prompts_drawn_from": "punie-rows"}  # the rows travel packed, once
+    data = json.dumps(light, ensure_ascii=False).replace("</", "<\\/")
+    pager = "<p id=pager><button id=prev>previous</button> <span id=page class=small></span> "
+    pager += "<button id=next>next</button></p>"
+    return (
+        f"{pager}<table id=prompts>{head}</table><h2>Provenance</h2><pre>{prov}</pre>"
+        f'<script id=punie-data type="application/json">{data}</script>'
+        f'<script id=punie-rows type="application/octet-stream">{packed_rows(doc)}</script>'
+        f"<script>{PAGED_SCRIPT}</script>"
+    )

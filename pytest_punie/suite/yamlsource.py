@@ -55,7 +55,7 @@ def _scalar(node: yaml.ScalarNode) -> Any:
         _SCALARS.constructed_objects.clear()
 
 
-MAX_VALUES = 100_000  # a suite is a few hundred values; aliases must not expand without bound
+MAX_VALUES = 100_000  # values reached again through aliases: a suite's own size is not bounded, their expansion is
 MAX_DEPTH = 64
 
 
@@ -63,16 +63,21 @@ class _Budget:
     """Bounds alias expansion: values converted so far and the nodes on the current path."""
 
     def __init__(self) -> None:
-        self.values = 0
+        self.values = 0  # values converted a second time or more (through an alias)
+        self.seen: set[int] = set()
         self.active: set[int] = set()
 
 
 def _convert(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], file: Path, budget: _Budget) -> Any:
     line = node.start_mark.line + 1
-    budget.values += 1
+    if id(node) in budget.seen:
+        budget.values += 1
+    budget.seen.add(id(node))
     if budget.values > MAX_VALUES:
         raise SuiteError(
-            file, line, f"the YAML expands to more than {MAX_VALUES:,} values (aliases of aliases?): not loaded"
+            file,
+            line,
+            f"the YAML expands to more than {MAX_VALUES:,} values through aliases (aliases of aliases?): not loaded",
         )
     if id(node) in budget.active:
         raise SuiteError(file, line, "a YAML alias refers to a node that contains it: the value would be infinite")

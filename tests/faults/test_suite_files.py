@@ -83,7 +83,7 @@ def test_bad_suites_are_items_and_the_good_one_still_runs(eval_project):
     result.assert_outcomes(passed=22, failed=8)  # 5 missed prompts + 3 invalid suites
     result.stdout.fnmatch_lines(
         [
-            "*invalid suite: *bomb.yaml:*: the YAML expands to more than 100,000 values*",
+            "*invalid suite: *bomb.yaml:*: the YAML expands to more than 100,000 values through aliases*",
             "*invalid suite: *loop.yaml:2: a YAML alias refers to a node that contains it*",
             "*invalid suite: *passwd.yaml:*[[]tool_surface[]] /etc/passwd is not a tool surface*",
         ]

@@ -59,16 +59,20 @@ def line_of(text: str, needle: str) -> int:
 # -- the YAML itself -------------------------------------------------------------------
 
 
-def test_a_suite_of_exactly_the_value_budget_loads_and_one_more_is_refused(tmp_path):
-    """Aliases of aliases could expand without bound: the budget is 100,000 values, to the value."""
+def test_aliases_expand_to_exactly_the_budget_and_one_more_is_refused_while_a_suites_own_size_is_not(tmp_path):
+    """Aliases of aliases could expand without bound: 100,000 values reached again through aliases, to
+    the value; a suite written out in full (50,000 prompts hold far more values) is its own size."""
     at = tmp_path / "at.yaml"
-    at.write_text("[" + "0," * (MAX_VALUES - 1) + "]\n")  # the list itself and its items
-    assert len(load_located(at).data) == MAX_VALUES - 1
+    at.write_text("a: &a 0\nb: [" + "*a," * MAX_VALUES + "]\n")
+    assert len(load_located(at).data["b"]) == MAX_VALUES
     over = tmp_path / "over.yaml"
-    over.write_text("[" + "0," * MAX_VALUES + "]\n")
-    with pytest.raises(SuiteError, match="expands to more than 100,000 values") as info:
+    over.write_text("a: &a 0\nb: [" + "*a," * (MAX_VALUES + 1) + "]\n")
+    with pytest.raises(SuiteError, match="expands to more than 100,000 values through aliases") as info:
         load_located(over)
     assert info.value.path == str(over) and info.value.line == 1
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("[" + "0," * (3 * MAX_VALUES) + "]\n")
+    assert len(load_located(plain).data) == 3 * MAX_VALUES
 
 
 def test_a_billion_laughs_is_refused_at_its_line(tmp_path):
