@@ -1,6 +1,7 @@
 """``python -m pytest_punie cache [list|prune]``: the build cache, seen and pruned;
 ``python -m pytest_punie report RUN_DIR_OR_JSON [--compare BASELINE]``: a saved run's HTML report;
-``python -m pytest_punie same A B``: two saved runs, the same prompt for prompt or not."""
+``python -m pytest_punie same A B``: two saved runs, the same prompt for prompt or not;
+``python -m pytest_punie options``: the options reference (docs/options.md)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,18 @@ import sys
 
 
 def main(argv: list[str]) -> int:
-    """Dispatch the sub-command: ``cache``, ``report`` or ``same``."""
+    """Dispatch the sub-command: ``cache``, ``report``, ``same`` or ``options``."""
+    if argv[:1] == ["options"]:
+        from pytest_punie.optionsref import options_markdown
+
+        print(options_markdown(), end="")
+        return 0
     if not argv or argv[0] not in ("cache", "report", "same"):
         print(
             "usage: python -m pytest_punie cache [list|prune] [--help]\n"
             "       python -m pytest_punie report RUN_DIR_OR_JSON [--compare BASELINE] [--out FILE] [--open]\n"
-            "       python -m pytest_punie same RUN_A RUN_B",
+            "       python -m pytest_punie same RUN_A RUN_B\n"
+            "       python -m pytest_punie options",
             file=sys.stderr,
         )
         return 2
