@@ -15,6 +15,7 @@ import pytest
 
 from pytest_punie.errors import PunieError
 from pytest_punie.items.commandline import command_line_items, select_by_options
+from pytest_punie.items.largeruns import one_line_misses
 from pytest_punie.items.paths import is_suite_file
 from pytest_punie.items.prompts import PromptItem, SuiteErrorItem, SuiteFile
 from pytest_punie.items.scheduling import variant_scheduler
@@ -122,9 +123,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = status
 
 
-def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
-    """A run meant to evaluate that found no suite says so."""
-    return punie_session(config).collection_report()
+def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
+    """A run meant to evaluate that found no suite says so; a run of thousands of prompts lists misses one line each."""
+    return punie_session(config).collection_report() + one_line_misses(config, items)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

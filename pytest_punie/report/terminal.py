@@ -186,8 +186,11 @@ def sampling_text(samp: Sampling) -> str:
         text = one(samp.get("default", {}))
     if samp.get("run_overrides"):
         text += " (run overrides: " + ", ".join(f"{k}={v}" for k, v in samp["run_overrides"].items()) + ")"
-    if samp.get("overrides"):
-        text += f"; per prompt: {samp['overrides']}"
+    overrides = samp.get("overrides") or {}
+    if overrides:
+        shown = ", ".join(f"{k} {v}" for k, v in list(overrides.items())[:4])
+        more = f" and {len(overrides) - 4} more (results.json has them all)" if len(overrides) > 4 else ""
+        text += f"; per prompt: {shown}{more}"
     return text
 
 
