@@ -12,8 +12,8 @@ the kind of source: a model, recorded responses, a server).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any, TypedDict, cast
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO, TypedDict, cast
 
 FORMAT = "pytest-punie/results/1"
 RESERVED_NAMES = ("overall", "critical", "metrics", "format_lock")
@@ -556,6 +556,17 @@ def row_key(suites: Sequence[SuiteEntry], suite_name: str, variant: str, name: s
 def document_to_json(doc: RunDocument) -> str:
     """The one way a document is written (a baseline, --punie-json): indented, non-ASCII kept."""
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def document_writer(doc: RunDocument) -> Callable[[TextIO], None]:
+    """``document_to_json``'s very text, streamed into an open file: a 50,000-prompt document is
+    written without its whole text in memory."""
+
+    def write(fh: TextIO) -> None:
+        json.dump(doc, fh, indent=2, ensure_ascii=False)
+        fh.write("\n")
+
+    return write
 
 
 class NotADocument(ValueError):

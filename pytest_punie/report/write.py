@@ -11,10 +11,10 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from pytest_punie.results import PromptResult
-from pytest_punie.resultsformat import RunDocument, document_to_json
+from pytest_punie.resultsformat import RunDocument, document_writer
 
 
 @dataclass(frozen=True)
@@ -57,14 +57,18 @@ def run_folder(doc: RunDocument, runs_dir: str) -> Path:
     return folder
 
 
-def write_text(path: str | Path, text: str) -> None:
-    """Write a document whole or not at all: a full disk leaves no half-written file behind."""
+def write_text(path: str | Path, text: str | Callable[[TextIO], None]) -> None:
+    """Write a document whole or not at all: a full disk leaves no half-written file behind. ``text``
+    is the text, or what writes it into the open file (a large document streamed, never held whole)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+            if callable(text):
+                text(fh)
+            else:
+                fh.write(text)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -94,7 +98,7 @@ def write_documents(doc: RunDocument, results: list[PromptResult], paths: Output
     written where, and each output that could not be (a full disk is a line, never a traceback;
     a run folder that could not be written whole is removed)."""
     lines: list[str] = []
-    text = document_to_json(doc)
+    text = document_writer(doc)
     if paths.runs_dir and results:
         from pytest_punie.report import render_markdown
         from pytest_punie.report.html import render_html
@@ -117,7 +121,7 @@ def write_documents(doc: RunDocument, results: list[PromptResult], paths: Output
 
 
 def _outputs(
-    doc: RunDocument, results: list[PromptResult], paths: OutputPaths, text: str
+    doc: RunDocument, results: list[PromptResult], paths: OutputPaths, text: Callable[[TextIO], None]
 ) -> list[tuple[str, Callable[[], str]]]:
     """(path, writer returning the line to show) for each single-file output asked for."""
     out: list[tuple[str, Callable[[], str]]] = []
@@ -130,7 +134,13 @@ def _outputs(
         return write
 
     if paths.json:
-        out.append((paths.json, written(paths.json, lambda: text)))
+        json_path = paths.json
+
+        def write_json() -> str:
+            write_text(json_path, text)
+            return f"wrote {json_path}"
+
+        out.append((json_path, write_json))
     if paths.chart and results:
         chart = paths.chart
 
