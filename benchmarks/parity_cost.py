@@ -9,8 +9,9 @@ embedded recipe's bits sweep (prints tables).
    (``pytest --punie-model=tiny_5bit -m eval -k phase33 --punie-no-cache``), each as a user runs it.
 2. The real shape (benchmarks/real_shape.py's: the real Qwen3 tokenizer and 151,936-token vocabulary,
    random weights): a 4-bit base, an adapter trained 4 iterations by ``mlx_lm lora`` on data/,
-   fused and quantized to 5 bits; ``measure_parity`` over the validation set against the in-process
-   backend generating the 27 Phase 33 prompts (max_tokens 32).
+   fused and quantized to 5 bits; ``measure_parity`` over the first ``--transcripts`` (8) of the
+   validation set against the in-process backend generating the 27 Phase 33 prompts (max_tokens 32).
+   Parity's cost grows with the transcripts' tokens times three forward passes at the full vocabulary.
 3. ``--punie-bits=4,5,6,8`` on the embedded recipe: each width's parity, size, speed and eval.
 """
 
@@ -58,7 +59,7 @@ def embedded() -> list[tuple[str, float, str]]:
     ]
 
 
-def real_shape(hidden: int, layers: int) -> list[tuple[str, float, str]]:
+def real_shape(hidden: int, layers: int, transcripts: int) -> list[tuple[str, float, str]]:
     """Parity against the eval at the users' real vocabulary."""
     from pytest_punie.backends import ChatRequest
     from pytest_punie.backends.inprocess import InProcessBackend
@@ -74,7 +75,7 @@ def real_shape(hidden: int, layers: int) -> list[tuple[str, float, str]]:
     base = realshape.build_base(cache, hidden, layers)
     adapter = realshape.build_adapter(cache, base, ROOT / "data")
     _, q5 = fuse_and_quantize(cache, base.path, adapter.path, 5, 64, lambda m: None, keep_intermediates=True)
-    gold = gold_from_adapter(adapter.path)
+    gold = gold_from_adapter(adapter.path, limit=transcripts)
     t0 = time.perf_counter()
     figures = measure_parity(base.path, adapter.path, q5.path, gold)
     parity_s = time.perf_counter() - t0
@@ -110,14 +111,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--hidden", type=int, default=512)
     parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--transcripts", type=int, default=8, help="gold transcripts at the real shape")
     parser.add_argument("--skip-sweep", action="store_true")
+    parser.add_argument("--skip-real", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONHASHSEED", "0")
-    rows = embedded() + real_shape(args.hidden, args.layers)
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure':<{width}}  {'seconds':>8}  note")
-    for name, seconds, note in rows:
-        print(f"{name:<{width}}  {seconds:8.2f}  {note}")
+    print(f"{'measure':<52}  {'seconds':>8}  note", flush=True)
+    parts = [embedded] + ([] if args.skip_real else [lambda: real_shape(args.hidden, args.layers, args.transcripts)])
+    for part in parts:
+        for name, seconds, note in part():
+            print(f"{name:<52}  {seconds:8.2f}  {note}", flush=True)
     if not args.skip_sweep:
         print(
             "\nbits sweep of the embedded recipe "
