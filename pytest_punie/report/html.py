@@ -15,7 +15,7 @@ from pytest_punie.report.charts import baseline_scores, category_chart, failure_
 from pytest_punie.report.execution import execution_lines, transcript_lines
 from pytest_punie.report.formatting import esc, pct
 from pytest_punie.report.matrix import best_by_eval_text
-from pytest_punie.report.pagedrows import PAGED_FROM, PAGED_SCRIPT, packed_rows
+from pytest_punie.report.pagedrows import FILTER_BINDING, PAGED_FROM, PAGED_SCRIPT, packed_rows
 from pytest_punie.report.parity import render_parity_html
 from pytest_punie.report.sidebyside import side_by_side
 from pytest_punie.report.terminal import agreement_lines, judged_rows, sampling_text, verdict_reason
@@ -52,16 +52,9 @@ function apply() {
   }
   document.getElementById('shown').textContent = shown + ' of ' + rows.length + ' prompts shown';
 }
-for (const k of Object.keys(sel)) {
-  const s = document.getElementById('f-' + k);
-  s.addEventListener(k === 'id' ? 'input' : 'change', () => { sel[k] = s.value; apply(); });
-}
-for (const part of location.hash.replace(/^#/, '').split('&')) {
-  const [k, v] = part.split('=');
-  if (k in sel && v) { sel[k] = decodeURIComponent(v); document.getElementById('f-' + k).value = sel[k]; }
-}
+FILTER_BINDING
 apply();
-"""
+""".replace("FILTER_BINDING", FILTER_BINDING)
 
 
 def _options(key: str, values: list[str]) -> str:

@@ -69,6 +69,17 @@ def packed_rows(doc: RunDocument) -> str:
     return base64.b64encode(gzip.compress(raw, compresslevel=9, mtime=0)).decode("ascii")
 
 
+FILTER_BINDING = """
+for (const k of Object.keys(sel)) {
+  const s = document.getElementById('f-' + k);
+  s.addEventListener(k === 'id' ? 'input' : 'change', () => { sel[k] = s.value; apply(); });
+}
+for (const part of location.hash.replace(/^#/, '').split('&')) {
+  const [k, v] = part.split('=');
+  if (k in sel && v) { sel[k] = decodeURIComponent(v); document.getElementById('f-' + k).value = sel[k]; }
+}
+"""  # the filters bound to their controls and read from the address: both tables' scripts share it
+
 PAGED_SCRIPT = """
 const doc = JSON.parse(document.getElementById('punie-data').textContent);
 const sel = {category: 'all', label: 'all', pass: 'all', served: 'all', id: ''};
@@ -107,17 +118,11 @@ async function load() {
   for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
   rows = JSON.parse(await new Response(stream).text());
-  for (const k of Object.keys(sel)) {
-    const s = document.getElementById('f-' + k);
-    s.addEventListener(k === 'id' ? 'input' : 'change', () => { sel[k] = s.value; apply(); });
-  }
-  for (const part of location.hash.replace(/^#/, '').split('&')) {
-    const [k, v] = part.split('=');
-    if (k in sel && v) { sel[k] = decodeURIComponent(v); document.getElementById('f-' + k).value = sel[k]; }
-  }
+FILTER_BINDING
   document.getElementById('prev').addEventListener('click', () => { page = Math.max(0, page - 1); draw(); });
   document.getElementById('next').addEventListener('click', () => { page += 1; draw(); });
   apply();
 }
 load();
-""".replace("PAGE_ROWS", str(PAGE_ROWS))
+"""
+PAGED_SCRIPT = PAGED_SCRIPT.replace("PAGE_ROWS", str(PAGE_ROWS)).replace("FILTER_BINDING", FILTER_BINDING)
