@@ -189,12 +189,13 @@ def train_fuse_quantize(
                 "Nothing was fused; the adapter and its log are kept in the cache to read.",
             )
     fused, quant = fuse_and_quantize_entry(cache, base_path, adapter.path, entry, log, gates.fused)
-    quantized_gate(gates, quant.path, base_path, adapter.path, int(entry.get("bits", 5)))
-    return [adapter, fused, quant]
+    return [adapter, fused, quant]  # the gate after quantizing runs once the model's digest is verified
 
 
 def quantized_gate(gates: StageGates, model: Path, base: Path, adapter: Path, bits: int) -> None:
-    """The exit gate after quantizing: the quantized model still behaves like base + adapter as trained."""
+    """The exit gate after quantizing: the quantized model still behaves like base + adapter as trained
+    (run on a model whose files were verified against their recorded digest: a damaged one is rebuilt
+    first, never judged)."""
     if gates.quantized is None:
         return
     problems = gates.quantized(model, base, adapter, bits)

@@ -285,7 +285,6 @@ def _materialize(spec: ModelSpec, root: Path, cache: BuildCache, log: Log, gates
         fused, quant = fuse_and_quantize_entry(
             cache, _abs(root, e["base"]), _abs(root, e["adapter"]), e, log, gates.fused
         )
-        quantized_gate(gates, quant.path, _abs(root, e["base"]), _abs(root, e["adapter"]), int(e.get("bits", 5)))
         builds = [build_record(fused), build_record(quant)]
         path = quant.path
     else:
@@ -304,4 +303,8 @@ def _materialize(spec: ModelSpec, root: Path, cache: BuildCache, log: Log, gates
     if builds and digest != builds[-1]["digest"]:
         recorded = builds[-1]["digest"]
         raise DamagedArtifact(path, f"its files hash to {digest[:19]}, not the {recorded[:19]} recorded at build time")
-    return ResolvedModel(spec.name, path, digest, summary, builds, dict(e), verified_s=seconds)
+    resolved = ResolvedModel(spec.name, path, digest, summary, builds, dict(e), verified_s=seconds)
+    made_from, trained = recipe_parts(resolved, root) if builds else (None, None)
+    if made_from is not None and trained is not None:
+        quantized_gate(gates, path, made_from, trained, int(e.get("bits", 5)))
+    return resolved
