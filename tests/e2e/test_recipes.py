@@ -60,7 +60,7 @@ def test_a_lora_recipe_trains_fuses_quantizes_and_evaluates_and_seeds_are_varian
     assert variants["seed=0"]["digest"] == doc["provenance"]["model"]["digest"]  # seed 0 is the entry's own seed
     assert variants["seed=0"]["digest"] != variants["seed=1"]["digest"]
     assert all(len(v["workers"]) == 1 for v in variants.values())
-    assert set(s["seeds"]) == {"phase26", "phase33"}
+    assert set(s["seeds"]) == {"phase26", "phase33", "tasks"}
     assert s["seeds"]["phase33"]["overall"]["interval"]["method"].startswith("crossed bootstrap")
     # seeds registered in the entry: every run of the recipe is judged over them
     pyproject = tiny_project.path / "pyproject.toml"
