@@ -16,6 +16,12 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
+# the same suites in process, for the lock the servers' answers are compared with (the task suite's
+# later turns would add requests the endpoint counts do not hold)
+LOCAL_RUN = ("--punie-model=tiny_5bit", "-m", "eval", "-k", "not tasks", "-p", "no:cacheprovider")
+LOCAL_RUN += ("--punie-json=local.json",)
+
+
 def served_requests(server) -> int:
     """Chat completions the server answered, from its own request log."""
     log = Path(server.log_dir) / f"server-{server.port}.log"
@@ -48,16 +54,7 @@ def test_two_servers_share_one_run_and_a_third_serving_another_model_is_refused(
         assert sorted(endpoints.count(s.url) for s in servers) == sorted(counts)
         assert all("first_position" in p["response"]["punie"] for p in doc["prompts"])
         # the servers' top_logprobs give the in-process lock where the opener is among them
-        local = tiny_project.runpytest_subprocess(
-            "--punie-model=tiny_5bit",
-            "-m",
-            "eval",
-            "-k",
-            "not tasks",
-            "-p",
-            "no:cacheprovider",
-            "--punie-json=local.json",
-        )
+        local = tiny_project.runpytest_subprocess(*LOCAL_RUN)
         assert local.ret in (0, 1)
         mine = {
             (p["suite"], p["id"]): p["format_lock"]
@@ -129,16 +126,7 @@ def test_a_pool_that_loses_an_endpoint_mid_run_answers_every_prompt_on_the_other
         (lost,) = [e for e in doc["provenance"]["model"]["endpoints"] if e.get("lost")]
         assert lost["url"] == doomed.url
         assert served_requests(survivor) == by.count(survivor.url)  # one request per prompt it answered
-        local = tiny_project.runpytest_subprocess(
-            "--punie-model=tiny_5bit",
-            "-m",
-            "eval",
-            "-k",
-            "not tasks",
-            "-p",
-            "no:cacheprovider",
-            "--punie-json=local.json",
-        )
+        local = tiny_project.runpytest_subprocess(*LOCAL_RUN)
         assert local.ret in (0, 1)
         mine = {(p["suite"], p["id"]): p for p in json.loads((tiny_project.path / "local.json").read_text())["prompts"]}
         for p in doc["prompts"]:
