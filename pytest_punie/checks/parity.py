@@ -343,6 +343,15 @@ def judge_parity(figures: ParityFigures, bits: int | None, expect: Any, where: s
     return problems
 
 
+def parity_record(model: str, bits: int | None, figures: ParityFigures, expect: Any, where: str) -> dict[str, Any]:
+    """The document's ``parity`` object for one model: its figures, the bounds it was held to (with
+    their sources), and what it missed (the parity item and each width of a bits sweep write it)."""
+    problems = judge_parity(figures, bits, expect, where)
+    bounds = [{"name": n, "bound": b, "kind": k, "source": s} for n, b, k, s in parity_bounds(bits, expect)]
+    return {"model": model, "bits": bits, **figures.to_dict(), "bounds": bounds, "passed": not problems,
+            "problems": problems}  # fmt: skip
+
+
 PARITY_METHOD = 1  # bumped when what is measured changes: kept figures of another method are not reused
 
 

@@ -176,7 +176,7 @@ def quantized_check(steps: ModelSteps) -> list[str]:
 )
 def parity_check(steps: ModelSteps) -> list[str]:
     """A fuse or a quantization that lost the adapter's signal is caught, whatever the weights look like."""
-    from pytest_punie.checks.parity import gold_from_adapter, judge_parity, kept_parity, parity_bounds
+    from pytest_punie.checks.parity import gold_from_adapter, kept_parity, parity_record
     from pytest_punie.models.cache import default_cache_dir
 
     for part, path in (("base", steps.base), ("adapter", steps.adapter)):
@@ -190,17 +190,9 @@ def parity_check(steps: ModelSteps) -> list[str]:
     except PunieError as err:
         return [err.describe()]
     bits = (steps.model.summary.get("quantization") or {}).get("bits")
-    problems = judge_parity(figures, bits, steps.expect, str(steps.model.path))
-    bounds = [{"name": n, "bound": b, "kind": k, "source": s} for n, b, k, s in parity_bounds(bits, steps.expect)]
-    steps.item.punie_parity = {  # type: ignore[attr-defined]
-        "model": steps.item.model_name,
-        "bits": bits,
-        **figures.to_dict(),
-        "bounds": bounds,
-        "passed": not problems,
-        "problems": problems,
-    }
-    return problems
+    record = parity_record(str(steps.item.model_name), bits, figures, steps.expect, str(steps.model.path))
+    steps.item.punie_parity = record  # type: ignore[attr-defined]
+    return list(record["problems"])
 
 
 @pipeline_check(

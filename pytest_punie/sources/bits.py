@@ -83,24 +83,15 @@ def bits_model(
 
 def sweep_record(cache_root: Path, model: Any, base: Path, adapter: Path, expect: Any) -> dict[str, Any]:
     """One width's record: its parity (kept in the build cache), size on disk and decode speed."""
-    from pytest_punie.checks.parity import gold_from_adapter, judge_parity, kept_parity, parity_bounds
+    from pytest_punie.checks.parity import gold_from_adapter, kept_parity, parity_record
 
     bits = int(model.spec_entry["bits"])
     gold = gold_from_adapter(adapter)
     figures = kept_parity(cache_root, base, adapter, model.path, gold)
-    problems = judge_parity(figures, bits, expect, str(model.path))
     asked = [m for m in gold.transcripts[0] if m["role"] != "assistant"][:2]
-    bounds = [{"name": n, "bound": b, "kind": k, "source": s} for n, b, k, s in parity_bounds(bits, expect)]
     return {
         "bits": bits,
         "size_bytes": folder_bytes(model.path),
         "decode_tok_s": decode_speed(model.path, asked),
-        "parity": {
-            "model": model.name,
-            "bits": bits,
-            **figures.to_dict(),
-            "bounds": bounds,
-            "passed": not problems,
-            "problems": problems,
-        },
+        "parity": parity_record(model.name, bits, figures, expect, str(model.path)),
     }
