@@ -4,7 +4,7 @@ Writes a model-like directory (config, tokenizer, N safetensors shards of
 random bytes) in a temporary folder, then times the digest pytest-punie
 computes of the model under test (shards hashed in parallel) against hashing
 the same files one after another. Prints a table; the figures go to
-docs/measurements.md.
+docs/lab/measurements.md.
 
     python benchmarks/digest_speed.py [--gib 2] [--shards 4]
 """

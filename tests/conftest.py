@@ -168,20 +168,25 @@ class Newcomer:
         return json.loads((folder / "results.json").read_text())
 
 
-def readme_commands(marker: str = "readme-test") -> list[str]:
-    """The shell lines of README.md's code blocks marked ``<!-- MARKER -->`` (the line before the
-    block's fence), comments kept: each is run literally, and bash reads the comment as one."""
+def marked_block(marker: str, page: str = "README.md") -> list[str]:
+    """The lines of the code blocks of ``page`` marked ``<!-- MARKER -->`` (the line before the
+    block's fence), in order."""
     lines: list[str] = []
-    text = (ROOT / "README.md").read_text().splitlines()
+    text = (ROOT / page).read_text().splitlines()
     for i, line in enumerate(text):
         if line.strip() != f"<!-- {marker} -->" or not text[i + 1].startswith("```"):
             continue
         for body in text[i + 2 :]:
             if body.startswith("```"):
                 break
-            if body.strip() and not body.lstrip().startswith("#"):
-                lines.append(body.strip())
+            lines.append(body)
     return lines
+
+
+def readme_commands(marker: str = "readme-test", page: str = "README.md") -> list[str]:
+    """The shell lines of ``page``'s code blocks marked ``<!-- MARKER -->``, comments kept: each is
+    run literally, and bash reads the comment as one."""
+    return [b.strip() for b in marked_block(marker, page) if b.strip() and not b.lstrip().startswith("#")]
 
 
 FIRST_BUILD = "evalsuites/phase33.yaml"  # the first command run cold: one suite, by its path

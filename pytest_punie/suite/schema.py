@@ -37,8 +37,12 @@ _SCHEMA: dict[str, Any] = {  # primary_scorer's enum is filled from the scorer r
     "required": ["suite", "system_prompt", "categories", "overall_threshold", "prompts"],
     "properties": {
         "suite": {"type": "string", "minLength": 1, "description": "The suite's name."},
-        "description": {"type": "string"},
-        "system_prompt": {"type": "string", "minLength": 1},
+        "description": {"type": "string", "description": "Free text about the suite."},
+        "system_prompt": {
+            "type": "string",
+            "minLength": 1,
+            "description": "The system message every query is asked with (each suite has its own).",
+        },
         "system_prompt_variants": {
             "type": "array",
             "items": {"type": "string", "minLength": 1},
@@ -108,13 +112,24 @@ _SCHEMA: dict[str, Any] = {  # primary_scorer's enum is filled from the scorer r
         "sampling": {
             "type": "object",
             "additionalProperties": False,
+            "description": "How this suite's prompts are generated.",
             "properties": {
-                "temperature": {"type": "number", "minimum": 0},
-                "top_p": {"type": "number", "minimum": 0, "maximum": 1},
-                "max_tokens": {"type": "integer", "minimum": 1, "maximum": MAX_TOKENS},
-                "stop": _names,
-                "timeout_s": {"type": "number", "minimum": 0, "maximum": MAX_TIMEOUT_S},
-                "seed": {"type": "integer"},
+                "temperature": {"type": "number", "minimum": 0, "description": "Sampling temperature (0: greedy)."},
+                "top_p": {"type": "number", "minimum": 0, "maximum": 1, "description": "Nucleus sampling bound."},
+                "max_tokens": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_TOKENS,
+                    "description": "Tokens per answer.",
+                },
+                "stop": {**_names, "description": "Stop strings; [] stops at the model's end of sequence only."},
+                "timeout_s": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": MAX_TIMEOUT_S,
+                    "description": "Each prompt's own generation time limit, counted from when it is scheduled.",
+                },
+                "seed": {"type": "integer", "description": "Sampling seed (temperature > 0)."},
             },
         },
         "overall_threshold": _threshold,
@@ -122,14 +137,15 @@ _SCHEMA: dict[str, Any] = {  # primary_scorer's enum is filled from the scorer r
         "categories": {
             "type": "object",
             "minProperties": 1,
+            "description": "The categories, by name, each with its pre-registered threshold.",
             "additionalProperties": {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["threshold"],
                 "properties": {
                     "threshold": _threshold,
-                    "max_regression": _fraction,
-                    "description": {"type": "string"},
+                    "max_regression": {**_fraction, "description": "Largest allowed drop against a baseline."},
+                    "description": {"type": "string", "description": "Free text about the category."},
                 },
             },
         },
@@ -141,11 +157,11 @@ _SCHEMA: dict[str, Any] = {  # primary_scorer's enum is filled from the scorer r
                 "additionalProperties": False,
                 "required": ["threshold"],
                 "properties": {
-                    "description": {"type": "string"},
+                    "description": {"type": "string", "description": "Free text about the metric."},
                     "categories": {**_names, "minItems": 1, "description": "every prompt of these categories"},
                     "prompts": {**_names, "minItems": 1, "description": "these prompt ids"},
                     "threshold": _threshold,
-                    "max_regression": _fraction,
+                    "max_regression": {**_fraction, "description": "Largest allowed drop against a baseline."},
                 },
             },
         },
@@ -155,7 +171,7 @@ _SCHEMA: dict[str, Any] = {  # primary_scorer's enum is filled from the scorer r
             "description": "Pre-registered format-lock bound: a prompt that passes greedily while P(opener) at its "
             "first generated position is below min_p_opener is reported FRAGILE.",
             "properties": {
-                "min_p_opener": _fraction,
+                "min_p_opener": {**_fraction, "description": "The FRAGILE bound (default 0.9)."},
                 "gate": {
                     "type": "boolean",
                     "description": "A candidate whose per-prompt margins are significantly lower than the "
@@ -170,8 +186,8 @@ _SCHEMA: dict[str, Any] = {  # primary_scorer's enum is filled from the scorer r
             "description": "Pre-registered rule for --punie-seeds: the recipe is REPRODUCIBLE when at least "
             "seeds_passing of the `of` training seeds reach the overall threshold.",
             "properties": {
-                "seeds_passing": {"type": "integer", "minimum": 1},
-                "of": {"type": "integer", "minimum": 1},
+                "seeds_passing": {"type": "integer", "minimum": 1, "description": "Seeds that must pass."},
+                "of": {"type": "integer", "minimum": 1, "description": "Seeds trained."},
                 "overall": _threshold,
             },
         },
@@ -180,15 +196,36 @@ _SCHEMA: dict[str, Any] = {  # primary_scorer's enum is filled from the scorer r
             "additionalProperties": False,
             "description": "Pre-registered pipeline expectations (a registry entry's expect table overrides them).",
             "properties": {
-                "min_loss_decrease": {"type": "number", "minimum": 0},
-                "warn_final_loss_above": {"type": "number", "minimum": 0},
-                "max_final_train_loss": {"type": "number", "minimum": 0},
-                "max_final_val_loss": {"type": "number", "minimum": 0},
-                "min_val_reduction": _fraction,
-                "planned_iters": {"type": "integer", "minimum": 1},
-                "min_bits": {"type": "integer", "minimum": 1, "maximum": 16},
-                "low_bits_on_purpose": {"type": "boolean"},
-                "eos_token": {"type": "string", "minLength": 1},
+                "min_loss_decrease": {
+                    "type": "number",
+                    "minimum": 0,
+                    "description": "Train loss must fall by this much (default 0.1).",
+                },
+                "warn_final_loss_above": {
+                    "type": "number",
+                    "minimum": 0,
+                    "description": "A warning above this final loss (default 2.0).",
+                },
+                "max_final_train_loss": {"type": "number", "minimum": 0, "description": "Largest final train loss."},
+                "max_final_val_loss": {"type": "number", "minimum": 0, "description": "Largest final validation loss."},
+                "min_val_reduction": {**_fraction, "description": "Validation loss must fall by this share."},
+                "planned_iters": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "Iterations the training log must reach.",
+                },
+                "min_bits": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 16,
+                    "description": "Fewest bits of the quantized model (default 5).",
+                },
+                "low_bits_on_purpose": {"type": "boolean", "description": "Accept fewer bits than min_bits, said."},
+                "eos_token": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "The expected eos (default: the template's end of turn).",
+                },
                 "max_kl_mean": {
                     "type": "number",
                     "minimum": 0,
@@ -214,27 +251,42 @@ _SCHEMA: dict[str, Any] = {  # primary_scorer's enum is filled from the scorer r
         "prompts": {
             "type": "array",
             "minItems": 1,
+            "description": "The prompts: each one pytest item.",
             "items": {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["id", "category", "query", "expect"],
                 "properties": {
-                    "id": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]+$"},
-                    "category": {"type": "string"},
-                    "query": {"type": "string", "minLength": 1},
-                    "max_tokens": {"type": "integer", "minimum": 1, "maximum": MAX_TOKENS},
-                    "critical": {"type": "boolean"},
+                    "id": {
+                        "type": "string",
+                        "pattern": r"^[A-Za-z0-9_.-]+$",
+                        "description": "Unique id: the item's name.",
+                    },
+                    "category": {"type": "string", "description": "One of the suite's categories."},
+                    "query": {"type": "string", "minLength": 1, "description": "What the person asks."},
+                    "max_tokens": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_TOKENS,
+                        "description": "This prompt's own token budget.",
+                    },
+                    "critical": {"type": "boolean", "description": "A regression here FAILs the gate."},
                     "expect": {
                         "type": "object",
                         "additionalProperties": False,
+                        "description": "What a right answer does.",
                         "properties": {
                             "direct": {
                                 "type": "boolean",
                                 "description": "no tool call is the correct outcome (answer in words); no tools then",
                             },
-                            "tools": {**_names, "minItems": 1},
-                            "keywords": {**_names, "minItems": 1},
-                            "match": {"enum": ["any", "all"]},
+                            "tools": {**_names, "minItems": 1, "description": "the tools to call through execute_code"},
+                            "keywords": {
+                                **_names,
+                                "minItems": 1,
+                                "description": "the legacy scorer's keywords (default: tools)",
+                            },
+                            "match": {"enum": ["any", "all"], "description": "any one of the tools, or all"},
                             "args": {
                                 "type": "object",
                                 "description": "tool -> parameter -> regex the literal argument must match",
@@ -267,9 +319,21 @@ _SCHEMA: dict[str, Any] = {  # primary_scorer's enum is filled from the scorer r
                                 "required": ["file"],
                                 "description": "What the workspace holds after the conversation's writes",
                                 "properties": {
-                                    "file": {"type": "string", "minLength": 1},
-                                    "contains": {"type": "string", "minLength": 1},
-                                    "lacks": {"type": "string", "minLength": 1},
+                                    "file": {
+                                        "type": "string",
+                                        "minLength": 1,
+                                        "description": "the file, relative to the workspace",
+                                    },
+                                    "contains": {
+                                        "type": "string",
+                                        "minLength": 1,
+                                        "description": "text the file holds",
+                                    },
+                                    "lacks": {
+                                        "type": "string",
+                                        "minLength": 1,
+                                        "description": "text the file no longer holds",
+                                    },
                                     "defines": {
                                         "type": "string",
                                         "minLength": 1,

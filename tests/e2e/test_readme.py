@@ -142,11 +142,11 @@ def test_another_selection_builds_the_same_adapter_cold_through_the_same_gate(ne
     assert doc["provenance"]["model"]["digest"] == first["provenance"]["model"]["digest"]
 
 
-SCALE_OUT = readme_commands("readme-scaleout")
+SCALE_OUT = readme_commands("doc-test: scaleout", "docs/howto/scale-out.md")
 
 
 def test_the_scale_out_section_word_for_word_gives_the_serial_document(newcomer: Newcomer):
-    """The README's scale-out lines, literally, in the newcomer's checkout: two ssh hosts on
+    """The scale-out how-to's lines (docs/howto/scale-out.md), literally, in the newcomer's checkout: two ssh hosts on
     loopback addresses, the seed sweep serially and over the hosts (a seed each), the documents
     the same prompt for prompt, and the hosts stopped with nothing left listening."""
     from .test_ssh_hosts import listening_on
@@ -171,3 +171,49 @@ def test_the_scale_out_section_word_for_word_gives_the_serial_document(newcomer:
         f"{os.uname().nodename} (ssh 127.0.0.3)",
     ], where
     assert hosts["response_cache"]["hits"] == 0  # the hosts answered every prompt themselves
+
+
+def test_the_gate_lines_save_a_baseline_and_gate_against_it(newcomer: Newcomer):
+    """The README's two gate lines, literally: a baseline saved from answered prompts, then the
+    same model gated against it: PASS on the thresholds is not asked of the tiny model, so the gate
+    is judged by what it compared (27 answered prompts, none flipped)."""
+    save, compare = readme_commands("readme-test: gate")
+    done = newcomer.run(save)
+    verdict_printed(done)
+    answered(newcomer.document(save), ["phase33"], 27)
+    assert (newcomer.project / ".punie" / "baselines").is_dir()
+    done = newcomer.run(compare)
+    assert "Traceback" not in output(done) and done.returncode == 1, output(done)[-3000:]
+    doc = newcomer.document(compare)
+    answered(doc, ["phase33"], 27)
+    assert doc["gate"]["verdict"] in ("FAIL", "INCONCLUSIVE", "PASS"), doc["gate"]  # never REFUSED
+    comparison = doc["comparison"]
+    assert comparison["scope"]["common_prompts"] == 27 and comparison["baseline_name"] == "prod"
+    assert comparison["flips"] == [] and comparison["label_changes"] == []  # the same model, greedy
+
+
+def test_the_suite_to_copy_runs_as_the_readme_says(newcomer: Newcomer):
+    """The README's suite, saved where it says, answered by the line it gives (its two prompts)."""
+    from ..conftest import marked_block
+
+    suite = newcomer.project / "evalsuites" / "my_tools.yaml"
+    suite.write_text("\n".join(marked_block("readme-suite")) + "\n")
+    try:
+        line = "pytest --punie-model=tiny_5bit -m eval -k my_tools"
+        assert f"`{line}`" in (ROOT / "README.md").read_text().replace("\n", " ")
+        done = newcomer.run(line)
+        verdict_printed(done)
+        answered(newcomer.document(line), ["my_tools"], 2)
+    finally:
+        suite.unlink()
+
+
+def test_the_picture_line_draws_the_report_of_the_newest_run(newcomer: Newcomer):
+    [line] = readme_commands("readme-test: picture")
+    picture = newcomer.project / "docs" / "_static" / "report.png"
+    picture.unlink()
+    done = newcomer.run(line)
+    assert done.returncode == 0, output(done)[-2000:]
+    assert picture.stat().st_size < 200_000 and picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    committed = ROOT / "docs" / "_static" / "report.png"
+    assert committed.stat().st_size < 200_000  # small enough to commit

@@ -55,7 +55,7 @@ base = "{base}"
 adapter = "{adapter}"
 bits = 5
 group_size = 64
-parity_gate = false  # the parity gates at the real vocabulary cost minutes a build on this CPU (docs/measurements.md)
+parity_gate = false  # the parity gates at the real vocabulary cost minutes a build on this CPU (lab notebook)
 """
     )
     monkeypatch.setenv("PUNIE_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))

@@ -1,5 +1,5 @@
 """Behaviours a wrong number could hide behind, each pinned by a plain unit test
-(the kinds of mutants that survived: docs/measurements.md, "Mutation score")."""
+(the kinds of mutants that survived: docs/lab/measurements.md, "Mutation score")."""
 
 from __future__ import annotations
 
