@@ -15,7 +15,13 @@ from pytest_punie.blas import preload
 
 preload()
 import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+
+# Properties of the code, never of the machine's speed: no per-example deadline and no "too slow"
+# health check, so a loaded CI (two runs at once, xdist workers) cannot fail a property test
+settings.register_profile("punie", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("punie")
 
 ROOT = Path(__file__).resolve().parents[1]
 
