@@ -4,6 +4,7 @@ document, Markdown, the chart, and the replayable responses."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import shutil
@@ -43,18 +44,21 @@ class OutputPaths:
 
 
 def run_folder(doc: RunDocument, runs_dir: str) -> Path:
-    """``<runs_dir>/<time>-<model>``: a new folder for each run, never overwriting one."""
+    """``<runs_dir>/<time>-<model>``: a new folder for each run, made here, never one another run made."""
     prov = doc.get("provenance") or {}
     model = prov.get("model") or {}
     name = str(model.get("name") or model.get("kind") or "run")
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).name)[:60] or "run"
     stamp = re.sub(r"[^0-9T]", "", str(prov.get("time") or ""))[:15] or "run"
-    folder = Path(runs_dir) / f"{stamp}-{safe}"
-    n = 1
-    while folder.exists():
-        n += 1
-        folder = Path(runs_dir) / f"{stamp}-{safe}-{n}"
-    return folder
+    Path(runs_dir).mkdir(parents=True, exist_ok=True)
+    for n in itertools.count(1):  # made here, atomically: two runs finishing in one second get two folders
+        folder = Path(runs_dir) / (f"{stamp}-{safe}" if n == 1 else f"{stamp}-{safe}-{n}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise AssertionError("unreachable")
 
 
 def write_text(path: str | Path, text: str | Callable[[TextIO], None]) -> None:
@@ -103,14 +107,16 @@ def write_documents(doc: RunDocument, results: list[PromptResult], paths: Output
         from pytest_punie.report import render_markdown
         from pytest_punie.report.html import render_html
 
-        folder = run_folder(doc, paths.runs_dir)
+        folder = Path(paths.runs_dir)
         try:
+            folder = run_folder(doc, paths.runs_dir)
             write_text(folder / "results.json", text)
             write_text(folder / "results.md", render_markdown(doc))
             write_text(folder / "report.html", render_html(doc))
             lines.append(f"results: {folder}/ (results.json, results.md, report.html)")
         except OSError as exc:
-            shutil.rmtree(folder, ignore_errors=True)
+            if folder != Path(paths.runs_dir):
+                shutil.rmtree(folder, ignore_errors=True)
             lines.append(not_written(folder, exc))
     for path, write in _outputs(doc, results, paths, text):
         try:
