@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -130,6 +132,34 @@ def live_log(config: pytest.Config, name: str):
     return say
 
 
+class RunsSaid:
+    """The README lines a newcomer ran and what each printed, kept on disk beside the newcomer:
+    under ``-n`` every worker reads what the worker that ran a line saw."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def _path(self, line: str) -> Path:
+        return self.folder / f"{hashlib.sha256(line.encode()).hexdigest()[:20]}.json"
+
+    def __setitem__(self, line: str, done: subprocess.CompletedProcess[str]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        record = {"args": done.args, "returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
+        tmp = self._path(line).with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(record))
+        tmp.replace(self._path(line))
+
+    def __getitem__(self, line: str) -> subprocess.CompletedProcess[str]:
+        try:
+            record = json.loads(self._path(line).read_text())
+        except FileNotFoundError:
+            raise KeyError(line) from None
+        return subprocess.CompletedProcess(record["args"], record["returncode"], record["stdout"], record["stderr"])
+
+    def __contains__(self, line: object) -> bool:
+        return isinstance(line, str) and self._path(line).is_file()
+
+
 class Newcomer:
     """A fresh machine's view of the project: a copy of the checkout, a virtual environment with
     the README's set-up command run in it, and an empty cache; ``run`` is a shell line there."""
@@ -138,7 +168,7 @@ class Newcomer:
         self.home = home
         self.project = home / "project"
         self.venv = home / "venv"
-        self.ran: dict[str, subprocess.CompletedProcess[str]] = {}
+        self.ran = RunsSaid(home / "ran")
 
     @property
     def cache(self) -> Path:
@@ -198,11 +228,32 @@ def readme_commands(marker: str = "readme-test", page: str = "README.md") -> lis
 FIRST_BUILD = "evalsuites/phase33.yaml"  # the first command run cold: one suite, by its path
 
 
+def shared_temp(factory: pytest.TempPathFactory) -> Path:
+    """A folder every worker of this run sees (under ``-n``, the workers' common base temp)."""
+    base = factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def newcomer(tmp_path_factory) -> Newcomer:
     """The README's set-up line run in a fresh venv on a copy of the checkout, then its first
-    one-suite command (by path) run cold: the tiny model built as a newcomer builds it."""
-    me = Newcomer(tmp_path_factory.mktemp("newcomer"))
+    one-suite command (by path) run cold: the tiny model built as a newcomer builds it. Once per
+    run: under ``-n`` the first worker to need it makes it, the others wait on its lock."""
+    from filelock import FileLock
+
+    shared = shared_temp(tmp_path_factory)
+    me = Newcomer(shared / "newcomer")
+    with FileLock(str(shared / "newcomer.lock")):
+        if not (me.home / "made").is_file():
+            make_newcomer(me)
+            (me.home / "made").touch()
+    _TEST_CACHE[:] = [me.cache]
+    return me
+
+
+def make_newcomer(me: Newcomer) -> None:
+    """Copy the checkout, make the venv, run the set-up line and the first one-suite line, cold."""
+    shutil.rmtree(me.home, ignore_errors=True)
     shutil.copytree(ROOT, me.project, symlinks=True, ignore=LEFT_OUT)
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(me.venv)], check=True)
     commands = readme_commands()
@@ -221,19 +272,28 @@ def newcomer(tmp_path_factory) -> Newcomer:
     assert len(first) == 1, commands
     assert not me.cache.exists()
     me.run(first[0])  # judged by tests/e2e/test_readme.py; the tiny model's tests fail on its build
-    _TEST_CACHE[:] = [me.cache]
-    return me
 
 
-def build_for_tests(config: pytest.Config, name: str):
+@contextlib.contextmanager
+def loopback_hosts_held():
+    """The ssh hosts on 127.0.0.2 and 127.0.0.3 (port 2222) are one machine-wide resource: a test
+    that starts them holds this lock (another worker's, or another run's, waits)."""
+    from filelock import FileLock
+
+    with FileLock("/tmp/punie-loopback-hosts.lock"):
+        yield
+
+
+def build_for_tests(config: pytest.Config, name: str, root: Path | None = None):
     """A registry model resolved (and built when missing) exactly as --punie-model does, its
-    stage gates included; a build says what it is doing, live, even while pytest captures output."""
+    stage gates included; a build says what it is doing, live, even while pytest captures output.
+    In the tests' cache, or the cache at ``root``."""
     from pytest_punie.models.cache import BuildCache
     from pytest_punie.models.resolve import materialize, resolve_spec
     from pytest_punie.sources.factory import stage_gates
 
     say = live_log(config, name)
-    cache = BuildCache(cache_dir(), log=say)
+    cache = BuildCache(root or cache_dir(), log=say)
     spec = resolve_spec(name, ROOT)
     return materialize(spec, ROOT, cache, cache.log, gates=stage_gates(spec.entry, spec.source, [], ROOT))
 
@@ -245,9 +305,16 @@ def tiny_model(pytestconfig, newcomer):
 
 
 @pytest.fixture(scope="session")
-def tiny_moe_model(pytestconfig, newcomer):
-    """The tiny_moe_5bit model (Qwen3 MoE), built once per run, its build shown live."""
-    return build_for_tests(pytestconfig, "tiny_moe_5bit")
+def moe_cache(tmp_path_factory) -> Path:
+    """The MoE model's own build cache (one per run, every worker's): its build needs nothing of
+    the newcomer's, so under ``-n`` it is made while the newcomer's cold build runs."""
+    return shared_temp(tmp_path_factory) / "moe-cache"
+
+
+@pytest.fixture(scope="session")
+def tiny_moe_model(pytestconfig, moe_cache):
+    """The tiny_moe_5bit model (Qwen3 MoE), built once per run in its own cache, its build shown live."""
+    return build_for_tests(pytestconfig, "tiny_moe_5bit", moe_cache)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import ROOT, cache_dir
+from ..conftest import ROOT, cache_dir, loopback_hosts_held
 from .test_variants import same_answers
 
 pytestmark = pytest.mark.slow
@@ -104,11 +104,12 @@ def hosts(tmp_path_factory) -> Hosts:
     """Two ssh hosts on 127.0.0.2 and 127.0.0.3, stopped at the end with nothing left listening."""
     if not Path("/usr/sbin/sshd").exists():
         pytest.fail("/usr/sbin/sshd is missing: install openssh-server (.ci/run does)")
-    me = Hosts(tmp_path_factory.mktemp("hosts"))
-    me.start()
-    yield me
-    me.script("stop", str(me.folder))
-    assert listening_on(PORT) == [], "an sshd of the test is still listening"
+    with loopback_hosts_held():
+        me = Hosts(tmp_path_factory.mktemp("hosts"))
+        me.start()
+        yield me
+        me.script("stop", str(me.folder))
+        assert listening_on(PORT) == [], "an sshd of the test is still listening"
 
 
 @pytest.fixture

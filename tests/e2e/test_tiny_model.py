@@ -193,22 +193,6 @@ def test_a_changed_adapter_is_a_new_build(tiny_model, tmp_path):
     shutil.rmtree(tmp_path / "cache")
 
 
-def test_the_moe_variant_takes_the_same_path(tiny_project, tiny_moe_model):
-    """tiny_moe_5bit: a Qwen3 MoE (8 experts, top-2) like the production A3B model,
-    built, checked and evaluated by the very same code."""
-    result = tiny_project.runpytest_subprocess(
-        "--punie-model=tiny_moe_5bit", "-m", "eval or pipeline", "--punie-json=moe.json", "-p", "no:cacheprovider"
-    )
-    assert result.ret in (0, 1), result.stdout.str()[-3000:]
-    result.stdout.fnmatch_lines(["*pytest-punie eval*", "overall * 27/27 *"])
-    assert "pipeline" not in "".join(line for line in result.stdout.lines if line.startswith("FAILED"))
-    doc = json.loads((tiny_project.path / "moe.json").read_text())
-    model = doc["provenance"]["model"]
-    assert model["model_type"] == "qwen3_moe" and model["quantization"]["bits"] == 5
-    assert [b["step"] for b in model["builds"]] == ["q4", "adapter", "fused", "q5"]
-    assert len([n for n, c in doc["categories"].items() if c["score"] > 0.1]) >= 4
-
-
 def test_fixtures_for_users_own_tests(tiny_project, tiny_model):
     tiny_project.makepyfile(
         test_mine="""
