@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from pytest_punie.backends import ChatRequest  # noqa: E402
 from pytest_punie.backends.http import HttpBackend, ManagedServer, free_port, request_body  # noqa: E402
 from pytest_punie.blas import subprocess_env  # noqa: E402
-from pytest_punie.sources.model import messages_for  # noqa: E402
+from pytest_punie.sources.modelsource import messages_for  # noqa: E402
 from pytest_punie.suite import load_suite  # noqa: E402
 
 
@@ -135,7 +135,7 @@ def one_round(spec: str, model, cache, reqs: list[ChatRequest]) -> dict[str, tup
     code = (
         "import json,sys;"
         "from pytest_punie.backends.inprocess import InProcessBackend;"
-        "from pytest_punie.backends import ChatRequest; from pytest_punie.suite.model import Sampling;"
+        "from pytest_punie.backends import ChatRequest; from pytest_punie.suite.suitetypes import Sampling;"
         "reqs=[ChatRequest(r['key'], tuple(r['messages']),"
         " Sampling(**{**r['sampling'], 'stop': tuple(r['sampling']['stop'])}))"
         " for r in json.load(sys.stdin)];"

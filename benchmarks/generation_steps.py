@@ -35,9 +35,9 @@ from pytest_punie.backends import ChatRequest  # noqa: E402
 from pytest_punie.backends.inprocess import InProcessBackend, _copy_cache, shared_prefix_length  # noqa: E402
 from pytest_punie.models.cache import BuildCache, default_cache_dir  # noqa: E402
 from pytest_punie.models.resolve import materialize, resolve_spec  # noqa: E402
-from pytest_punie.sources.model import messages_for  # noqa: E402
+from pytest_punie.sources.modelsource import messages_for  # noqa: E402
 from pytest_punie.suite import load_suite  # noqa: E402
-from pytest_punie.suite.model import Sampling  # noqa: E402
+from pytest_punie.suite.suitetypes import Sampling  # noqa: E402
 
 
 def best(fn, repeats: int) -> float:

@@ -61,15 +61,15 @@ def embedded() -> list[tuple[str, float, str]]:
 
 def real_shape(hidden: int, layers: int, transcripts: int) -> list[tuple[str, float, str]]:
     """Parity against the eval at the users' real vocabulary."""
+    from maintainer import realshape
     from pytest_punie.backends import ChatRequest
     from pytest_punie.backends.inprocess import InProcessBackend
-    from pytest_punie.checks.parity import gold_from_adapter, measure_parity
-    from pytest_punie.models import realshape
+    from pytest_punie.checks.paritycheck import gold_from_adapter, measure_parity
     from pytest_punie.models.cache import BuildCache, default_cache_dir
     from pytest_punie.models.steps import fuse_and_quantize
-    from pytest_punie.sources.model import messages_for
+    from pytest_punie.sources.modelsource import messages_for
     from pytest_punie.suite import load_suite
-    from pytest_punie.suite.model import Sampling
+    from pytest_punie.suite.suitetypes import Sampling
 
     cache = BuildCache(default_cache_dir(ROOT), log=lambda m: None)
     base = realshape.build_base(cache, hidden, layers)

@@ -28,15 +28,16 @@ preload()
 from mlx_lm import load  # noqa: E402
 
 from benchmarks.generation_steps import forward_step_seconds, one_at_a_time, prompts_of  # noqa: E402
+from maintainer import realshape  # noqa: E402
 from pytest_punie.backends import ChatRequest  # noqa: E402
 from pytest_punie.backends.inprocess import InProcessBackend  # noqa: E402
 from pytest_punie.blas import blas_name  # noqa: E402
-from pytest_punie.models import realshape, steps  # noqa: E402
+from pytest_punie.models import steps  # noqa: E402
 from pytest_punie.models.cache import BuildCache, default_cache_dir  # noqa: E402
 from pytest_punie.provenance import versions_of  # noqa: E402
-from pytest_punie.sources.model import messages_for  # noqa: E402
+from pytest_punie.sources.modelsource import messages_for  # noqa: E402
 from pytest_punie.suite import load_suite  # noqa: E402
-from pytest_punie.suite.model import Sampling  # noqa: E402
+from pytest_punie.suite.suitetypes import Sampling  # noqa: E402
 
 
 def build(hidden: int, layers: int) -> Path:

@@ -45,7 +45,7 @@ def project_with_base(where: Path, entry: str = ENTRY) -> tuple[Path, dict[str, 
     cache first if missing)."""
     from pytest_punie.models.cache import BuildCache, default_cache_dir
     from pytest_punie.models.resolve import resolve_spec
-    from pytest_punie.models.tiny.recipe import build_base
+    from pytest_punie.models.tiny.tinyrecipe import build_base
 
     home = BuildCache(default_cache_dir(ROOT), log=lambda m: print(m, file=sys.stderr))
     build_base(home, ROOT, resolve_spec("tiny_5bit", ROOT).entry, home.log)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_punie.registry import SCORERS
-from pytest_punie.sources.options import (
+from pytest_punie.sources.sourceoptions import (
     bits_list,
     positive_float,
     positive_int,

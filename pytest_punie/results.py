@@ -18,7 +18,7 @@ from pytest_punie.toolsurface import ToolSurface, load_surface
 
 if TYPE_CHECKING:
     from pytest_punie.backends import ResponseRecord
-    from pytest_punie.suite.model import Prompt, Suite
+    from pytest_punie.suite.suitetypes import Prompt, Suite
 
 
 @dataclass

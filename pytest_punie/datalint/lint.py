@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pytest_punie.datalint.context import Example, FileEnd, FileMemory, LintConfig, PassMemory
+from pytest_punie.datalint.checkcontext import Example, FileEnd, FileMemory, LintConfig, PassMemory
+from pytest_punie.datalint.checkregistry import DATA_CHECKS, file_ends
 from pytest_punie.datalint.findings import Finding
-from pytest_punie.datalint.registry import DATA_CHECKS, file_ends
 
 
 def _lint_file(lint: PassMemory, path: Path, split: str) -> None:

@@ -14,7 +14,7 @@ from pytest_punie.errors import PunieError
 from pytest_punie.items.data import DatasetCollector
 from pytest_punie.items.pipeline import command_line_items as artifact_items
 from pytest_punie.items.prompts import PromptItem, SuiteFile
-from pytest_punie.items.tokenizer import tokenizer_items
+from pytest_punie.items.tokenizeritems import tokenizer_items
 from pytest_punie.suite import Suite, load_suite
 from pytest_punie.suites import packaged_suites
 

@@ -18,7 +18,7 @@ from pytest_punie.datalint import DATA_CHECKS, Finding, LintConfig, lint_dataset
 from pytest_punie.items.paths import display_path
 from pytest_punie.resultsformat import FindingRow
 from pytest_punie.session import punie_session
-from pytest_punie.suite.model import Suite
+from pytest_punie.suite.suitetypes import Suite
 
 _LINT_CACHE = pytest.StashKey[dict[tuple[str, str], list[Finding]]]()
 

@@ -28,8 +28,8 @@ from pytest_punie.models.resolve import recipe_parts, registry_source, resolve_s
 from pytest_punie.registry import Registry
 from pytest_punie.scoring.parse import control_tokens, parse_response
 from pytest_punie.session import punie_session
-from pytest_punie.sources.options import source_options
-from pytest_punie.suite.model import DEFAULT_STOP, Sampling
+from pytest_punie.sources.sourceoptions import source_options
+from pytest_punie.suite.suitetypes import DEFAULT_STOP, Sampling
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ def quantized_check(steps: ModelSteps) -> list[str]:
 )
 def parity_check(steps: ModelSteps) -> list[str]:
     """A fuse or a quantization that lost the adapter's signal is caught, whatever the weights look like."""
-    from pytest_punie.checks.parity import gold_from_adapter, kept_parity, parity_record
+    from pytest_punie.checks.paritycheck import gold_from_adapter, kept_parity, parity_record
     from pytest_punie.models.cache import default_cache_dir
 
     for part, path in (("base", steps.base), ("adapter", steps.adapter)):

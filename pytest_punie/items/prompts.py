@@ -22,10 +22,10 @@ from pytest_punie.results import PromptResult, judge_prompt, no_response
 from pytest_punie.scoring.parse import written_text
 from pytest_punie.session import punie_session
 from pytest_punie.sources import MissingResponse
-from pytest_punie.sources.options import source_options
+from pytest_punie.sources.sourceoptions import source_options
 from pytest_punie.sources.variants import Variant, variants_of
 from pytest_punie.suite import load_suite
-from pytest_punie.suite.model import Prompt, Suite
+from pytest_punie.suite.suitetypes import Prompt, Suite
 from pytest_punie.suites import is_packaged
 from pytest_punie.toolsurface import load_surface
 

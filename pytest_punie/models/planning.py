@@ -66,7 +66,7 @@ def planned_steps(spec: Any, root: Path, cache_root: Path) -> tuple[set[str], st
     digest recorded for its final model when every step was found (None: it is to be built), and
     the work left of a step that will resume from a partial."""
     from pytest_punie.models.recipe import StageGates, fuse_and_quantize_entry, lora_params, train_fuse_quantize
-    from pytest_punie.models.tiny.recipe import build_tiny
+    from pytest_punie.models.tiny.tinyrecipe import build_tiny
 
     cache = PlanningCache(cache_root)
     e = spec.entry

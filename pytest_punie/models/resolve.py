@@ -29,9 +29,9 @@ from pytest_punie.models.recipe import (
     train_fuse_quantize,
 )
 from pytest_punie.models.steps import FusedChecks
-from pytest_punie.models.tiny.recipe import build_tiny
+from pytest_punie.models.tiny.tinyrecipe import build_tiny
 from pytest_punie.models.validate import validate_model_dir
-from pytest_punie.suite.model import EXPECT_KEYS
+from pytest_punie.suite.suitetypes import EXPECT_KEYS
 
 Log = Callable[[str], None]
 

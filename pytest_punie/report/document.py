@@ -27,7 +27,7 @@ from pytest_punie.resultsformat import (
 )
 from pytest_punie.scoring.agreement import scorer_agreement
 from pytest_punie.serving.served import depends_on_drop
-from pytest_punie.suite.model import Prompt
+from pytest_punie.suite.suitetypes import Prompt
 from pytest_punie.verdict import CategoryVerdict, SuiteVerdict
 
 

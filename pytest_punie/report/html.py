@@ -16,7 +16,7 @@ from pytest_punie.report.execution import execution_lines, transcript_lines
 from pytest_punie.report.formatting import esc, pct
 from pytest_punie.report.matrix import best_by_eval_text
 from pytest_punie.report.pagedrows import FILTER_BINDING, PAGED_FROM, PAGED_SCRIPT, packed_rows
-from pytest_punie.report.parity import render_parity_html
+from pytest_punie.report.parityview import render_parity_html
 from pytest_punie.report.sidebyside import side_by_side
 from pytest_punie.report.terminal import agreement_lines, judged_rows, sampling_text, verdict_reason
 from pytest_punie.resultsformat import Flip, PromptRow, RunDocument, SuiteEntry

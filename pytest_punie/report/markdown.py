@@ -99,7 +99,7 @@ def _parity_markdown(doc: RunDocument) -> list[str]:
 
         out += ["## Bits sweep", "", "```", *render_bits_terminal(doc.get("bits_sweep") or {}), "```", ""]
     if doc.get("parity"):
-        from pytest_punie.report.parity import render_parity_terminal
+        from pytest_punie.report.parityview import render_parity_terminal
 
         out += ["## Parity", "", "```", *render_parity_terminal(doc.get("parity") or []), "```", ""]
     return out

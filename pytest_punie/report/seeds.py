@@ -10,7 +10,7 @@ from typing import Any, TypedDict
 from pytest_punie.models.gates import gate_that_stopped
 from pytest_punie.resultsformat import CategoryRow, PromptRow, RunDocument, SeedRow, SeedRuleVerdict, SuiteSeeds
 from pytest_punie.stats import crossed_bootstrap, k_of_n_pass_probability, seed_spread
-from pytest_punie.suite.model import Threshold
+from pytest_punie.suite.suitetypes import Threshold
 
 SEED_VARIANT = re.compile(r"^seed=(\d+)$")
 BOOTSTRAP_REPS, BOOTSTRAP_SEED = 2000, 0

@@ -8,7 +8,7 @@ import atexit
 from pathlib import Path
 
 from pytest_punie.programrun import ProgramRun
-from pytest_punie.sandbox.context import ToolContext
+from pytest_punie.sandbox.runcontext import ToolContext
 from pytest_punie.sandbox.runner import Limits, SandboxUnavailable, run_program
 from pytest_punie.sandbox.toolerrors import ToolMissing
 from pytest_punie.sandbox.toolset import load_user_tools, tool_provenance

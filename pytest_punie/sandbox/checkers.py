@@ -11,7 +11,6 @@ import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from pytest_punie.sandbox.context import ToolContext
 from pytest_punie.sandbox.processes import run_tool
 from pytest_punie.sandbox.resulttypes import (
     RuffResult,
@@ -21,6 +20,7 @@ from pytest_punie.sandbox.resulttypes import (
     TypeCheckError,
     TypeCheckResult,
 )
+from pytest_punie.sandbox.runcontext import ToolContext
 
 _TY_LINE = re.compile(
     r"^(?P<file>[^:\n]+):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warning)\[(?P<code>[^\]]+)\] (?P<msg>.*)$"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_punie.sandbox.context import ToolContext
 from pytest_punie.sandbox.resulttypes import CstAddImportResult, CstFindResult, CstMatch, CstRenameResult
+from pytest_punie.sandbox.runcontext import ToolContext
 
 PATTERNS = ("FunctionDef", "ClassDef", "Call", "Decorator", "ImportFrom", "call:NAME", "decorator:NAME", "import:NAME")
 

@@ -3,8 +3,8 @@ file: the users' own validators (a suite's ``sandbox.tools`` module) replace the
 
 from __future__ import annotations
 
-from pytest_punie.sandbox.context import ToolContext
 from pytest_punie.sandbox.resulttypes import DomainValidationResult, ValidationIssue
+from pytest_punie.sandbox.runcontext import ToolContext
 
 DOMAINS = {
     "validate_component": "tdom",

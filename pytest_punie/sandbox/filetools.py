@@ -5,8 +5,8 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from pytest_punie.sandbox.context import ToolContext
 from pytest_punie.sandbox.processes import run_tool
+from pytest_punie.sandbox.runcontext import ToolContext
 from pytest_punie.sandbox.toolerrors import Refused
 
 # read-only commands a program may run, inside the workspace

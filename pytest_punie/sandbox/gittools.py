@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from pytest_punie.sandbox.context import ToolContext
 from pytest_punie.sandbox.processes import run_tool
 from pytest_punie.sandbox.resulttypes import (
     DiffFile,
@@ -14,6 +13,7 @@ from pytest_punie.sandbox.resulttypes import (
     GitLogResult,
     GitStatusResult,
 )
+from pytest_punie.sandbox.runcontext import ToolContext
 
 
 def _git(ctx: ToolContext, *args: str) -> tuple[int, str, str]:

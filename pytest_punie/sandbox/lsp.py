@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pytest_punie.sandbox.context import ToolContext
 from pytest_punie.sandbox.resulttypes import (
     DefinitionLocation,
     DocumentSymbolsResult,
@@ -19,6 +18,7 @@ from pytest_punie.sandbox.resulttypes import (
     WorkspaceSymbol,
     WorkspaceSymbolsResult,
 )
+from pytest_punie.sandbox.runcontext import ToolContext
 
 
 def _jedi() -> Any:

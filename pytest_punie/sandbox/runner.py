@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from pytest_punie.programrun import ProgramRun
-from pytest_punie.sandbox.context import ToolContext
+from pytest_punie.sandbox.runcontext import ToolContext
 from pytest_punie.sandbox.toolset import BoundTools, is_result
 
 INSTALL_HINT = "pip install 'pydantic-monty==1.4.0' (a dependency of pytest-punie: reinstall it)"

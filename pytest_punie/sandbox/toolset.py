@@ -20,7 +20,7 @@ from typing import Any
 from pytest_punie.programrun import ToolCall
 from pytest_punie.provenance import versions_of
 from pytest_punie.sandbox import checkers, cst, domain, filetools, gittools, lsp
-from pytest_punie.sandbox.context import ToolContext
+from pytest_punie.sandbox.runcontext import ToolContext
 from pytest_punie.sandbox.toolerrors import Refused, ToolMissing, ToolTimeout
 from pytest_punie.sandbox.workspace import WorkspaceError
 

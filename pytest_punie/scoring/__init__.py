@@ -13,7 +13,7 @@ from pytest_punie.scoring.outcome import OutcomeResult
 from pytest_punie.scoring.parse import ParsedResponse, parse_response
 from pytest_punie.scoring.scorers import ScorerInput, score_all
 from pytest_punie.scoring.strict import StrictResult
-from pytest_punie.suite.model import Prompt
+from pytest_punie.suite.suitetypes import Prompt
 from pytest_punie.toolsurface import ToolSurface
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pytest_punie.scoring.parse import ParsedResponse, control_tokens
 from pytest_punie.scoring.strict import StrictResult
-from pytest_punie.suite.model import Expectation
+from pytest_punie.suite.suitetypes import Expectation
 
 LABELS = (
     "wrapped-correct",

@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from pytest_punie.scoring.parse import WRAPPER, message_of, native_functions, wrapper_code
-from pytest_punie.suite.model import Expectation
+from pytest_punie.suite.suitetypes import Expectation
 
 _LEGACY_PATTERN = re.compile(
     r"<tool_call>\s*<function=execute_code>\s*<parameter=code>\s*(.*?)\s*(?:</parameter>|$)", re.DOTALL

@@ -16,7 +16,7 @@ from typing import Any
 
 from pytest_punie.scoring.legacy import LegacyExtraction
 from pytest_punie.scoring.parse import CALL_CLOSE, CALL_OPEN, message_of, native_functions, raw_text_of, wrapper_code
-from pytest_punie.suite.model import Expectation
+from pytest_punie.suite.suitetypes import Expectation
 
 TOOL_MARKERS = (CALL_OPEN, "```json")
 FIELD_PATTERNS = (

@@ -20,7 +20,7 @@ from fractions import Fraction
 from pytest_punie.programrun import Conversation, ProgramRun, ToolCall
 from pytest_punie.scoring.parse import ParsedResponse
 from pytest_punie.scoring.strict import StrictResult
-from pytest_punie.suite.model import Expectation
+from pytest_punie.suite.suitetypes import Expectation
 from pytest_punie.toolsurface import ToolSurface
 
 # a path a prompt names: a/b, a/b/, dir/file.ext, or a bare file name with a known extension

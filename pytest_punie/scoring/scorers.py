@@ -18,7 +18,7 @@ from pytest_punie.scoring.legacy26 import score_legacy26
 from pytest_punie.scoring.outcome import judge_conversation, score_outcome
 from pytest_punie.scoring.parse import ParsedResponse
 from pytest_punie.scoring.strict import score_strict
-from pytest_punie.suite.model import Prompt
+from pytest_punie.suite.suitetypes import Prompt
 from pytest_punie.toolsurface import ToolSurface
 
 

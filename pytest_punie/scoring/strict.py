@@ -14,7 +14,7 @@ from fractions import Fraction
 
 from pytest_punie.scoring.parse import ParsedResponse, fenced_call_names
 from pytest_punie.scoring.program import ProgramAnalysis, analyze_program
-from pytest_punie.suite.model import Expectation
+from pytest_punie.suite.suitetypes import Expectation
 from pytest_punie.toolsurface import ToolSurface
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pytest_punie.datalint.examples import assistant_turns
-from pytest_punie.suite.model import Suite
+from pytest_punie.suite.suitetypes import Suite
 from pytest_punie.toolsurface import load_surface
 
 SPLITS = ("train", "valid", "test")

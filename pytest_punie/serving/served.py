@@ -22,7 +22,7 @@ from pytest_punie.scoring.parse import (
     raw_text_of,
     split_sections,
 )
-from pytest_punie.suite.model import Prompt
+from pytest_punie.suite.suitetypes import Prompt
 from pytest_punie.toolsurface import ToolSurface
 
 PARSED = "parsed"  # every call the model wrote reached the client as tool_calls (or there were none to parse)

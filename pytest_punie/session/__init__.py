@@ -33,8 +33,8 @@ from pytest_punie.session.gathered import Gathered
 from pytest_punie.session.hosts import HostLedger, prepare_remote, unanswered_results
 from pytest_punie.session.responders import Responders
 from pytest_punie.sources import ResponseSource
-from pytest_punie.sources.options import source_options
-from pytest_punie.suite.model import Suite
+from pytest_punie.sources.sourceoptions import source_options
+from pytest_punie.suite.suitetypes import Suite
 
 __all__ = ["EXIT_INCOMPLETE", "EXIT_INVALID", "PunieSession", "find_session", "punie_session"]
 

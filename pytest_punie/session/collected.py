@@ -11,8 +11,8 @@ import pytest
 
 from pytest_punie.errors import PunieError
 from pytest_punie.resultsformat import JsonObject
-from pytest_punie.sources.options import SourceOptions
-from pytest_punie.suite.model import Suite, chat_messages
+from pytest_punie.sources.sourceoptions import SourceOptions
+from pytest_punie.suite.suitetypes import Suite, chat_messages
 
 
 @dataclass

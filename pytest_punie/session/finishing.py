@@ -14,7 +14,7 @@ from pytest_punie.report.write import OutputPaths
 from pytest_punie.resultsformat import RunDocument
 from pytest_punie.session.gathered import Gathered
 from pytest_punie.sources import ResponseSource
-from pytest_punie.sources.options import SourceOptions
+from pytest_punie.sources.sourceoptions import SourceOptions
 
 # the exit status of an INVALID run: the measurement is broken (not a FAIL of the model)
 EXIT_INVALID = 6
@@ -50,7 +50,7 @@ def finish(
         if exitstatus == pytest.ExitCode.INTERRUPTED and source is not None:
             done.interrupted_early = interrupted_lines(source)
         return exitstatus
-    from pytest_punie.report.run import RunFacts, build_run_document
+    from pytest_punie.report.rundocument import RunFacts, build_run_document
     from pytest_punie.report.write import write_documents
 
     facts = RunFacts(
@@ -78,7 +78,7 @@ def finish(
         config.get_terminal_writer().line(f"pytest-punie: {err.describe()}", red=True)
         return int(pytest.ExitCode.TESTS_FAILED)
     if gathered.results:
-        from pytest_punie.gate.run import GateOptions, apply_gate
+        from pytest_punie.gate.rungate import GateOptions, apply_gate
 
         apply_gate(doc, GateOptions.from_config(config))
     done.document = doc
@@ -158,7 +158,7 @@ def _parity_section(doc: RunDocument) -> list[tuple[str | None, list[str]]]:
     """The parity table, where the run measured parity."""
     if not doc.get("parity"):
         return []
-    from pytest_punie.report.parity import render_parity_terminal
+    from pytest_punie.report.parityview import render_parity_terminal
 
     return [("pytest-punie parity", render_parity_terminal(doc.get("parity") or []))]
 

@@ -14,8 +14,8 @@ import pytest
 from pytest_punie.errors import PunieError
 from pytest_punie.resultsformat import JsonObject
 from pytest_punie.sources import ResponseSource
-from pytest_punie.sources.options import SourceOptions
-from pytest_punie.suite.model import Suite, chat_messages
+from pytest_punie.sources.sourceoptions import SourceOptions
+from pytest_punie.suite.suitetypes import Suite, chat_messages
 
 
 class Responders:
@@ -120,7 +120,7 @@ class Responders:
         """``generate(query or messages, **sampling)`` with the run's model and
         backend: the ``punie_generate`` fixture."""
         from pytest_punie.backends import ChatRequest
-        from pytest_punie.suite.model import DEFAULT_STOP, Sampling
+        from pytest_punie.suite.suitetypes import DEFAULT_STOP, Sampling
 
         backend = self.source().backend
         if backend is None:

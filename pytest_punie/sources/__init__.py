@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_punie.backends import Backend, ResponseRecord
-from pytest_punie.suite.model import Prompt, Suite
+from pytest_punie.suite.suitetypes import Prompt, Suite
 
 if TYPE_CHECKING:
     from pytest_punie.sources.responsecache import ResponseCache

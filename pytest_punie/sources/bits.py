@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_punie.errors import PunieError
-from pytest_punie.sources.options import SourceOptions
+from pytest_punie.sources.sourceoptions import SourceOptions
 
 DECODE_TOKENS = 64  # tokens generated greedily to measure a width's decode speed
 
@@ -83,7 +83,7 @@ def bits_model(
 
 def sweep_record(cache_root: Path, model: Any, base: Path, adapter: Path, expect: Any) -> dict[str, Any]:
     """One width's record: its parity (kept in the build cache), size on disk and decode speed."""
-    from pytest_punie.checks.parity import gold_from_adapter, kept_parity, parity_record
+    from pytest_punie.checks.paritycheck import gold_from_adapter, kept_parity, parity_record
 
     bits = int(model.spec_entry["bits"])
     gold = gold_from_adapter(adapter)

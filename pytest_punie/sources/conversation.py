@@ -11,7 +11,7 @@ from typing import Any
 
 from pytest_punie.backends import ChatRequest, ResponseRecord
 from pytest_punie.scoring.parse import message_of, programs_in, raw_text_of
-from pytest_punie.suite.model import Suite
+from pytest_punie.suite.suitetypes import Suite
 
 Answer = Callable[[list[ChatRequest]], list[ResponseRecord]]
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from pytest_punie.errors import PunieError
 from pytest_punie.sources import ResponseSource
-from pytest_punie.sources.options import SourceOptions
+from pytest_punie.sources.sourceoptions import SourceOptions
 
 SERVER_STATE = "server.json"
 
@@ -84,7 +84,7 @@ def parity_gate(
     def parity(model: Path, base: Path, adapter: Path, bits: int | None) -> list[str]:
         if entry.get("parity_gate") is False:
             return []
-        from pytest_punie.checks.parity import gold_from_adapter, judge_parity, kept_parity
+        from pytest_punie.checks.paritycheck import gold_from_adapter, judge_parity, kept_parity
         from pytest_punie.models.cache import default_cache_dir
 
         kept_in = cache.root if cache is not None else default_cache_dir(root or Path.cwd())
@@ -271,7 +271,7 @@ def _make_source(
         from pytest_punie.sources.replay import ReplaySource
 
         return ReplaySource(responses, repeated=(opts.repeat or 1) > 1)
-    from pytest_punie.sources.model import ModelSource
+    from pytest_punie.sources.modelsource import ModelSource
 
     overrides = opts.sampling_overrides()
     if opts.server_urls:
@@ -341,7 +341,7 @@ def external_source(opts: SourceOptions, overrides: dict[str, Any]) -> ResponseS
     """One or several external endpoints serving the model under test. Each is asked what it serves
     (``/v1/models``); endpoints that disagree make the run refuse, naming the models and endpoints."""
     from pytest_punie.backends.http import MAX_CONNECTIONS, EndpointPool, HttpBackend
-    from pytest_punie.sources.model import ModelSource
+    from pytest_punie.sources.modelsource import ModelSource
 
     urls = list(opts.server_urls)
     names = list(opts.server_models or [])
@@ -476,7 +476,7 @@ def variant_source(
 ) -> ResponseSource:
     """The source for one variant: another temperature shares the model's
     backend; a checkpoint is fused and quantized (cached) into its own model."""
-    from pytest_punie.sources.model import ModelSource
+    from pytest_punie.sources.modelsource import ModelSource
 
     if variant.seed is not None and variant.checkpoint is None:
         from pytest_punie.backends.inprocess import InProcessBackend

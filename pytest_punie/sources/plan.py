@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_punie.budget import Budget, Rates, duration
-from pytest_punie.sources.options import SourceOptions
+from pytest_punie.sources.sourceoptions import SourceOptions
 
 # a recipe's steps, in order, by the kind of registry entry (for the steps after the first missing one)
 RECIPE_STEPS = {
@@ -102,7 +102,7 @@ def build_steps(opts: SourceOptions, spec: Any, rates: Rates, variant: str) -> t
 def _iterations(entry: dict[str, Any]) -> int:
     """The planned LoRA iterations of an entry (mlx-lm's own default 1000; the tiny recipe's 60)."""
     if entry.get("recipe") == "tiny":
-        from pytest_punie.models.tiny.recipe import lora_params_of
+        from pytest_punie.models.tiny.tinyrecipe import lora_params_of
 
         return int(lora_params_of(entry).get("iters", 1000))
     return int((entry.get("lora") or {}).get("iters", 1000))
@@ -163,7 +163,7 @@ def make_plan(opts: SourceOptions, asked: list[tuple[Any, Any, str]]) -> list[Pl
     from pytest_punie.backends import ChatRequest
     from pytest_punie.models.cache import default_cache_dir
     from pytest_punie.models.resolve import resolve_spec, with_seed
-    from pytest_punie.sources.model import apply_overrides, messages_for
+    from pytest_punie.sources.modelsource import apply_overrides, messages_for
     from pytest_punie.sources.responsecache import ResponseCache
 
     if not opts.uses_model:

@@ -16,7 +16,7 @@ from pytest_punie.backends import Backend
 from pytest_punie.errors import ResponsesError
 from pytest_punie.provenance import file_digest
 from pytest_punie.sources import MissingResponse, ResponseRecord
-from pytest_punie.suite.model import Prompt, Suite
+from pytest_punie.suite.suitetypes import Prompt, Suite
 
 if TYPE_CHECKING:
     from pytest_punie.sources.responsecache import ResponseCache

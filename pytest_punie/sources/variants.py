@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_punie.errors import PunieError
-from pytest_punie.sources.options import SourceOptions
+from pytest_punie.sources.sourceoptions import SourceOptions
 
 CHECKPOINT = re.compile(r"^(\d{7})_adapters\.safetensors$")
 

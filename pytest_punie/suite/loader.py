@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 
 from pytest_punie.resultsformat import RESERVED_NAMES
-from pytest_punie.suite.model import Category, Expectation, Metric, Prompt, Sampling, Suite, Threshold
 from pytest_punie.suite.schema import THRESHOLD_PATTERN, check_schema
+from pytest_punie.suite.suitetypes import Category, Expectation, Metric, Prompt, Sampling, Suite, Threshold
 from pytest_punie.suite.yamlsource import KeyPath, LocatedYaml, load_located
 from pytest_punie.toolsurface import DEFAULT_SURFACE, load_surface
 

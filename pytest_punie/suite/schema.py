@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from pytest_punie.registry import SCORERS
-from pytest_punie.suite.model import LEGACY_RULES
+from pytest_punie.suite.suitetypes import LEGACY_RULES
 from pytest_punie.suite.yamlsource import KeyPath, LocatedYaml
 
 THRESHOLD_PATTERN = r"^\s*(>=|>)\s*([0-9]*\.?[0-9]+)\s*(%?)\s*$"

@@ -60,7 +60,7 @@ def test_parity_equals_an_independent_computation_with_plain_mlx_lm(tiny_model):
     from mlx_lm import load
     from mlx_lm.tuner.datasets import ChatDataset
 
-    from pytest_punie.checks.parity import Gold, gold_from_adapter, measure_parity
+    from pytest_punie.checks.paritycheck import Gold, gold_from_adapter, measure_parity
 
     base, adapter = parts(tiny_model)
     gold = gold_from_adapter(adapter)
@@ -161,7 +161,7 @@ def test_a_bits_sweep_quantizes_one_fuse_and_kl_falls_as_bits_rise(tiny_project,
     from mlx_lm import load
     from mlx_lm.tuner.datasets import ChatDataset
 
-    from pytest_punie.checks.parity import gold_from_adapter
+    from pytest_punie.checks.paritycheck import gold_from_adapter
 
     args = ["--punie-model=tiny_5bit", "--punie-bits=4,5,6,8", "-m", "eval", "-k", "phase33", "-p", "no:cacheprovider"]
     result = tiny_project.runpytest_subprocess(*args, "--punie-json=b.json", "--punie-html=b.html")

@@ -21,7 +21,7 @@ from pytest_punie.checks.expectations import (
     expectations,
     planned_from_adapter,
 )
-from pytest_punie.checks.tokenizer import check_example_encoding, check_single_tokens, load_spec, load_tokenizer
+from pytest_punie.checks.tokenizerfiles import check_example_encoding, check_single_tokens, load_spec, load_tokenizer
 from pytest_punie.errors import SuiteError
 
 
@@ -448,7 +448,7 @@ class FakeTok:
 
 
 def test_chat_templates_are_compared_with_the_generation_prompt_and_a_diff():
-    from pytest_punie.checks.tokenizer import chat_template_text, check_chat_template
+    from pytest_punie.checks.tokenizerfiles import chat_template_text, check_chat_template
 
     assert chat_template_text(FakeTok(), "S", "U") == "system: S\nuser: U\nassistant:"
     assert check_chat_template(FakeTok(), FakeTok(), "S", "U") == []
@@ -549,7 +549,7 @@ def bos_tokenizer(tmp_path_factory):
 
 
 def test_single_tokens_and_positions_are_read_without_the_bos_a_tokenizer_adds(bos_tokenizer, tmp_path):
-    from pytest_punie.checks.tokenizer import special_positions
+    from pytest_punie.checks.tokenizerfiles import special_positions
 
     assert bos_tokenizer.encode("<|im_end|>") == [1, 3]  # the tokenizer does prepend <s>
     spec = tmp_path / "bos.yaml"
@@ -565,7 +565,7 @@ def test_single_tokens_and_positions_are_read_without_the_bos_a_tokenizer_adds(b
 
 
 def test_a_changed_template_is_shown_as_a_diff_with_one_line_of_context(bos_tokenizer):
-    from pytest_punie.checks.tokenizer import check_chat_template
+    from pytest_punie.checks.tokenizerfiles import check_chat_template
 
     reference, candidate = (load_tokenizer(Path(bos_tokenizer.name_or_path)) for _ in range(2))
     reference.chat_template = "{% for m in messages %}line1\nline2\n{{ m.role }}\nline4\nline5\n{% endfor %}"

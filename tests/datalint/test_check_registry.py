@@ -10,8 +10,8 @@ import json
 import pytest
 
 from pytest_punie.datalint import DATA_CHECKS, LintConfig, at_file_end, data_check, lint_dataset
-from pytest_punie.datalint.context import Example, FileEnd
-from pytest_punie.datalint.registry import FILE_ENDS
+from pytest_punie.datalint.checkcontext import Example, FileEnd
+from pytest_punie.datalint.checkregistry import FILE_ENDS
 
 LOOSE = {"tool_share": (0.0, 1.0), "min_tool_examples": 0}
 BUILT_IN = (

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from maintainer.datagen import SERVES, generate
 from pytest_punie.datalint import LintConfig, lint_dataset
-from pytest_punie.models.tiny.datagen import SERVES, generate
 
 from ..conftest import FIXTURES, ROOT
 
@@ -51,7 +51,7 @@ def test_project_data_is_clean(config):
 
 
 def test_project_data_is_what_the_generator_makes(suites):
-    """data/ is generated, deterministically; regenerate with python -m pytest_punie.models.tiny.datagen."""
+    """data/ is generated, deterministically; regenerate with python -m maintainer.datagen."""
     for split, examples in generate(tuple(s.system_prompt for s in suites)).items():
         committed = (ROOT / "data" / f"{split}.jsonl").read_text().splitlines()
         assert [json.loads(line) for line in committed] == examples

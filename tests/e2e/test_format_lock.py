@@ -158,7 +158,7 @@ def test_the_expected_wrong_openings_match_sampled_generation(tiny_model):
     from pytest_punie.backends import ChatRequest
     from pytest_punie.backends.inprocess import InProcessBackend
     from pytest_punie.suite import load_suite
-    from pytest_punie.suite.model import Sampling, chat_messages
+    from pytest_punie.suite.suitetypes import Sampling, chat_messages
 
     from ..conftest import PHASE33
 

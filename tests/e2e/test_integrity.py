@@ -175,7 +175,7 @@ def test_in_process_generation_honours_the_deadline(tiny_model):
     its text so far kept and marked, never passed off as a whole answer."""
     from pytest_punie.backends import ChatRequest
     from pytest_punie.backends.inprocess import InProcessBackend
-    from pytest_punie.suite.model import Sampling
+    from pytest_punie.suite.suitetypes import Sampling
 
     backend = InProcessBackend(tiny_model.path)
     messages = ({"role": "user", "content": "Show the git status."},)

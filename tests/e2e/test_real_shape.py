@@ -28,7 +28,7 @@ MAX_TOKENS = "--punie-max-tokens=24"  # the cap these tests name: random weights
 @pytest.fixture(scope="session")
 def real_shape(pytestconfig) -> tuple[Path, Path]:
     """(4-bit base, LoRA adapter) of the real shape, built once per cache, the build said live."""
-    from pytest_punie.models import realshape
+    from maintainer import realshape
 
     say = live_log(pytestconfig, "real shape")
     cache = BuildCache(cache_dir(), log=say)

@@ -132,7 +132,7 @@ def test_the_same_seed_trains_the_same_adapter_and_another_seed_another(tiny_mod
 
     base = base_of(tiny_model)
     params = {**load_registry(ROOT).get("tiny_5bit", {}).get("lora_params", {})}
-    from pytest_punie.models.tiny.recipe import DEFAULT_LORA
+    from pytest_punie.models.tiny.tinyrecipe import DEFAULT_LORA
 
     params = {**DEFAULT_LORA, **params, "iters": 10, "save_every": 10, "steps_per_eval": 10}
     shared = BuildCache(cache_dir())

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from pytest_punie.backends import ChatRequest
-from pytest_punie.sources.model import messages_for
+from pytest_punie.sources.modelsource import messages_for
 from pytest_punie.suite import load_suite
 
 from ..conftest import PHASE33

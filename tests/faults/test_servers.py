@@ -19,7 +19,7 @@ from pytest_punie.backends.http import HttpBackend, ManagedServer
 from pytest_punie.children import child_setup
 from pytest_punie.errors import ModelError
 from pytest_punie.session import EXIT_INCOMPLETE
-from pytest_punie.suite.model import Sampling
+from pytest_punie.suite.suitetypes import Sampling
 
 from .fakeserver import fake_server, good_reply, hang, send_json, trickle
 

@@ -13,7 +13,7 @@ import yaml
 from pytest_punie.report.document import build_document
 from pytest_punie.results import PromptResult
 from pytest_punie.suite import load_suite
-from pytest_punie.suite.model import Suite
+from pytest_punie.suite.suitetypes import Suite
 from pytest_punie.verdict import judge_suite
 
 # two categories of five prompts; a metric over a, b's first three prompts

@@ -21,7 +21,7 @@ from pytest_punie.gate.compare import (
     completeness_of,
     restricted_to,
 )
-from pytest_punie.gate.run import GateOptions, apply_gate
+from pytest_punie.gate.rungate import GateOptions, apply_gate
 from pytest_punie.stats import wilson
 
 from .handbuilt import SUITE, document, write_suite

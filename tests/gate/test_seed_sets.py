@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from pytest_punie.gate.run import GateOptions, apply_gate
+from pytest_punie.gate.rungate import GateOptions, apply_gate
 from pytest_punie.gate.seedset import compare_seed_sets, is_seed_set
 from pytest_punie.stats import seed_set_difference
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import inspect
 
 from pytest_punie.items.pipeline import CHECKS, ModelSteps
-from pytest_punie.items.tokenizer import TOKENIZER_CHECKS
+from pytest_punie.items.tokenizeritems import TOKENIZER_CHECKS
 
 
 def test_each_check_is_a_name_a_description_and_a_documented_function():

@@ -14,7 +14,7 @@ from ..conftest import ROOT
 
 @pytest.fixture(scope="module")
 def tiny_tokenizer(tmp_path_factory) -> Path:
-    from pytest_punie.models.tiny.tokenizer import train_tokenizer
+    from pytest_punie.models.tiny.bpetokenizer import train_tokenizer
 
     return train_tokenizer(ROOT / "data", tmp_path_factory.mktemp("tok") / "tokenizer")
 

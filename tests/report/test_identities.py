@@ -7,7 +7,7 @@ import pytest
 
 from pytest_punie.errors import SuiteError
 from pytest_punie.items.scheduling import VARIANT_SCOPE, variant_scope
-from pytest_punie.report.run import _identities, answered_by
+from pytest_punie.report.rundocument import _identities, answered_by
 
 
 def source(worker: str, digest: str = "sha256:aaa", built: bool = False, **extra) -> dict:

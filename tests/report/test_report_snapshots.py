@@ -44,7 +44,7 @@ def test_document_is_json_and_keeps_both_scores(document):
 
 def test_sampling_line_shows_the_runs_overrides(phase33):
     """--punie-temperature 0.7 --punie-seed 1 is what the run used: the line says so."""
-    from pytest_punie.report.run import _sampling
+    from pytest_punie.report.rundocument import _sampling
     from pytest_punie.report.terminal import sampling_text
 
     samp = _sampling([phase33], {"temperature": 0.7, "seed": 1, "max_tokens": None})
@@ -62,7 +62,7 @@ def seed_document() -> dict:
     from fractions import Fraction
 
     from pytest_punie.report.seeds import seeds_of
-    from pytest_punie.suite.model import Threshold
+    from pytest_punie.suite.suitetypes import Threshold
 
     passes = {0: [1, 1, 1, 0, 1, 1], 1: [1, 0, 1, 0, 1, 1], 2: [1, 1, 1, 1, 0, 1]}
     prompts, suites = [], []

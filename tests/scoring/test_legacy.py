@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_punie.scoring.legacy import legacy_extract, score_legacy
-from pytest_punie.suite.model import Expectation
+from pytest_punie.suite.suitetypes import Expectation
 
 from ..conftest import odd_json
 from ..fixtures.make_responses import code_mode, completion

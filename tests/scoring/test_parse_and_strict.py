@@ -15,7 +15,7 @@ from pytest_punie.scoring import score_response
 from pytest_punie.scoring.labels import LABELS
 from pytest_punie.scoring.parse import parse_response
 from pytest_punie.scoring.strict import score_strict
-from pytest_punie.suite.model import Expectation, Prompt
+from pytest_punie.suite.suitetypes import Expectation, Prompt
 from pytest_punie.toolsurface import load_surface
 
 from ..conftest import odd_json

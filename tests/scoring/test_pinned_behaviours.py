@@ -13,7 +13,7 @@ from pytest_punie.scoring import score_response
 from pytest_punie.scoring.parse import parse_response
 from pytest_punie.scoring.program import analyze_program
 from pytest_punie.stats import mcnemar_exact, min_flips_for_significance, pass_hat_k, wilson
-from pytest_punie.suite.model import Expectation, Prompt
+from pytest_punie.suite.suitetypes import Expectation, Prompt
 
 from ..fixtures.make_responses import code_mode, completion
 

@@ -13,7 +13,7 @@ from pytest_punie.scoring.agreement import SERVING_DROP, disagreement_reason, sc
 from pytest_punie.scoring.legacy import legacy_extract
 from pytest_punie.scoring.legacy26 import score_legacy26, text_of
 from pytest_punie.scoring.reduce import combine_samples
-from pytest_punie.suite.model import Expectation, Prompt
+from pytest_punie.suite.suitetypes import Expectation, Prompt
 
 from ..fixtures.make_responses import code_mode, completion
 

@@ -22,7 +22,7 @@ TEXTS = [("data/train.jsonl:3 (message 2)", f"Checking.\n{CALL}")]
 @pytest.fixture(scope="module")
 def no_tool_template(tmp_path_factory) -> Path:
     """The tiny tokenizer with a chat template that writes the turns and nothing about tools."""
-    from pytest_punie.models.tiny.tokenizer import train_tokenizer
+    from pytest_punie.models.tiny.bpetokenizer import train_tokenizer
 
     tok = train_tokenizer(ROOT / "data", tmp_path_factory.mktemp("tok") / "tokenizer")
     (tok / "chat_template.jinja").write_text(

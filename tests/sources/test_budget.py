@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_punie.budget import BUDGET_STOP, Budget, Rates, budget_stop_message, parse_duration
-from pytest_punie.report.run import finishing_command, unanswered_reason
+from pytest_punie.report.rundocument import finishing_command, unanswered_reason
 from pytest_punie.sources.plan import PlannedWork, cannot_fit, plan_lines
 
 

@@ -10,9 +10,9 @@ from dataclasses import replace
 import pytest
 
 from pytest_punie.backends import ChatRequest, ResponseRecord
-from pytest_punie.sources.model import ModelSource
+from pytest_punie.sources.modelsource import ModelSource
 from pytest_punie.sources.responsecache import ResponseCache
-from pytest_punie.suite.model import Sampling
+from pytest_punie.suite.suitetypes import Sampling
 
 DIGEST = "sha256:" + "ab" * 32
 OTHER = "sha256:" + "cd" * 32

@@ -9,7 +9,7 @@ import json
 
 from pytest_punie.backends import ChatRequest, ResponseRecord
 from pytest_punie.sources.responsecache import FORMAT, ResponseCache
-from pytest_punie.suite.model import Sampling
+from pytest_punie.suite.suitetypes import Sampling
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from pytest_punie.sources.options import SourceOptions, source_options
+from pytest_punie.sources.sourceoptions import SourceOptions, source_options
 
 
 def test_the_options_are_read_once_frozen_and_typed(pytestconfig):

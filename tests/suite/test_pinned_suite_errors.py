@@ -17,7 +17,7 @@ import yaml
 
 from pytest_punie.errors import SuiteError
 from pytest_punie.suite import load_suite
-from pytest_punie.suite.model import Expectation, Sampling, Threshold
+from pytest_punie.suite.suitetypes import Expectation, Sampling, Threshold
 from pytest_punie.suite.yamlsource import MAX_DEPTH, MAX_VALUES, LocatedYaml, keypath_str, load_located
 
 from ..conftest import ROOT
@@ -373,7 +373,7 @@ def test_expectations_are_described_in_the_words_a_failure_message_uses():
 
 
 def test_a_query_is_asked_with_the_suites_system_prompt_or_none():
-    from pytest_punie.suite.model import chat_messages
+    from pytest_punie.suite.suitetypes import chat_messages
 
     assert chat_messages("Be brief.", "status?") == (
         {"role": "system", "content": "Be brief."},

@@ -116,7 +116,10 @@ def test_the_walks_name_real_code_and_at_most_six_modules_each():
 
 
 def test_a_walk_naming_a_missing_function_is_caught(tmp_path):
-    assert _module_of("report.run.build_run_document") == (PACKAGE / "report" / "run.py", ["build_run_document"])
+    assert _module_of("report.rundocument.build_run_document") == (
+        PACKAGE / "report" / "rundocument.py",
+        ["build_run_document"],
+    )
     assert _defines(PACKAGE / "session" / "__init__.py", ["PunieSession", "finish"])
     assert not _defines(PACKAGE / "session" / "__init__.py", ["PunieSession", "no_such_step"])
     assert _module_of("nowhere.at_all") is None

@@ -14,7 +14,7 @@ from scipy.stats import binom
 
 from pytest_punie.report.seeds import judge_rule, seeds_of
 from pytest_punie.stats import crossed_bootstrap, k_of_n_pass_probability, seed_reaches, seed_spread
-from pytest_punie.suite.model import Threshold
+from pytest_punie.suite.suitetypes import Threshold
 
 
 def test_the_issue_s_figures_for_three_of_five_seeds_at_80_percent():

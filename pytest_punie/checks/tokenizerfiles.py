@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_punie.errors import SuiteError
-from pytest_punie.suite.model import chat_messages
+from pytest_punie.suite.suitetypes import chat_messages
 from pytest_punie.suite.yamlsource import load_located
 
 

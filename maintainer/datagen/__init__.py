@@ -16,8 +16,8 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-from pytest_punie.models.tiny.datagen.direct import direct_example, direct_pool
-from pytest_punie.models.tiny.datagen.tools import TOOLS, Example, multi_example, tool_example
+from maintainer.datagen.direct import direct_example, direct_pool
+from maintainer.datagen.tools import TOOLS, Example, multi_example, tool_example
 
 SEED = 20261122
 SPLITS = {"train": 700, "valid": 60, "test": 60}

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_punie.checks import tokenizer as tk
+from pytest_punie.checks import tokenizerfiles as tk
 from pytest_punie.items.checkitem import CheckItem
 from pytest_punie.registry import Registry
 from pytest_punie.serving.calls import call_texts

@@ -1,9 +1,9 @@
-"""python -m pytest_punie.models.tiny.datagen [OUT_DIR]: writes the embedded data (data/ by default)."""
+"""python -m maintainer.datagen [OUT_DIR]: writes the embedded data (data/ by default)."""
 
 import sys
 from pathlib import Path
 
-from pytest_punie.models.tiny.datagen import SERVES, write_dataset
+from maintainer.datagen import SERVES, write_dataset
 from pytest_punie.suite import load_suite
 
 root = Path(__file__).resolve().parents[4]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pytest_punie.datalint.context import Example, FileEnd
+from pytest_punie.datalint.checkcontext import Example, FileEnd
 from pytest_punie.registry import Registry
 
 ExampleCheck = Callable[[Example], None]

@@ -40,8 +40,8 @@ DEFAULT_PRETRAIN: dict[str, Any] = {
 
 def build_base(cache: BuildCache, root: Path, entry: dict[str, Any], log: Callable[[str], None]) -> Artifact:
     """The tiny base at 4 bits, like the bases users download."""
-    from pytest_punie.models.tiny.model import pretrain
-    from pytest_punie.models.tiny.tokenizer import VOCAB_SIZE, train_tokenizer
+    from pytest_punie.models.tiny.bpetokenizer import VOCAB_SIZE, train_tokenizer
+    from pytest_punie.models.tiny.pretrain import pretrain
 
     data = root / entry.get("data", "data")
     data_d = data_digest(cache, data)

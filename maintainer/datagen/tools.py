@@ -7,7 +7,7 @@ import json
 import random
 from typing import Any
 
-from pytest_punie.models.tiny.datagen.vocabulary import Fill, fill
+from maintainer.datagen.vocabulary import Fill, fill
 
 Example = dict[str, Any]
 

@@ -12,7 +12,7 @@ from typing import Any
 from pytest_punie.backends import Backend, ChatRequest, ResponseRecord
 from pytest_punie.results import judge_prompt
 from pytest_punie.sources.responsecache import ResponseCache
-from pytest_punie.suite.model import Prompt, Sampling, Suite, chat_messages
+from pytest_punie.suite.suitetypes import Prompt, Sampling, Suite, chat_messages
 
 
 def messages_for(suite: Suite, prompt: Prompt) -> tuple[dict[str, str], ...]:
@@ -217,7 +217,7 @@ class ModelSource:
     ) -> None:
         """The first position under each of the suite's system-prompt paraphrases: one greedy token
         per prompt and paraphrase, kept beside the response's own (``first_position_variants``)."""
-        from pytest_punie.suite.model import chat_messages
+        from pytest_punie.suite.suitetypes import chat_messages
 
         variants = list(suite.extra["system_prompt_variants"])
         asks = [
