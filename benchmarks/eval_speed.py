@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pytest_punie.backends import ChatRequest  # noqa: E402
-from pytest_punie.backends.http import HttpBackend, ManagedServer, free_port, request_body  # noqa: E402
+from pytest_punie.backends.httpclient import HttpBackend, request_body  # noqa: E402
+from pytest_punie.backends.managedserver import ManagedServer, free_port  # noqa: E402
 from pytest_punie.blas import subprocess_env  # noqa: E402
 from pytest_punie.sources.modelsource import messages_for  # noqa: E402
 from pytest_punie.suite import load_suite  # noqa: E402

@@ -123,7 +123,7 @@ def served_posts(log_dir: Path, port: int) -> int:
 
 def endpoints(work: Path, model: Path) -> None:
     """Table 2: one endpoint vs two, the same model, every response generated."""
-    from pytest_punie.backends.http import ManagedServer
+    from pytest_punie.backends.managedserver import ManagedServer
 
     here = project(work / "endpoints")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PUNIE_"))}

@@ -135,7 +135,7 @@ def shared_server_url(run_dir: Path, model_path: Path) -> str:
     """The run's one server: started by whichever worker gets here first."""
     from filelock import FileLock
 
-    from pytest_punie.backends.http import ManagedServer
+    from pytest_punie.backends.managedserver import ManagedServer
 
     state = run_dir / SERVER_STATE
     with FileLock(str(run_dir / "server.lock")):
@@ -152,7 +152,7 @@ def shared_server_url(run_dir: Path, model_path: Path) -> str:
 
 def stop_shared_server(run_dir: Path) -> None:
     """Stops the server xdist workers shared, at the end of the run."""
-    from pytest_punie.backends.http import stop_pid
+    from pytest_punie.backends.managedserver import stop_pid
 
     state = run_dir / SERVER_STATE
     if state.is_file():
@@ -297,7 +297,8 @@ def _make_source(
 
         kept = response_cache(opts, resolved.digest, "in-process")
         return ModelSource(InProcessBackend(resolved.path), identity, overrides, response_cache=kept)
-    from pytest_punie.backends.http import HttpBackend, ManagedServer
+    from pytest_punie.backends.httpclient import HttpBackend
+    from pytest_punie.backends.managedserver import ManagedServer
 
     if opts.worker_run_dir:
         url = shared_server_url(Path(opts.worker_run_dir), resolved.path)
@@ -340,7 +341,8 @@ class OwnedServerBackend:
 def external_source(opts: SourceOptions, overrides: dict[str, Any]) -> ResponseSource:
     """One or several external endpoints serving the model under test. Each is asked what it serves
     (``/v1/models``); endpoints that disagree make the run refuse, naming the models and endpoints."""
-    from pytest_punie.backends.http import MAX_CONNECTIONS, EndpointPool, HttpBackend
+    from pytest_punie.backends.endpointpool import EndpointPool
+    from pytest_punie.backends.httpclient import MAX_CONNECTIONS, HttpBackend
     from pytest_punie.sources.modelsource import ModelSource
 
     urls = list(opts.server_urls)

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_punie.backends import ChatRequest
-from pytest_punie.backends.http import HttpBackend, greedy_choice
+from pytest_punie.backends.httpclient import HttpBackend, greedy_choice
 from pytest_punie.suite.suitetypes import Sampling
 
 from ..faults.fakeserver import fake_server

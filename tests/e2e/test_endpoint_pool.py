@@ -29,7 +29,7 @@ def served_requests(server) -> int:
 
 
 def test_two_servers_share_one_run_and_a_third_serving_another_model_is_refused(tiny_project, tiny_model, tmp_path):
-    from pytest_punie.backends.http import ManagedServer
+    from pytest_punie.backends.managedserver import ManagedServer
 
     fused = Path(next(b for b in tiny_model.builds if b["step"] == "fused")["path"])
     servers = [ManagedServer(tiny_model.path, log_dir=tmp_path / f"s{i}") for i in range(2)]
@@ -83,7 +83,7 @@ def test_a_pool_that_loses_an_endpoint_mid_run_answers_every_prompt_on_the_other
     """Two real servers; one is killed (SIGKILL) once it has answered 5 prompts: its unanswered and
     in-flight prompts go to the other, every retry recorded, and the run is whole, prompt for prompt
     the in-process run's (greedy: the same token ids)."""
-    from pytest_punie.backends.http import ManagedServer
+    from pytest_punie.backends.managedserver import ManagedServer
 
     servers = [ManagedServer(tiny_model.path, log_dir=tmp_path / f"s{i}") for i in range(2)]
     try:
@@ -142,7 +142,7 @@ def test_a_pool_whose_every_endpoint_is_gone_is_incomplete_naming_them(tiny_proj
     """Both servers killed mid-run: INCOMPLETE, naming them; the answers received are kept (the
     served model is a folder on this machine, digested), so the rerun against two new servers
     sends only the prompts not answered."""
-    from pytest_punie.backends.http import ManagedServer
+    from pytest_punie.backends.managedserver import ManagedServer
 
     monkeypatch.setenv("PUNIE_CACHE_DIR", str(tmp_path / "cache"))  # this test's responses only
 

@@ -113,7 +113,7 @@ def test_a_managed_server_dies_with_a_killed_run(tiny_model, tmp_path):
     script = textwrap.dedent(
         f"""
         import time
-        from pytest_punie.backends.http import ManagedServer
+        from pytest_punie.backends.managedserver import ManagedServer
         server = ManagedServer({str(tiny_model.path)!r}).start()
         print(server.proc.pid, flush=True)
         time.sleep(600)
@@ -130,7 +130,7 @@ def test_a_managed_server_dies_with_a_killed_run(tiny_model, tmp_path):
 def test_a_run_started_with_sigint_ignored_still_starts_interruptible_servers(tiny_model):
     """A shell's background job starts with SIGINT ignored; the managed server must not inherit
     that, or a Ctrl-C meant for it (or for the run, once restored) leaves it running."""
-    from pytest_punie.backends.http import ManagedServer
+    from pytest_punie.backends.managedserver import ManagedServer
 
     inherited = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:

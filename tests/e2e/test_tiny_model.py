@@ -117,8 +117,9 @@ def test_the_task_suite_carries_each_conversation_past_the_tool_and_scores_its_o
 
 
 def test_inprocess_and_server_backends_agree_at_temperature_zero(tiny_model):
-    from pytest_punie.backends.http import HttpBackend, ManagedServer
+    from pytest_punie.backends.httpclient import HttpBackend
     from pytest_punie.backends.inprocess import InProcessBackend
+    from pytest_punie.backends.managedserver import ManagedServer
 
     suite = load_suite(PHASE33)
     reqs = [ChatRequest(p.id, messages_for(suite, p), suite.sampling_for(p)) for p in suite.prompts]
@@ -238,7 +239,7 @@ def test_an_external_openai_compatible_server(tiny_project, tiny_model, tmp_path
     """``mlx_lm server --model X`` answered by ``--punie-server-model=X``: X, a model folder here, supplies
     the tokenizer that reads the replies back (recorded in provenance; ``--punie-tokenizer`` overrides
     it); a server model named otherwise (mlx_lm's own ``default_model``) with no tokenizer is INVALID."""
-    from pytest_punie.backends.http import ManagedServer
+    from pytest_punie.backends.managedserver import ManagedServer
 
     other = tmp_path / "tokenizer-copy"
     other.mkdir()

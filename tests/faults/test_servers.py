@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from pytest_punie.backends import ChatRequest
-from pytest_punie.backends.http import HttpBackend, ManagedServer
+from pytest_punie.backends.httpclient import HttpBackend
+from pytest_punie.backends.managedserver import ManagedServer
 from pytest_punie.children import child_setup
 from pytest_punie.errors import ModelError
 from pytest_punie.session import EXIT_INCOMPLETE
@@ -70,7 +71,7 @@ def test_a_foreign_server_on_our_port_is_never_used(monkeypatch, tmp_path):
     is not our child's, so it is never talked to."""
     with fake_server(send_json(good_reply())) as (url, _):
         port = int(url.rsplit(":", 1)[1])
-        monkeypatch.setattr("pytest_punie.backends.http.free_port", lambda: port)
+        monkeypatch.setattr("pytest_punie.backends.managedserver.free_port", lambda: port)
         server = ManagedServer(tmp_path / "no-model-here", startup_timeout=20)
         with pytest.raises(ModelError, match=f"port {port} is answered by process \\[{os.getpid()}\\]"):
             server.start()

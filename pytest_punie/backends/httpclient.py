@@ -1,4 +1,5 @@
-"""OpenAI-compatible HTTP backends: a managed ``mlx_lm server`` or any URL.
+"""The OpenAI-compatible HTTP client: one endpoint (a managed ``mlx_lm server`` or any URL), or several
+serving one model, as one backend.
 
 Every request names the model under test (a server loads whatever model a
 request names: naming ours is how we know it answers for our artifact), and
@@ -20,21 +21,13 @@ decoding chose. A sampled answer's token need not be among the alternatives: it 
 from __future__ import annotations
 
 import json
-import os
 import queue
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from pytest_punie.backends import ChatRequest, OnResult, ResponseRecord
-from pytest_punie.children import child_setup, listener_pids, stop
-from pytest_punie.errors import ModelError
 
 MAX_CONNECTIONS = 8
 TOP_LOGPROBS = 11  # the most an OpenAI-compatible server (mlx_lm server included) returns
@@ -409,72 +402,6 @@ class _Dispatch:
         return [r if r is not None else ResponseRecord(None, error="not sent") for r in self.results]
 
 
-class EndpointPool:
-    """Several OpenAI-compatible endpoints serving one model (several ``mlx_lm server``s, a vLLM or
-    llama.cpp pool): one run's requests spread over them, each endpoint at most its own concurrency."""
-
-    def __init__(self, backends: list[HttpBackend], reported: list[list[str] | str] | None = None):
-        self.backends = backends
-        self.reported = reported or [b.reported_models() for b in backends]  # /v1/models at the start
-        self.changed: list[dict[str, Any]] = []  # endpoints whose /v1/models changed during the run
-
-    def identity(self) -> dict[str, Any]:
-        """Every endpoint of the pool, so a result says which servers could have answered it; those
-        given up (and why), and those whose served models changed during the run."""
-        out: dict[str, Any] = {
-            "backend": "http-pool",
-            "url": ", ".join(b.url for b in self.backends),
-            "served_model": self.backends[0].model,
-            "endpoints": [
-                {"url": b.url, "model": b.model, "connections": b.connections, **({"lost": b.lost} if b.lost else {})}
-                for b in self.backends
-            ],
-        }
-        if self.changed:
-            out["endpoints_changed"] = list(self.changed)
-        return out
-
-    def disagreement(self, reported: list[list[str] | str]) -> str | None:
-        """Why these endpoints are not one model (None: they agree as far as can be checked): the
-        names requests carry, and the models each endpoint says it serves (``/v1/models``)."""
-        names = {b.model for b in self.backends}
-        if len(names) > 1:
-            first = self.backends[0]
-            other = next(b for b in self.backends if b.model != first.model)
-            return (
-                f"endpoints answer for different models: {first.url} for {first.model!r}, "
-                f"{other.url} for {other.model!r}; one run evaluates one model"
-            )
-        for b, models in zip(self.backends, reported, strict=True):
-            if isinstance(models, list) and b.model not in models:
-                agree = [
-                    x.url for x, m in zip(self.backends, reported, strict=True) if isinstance(m, list) and x.model in m
-                ]
-                return (
-                    f"endpoint {b.url} serves {', '.join(repr(m) for m in models) or 'no model'} (its /v1/models), "
-                    f"not {b.model!r}"
-                    + (f", which {', '.join(agree)} serve{'s' if len(agree) == 1 else ''}" if agree else "")
-                    + "; every endpoint of one run must serve the same model"
-                )
-        return None
-
-    def complete(self, requests: list[ChatRequest], on_result: OnResult | None = None) -> list[ResponseRecord]:
-        """The requests shared out over every endpoint, each within its own concurrency; then each endpoint
-        still there is asked again what it serves (one restarted on another model makes the run INVALID)."""
-        out = complete_over(self.backends, requests, on_result)
-        for b, before in zip(self.backends, self.reported, strict=True):
-            after = b.reported_models() if b.lost is None else before
-            if isinstance(before, list) and isinstance(after, list) and sorted(after) != sorted(before):
-                change = {"url": b.url, "before": before, "after": after}
-                if change not in self.changed:
-                    self.changed.append(change)
-        return out
-
-    def close(self) -> None:
-        """Nothing to release: the endpoints' clients close with each complete()."""
-        pass
-
-
 def malformed_reply(body: Any) -> str | None:
     """What is wrong with a reply that is JSON but not a chat.completion (None: nothing)."""
     if not isinstance(body, dict):
@@ -486,107 +413,3 @@ def malformed_reply(body: Any) -> str | None:
     if not isinstance(message, dict):
         return f"choices[0].message is {json.dumps(message)[:40]}, not an object"
     return None
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on now, for a managed server to take."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class ManagedServer:
-    """``python -m mlx_lm server`` on a free loopback port, owned by this run."""
-
-    def __init__(self, model_path: Path, log_dir: Path | None = None, startup_timeout: float = 180.0):
-        self.model_path = Path(model_path)
-        self.own_log_dir = log_dir is None  # a directory we made is removed when the server stops
-        self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="punie-server-"))
-        self.startup_timeout = startup_timeout
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.port: int | None = None
-
-    @property
-    def url(self) -> str:
-        """Where the started server answers."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> ManagedServer:
-        """Starts the server and waits until our own child answers /health (never a foreign one on the port)."""
-        import httpx
-
-        from pytest_punie.blas import subprocess_env
-
-        hf_cache = self.log_dir / "hf-cache"  # /v1/models crashes when the HF cache folder is missing
-        hf_cache.mkdir(parents=True, exist_ok=True)
-        env = subprocess_env({"HF_HUB_CACHE": str(hf_cache)})
-        last = ""
-        for _attempt in range(3):
-            self.port = free_port()
-            log = open(self.log_dir / f"server-{self.port}.log", "wb")
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "mlx_lm",
-                    "server",
-                    "--model",
-                    str(self.model_path),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                preexec_fn=child_setup(),
-            )
-            log.close()
-            deadline = time.monotonic() + self.startup_timeout
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    break  # died: port taken or model unloadable; try again, then report
-                pids = listener_pids(self.port)
-                if pids and self.proc.pid not in pids:
-                    last = f"port {self.port} is answered by process {sorted(pids)}, not by our server"
-                    break  # a foreign server took the port first: never talk to it
-                try:
-                    ready = httpx.get(f"{self.url}/health", timeout=2).status_code == 200
-                except httpx.HTTPError:
-                    ready = False
-                if ready and self.proc.poll() is None and self._owned():
-                    return self
-                time.sleep(0.1)
-            else:
-                last = "no answer on /health in time"
-            log_text = (self.log_dir / f"server-{self.port}.log").read_text(errors="replace")[-800:]
-            last = f"{last}\n{log_text}"
-            self._stop_process()
-        self.stop()
-        raise ModelError(self.model_path, None, f"mlx_lm server did not become ready:\n{last}")
-
-    def _owned(self) -> bool:
-        """The socket that answered belongs to our child (where the machine can tell)."""
-        assert self.proc is not None and self.port is not None
-        pids = listener_pids(self.port)
-        return pids is None or pids == {self.proc.pid}
-
-    def _stop_process(self) -> None:
-        if self.proc is not None:
-            stop(self.proc)
-        self.proc = None
-
-    def stop(self) -> None:
-        """Stops the server and removes the temporary folder this run made for it."""
-        self._stop_process()
-        if self.own_log_dir:
-            shutil.rmtree(self.log_dir, ignore_errors=True)
-
-
-def stop_pid(pid: int) -> None:
-    """Stop a server another process of this run started."""
-    try:
-        os.kill(pid, 15)
-    except OSError:
-        pass
