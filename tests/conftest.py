@@ -290,7 +290,7 @@ def build_for_tests(config: pytest.Config, name: str, root: Path | None = None):
     In the tests' cache, or the cache at ``root``."""
     from pytest_punie.models.cache import BuildCache
     from pytest_punie.models.resolve import materialize, resolve_spec
-    from pytest_punie.sources.factory import stage_gates
+    from pytest_punie.sources.stagegates import stage_gates
 
     say = live_log(config, name)
     cache = BuildCache(root or cache_dir(), log=say)

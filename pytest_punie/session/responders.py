@@ -76,7 +76,7 @@ class Responders:
         if variant.name in self._variant_errors:
             raise self._variant_errors[variant.name]
         if variant.name not in self._variant_sources:
-            from pytest_punie.sources.factory import variant_source
+            from pytest_punie.sources.variantsource import variant_source
 
             with self.progress() as log:
                 try:
@@ -250,7 +250,7 @@ class Responders:
         if self.run_dir is not None:
             import shutil
 
-            from pytest_punie.sources.factory import stop_shared_server
+            from pytest_punie.sources.serversource import stop_shared_server
 
             stop_shared_server(self.run_dir)
             shutil.rmtree(self.run_dir, ignore_errors=True)

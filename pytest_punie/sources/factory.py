@@ -1,10 +1,6 @@
-"""Build the response source a run asked for: replay, an external server,
-or a model (resolved, built if missing) behind the right backend.
-
-Under xdist one managed server is shared: the first worker that needs it
-starts it (file lock + state file in a run directory the controller made),
-the others use it, and the controller stops it when the session ends.
-"""
+"""Build the response source a run asked for: replay, external servers (sources/serversource.py),
+or a model resolved (built through its stage gates when missing, sources/stagegates.py) behind the
+right backend; the run's budget guards every build and generation."""
 
 from __future__ import annotations
 
@@ -17,86 +13,10 @@ from typing import Any
 
 from pytest_punie.errors import PunieError
 from pytest_punie.sources import ResponseSource
+from pytest_punie.sources.responsecache import kept_responses
+from pytest_punie.sources.serversource import OwnedServerBackend, external_source, shared_server_url
 from pytest_punie.sources.sourceoptions import SourceOptions
-
-SERVER_STATE = "server.json"
-
-
-def stage_gates(
-    entry: dict[str, Any], where: str, suites: list[Any] | None = None, root: Path | None = None, cache: Any = None
-) -> Any:
-    """The users' exit gates between a recipe's steps: the data lint's errors before training
-    (against the suites the data serves, whatever the run selected: ``models.dataserves``; with a
-    build ``cache``, findings kept there for the same data, configuration and code), the training
-    log (complete, no crash, the pre-registered loss bounds) before fusing, the fused checks (parity
-    with base + adapter as trained among them) before quantizing, and parity after quantizing (kept
-    in the build cache, so the parity item reads the same figures); ``parity_gate = false`` in the
-    entry skips the two parity gates."""
-    from dataclasses import replace
-
-    from pytest_punie.checks import trainlog
-    from pytest_punie.checks.artifacts import fused_checks
-    from pytest_punie.checks.expectations import expectations
-    from pytest_punie.datalint import LintConfig, lint_dataset
-    from pytest_punie.models.dataserves import suites_serving
-    from pytest_punie.models.recipe import GateOutcome, StageGates
-
-    def data_errors(data: Path) -> GateOutcome:
-        served = suites_serving(data, root or Path.cwd(), entry.get("suites"), loaded=suites or [])
-        config = LintConfig(eval_system_prompts=served.system_prompts)
-        if cache is None:
-            found = lint_dataset(data, config)
-        else:
-            from pytest_punie.sources.keptlint import lint_kept
-
-            found, _kept = lint_kept(data, config, cache.root / "datalint", cache.digest)
-        problems = [f"{f.where()}: {f.check}: {f.message}" for f in found if f.severity == "error"]
-        return GateOutcome(problems, served.record())
-
-    def log_problems(log_file: Path) -> list[str]:
-        expect = expectations((entry.get("expect"), f"{where}.expect")).loss
-        iters = (entry.get("lora") or entry.get("lora_params") or {}).get("iters")
-        if iters is not None and expect.planned_iters is None:
-            expect = replace(expect, planned_iters=int(iters))
-        return trainlog.judge_training_log(trainlog.parse_training_log(log_file), expect)[0]
-
-    parity = parity_gate(entry, where, suites, root, cache)
-
-    def fused_and_parity(fused: Path, base: Path, adapter: Path) -> dict[str, list[str]]:
-        return {**fused_checks(fused, base, adapter), "parity": parity(fused, base, adapter, None)}
-
-    return StageGates(
-        data=data_errors,
-        train_log=log_problems,
-        fused=fused_and_parity,
-        quantized=lambda model, base, adapter, bits: parity(model, base, adapter, bits),
-    )
-
-
-def parity_gate(
-    entry: dict[str, Any], where: str, suites: list[Any] | None, root: Path | None, cache: Any
-) -> Callable[[Path, Path, Path, int | None], list[str]]:
-    """The parity stage gate: (model, base, adapter, bits) -> the model's parity problems against base +
-    adapter as trained (kept in the build cache: the parity item reads the same figures); none when
-    the entry says ``parity_gate = false``."""
-    from pytest_punie.checks.expectations import expectations
-
-    def parity(model: Path, base: Path, adapter: Path, bits: int | None) -> list[str]:
-        if entry.get("parity_gate") is False:
-            return []
-        from pytest_punie.checks.paritycheck import gold_from_adapter, judge_parity, kept_parity
-        from pytest_punie.models.cache import default_cache_dir
-
-        kept_in = cache.root if cache is not None else default_cache_dir(root or Path.cwd())
-        try:
-            figures = kept_parity(kept_in, base, adapter, model, gold_from_adapter(adapter))
-        except PunieError as err:
-            return [err.describe()]
-        layers = [(s.extra.get("pipeline_expect"), f"{Path(s.path).name} pipeline_expect") for s in suites or []]
-        expect = expectations(*layers, (entry.get("expect"), f"{where}.expect"))
-        return judge_parity(figures, bits, expect, str(model))
-
-    return parity
+from pytest_punie.sources.stagegates import stage_gates
 
 
 def resolve_model(
@@ -129,34 +49,6 @@ def resolve_model(
         if any(b.get("built_now") for b in resolved.builds):
             log(usage_line(cache.root))
     return resolved
-
-
-def shared_server_url(run_dir: Path, model_path: Path) -> str:
-    """The run's one server: started by whichever worker gets here first."""
-    from filelock import FileLock
-
-    from pytest_punie.backends.managedserver import ManagedServer
-
-    state = run_dir / SERVER_STATE
-    with FileLock(str(run_dir / "server.lock")):
-        if state.is_file():
-            info = json.loads(state.read_text())
-            if info["model"] != str(model_path):
-                raise PunieError(state, None, f"the run's server serves {info['model']}, not {model_path}")
-            return str(info["url"])
-        server = ManagedServer(model_path, log_dir=run_dir).start()
-        assert server.proc is not None
-        state.write_text(json.dumps({"url": server.url, "pid": server.proc.pid, "model": str(model_path)}))
-        return server.url
-
-
-def stop_shared_server(run_dir: Path) -> None:
-    """Stops the server xdist workers shared, at the end of the run."""
-    from pytest_punie.backends.managedserver import stop_pid
-
-    state = run_dir / SERVER_STATE
-    if state.is_file():
-        stop_pid(int(json.loads(state.read_text())["pid"]))
 
 
 def serving_preflight(
@@ -204,16 +96,6 @@ def serving_preflight(
         kept.parent.mkdir(parents=True, exist_ok=True)
         kept.write_text(json.dumps({"lines": lines, "report": report.to_dict()}), encoding="utf-8")
     return report.to_dict()
-
-
-def response_cache(opts: SourceOptions, digest: str | None, backend_kind: str) -> Any:
-    """The responses kept for this verified artifact and backend (None: --punie-no-cache)."""
-    if not digest or opts.no_cache:
-        return None
-    from pytest_punie.models.cache import default_cache_dir
-    from pytest_punie.sources.responsecache import ResponseCache
-
-    return ResponseCache(default_cache_dir(opts.root), digest, backend_kind)
 
 
 def build_guard(opts: SourceOptions) -> Callable[[str, float], None] | None:
@@ -295,7 +177,7 @@ def _make_source(
     if kind == "inprocess":
         from pytest_punie.backends.inprocess import InProcessBackend
 
-        kept = response_cache(opts, resolved.digest, "in-process")
+        kept = kept_responses(opts, resolved.digest, "in-process")
         return ModelSource(InProcessBackend(resolved.path), identity, overrides, response_cache=kept)
     from pytest_punie.backends.httpclient import HttpBackend
     from pytest_punie.backends.managedserver import ManagedServer
@@ -308,120 +190,14 @@ def _make_source(
             {"server": "managed, shared by xdist workers"},
             tokenizer_file=resolved.path / "tokenizer.json",
         )
-        kept = response_cache(opts, resolved.digest, "server")
+        kept = kept_responses(opts, resolved.digest, "server")
         return ModelSource(shared, identity, overrides, batch=False, response_cache=kept)
     server = ManagedServer(resolved.path).start()
     http = HttpBackend(
         server.url, str(resolved.path), {"server": "managed"}, tokenizer_file=resolved.path / "tokenizer.json"
     )
     backend = OwnedServerBackend(http, server)
-    return ModelSource(backend, identity, overrides, response_cache=response_cache(opts, resolved.digest, "server"))
-
-
-class OwnedServerBackend:
-    """An HTTP backend whose server this process started and stops."""
-
-    def __init__(self, http: Any, server: Any):
-        self.http = http
-        self.server = server
-
-    def identity(self) -> dict[str, Any]:
-        """The server's identity."""
-        return self.http.identity()
-
-    def complete(self, requests: list[Any], on_result: Any = None) -> list[Any]:
-        """The requests asked of the server this run started."""
-        return self.http.complete(requests, on_result)
-
-    def close(self) -> None:
-        """Stops the server this run started."""
-        self.server.stop()
-
-
-def external_source(opts: SourceOptions, overrides: dict[str, Any]) -> ResponseSource:
-    """One or several external endpoints serving the model under test. Each is asked what it serves
-    (``/v1/models``); endpoints that disagree make the run refuse, naming the models and endpoints."""
-    from pytest_punie.backends.endpointpool import EndpointPool
-    from pytest_punie.backends.httpclient import MAX_CONNECTIONS, HttpBackend
-    from pytest_punie.sources.modelsource import ModelSource
-
-    urls = list(opts.server_urls)
-    names = list(opts.server_models or [])
-    if not names:
-        raise PunieError(
-            None,
-            None,
-            "--punie-server-url needs --punie-server-model NAME: the model the server "
-            "must answer for (the first id of /v1/models is never assumed)",
-        )
-    if len(names) not in (1, len(urls)):
-        raise PunieError(
-            None,
-            None,
-            f"{len(urls)} --punie-server-url and {len(names)} --punie-server-model: give one name, or one per URL",
-        )
-    names = names * len(urls) if len(names) == 1 else names
-    # with the model's tokenizer the generated text is read back from the token ids (logprobs),
-    # so a call the server dropped is seen and measured instead of unknown
-    tokenizer_file, read_with = reading_tokenizer(opts.tokenizer, names)
-    connections = int(opts.server_concurrency or MAX_CONNECTIONS)
-    backends = [
-        HttpBackend(u, n, connections=connections, tokenizer_file=tokenizer_file)
-        for u, n in zip(urls, names, strict=True)
-    ]
-    reported = [b.reported_models() for b in backends]
-    pool = EndpointPool(backends, reported) if len(backends) > 1 else None
-    refused = pool.disagreement(reported) if pool is not None else None
-    if refused:
-        raise PunieError(None, None, refused)
-    folder = None if opts.no_cache else served_folder(urls, names)
-    identity: dict[str, Any] = {"kind": "external-server", "name": names[0]}
-    if read_with is not None:
-        identity["tokenizer"] = read_with
-    kept = None
-    if folder is not None:  # what reads the replies back is part of what a kept response is
-        from pytest_punie.models.cache import BuildCache, default_cache_dir
-
-        cache = BuildCache(default_cache_dir(opts.root))
-        identity["served_files"] = {"path": str(folder), "digest": cache.digest(folder)}
-        read = tokenizer_file if tokenizer_file and tokenizer_file.is_file() else None
-        read_by = cache.digest(read) if read else "no tokenizer"
-        kept = response_cache(opts, identity["served_files"]["digest"], f"external-server, read with {read_by}")
-    if pool is None:
-        identity["reported_models"] = reported[0]
-        return ModelSource(backends[0], identity, overrides, response_cache=kept)
-    identity["reported_models"] = {b.url: r for b, r in zip(backends, reported, strict=True)}
-    return ModelSource(pool, identity, overrides, response_cache=kept)
-
-
-def reading_tokenizer(given: str | None, names: list[str]) -> tuple[Path | None, dict[str, Any] | None]:
-    """The tokenizer that reads a server's token ids back as text, and its provenance record:
-    ``--punie-tokenizer``, else the served model's own folder when ``--punie-server-model`` names a
-    model folder on this machine (mlx_lm server names its model by its path), else none."""
-    from pytest_punie.models.digest import path_digest
-
-    if given:
-        path, source = Path(given) / "tokenizer.json", "--punie-tokenizer"
-    else:
-        folder = Path(names[0]) if len(set(names)) == 1 else None
-        if folder is None or not (folder / "config.json").is_file() or not (folder / "tokenizer.json").is_file():
-            return None, None
-        path, source = folder.resolve() / "tokenizer.json", "the --punie-server-model folder"
-    digest = path_digest(path) if path.is_file() else None
-    return path, {"path": str(path), "from": source, "digest": digest}
-
-
-def served_folder(urls: list[str], names: list[str]) -> Path | None:
-    """The model folder servers on this machine say they serve (mlx_lm server names its model by
-    its path): responses are kept by its digest, so a rerun after the endpoints went away sends
-    only what was not answered. None (nothing kept) for a server elsewhere or a name that is not a
-    model folder here: what it serves cannot be verified from here."""
-    from urllib.parse import urlsplit
-
-    if len(set(names)) != 1 or any(urlsplit(u).hostname not in ("127.0.0.1", "localhost", "::1") for u in urls):
-        return None
-    folder = Path(names[0])
-    return folder if folder.is_absolute() and (folder / "config.json").is_file() else None
+    return ModelSource(backend, identity, overrides, response_cache=kept_responses(opts, resolved.digest, "server"))
 
 
 def new_run_dir() -> Path:
@@ -429,95 +205,3 @@ def new_run_dir() -> Path:
     import tempfile
 
     return Path(tempfile.mkdtemp(prefix=f"punie-run-{os.getpid()}-"))
-
-
-def checkpoint_model(
-    opts: SourceOptions, model: Callable[[], Any], checkpoint: Path, log: Callable[[str], None]
-) -> Any:
-    """One adapter checkpoint, fused into its base and quantized like the model under test."""
-    from pytest_punie.models.cache import BuildCache, default_cache_dir
-    from pytest_punie.models.resolve import ResolvedModel, build_record, recipe_parts
-    from pytest_punie.models.steps import fuse_and_quantize
-    from pytest_punie.models.validate import validate_model_dir
-
-    base_opt = opts.base
-    bits, group = 5, 64
-    if base_opt:
-        base = Path(base_opt).resolve()
-    else:
-        resolved = model()
-        entry = resolved.spec_entry
-        bits, group = int(entry.get("bits", bits)), int(entry.get("group_size", group))
-        recipe_base = recipe_parts(resolved, opts.root)[0]
-        if recipe_base is None:
-            raise PunieError(None, None, "--punie-checkpoints needs --punie-base PATH (the model has no recipe base)")
-        base = recipe_base
-    cache = BuildCache(default_cache_dir(opts.root), log=log)
-    cache.guard = build_guard(opts)
-    from pytest_punie.checks.artifacts import fused_checks
-
-    fused, quant = fuse_and_quantize(cache, base, checkpoint, bits, group, log, check_fused=fused_checks)
-    builds = [build_record(a) for a in (fused, quant)]
-    return ResolvedModel(
-        checkpoint.name,
-        quant.path,
-        quant.digest,
-        validate_model_dir(quant.path),
-        builds,
-        {"bits": bits, "group_size": group},
-    )
-
-
-def variant_source(
-    opts: SourceOptions,
-    variant: Any,
-    source: Callable[[], Any],
-    model: Callable[[], Any],
-    log: Callable[[str], None],
-    suites: list[Any] | None = None,
-) -> ResponseSource:
-    """The source for one variant: another temperature shares the model's
-    backend; a checkpoint is fused and quantized (cached) into its own model."""
-    from pytest_punie.sources.modelsource import ModelSource
-
-    if variant.seed is not None and variant.checkpoint is None:
-        from pytest_punie.backends.inprocess import InProcessBackend
-
-        resolved = resolve_model(opts, str(opts.model), log, seed=variant.seed, suites=suites)
-        backend: Any = InProcessBackend(resolved.path)
-        identity = {**resolved.identity(), "training_seed": variant.seed}
-        kept = response_cache(opts, resolved.digest, "in-process")
-    elif variant.bits is not None:
-        from pytest_punie.backends.inprocess import InProcessBackend
-        from pytest_punie.sources.bits import bits_model
-
-        resolved, sweep = bits_model(opts, model, variant.bits, log, suites, build_guard(opts))
-        backend = InProcessBackend(resolved.path)
-        identity = {**resolved.identity(), "bits_sweep": sweep}
-        kept = response_cache(opts, resolved.digest, "in-process")
-    elif variant.checkpoint is not None:
-        from pytest_punie.backends.inprocess import InProcessBackend
-
-        resolved = checkpoint_model(opts, model, variant.checkpoint, log)
-        backend = InProcessBackend(resolved.path)
-        identity = {**resolved.identity(), "checkpoint": str(variant.checkpoint), "iteration": variant.iteration}
-        kept = response_cache(opts, resolved.digest, "in-process")
-    else:
-        base = source()
-        if not isinstance(base, ModelSource):
-            raise PunieError(None, None, "--punie-temperatures needs a model (recorded responses have one temperature)")
-        backend, identity, kept = base.backend, base._identity, base.response_cache
-    if variant.checkpoint is not None:
-        overrides = {}
-    elif variant.seed is not None or variant.bits is not None:
-        overrides = dict(opts.sampling_overrides())  # the run's sampling, on each seed's own model
-    else:
-        overrides = dict(getattr(source(), "overrides", {}) or {})
-    if variant.temperature is not None:
-        overrides["temperature"] = variant.temperature
-        if variant.temperature > 0 and overrides.get("seed") is None:
-            overrides["seed"] = 0  # sampled, but reproducibly
-    out = ModelSource(backend, {**identity, "variant": variant.name}, overrides, response_cache=kept)
-    out.timeout_scale = float(opts.timeout_scale or 1.0)
-    out.prompt_sensitivity = bool(opts.prompt_sensitivity)
-    return with_budget(out, opts, str(opts.model))

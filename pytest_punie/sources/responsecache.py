@@ -16,10 +16,13 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_punie.backends import ChatRequest, ResponseRecord
 from pytest_punie.provenance import versions_of
+
+if TYPE_CHECKING:
+    from pytest_punie.sources.sourceoptions import SourceOptions
 
 FORMAT = (
     "pytest-punie/response/3"  # 2: in-process responses record their first position; 3: with the wrapper log-likelihood
@@ -97,3 +100,12 @@ class ResponseCache:
         """Hits and misses, for the results document."""
         instance = f"{os.getpid()}:{id(self)}"  # one cache shared by two variants is counted once
         return {"hits": self.hits, "misses": self.misses, "folder": str(self.folder), "instance": instance}
+
+
+def kept_responses(opts: SourceOptions, digest: str | None, backend_kind: str) -> Any:
+    """The responses kept for this verified artifact and backend (None: --punie-no-cache)."""
+    if not digest or opts.no_cache:
+        return None
+    from pytest_punie.models.cache import default_cache_dir
+
+    return ResponseCache(default_cache_dir(opts.root), digest, backend_kind)

@@ -205,7 +205,7 @@ def test_a_yaml_config_is_passed_to_mlx_lm_and_keyed_by_its_content(tiny_model, 
 def test_the_data_gate_holds_the_data_to_the_suites_it_serves(tmp_path):
     """A run with no suite (a user's own test asking for punie_model) still lints the data against
     the project's suites that name it; with none at all, two system prompts are an error."""
-    from pytest_punie.sources.factory import stage_gates
+    from pytest_punie.sources.stagegates import stage_gates
 
     from ..conftest import ROOT
 

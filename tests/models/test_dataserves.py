@@ -9,7 +9,7 @@ import pytest
 
 from pytest_punie.errors import ModelError
 from pytest_punie.models.dataserves import EMBEDDED_DATA, is_embedded, suites_serving
-from pytest_punie.sources.factory import stage_gates
+from pytest_punie.sources.stagegates import stage_gates
 from pytest_punie.suite import load_suite
 from pytest_punie.suites import packaged_suites
 

@@ -12,7 +12,7 @@ import pytest
 from pytest_punie.datalint import LintConfig, lint_dataset
 from pytest_punie.models.cache import BuildCache
 from pytest_punie.sources import keptlint
-from pytest_punie.sources.factory import stage_gates
+from pytest_punie.sources.stagegates import stage_gates
 from pytest_punie.suite import load_suite
 
 ROOT = Path(__file__).resolve().parents[2]
