@@ -9,10 +9,8 @@ resolved by name are remembered in ``models.json`` (name -> the entries it used)
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,12 +89,13 @@ def usage_line(root: Path) -> str:
     found = entries(root)
     total = sum(e.bytes for e in found)
     return (
-        f"build cache: {_size(total)} in {len(found)} entries under {root} "
+        f"build cache: {size_text(total)} in {len(found)} entries under {root} "
         "(python -m pytest_punie cache lists them; cache prune frees space)"
     )
 
 
-def _size(n: float) -> str:
+def size_text(n: float) -> str:
+    """A size in bytes as people read it (KB, MB, GB)."""
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1000 or unit == "GB":
             return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
@@ -125,10 +124,10 @@ def list_lines(root: Path) -> list[str]:
     lines = [f"{'step':<12} {'key':<12} {'size':>9} {'used':>7}  built / what"]
     for e in found:
         lines.append(
-            f"{e.step:<12} {e.path.name[:12]:<12} {_size(e.bytes):>9} {_age(now - e.used):>7}  "
+            f"{e.step:<12} {e.path.name[:12]:<12} {size_text(e.bytes):>9} {_age(now - e.used):>7}  "
             f"{e.created} {describe(e)}"
         )
-    lines.append(f"{len(found)} entries, {_size(sum(e.bytes for e in found))} under {root}")
+    lines.append(f"{len(found)} entries, {size_text(sum(e.bytes for e in found))} under {root}")
     return lines
 
 
@@ -161,35 +160,3 @@ def to_prune(
         keep = {str(Path(p)) for n, v in known.items() if n in names for p in v.get("paths", [])}
         drop.update({e.path: e for e in found if str(e.path) not in keep})
     return sorted(drop.values(), key=lambda e: e.used)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m pytest_punie cache``: list the build cache, or prune it."""
-    from pytest_punie.models.cache import default_cache_dir
-
-    parser = argparse.ArgumentParser(prog="python -m pytest_punie cache", description=__doc__.split("\n")[0])
-    parser.add_argument("action", nargs="?", choices=("list", "prune"), default="list")
-    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the project (its .punie/cache)")
-    parser.add_argument("--older-than", type=float, metavar="DAYS", help="prune: entries unused this long")
-    parser.add_argument("--keep-last", type=int, metavar="N", help="prune: keep the N most recently used per step")
-    parser.add_argument("--unused", action="store_true", help="prune: entries no registered model resolved to")
-    parser.add_argument("--dry-run", action="store_true", help="prune: say what would go, remove nothing")
-    args = parser.parse_args(argv)
-    root = default_cache_dir(args.root.resolve())
-    if args.action == "list":
-        print("\n".join(list_lines(root)))
-        return 0
-    if args.older_than is None and args.keep_last is None and not args.unused:
-        parser.error("prune needs --older-than DAYS, --keep-last N or --unused")
-    registered = None
-    if args.unused:
-        from pytest_punie.models.resolve import load_registry
-
-        registered = set(load_registry(args.root.resolve()))
-    drop = to_prune(root, args.older_than, args.keep_last, args.unused, registered)
-    for e in drop:
-        print(f"{'would remove' if args.dry_run else 'removed'} {e.path} ({_size(e.bytes)})")
-        if not args.dry_run:
-            shutil.rmtree(e.path, ignore_errors=True)
-    print(f"{len(drop)} entries, {_size(sum(e.bytes for e in drop))}{' (dry run)' if args.dry_run else ' freed'}")
-    return 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import json
 
-from pytest_punie.gate.samecmd import compare, main
+from pytest_punie.cli.samecmd import compare, main
 
 
 def doc(*tokens: list[int] | None) -> dict:

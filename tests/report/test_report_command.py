@@ -11,7 +11,7 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
-from pytest_punie.gate.reportcmd import main
+from pytest_punie.cli.reportcmd import main
 
 
 def report(cwd, *args: str) -> SimpleNamespace:

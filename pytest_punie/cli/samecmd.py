@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def read(path: Path) -> dict[str, Any]:
     """A results document, from a run's folder or a JSON file."""
-    from pytest_punie.gate.reportcmd import read_saved
+    from pytest_punie.cli.reportcmd import read_saved
 
     doc, source = read_saved(path)
     if "prompts" not in doc:
