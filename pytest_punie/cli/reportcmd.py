@@ -52,8 +52,8 @@ def read_saved(target: Path) -> tuple[Any, Path]:
 def render(target: Path, compare: str | None, baseline_dir: Path, out: Path | None) -> Path:
     """Read the document, gate it against ``compare`` if given, write the HTML; returns its path."""
     from pytest_punie.gate.rungate import GateOptions, apply_gate
-    from pytest_punie.report.html import render_html
-    from pytest_punie.report.write import write_text
+    from pytest_punie.views.html import render_html
+    from pytest_punie.views.write import write_text
 
     doc, source = read_saved(target)
     if "suites" not in doc:

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 from pytest_punie.errors import PunieError
-from pytest_punie.report.write import write_text
 from pytest_punie.resultsformat import (
     NotADocument,
     RunDocument,
@@ -15,6 +14,7 @@ from pytest_punie.resultsformat import (
     document_to_json,
     row_key,
 )
+from pytest_punie.views.write import write_text
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 

@@ -353,7 +353,8 @@ def compare(candidate: RunDocument, baseline: RunDocument, rules: SuiteRules, al
         label_moves[f"{m['from']} -> {m['to']}"] = label_moves.get(f"{m['from']} -> {m['to']}", 0) + 1
     categories, metrics = _regressions(candidate, baseline, common, restricted, flips, rules, reasons_fail, reasons_inc)
     reasons_fail += _own_misses(candidate, cand_p, rules)
-    from pytest_punie.gate.lock import compare_locks, lock_line
+    from pytest_punie.gate.lock import compare_locks
+    from pytest_punie.views.gateview import lock_line
 
     lock = compare_locks(candidate, baseline)
     if lock is not None and lock["verdict"] == "weakened" and rules.get("format_lock"):

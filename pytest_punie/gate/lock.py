@@ -59,11 +59,3 @@ def compare_locks(candidate: RunDocument, baseline: RunDocument) -> LockComparis
             for k, _ in drops
         ],
     }
-
-
-def lock_line(lock: LockComparison) -> str:
-    """One line for the terminal and Markdown."""
-    return (
-        f"format lock {lock['verdict']}: median margin change {lock['median_change']:+.2f} nats over "
-        f"{lock['prompts']} prompts ({lock['test']}: p = {lock['p_value']:.4f})"
-    )

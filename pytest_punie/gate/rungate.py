@@ -10,8 +10,8 @@ from typing import Any
 
 from pytest_punie.errors import PunieError
 from pytest_punie.gate.compare import completeness_of
-from pytest_punie.report.write import why_not_written, write_text
 from pytest_punie.resultsformat import RunDocument
+from pytest_punie.views.write import why_not_written, write_text
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def _gate(doc: RunDocument, options: GateOptions) -> None:
             raise PunieError(where, None, str(exc)) from None
         doc["gate"] = gate.to_dict()
         doc["comparison"] = {**gate.comparison, "baseline_name": options.compare, "baseline_path": str(where)}
-        from pytest_punie.gate.report import render_gate_markdown
+        from pytest_punie.views.gateview import render_gate_markdown
 
         text = render_gate_markdown(doc)
         if options.compare_md:

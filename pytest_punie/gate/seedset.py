@@ -119,17 +119,3 @@ def compare_seed_sets(
         ],
         comparison,
     )
-
-
-def seed_set_lines(comp: Comparison) -> list[str]:
-    """The seed-set comparison as lines (terminal and Markdown)."""
-    lines = [f"seed sets compared ({comp['method']}):"]
-    for path, c in comp["suites"].items():
-        iv = c["interval"]
-        lines.append(
-            f"{path}: baseline {c['baseline_pass_rate'] * 100:.1f}% over {c['baseline_seeds']} seeds, candidate "
-            f"{c['candidate_pass_rate'] * 100:.1f}% over {c['candidate_seeds']}, "
-            f"difference {c['difference'] * 100:+.1f} points (95% {iv['low'] * 100:+.1f} to {iv['high'] * 100:+.1f}), "
-            f"{c['prompts']} prompts"
-        )
-    return lines

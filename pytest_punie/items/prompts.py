@@ -17,7 +17,6 @@ from pytest_punie.errors import PunieError
 from pytest_punie.items.data import DatasetCollector
 from pytest_punie.items.paths import display_path
 from pytest_punie.items.pipeline import PipelineCollector
-from pytest_punie.report.execution import execution_lines, transcript_lines
 from pytest_punie.results import PromptResult, judge_prompt, no_response
 from pytest_punie.scoring.parse import written_text
 from pytest_punie.session import punie_session
@@ -28,6 +27,7 @@ from pytest_punie.suite import load_suite
 from pytest_punie.suite.suitetypes import Prompt, Suite
 from pytest_punie.suites import is_packaged
 from pytest_punie.toolsurface import load_surface
+from pytest_punie.views.execution import execution_lines, transcript_lines
 
 EVAL_MARK = "eval"
 

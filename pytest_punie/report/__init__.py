@@ -1,7 +1,6 @@
-"""Reports: the results document and its terminal and Markdown views."""
+"""The results document: built from the run's results, judged per suite, with its analyses
+(seeds, format lock, variant matrix, bits sweep); its views are in pytest_punie/views/."""
 
 from pytest_punie.report.document import FORMAT, build_document
-from pytest_punie.report.markdown import render_markdown
-from pytest_punie.report.terminal import render_terminal
 
-__all__ = ["FORMAT", "build_document", "render_markdown", "render_terminal"]
+__all__ = ["FORMAT", "build_document"]

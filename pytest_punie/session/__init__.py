@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from pytest_punie.report.write import OutputPaths
 from pytest_punie.resultsformat import JsonObject
 from pytest_punie.session.collected import Collected, usage_errors
 from pytest_punie.session.finishing import (
@@ -35,6 +34,7 @@ from pytest_punie.session.responders import Responders
 from pytest_punie.sources import ResponseSource
 from pytest_punie.sources.sourceoptions import source_options
 from pytest_punie.suite.suitetypes import Suite
+from pytest_punie.views.write import OutputPaths
 
 __all__ = ["EXIT_INCOMPLETE", "EXIT_INVALID", "PunieSession", "find_session", "punie_session"]
 

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from pytest_punie.errors import PunieError
-from pytest_punie.report.write import OutputPaths
 from pytest_punie.resultsformat import RunDocument
 from pytest_punie.session.gathered import Gathered
 from pytest_punie.sources import ResponseSource
 from pytest_punie.sources.sourceoptions import SourceOptions
+from pytest_punie.views.write import OutputPaths
 
 # the exit status of an INVALID run: the measurement is broken (not a FAIL of the model)
 EXIT_INVALID = 6
@@ -51,7 +51,7 @@ def finish(
             done.interrupted_early = interrupted_lines(source)
         return exitstatus
     from pytest_punie.report.rundocument import RunFacts, build_run_document
-    from pytest_punie.report.write import write_documents
+    from pytest_punie.views.write import write_documents
 
     facts = RunFacts(
         root=config.rootpath,
@@ -120,23 +120,23 @@ def summary_sections(config: pytest.Config, done: Finished, judged: bool) -> lis
         return []
     if not judged:
         return _parity_section(doc)
-    from pytest_punie.gate.report import render_gate_terminal
-    from pytest_punie.report import render_terminal
-    from pytest_punie.report.matrix import render_matrix_terminal
+    from pytest_punie.views.gateview import render_gate_terminal
+    from pytest_punie.views.matrixview import render_matrix_terminal
+    from pytest_punie.views.terminal import render_terminal
 
     out: list[tuple[str | None, list[str]]] = [("pytest-punie eval", render_terminal(doc))]
     if "matrix" in doc:
         out.append(("pytest-punie variants", render_matrix_terminal(doc)))
     if any(s.get("format_lock") for s in doc.get("suites", [])):
-        from pytest_punie.report.formatlock import render_lock_terminal
+        from pytest_punie.views.lockview import render_lock_terminal
 
         out.append(("pytest-punie format lock", render_lock_terminal(doc)))
     if doc.get("seeds"):
-        from pytest_punie.report.seeds import render_seeds_terminal
+        from pytest_punie.views.seedsview import render_seeds_terminal
 
         out.append(("pytest-punie training seeds", render_seeds_terminal(doc.get("seeds") or {})))
     if doc.get("bits_sweep"):
-        from pytest_punie.report.bitsweep import render_bits_terminal
+        from pytest_punie.views.bitsview import render_bits_terminal
 
         out.append(("pytest-punie bits sweep", render_bits_terminal(doc.get("bits_sweep") or {})))
     out += _parity_section(doc)
@@ -158,7 +158,7 @@ def _parity_section(doc: RunDocument) -> list[tuple[str | None, list[str]]]:
     """The parity table, where the run measured parity."""
     if not doc.get("parity"):
         return []
-    from pytest_punie.report.parityview import render_parity_terminal
+    from pytest_punie.views.parityview import render_parity_terminal
 
     return [("pytest-punie parity", render_parity_terminal(doc.get("parity") or []))]
 

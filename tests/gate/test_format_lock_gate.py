@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from scipy.stats import wilcoxon
 
 from pytest_punie.backends.firstposition import nucleus_mask, opener_probability
-from pytest_punie.gate.lock import compare_locks, lock_line
+from pytest_punie.gate.lock import compare_locks
 from pytest_punie.stats import wilcoxon_signed_rank_exact
+from pytest_punie.views.gateview import lock_line
 
 
 def brute_force(diffs: list[float]) -> float:
@@ -126,7 +127,7 @@ def test_the_fewest_flips_the_exact_test_calls_significant():
 
 
 def test_the_gate_report_says_the_lock_and_what_the_sizes_can_show():
-    from pytest_punie.gate.report import _ci, render_gate_markdown, render_gate_terminal, what_n_prompts_can_show
+    from pytest_punie.views.gateview import _ci, render_gate_markdown, render_gate_terminal, what_n_prompts_can_show
 
     lock = compare_locks(doc([1.0 - 0.5] * 6), doc([1.0] * 6))
     row = {"baseline": 0.8, "candidate": 0.5, "delta": -0.3, "worse": 3, "better": 0, "p_value": 0.25}

@@ -297,7 +297,7 @@ def test_a_partial_baseline_or_another_suite_is_refused(tmp_path, mini):
 
 def test_the_gate_markdown_says_every_rule(tmp_path, mini, snapshot):
     """The comparison people read in a pull request, pinned line by line."""
-    from pytest_punie.gate.report import render_gate_markdown
+    from pytest_punie.views.gateview import render_gate_markdown
 
     apply_gate(document([mini]), options(tmp_path, save="prod"))
     cand = document([mini], failing={"a1", "a2", "a3", "b1", "b2", "b3"})
@@ -339,7 +339,7 @@ def test_a_category_or_metric_only_one_side_has_gets_no_row(mini, tmp_path):
 def test_the_gate_terminal_and_markdown_views(tmp_path, mini, snapshot):
     """What a person reads: the terminal lines and the Markdown, on a restricted
     comparison with label changes and a metric row, pinned."""
-    from pytest_punie.gate.report import render_gate_markdown, render_gate_terminal
+    from pytest_punie.views.gateview import render_gate_markdown, render_gate_terminal
 
     base = document([mini], missing={"b5"})
     cand = document([mini], missing={"a5"}, failing={"a1", "a2", "b1"})
@@ -353,7 +353,7 @@ def test_the_gate_terminal_and_markdown_views(tmp_path, mini, snapshot):
 
 
 def test_what_the_compared_sizes_can_show():
-    from pytest_punie.gate.report import what_n_prompts_can_show
+    from pytest_punie.views.gateview import what_n_prompts_can_show
 
     comp = {"categories": {"a": {"prompts": 3}, "b": {"prompts": 8}, "overall": {"prompts": 25}}}
     assert what_n_prompts_can_show(comp).startswith(

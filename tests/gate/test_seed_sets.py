@@ -104,7 +104,7 @@ def test_seed_sets_of_different_sizes_measure_alike_but_another_suite_is_refused
 
 def test_the_seed_set_comparison_is_said_exactly():
     """Pass rates over each recipe's seeds, the difference with its interval, the sentence and the lines."""
-    from pytest_punie.gate.seedset import seed_set_lines
+    from pytest_punie.views.gateview import seed_set_lines
 
     base = seed_doc([[True] * 4, [True, True, True, False]])  # 7 of 8
     cand = seed_doc([[True, False, False, False], [True, True, False, False], [False] * 4])  # 3 of 12
@@ -169,8 +169,7 @@ def test_what_counts_as_a_seed_set_and_a_changed_suite_is_refused_unless_allowed
 
 
 def test_a_seed_set_gate_is_said_in_the_terminal_and_in_markdown():
-    from pytest_punie.gate.report import render_gate_markdown, render_gate_terminal
-    from pytest_punie.gate.seedset import seed_set_lines
+    from pytest_punie.views.gateview import render_gate_markdown, render_gate_terminal, seed_set_lines
 
     base, cand = seed_doc([[True] * 10] * 3), seed_doc([[True] * 5 + [False] * 5] * 3)
     gate = compare_seed_sets(cand, base, {})

@@ -13,10 +13,10 @@ import pytest
 
 from pytest_punie.gate.compare import compare
 from pytest_punie.report import build_document
-from pytest_punie.report.charts import LABEL_W, PLOT_W
-from pytest_punie.report.html import render_html
 from pytest_punie.report.matrix import matrix_of, sweep_of
 from pytest_punie.verdict import judge_suite
+from pytest_punie.views.charts import LABEL_W, PLOT_W
+from pytest_punie.views.html import render_html
 
 from ..verdict.test_reference_tables import results_of
 from .test_html import PROVENANCE, chromium, rendered

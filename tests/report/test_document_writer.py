@@ -6,9 +6,9 @@ from __future__ import annotations
 import io
 
 from pytest_punie.report import build_document
-from pytest_punie.report.write import write_text
 from pytest_punie.resultsformat import document_from_json, document_to_json, document_writer
 from pytest_punie.verdict import judge_suite
+from pytest_punie.views.write import write_text
 
 from ..verdict.test_reference_tables import results_of
 from .test_html import PROVENANCE

@@ -11,8 +11,8 @@ import subprocess
 import pytest
 
 from pytest_punie.report import build_document
-from pytest_punie.report.html import render_html
 from pytest_punie.verdict import judge_suite
+from pytest_punie.views.html import render_html
 
 from ..verdict.test_reference_tables import results_of
 

@@ -7,8 +7,10 @@ import json
 
 import pytest
 
-from pytest_punie.report import build_document, render_markdown, render_terminal
+from pytest_punie.report import build_document
 from pytest_punie.verdict import judge_suite
+from pytest_punie.views.markdown import render_markdown
+from pytest_punie.views.terminal import render_terminal
 
 from ..verdict.test_reference_tables import results_of
 
@@ -45,7 +47,7 @@ def test_document_is_json_and_keeps_both_scores(document):
 def test_sampling_line_shows_the_runs_overrides(phase33):
     """--punie-temperature 0.7 --punie-seed 1 is what the run used: the line says so."""
     from pytest_punie.report.rundocument import _sampling
-    from pytest_punie.report.terminal import sampling_text
+    from pytest_punie.views.terminal import sampling_text
 
     samp = _sampling([phase33], {"temperature": 0.7, "seed": 1, "max_tokens": None})
     assert samp["default"]["temperature"] == 0.7 and samp["default"]["seed"] == 1
@@ -107,13 +109,14 @@ def seed_document() -> dict:
 
 
 def test_seeds_section(snapshot):
-    from pytest_punie.report.seeds import render_seeds_terminal
+    from pytest_punie.views.seedsview import render_seeds_terminal
 
     assert "\n".join(render_seeds_terminal(seed_document()["seeds"])) == snapshot
 
 
 def test_format_lock_section(snapshot):
-    from pytest_punie.report.formatlock import add_format_lock, render_lock_terminal
+    from pytest_punie.report.formatlock import add_format_lock
+    from pytest_punie.views.lockview import render_lock_terminal
 
     def prompt(i: int, kind: str, logp_open: float, logp_other: float, opened: bool) -> dict:
         first = {

@@ -62,9 +62,9 @@ def test_a_spawned_child_runs_its_tests_on_the_mutated_module_in_a_fresh_interpr
     """Tests that run mlx cannot run in a forked child: a spawned one re-executes the mutant itself."""
     test = tmp_path / "test_pct.py"
     test.write_text(
-        "from pytest_punie.report.formatting import pct\n\n\ndef test_pct():\n    assert pct(0.5) == '50.0%'\n"
+        "from pytest_punie.views.formatting import pct\n\n\ndef test_pct():\n    assert pct(0.5) == '50.0%'\n"
     )
-    path = "pytest_punie/report/formatting.py"
+    path = "pytest_punie/views/formatting.py"
     mutant = (ROOT / path).read_text().replace('f"{x * 100:.1f}%"', 'f"{x / 100:.1f}%"')
     jobs = [
         mutation.Job("clean", None, None, [str(test)], spawn=True),

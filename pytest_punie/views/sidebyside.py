@@ -8,9 +8,9 @@ from __future__ import annotations
 import difflib
 import re
 
-from pytest_punie.report.formatting import esc
 from pytest_punie.resultsformat import RunDocument
 from pytest_punie.scoring.parse import written_text
+from pytest_punie.views.formatting import esc
 
 
 def word_diff(before: str, after: str) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pytest_punie.report.formatting import pct
-from pytest_punie.report.terminal import (
+from pytest_punie.resultsformat import PromptRow, RunDocument
+from pytest_punie.views.formatting import pct
+from pytest_punie.views.terminal import (
     agreement_lines,
     judged_rows,
     repeat_lines,
@@ -11,7 +12,6 @@ from pytest_punie.report.terminal import (
     served_line,
     verdict_reason,
 )
-from pytest_punie.resultsformat import PromptRow, RunDocument
 
 
 def _cell(text: str) -> str:
@@ -95,11 +95,11 @@ def _parity_markdown(doc: RunDocument) -> list[str]:
     """A bits sweep's table and answer, and the parity figures, where the run measured them."""
     out: list[str] = []
     if doc.get("bits_sweep"):
-        from pytest_punie.report.bitsweep import render_bits_terminal
+        from pytest_punie.views.bitsview import render_bits_terminal
 
         out += ["## Bits sweep", "", "```", *render_bits_terminal(doc.get("bits_sweep") or {}), "```", ""]
     if doc.get("parity"):
-        from pytest_punie.report.parityview import render_parity_terminal
+        from pytest_punie.views.parityview import render_parity_terminal
 
         out += ["## Parity", "", "```", *render_parity_terminal(doc.get("parity") or []), "```", ""]
     return out

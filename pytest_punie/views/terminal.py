@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pytest_punie.metrics import exact_score, mean_score
-from pytest_punie.report.formatting import pct
 from pytest_punie.resultsformat import CategoryRow, JsonObject, PromptRow, RunDocument, Sampling, SuiteEntry
+from pytest_punie.views.formatting import pct
 
 
 def _verdict(passed: bool | None) -> str:

@@ -10,17 +10,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pytest_punie.report.bitsweep import render_bits_html
-from pytest_punie.report.charts import baseline_scores, category_chart, failure_mode_chart, variant_matrix
-from pytest_punie.report.execution import execution_lines, transcript_lines
-from pytest_punie.report.formatting import esc, pct
-from pytest_punie.report.matrix import best_by_eval_text
-from pytest_punie.report.pagedrows import FILTER_BINDING, PAGED_FROM, PAGED_SCRIPT, packed_rows
-from pytest_punie.report.parityview import render_parity_html
-from pytest_punie.report.sidebyside import side_by_side
-from pytest_punie.report.terminal import agreement_lines, judged_rows, sampling_text, verdict_reason
 from pytest_punie.resultsformat import Flip, PromptRow, RunDocument, SuiteEntry
 from pytest_punie.scoring.parse import written_text
+from pytest_punie.views.bitsview import render_bits_html
+from pytest_punie.views.charts import baseline_scores, category_chart, failure_mode_chart, variant_matrix
+from pytest_punie.views.execution import execution_lines, transcript_lines
+from pytest_punie.views.formatting import esc, pct
+from pytest_punie.views.matrixview import best_by_eval_text
+from pytest_punie.views.pagedrows import FILTER_BINDING, PAGED_FROM, PAGED_SCRIPT, packed_rows
+from pytest_punie.views.parityview import render_parity_html
+from pytest_punie.views.sidebyside import side_by_side
+from pytest_punie.views.terminal import agreement_lines, judged_rows, sampling_text, verdict_reason
 
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:1200px;padding:0 1em;color:#222}

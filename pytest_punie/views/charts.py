@@ -8,9 +8,9 @@ document it was drawn from.
 
 from __future__ import annotations
 
-from pytest_punie.report.formatting import esc, pct
-from pytest_punie.report.terminal import judged_rows
 from pytest_punie.resultsformat import CategoryRow, RunDocument, SuiteEntry, Sweep, row_key
+from pytest_punie.views.formatting import esc, pct
+from pytest_punie.views.terminal import judged_rows
 
 LABEL_W = 190  # the row names' column
 PLOT_W = 420  # 0% .. 100%

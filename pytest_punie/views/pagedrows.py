@@ -9,9 +9,9 @@ import gzip
 import json
 from typing import Any
 
-from pytest_punie.report.execution import execution_lines, transcript_lines
 from pytest_punie.resultsformat import RunDocument
 from pytest_punie.scoring.parse import written_text
+from pytest_punie.views.execution import execution_lines, transcript_lines
 
 PAGED_FROM = 2000  # prompts: from here the table is paged and its rows compressed
 PAGE_ROWS = 100

@@ -104,8 +104,8 @@ def write_documents(doc: RunDocument, results: list[PromptResult], paths: Output
     lines: list[str] = []
     text = document_writer(doc)
     if paths.runs_dir and results:
-        from pytest_punie.report import render_markdown
-        from pytest_punie.report.html import render_html
+        from pytest_punie.views.html import render_html
+        from pytest_punie.views.markdown import render_markdown
 
         folder = Path(paths.runs_dir)
         try:
@@ -151,7 +151,7 @@ def _outputs(
         chart = paths.chart
 
         def write_chart() -> str:
-            from pytest_punie.report.chart import render_chart
+            from pytest_punie.views.chart import render_chart
 
             try:
                 render_chart(doc, Path(chart))
@@ -171,11 +171,11 @@ def _outputs(
 
         out.append((record, write_responses))
     if paths.md:
-        from pytest_punie.report import render_markdown
+        from pytest_punie.views.markdown import render_markdown
 
         out.append((paths.md, written(paths.md, lambda: render_markdown(doc))))
     if paths.html and results:
-        from pytest_punie.report.html import render_html
+        from pytest_punie.views.html import render_html
 
         out.append((paths.html, written(paths.html, lambda: render_html(doc))))
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_punie.report.formatting import esc, pct
+from pytest_punie.views.formatting import esc, pct
 
 HEAD = ("model", "bits", "KL mean", "p95", "p99", "top-1", "base KL", "share", "tokens", "")
 

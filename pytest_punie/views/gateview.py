@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pytest_punie.report.formatting import pct
-from pytest_punie.resultsformat import Comparison, RegressionRow, RunDocument
+from pytest_punie.resultsformat import Comparison, LockComparison, RegressionRow, RunDocument
+from pytest_punie.views.formatting import pct
 
 
 def _ci(iv: list[float] | tuple[float, float] | None) -> str:
@@ -14,8 +14,6 @@ def render_gate_terminal(doc: RunDocument) -> list[str]:
     """The gate's verdict, deltas and flips as terminal lines."""
     gate, comp = doc["gate"], doc["comparison"]
     if comp.get("kind") == "seed sets":
-        from pytest_punie.gate.seedset import seed_set_lines
-
         name = comp.get("baseline_name")
         return [f"baseline: {name}", *seed_set_lines(comp), f"GATE: {gate['verdict']}"] + [
             f"  - {r}" for r in gate["reasons"]
@@ -36,8 +34,6 @@ def render_gate_terminal(doc: RunDocument) -> list[str]:
             + ", ".join(f"{k}: {v}" for k, v in sorted(comp["label_moves"].items(), key=lambda kv: -kv[1]))
         )
     if comp.get("format_lock"):
-        from pytest_punie.gate.lock import lock_line
-
         lines.append(lock_line(comp["format_lock"]))
     lines.append(f"GATE: {gate['verdict']}")
     lines += [f"  - {r}" for r in gate["reasons"]]
@@ -80,8 +76,6 @@ def render_gate_markdown(doc: RunDocument) -> str:
     """The gate's verdict, deltas and flips as Markdown (CI summaries, --punie-compare-md)."""
     gate, comp = doc["gate"], doc["comparison"]
     if comp.get("kind") == "seed sets":
-        from pytest_punie.gate.seedset import seed_set_lines
-
         head = [f"# Regression gate: {gate['verdict']}", "", f"- baseline `{comp.get('baseline_name')}` (a seed set)"]
         return "\n".join(head + [f"- {r}" for r in gate["reasons"]] + ["", *seed_set_lines(comp)]) + "\n"
     out = [f"# Regression gate: {gate['verdict']}", ""]
@@ -115,8 +109,28 @@ def render_gate_markdown(doc: RunDocument) -> str:
     if comp["label_moves"]:
         out += ["", "Label changes: " + ", ".join(f"{k} ({v})" for k, v in comp["label_moves"].items())]
     if comp.get("format_lock"):
-        from pytest_punie.gate.lock import lock_line
-
         out += ["", lock_line(comp["format_lock"])]
     out += ["", what_n_prompts_can_show(comp)]
     return "\n".join(out) + "\n"
+
+
+def lock_line(lock: LockComparison) -> str:
+    """One line for the terminal and Markdown."""
+    return (
+        f"format lock {lock['verdict']}: median margin change {lock['median_change']:+.2f} nats over "
+        f"{lock['prompts']} prompts ({lock['test']}: p = {lock['p_value']:.4f})"
+    )
+
+
+def seed_set_lines(comp: Comparison) -> list[str]:
+    """The seed-set comparison as lines (terminal and Markdown)."""
+    lines = [f"seed sets compared ({comp['method']}):"]
+    for path, c in comp["suites"].items():
+        iv = c["interval"]
+        lines.append(
+            f"{path}: baseline {c['baseline_pass_rate'] * 100:.1f}% over {c['baseline_seeds']} seeds, candidate "
+            f"{c['candidate_pass_rate'] * 100:.1f}% over {c['candidate_seeds']}, "
+            f"difference {c['difference'] * 100:+.1f} points (95% {iv['low'] * 100:+.1f} to {iv['high'] * 100:+.1f}), "
+            f"{c['prompts']} prompts"
+        )
+    return lines
