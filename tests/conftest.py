@@ -26,6 +26,9 @@ settings.register_profile("punie", deadline=None, suppress_health_check=[HealthC
 settings.load_profile("punie")
 
 ROOT = Path(__file__).resolve().parents[1]
+# this process is an xdist worker (read once: tests take the variable out of the environment their
+# own pytest runs inherit)
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 
 
 def import_mlx_once() -> None:
@@ -40,6 +43,44 @@ def import_mlx_once() -> None:
     import mlx_lm.utils  # noqa: F401
     import numpy  # noqa: F401
     import pydantic_monty  # noqa: F401
+
+
+# The test command runs the files on two workers (``-n 2 --dist loadfile --no-loadscopereorder``:
+# a file's tests on one worker, so module fixtures are made once), handing files out in the order
+# collected here. First the two cold builds, one per worker (the newcomer's dense model; the MoE
+# model, in its own cache), then every file that needs no model (while the first build runs), then
+# the files that need the model, the longest first (their times from --durations, one run).
+FIRST = ("tests/e2e/test_readme.py", "tests/e2e/test_moe.py")
+LONGEST = (
+    "tests/e2e/test_recipes.py",
+    "tests/e2e/test_resume.py",
+    "tests/e2e/test_ssh_hosts.py",
+    "tests/e2e/test_readme_selection.py",
+    "tests/e2e/test_wheel.py",
+    "tests/e2e/test_real_shape.py",
+    "tests/e2e/test_tiny_model.py",
+    "tests/e2e/test_variants.py",
+    "tests/checks/test_parity.py",
+)
+
+
+def schedule_rank(path: str, needs_model: bool) -> tuple[int, int]:
+    """Where a test file goes in the order the workers take files (serially: the same order)."""
+    if path in FIRST:
+        return (0, FIRST.index(path))
+    if not needs_model:
+        return (1, 0)
+    return (2, LONGEST.index(path)) if path in LONGEST else (3, 0)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The files in the order above (a file needs the model when any of its tests does); the tests
+    of a file keep their order (a stable sort)."""
+    needs: dict[str, bool] = {}
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        needs[path] = needs.get(path, False) or "newcomer" in getattr(item, "fixturenames", ())
+    items.sort(key=lambda item: schedule_rank(item.nodeid.split("::")[0], needs[item.nodeid.split("::")[0]]))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -231,7 +272,7 @@ FIRST_BUILD = "evalsuites/phase33.yaml"  # the first command run cold: one suite
 def shared_temp(factory: pytest.TempPathFactory) -> Path:
     """A folder every worker of this run sees (under ``-n``, the workers' common base temp)."""
     base = factory.getbasetemp()
-    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    return base.parent if XDIST_WORKER else base
 
 
 @pytest.fixture(scope="session")
@@ -325,7 +366,7 @@ def tiny_project(pytester: pytest.Pytester, tiny_model, monkeypatch) -> pytest.P
     shutil.copytree(ROOT / "evalsuites", pytester.path / "evalsuites")
     shutil.copytree(ROOT / "data", pytester.path / "data")
     monkeypatch.setenv("PUNIE_CACHE_DIR", str(cache_dir()))
-    os.environ.pop("PYTEST_XDIST_WORKER", None)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # its pytest runs are not workers
     return pytester
 
 

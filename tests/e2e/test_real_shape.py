@@ -19,19 +19,22 @@ import pytest
 from pytest_punie.models.cache import BuildCache
 from pytest_punie.session import EXIT_INCOMPLETE
 
-from ..conftest import ROOT, cache_dir, live_log
+from ..conftest import ROOT, live_log, shared_temp
 
 pytestmark = pytest.mark.slow
 MAX_TOKENS = "--punie-max-tokens=24"  # the cap these tests name: random weights run every answer to it
 
 
 @pytest.fixture(scope="session")
-def real_shape(pytestconfig) -> tuple[Path, Path]:
-    """(4-bit base, LoRA adapter) of the real shape, built once per cache, the build said live."""
+def real_shape(pytestconfig, tmp_path_factory) -> tuple[Path, Path]:
+    """(4-bit base, LoRA adapter) of the real shape, built once per run in a cache of its own (every
+    worker's: it needs nothing of the tiny model's build), the build said live."""
     from maintainer import realshape
 
     say = live_log(pytestconfig, "real shape")
-    cache = BuildCache(cache_dir(), log=say)
+    folder = shared_temp(tmp_path_factory) / "realshape-cache"
+    folder.mkdir(parents=True, exist_ok=True)
+    cache = BuildCache(folder, log=say)
     base = realshape.build_base(cache, log=say)
     adapter = realshape.build_adapter(cache, base, ROOT / "data", log=say)
     return base.path, adapter.path
