@@ -45,7 +45,7 @@ def import_mlx_once() -> None:
     import pydantic_monty  # noqa: F401
 
 
-# The test command runs the files on two workers (``-n 2 --dist loadfile --no-loadscopereorder``:
+# The test command runs the files on two workers (``-n 2 --dist loadfile --no-loadscope-reorder``:
 # a file's tests on one worker, so module fixtures are made once), handing files out in the order
 # collected here. First the two cold builds, one per worker (the newcomer's dense model; the MoE
 # model, in its own cache), then every file that needs no model (while the first build runs), then
