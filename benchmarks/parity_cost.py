@@ -1,7 +1,8 @@
 """What parity costs beside the eval, on the embedded model and at the users' real shape, and the
 embedded recipe's bits sweep (prints tables).
 
-    python benchmarks/parity_cost.py [--hidden 512] [--layers 4] [--skip-sweep]
+    python benchmarks/parity_cost.py [--hidden 512] [--layers 4] [--transcripts 8] [--skip-sweep]
+        [--skip-real] [--skip-embedded]
 
 1. The embedded model (tiny_5bit, built by the main job): the parity item
    (``pytest --punie-model=tiny_5bit -m pipeline -k parity``, its kept figures removed first, so it
@@ -114,10 +115,13 @@ def main() -> None:
     parser.add_argument("--transcripts", type=int, default=8, help="gold transcripts at the real shape")
     parser.add_argument("--skip-sweep", action="store_true")
     parser.add_argument("--skip-real", action="store_true")
+    parser.add_argument("--skip-embedded", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONHASHSEED", "0")
     print(f"{'measure':<52}  {'seconds':>8}  note", flush=True)
-    parts = [embedded] + ([] if args.skip_real else [lambda: real_shape(args.hidden, args.layers, args.transcripts)])
+    parts = ([] if args.skip_embedded else [embedded]) + (
+        [] if args.skip_real else [lambda: real_shape(args.hidden, args.layers, args.transcripts)]
+    )
     for part in parts:
         for name, seconds, note in part():
             print(f"{name:<52}  {seconds:8.2f}  {note}", flush=True)

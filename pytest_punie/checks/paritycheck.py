@@ -226,6 +226,20 @@ def measure_parity(base: Path, adapter: Path, candidate: Path, gold: Gold, worst
     return figures
 
 
+def logits_at(model: Any, x: Any, rows: Any) -> Any:
+    """The model's logits at ``rows`` of the one sequence ``x``: the body over every position, the
+    output head only where a token is measured. At the real vocabulary (151,936) the head over the
+    system prompt's positions was most of parity's cost; a model of another layout than mlx-lm's
+    ``model`` + ``lm_head`` (or tied embeddings) takes the whole forward pass, then the rows."""
+    body = getattr(model, "model", None)
+    args = getattr(model, "args", None)
+    tied = bool(getattr(args, "tie_word_embeddings", False))
+    head = body.embed_tokens.as_linear if tied and body is not None else getattr(model, "lm_head", None)
+    if body is None or head is None or not callable(body):
+        return model(x)[0][rows]
+    return head(body(x)[0][rows])
+
+
 def _teacher_forced(reference: Any, layers: list[Any], shipped: Any, tokens: list[int], positions: list[int]) -> Any:
     """One transcript through the reference, the base alone (the reference's LoRA scales at 0, then
     restored) and the candidate: per assistant token KL(reference || candidate), KL(reference || base)
@@ -237,7 +251,7 @@ def _teacher_forced(reference: Any, layers: list[Any], shipped: Any, tokens: lis
     rows = mx.array([p - 1 for p in positions])
 
     def logprobs(model: Any) -> Any:
-        out = model(x)[0][rows].astype(mx.float32)
+        out = logits_at(model, x, rows).astype(mx.float32)
         return out - mx.logsumexp(out, axis=-1, keepdims=True)
 
     ref = logprobs(reference)
