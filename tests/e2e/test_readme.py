@@ -118,30 +118,6 @@ def test_the_main_job_answers_every_suite(newcomer: Newcomer):
         assert f"suite verdict {suite}: " in output(done)
 
 
-def test_another_selection_builds_the_same_adapter_cold_through_the_same_gate(newcomer: Newcomer, tmp_path):
-    """The gated steps (data lint, LoRA, fuse, quantize) built cold again with Phase 26 selected
-    instead of Phase 33: the same gate inputs and outcome, the same adapter and model digests. The
-    steps before the gate (tokenizer, pretrained base, 4-bit base) are copied from the first build."""
-    first = newcomer.document(newcomer_first())
-    cache = tmp_path / "cache"
-    for step in ("tokenizer", "base-qwen3", "q4", "digests.json"):
-        src = newcomer.cache / step
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, cache / step)
-    line = f"PUNIE_CACHE_DIR={cache} pytest --punie-model=tiny_5bit -m eval evalsuites/phase26.yaml"
-    done = newcomer.run(line)
-    verdict_printed(done)
-    doc = newcomer.document(line)
-    answered(doc, ["phase26"], 25)
-    again = {b["step"]: b for b in doc["provenance"]["model"]["builds"]}
-    before = {b["step"]: b for b in first["provenance"]["model"]["builds"]}
-    assert again["adapter"]["built_now"] and again["q5"]["built_now"] and not again["q4"]["built_now"]
-    assert adapter_weights(doc) == adapter_weights(first)  # bit for bit the same adapter
-    for step in ("fused", "q5"):
-        assert again[step]["digest"] == before[step]["digest"], step
-    assert again["adapter"]["data_gate"] == before["adapter"]["data_gate"]
-    assert doc["provenance"]["model"]["digest"] == first["provenance"]["model"]["digest"]
-
-
 SCALE_OUT = readme_commands("doc-test: scaleout", "docs/howto/scale-out.md")
 
 

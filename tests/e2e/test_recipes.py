@@ -28,6 +28,9 @@ def register(project, base: Path, expect: str = "min_loss_decrease = 0.0", data:
         pyproject.read_text()
         + f'\n[tool.punie.models.recipe_5bit]\nbase = "{base}"\ndata = "{data}"\nbits = 5\ngroup_size = 64\n{LORA}\n'
         + f"expect = {{ {expect} }}\n"
+        # the recipe's parity gates are tested by test_parity and every cold build of the embedded
+        # model; here the parity pipeline item measures it once
+        + "parity_gate = false\n"
     )
 
 
