@@ -2,7 +2,8 @@
 are generated from the declarations (options, suite keys), and its examples are real: every YAML
 example loads as a suite (a fragment, on top of a minimal suite), every TOML example is a registry
 the loader accepts, every ``--punie-*`` option and ``python -m pytest_punie`` command it names
-exists. The README's and the docs' shell lines that run a model are run by tests/e2e/test_readme.py."""
+exists. The README's shell lines (the docs build among them) and the docs' that run a model are run by
+tests/e2e/test_readme.py."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from pytest_punie.optionsref import options_markdown
 from pytest_punie.suite.keysref import schema_keys, suite_keys_markdown
 from pytest_punie.suite.schema import suite_schema
 
-from ..conftest import ROOT, readme_commands
+from ..conftest import ROOT
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 PAGES = [p for p in PAGES if "_build" not in p.parts]
@@ -97,18 +98,3 @@ def test_every_toml_example_is_a_registry_the_loader_accepts(where: str, body: s
     (tmp_path / "pyproject.toml").write_text(body)
     names = re.findall(r"^\[tool\.punie\.models\.([A-Za-z0-9_]+)\]", body, flags=re.M)  # not its sub-tables
     assert names and sorted(project_registry(tmp_path)) == sorted(names), where
-
-
-def test_the_docs_build_with_warnings_as_errors_as_ci_builds_them(tmp_path: Path):
-    """The README's docs line is the one .ci/run runs; built here into a temporary folder."""
-    [line] = readme_commands("readme-docs")
-    ci = [x.strip() for x in (ROOT / ".ci" / "run").read_text().splitlines()]
-    assert line.split("#")[0].strip() in ci
-    argv = line.split("#")[0].split()
-    assert argv[-1] == "docs/_build"
-    done = subprocess.run(
-        [sys.executable, *argv[1:-1], str(tmp_path / "html")], cwd=ROOT, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert (tmp_path / "html" / "index.html").is_file()
-    assert (tmp_path / "html" / "glossary.html").is_file() and (tmp_path / "html" / "suite-keys.html").is_file()

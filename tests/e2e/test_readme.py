@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,18 @@ def test_the_picture_line_draws_the_report_of_the_newest_run(newcomer: Newcomer)
     assert picture.stat().st_size < 200_000 and picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     committed = ROOT / "docs" / "_static" / "report.png"
     assert committed.stat().st_size < 200_000  # small enough to commit
+
+
+def test_the_docs_build_with_warnings_as_errors_as_ci_builds_them(tmp_path):
+    """The README's docs line is the one .ci/run runs; built here into a temporary folder."""
+    [line] = readme_commands("readme-docs")
+    ci = [x.strip() for x in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert line.split("#")[0].strip() in ci
+    argv = line.split("#")[0].split()
+    assert argv[-1] == "docs/_build"
+    done = subprocess.run(
+        [sys.executable, *argv[1:-1], str(tmp_path / "html")], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "html" / "index.html").is_file()
+    assert (tmp_path / "html" / "glossary.html").is_file() and (tmp_path / "html" / "suite-keys.html").is_file()
