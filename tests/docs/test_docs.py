@@ -20,6 +20,7 @@ from pytest_punie.suite.keysref import schema_keys, suite_keys_markdown
 from pytest_punie.suite.schema import suite_schema
 
 from ..conftest import ROOT
+from ..suite.test_loader import _minimal
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 PAGES = [p for p in PAGES if "_build" not in p.parts]
@@ -65,13 +66,7 @@ def test_every_command_the_docs_name_exists():
     assert {c for c in named if f"python -m pytest_punie {c}" not in usage} == set()
 
 
-MINIMAL_SUITE = {
-    "suite": "fragment",
-    "system_prompt": "You are Punie.",
-    "overall_threshold": ">= 0.5",
-    "categories": {"git": {"threshold": ">= 0.5"}},
-    "prompts": [{"id": "p-01", "category": "git", "query": "Status?", "expect": {"tools": ["git_status"]}}],
-}
+MINIMAL_SUITE = yaml.safe_load(_minimal())  # the loader tests' minimal suite
 
 
 @pytest.mark.parametrize(("where", "body"), code_blocks("yaml"), ids=[w for w, _ in code_blocks("yaml")])
