@@ -9,6 +9,9 @@ whatever its weights look like (mlx-lm#1172: a fuse that behaved like the base).
 
 Memory stays bounded at real size: one transcript at a time (its logits only), the base's weights
 loaded once (the base alone is the reference with its LoRA scales set to 0), the candidate beside it.
+The reference's and the base's log-probabilities at the measured tokens are kept for the next
+candidate of the same reference (the gate after quantizing follows the gate before it; a bits sweep
+measures four) while they fit in ``REFERENCE_MEMO_BYTES``; past that they are computed again.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pytest_punie.models.digest import DigestMemo, inputs_key, path_digest
 ARCHITECTURE_KEYS = ("model_type", "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads")
 MAX_TOKENS = 2048  # a transcript longer than this is cut (its first tokens measured)
 GOLD_LIMIT = 64  # transcripts of the validation set measured (the first N, in file order)
+REFERENCE_MEMO_BYTES = 512 * 2**20  # the embedded model's 64 transcripts take 50 MB; the real vocabulary ~3.7 GB
 
 
 class ParityRefused(ModelError):
@@ -83,6 +87,37 @@ class ParityFigures:
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the results document (``parity``)."""
         return {**asdict(self), "kl_share_of_base": self.share_of_base}
+
+
+@dataclass
+class ReferenceMemo:
+    """One reference's log-probabilities (with the adapter, and the base alone) at the measured tokens,
+    per transcript, kept between candidates while they fit in ``budget`` bytes."""
+
+    key: str = ""
+    """What the rows were computed from (base, adapter, gold, versions); another key starts afresh."""
+    budget: int = REFERENCE_MEMO_BYTES
+    """Bytes the rows may take; a transcript past it is computed again for each candidate."""
+    rows: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+    """Transcript number -> (reference log-probabilities, base-alone log-probabilities)."""
+    used: int = 0
+    """Bytes held."""
+
+    def for_key(self, key: str) -> ReferenceMemo:
+        """This memo, emptied first when it holds another reference's rows."""
+        if key != self.key:
+            self.key, self.rows, self.used = key, {}, 0
+        return self
+
+    def keep(self, transcript: int, ref: Any, alone: Any) -> None:
+        """Hold one transcript's rows where the budget allows."""
+        size = int(ref.nbytes) + int(alone.nbytes)
+        if self.used + size <= self.budget:
+            self.rows[transcript] = (ref, alone)
+            self.used += size
+
+
+_MEMO = ReferenceMemo()  # one per process: the stage gates, the parity item and a bits sweep share it
 
 
 def file_sha256(path: Path) -> str:
@@ -179,9 +214,12 @@ def _lora_layers(model: Any) -> list[Any]:
     return [m for _, m in model.named_modules() if hasattr(m, "lora_a") and hasattr(m, "scale")]
 
 
-def measure_parity(base: Path, adapter: Path, candidate: Path, gold: Gold, worst: int = 5) -> ParityFigures:
+def measure_parity(
+    base: Path, adapter: Path, candidate: Path, gold: Gold, worst: int = 5, memo: ReferenceMemo | None = None
+) -> ParityFigures:
     """Teacher-forces the gold transcripts through the reference (base + adapter, unfused), the base
-    alone and the candidate, one transcript at a time; returns the figures."""
+    alone and the candidate, one transcript at a time; returns the figures. A ``memo`` of this
+    reference supplies (and keeps) the reference's and the base's rows."""
     import time
 
     import numpy as np
@@ -199,7 +237,11 @@ def measure_parity(base: Path, adapter: Path, candidate: Path, gold: Gold, worst
         tokens, positions = assistant_positions(tokenizer, messages)
         if not positions:
             continue
-        kl, base_kl, ref_top, cand_top, base_top = _teacher_forced(reference, layers, shipped, tokens, positions)
+        kept = memo.rows.get(t) if memo is not None else None
+        ref, alone = kept if kept is not None else _reference_rows(reference, layers, tokens, positions)
+        if memo is not None and kept is None:
+            memo.keep(t, ref, alone)
+        kl, base_kl, ref_top, cand_top, base_top = _against(ref, alone, shipped, tokens, positions)
         kls.append(kl)
         base_kls.append(base_kl)
         agree.append(ref_top == cand_top)
@@ -240,31 +282,42 @@ def logits_at(model: Any, x: Any, rows: Any) -> Any:
     return head(body(x)[0][rows])
 
 
-def _teacher_forced(reference: Any, layers: list[Any], shipped: Any, tokens: list[int], positions: list[int]) -> Any:
-    """One transcript through the reference, the base alone (the reference's LoRA scales at 0, then
-    restored) and the candidate: per assistant token KL(reference || candidate), KL(reference || base)
-    and each model's top token, as numpy arrays."""
+def _logprobs(model: Any, tokens: list[int], positions: list[int]) -> Any:
+    """A model's log-probabilities for the token at each position of ``positions`` (one sequence)."""
     import mlx.core as mx
-    import numpy as np
 
     x = mx.array(tokens)[None]
     rows = mx.array([p - 1 for p in positions])
+    out = logits_at(model, x, rows).astype(mx.float32)
+    return out - mx.logsumexp(out, axis=-1, keepdims=True)
 
-    def logprobs(model: Any) -> Any:
-        out = logits_at(model, x, rows).astype(mx.float32)
-        return out - mx.logsumexp(out, axis=-1, keepdims=True)
 
-    ref = logprobs(reference)
+def _reference_rows(reference: Any, layers: list[Any], tokens: list[int], positions: list[int]) -> Any:
+    """One transcript through the reference and through the base alone (the reference's LoRA scales at
+    0, then restored): both models' log-probabilities at the measured tokens, evaluated."""
+    import mlx.core as mx
+
+    ref = _logprobs(reference, tokens, positions)
+    mx.eval(ref)
     scales = [m.scale for m in layers]
     for m in layers:
         m.scale = 0.0
     try:
-        alone = logprobs(reference)
+        alone = _logprobs(reference, tokens, positions)
         mx.eval(alone)
     finally:
         for m, s in zip(layers, scales, strict=True):
             m.scale = s
-    cand = logprobs(shipped)
+    return ref, alone
+
+
+def _against(ref: Any, alone: Any, shipped: Any, tokens: list[int], positions: list[int]) -> Any:
+    """The candidate on one transcript against the reference's rows: per assistant token
+    KL(reference || candidate), KL(reference || base) and each model's top token, as numpy arrays."""
+    import mlx.core as mx
+    import numpy as np
+
+    cand = _logprobs(shipped, tokens, positions)
     p = mx.exp(ref)
     out = (
         mx.sum(p * (ref - cand), axis=-1),
@@ -375,17 +428,15 @@ def kept_parity(cache_root: Path, base: Path, adapter: Path, candidate: Path, go
     from pytest_punie.provenance import versions_of
 
     memo = DigestMemo(cache_root / "digests.json")  # the build cache's memo: by size and time stamps
-    key = inputs_key(
-        {
-            "base": path_digest(base, memo),
-            "adapter": path_digest(adapter, memo),
-            "candidate": path_digest(candidate, memo),
-            "gold": gold.digest,
-            "transcripts": len(gold.transcripts),
-            "versions": versions_of("mlx", "mlx-lm"),
-            "method": PARITY_METHOD,
-        }
-    )
+    reference = {
+        "base": path_digest(base, memo),
+        "adapter": path_digest(adapter, memo),
+        "gold": gold.digest,
+        "transcripts": len(gold.transcripts),
+        "versions": versions_of("mlx", "mlx-lm"),
+        "method": PARITY_METHOD,
+    }
+    key = inputs_key({**reference, "candidate": path_digest(candidate, memo)})
     kept = cache_root / "parity" / f"{key}.json"
     try:
         data = json.loads(kept.read_text())
@@ -393,7 +444,7 @@ def kept_parity(cache_root: Path, base: Path, adapter: Path, candidate: Path, go
         return ParityFigures(**data)
     except (OSError, ValueError, TypeError):
         pass
-    figures = measure_parity(base, adapter, candidate, gold)
+    figures = measure_parity(base, adapter, candidate, gold, memo=_MEMO.for_key(inputs_key(reference)))
     kept.parent.mkdir(parents=True, exist_ok=True)
     partial = kept.with_suffix(".tmp")
     partial.write_text(json.dumps(figures.to_dict()))

@@ -41,7 +41,7 @@ def resolve_model(
         from dataclasses import replace
 
         spec = replace(spec, entry={**spec.entry, "resume": False})
-    resolved = materialize(spec, root, cache, log, gates=stage_gates(spec.entry, spec.source, suites, root, cache))
+    resolved = materialize(spec, root, cache, log, gates=stage_gates(spec.entry, spec.source, suites, root, cache, log))
     if resolved.builds:
         from pytest_punie.models.cachetool import remember_model, usage_line
 

@@ -94,6 +94,33 @@ def test_parity_equals_an_independent_computation_with_plain_mlx_lm(tiny_model):
     assert ours.base_kl_mean > 10 * ours.kl_mean  # the adapter moved the base; the q5 model kept that
 
 
+def test_the_reference_kept_from_one_candidate_gives_the_next_the_same_figures(tiny_model):
+    """The gate before quantizing measures the fused model, the gate after it the q5 model, against
+    one reference: the reference's and the base's rows kept from the first give the second exactly the
+    figures it gets alone; a memo with no room keeps nothing."""
+    from pytest_punie.checks.paritycheck import Gold, ReferenceMemo, gold_from_adapter, measure_parity
+
+    base, adapter = parts(tiny_model)
+    fused = Path(next(b for b in tiny_model.builds if b["step"] == "fused")["path"])
+    gold = gold_from_adapter(adapter)
+    gold = Gold(gold.path, gold.digest, gold.transcripts[:12])
+
+    def figures(f) -> dict:
+        return {k: v for k, v in f.to_dict().items() if k != "seconds"}
+
+    alone = measure_parity(base, adapter, tiny_model.path, gold)
+    memo = ReferenceMemo().for_key("this reference")
+    first = measure_parity(base, adapter, fused, gold, memo=memo)
+    assert len(memo.rows) == 12 and memo.used > 0 and first.kl_mean < alone.kl_mean  # the fuse: no rounding yet
+    kept = dict(memo.rows)
+    second = measure_parity(base, adapter, tiny_model.path, gold, memo=memo)
+    assert all(memo.rows[t] is kept[t] for t in kept)  # read, not computed again
+    assert figures(second) == figures(alone) and alone.positions > 100
+    none = ReferenceMemo(budget=0).for_key("x")
+    measure_parity(base, adapter, tiny_model.path, gold, memo=none)
+    assert none.rows == {} and none.used == 0
+
+
 def test_a_fuse_that_behaves_like_the_base_fails_saying_so(tiny_project, tiny_model, tmp_path):
     """mlx_lm fuse with the adapter's scale set to 0, quantized to 5 bits as the recipe does: weights
     that look like a model, behaviour of the base. Parity against the adapter as trained fails."""
