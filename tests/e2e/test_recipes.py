@@ -137,7 +137,9 @@ def test_the_same_seed_trains_the_same_adapter_and_another_seed_another(tiny_mod
     params = {**load_registry(ROOT).get("tiny_5bit", {}).get("lora_params", {})}
     from pytest_punie.models.tiny.tinyrecipe import DEFAULT_LORA
 
-    params = {**DEFAULT_LORA, **params, "iters": 10, "save_every": 10, "steps_per_eval": 10}
+    # the recipe test's LORA parameters, exactly: where that test ran first (the same file, the same
+    # worker), the first adapter is its, found in the shared cache; the fresh cache trains it again
+    params = {**DEFAULT_LORA, **params, "iters": 10, "save_every": 10, "steps_per_report": 10, "steps_per_eval": 10}
     shared = BuildCache(cache_dir())
     first = lora_artifact(shared, base, shared.digest(base), ROOT / "data", params, lambda _m: None)
     fresh = BuildCache(tmp_path / "empty-cache")
