@@ -35,12 +35,10 @@ BASE_STEPS = ("tokenizer", "base-qwen3", "q4", "datalint", "preflight")  # what 
 SHORT = """
 [tool.punie.models.tiny_short]
 recipe = "tiny"
-# these tests measure where variants are built and answered, not what training reaches: 16
-# iterations, validated on 4 batches (a quarter of the whole set's cost), and bounds pre-registered
-# for that: 4-iteration train-loss reports are too noisy to bound, and on 4 batches seed 1's
-# validation loss rose (0.369 -> 0.802) where the whole set's fell (0.479 -> 0.450)
-lora_params = { iters = 16, save_every = 8, steps_per_report = 4, steps_per_eval = 16, val_batches = 4 }
-expect = { min_loss_decrease = -10.0, min_val_reduction = -10.0 }
+# the whole validation set: on 4 batches seed 1's validation loss rose (0.369 -> 0.802) and its
+# training-log gate stopped it; on all of them both seeds fall (0.479 -> 0.451 and 0.450, by hand)
+lora_params = { iters = 16, save_every = 8, steps_per_report = 4, steps_per_eval = 16, val_batches = -1 }
+expect = { min_loss_decrease = -10.0 }  # 4-iteration train-loss reports are too noisy to bound
 parity_gate = false
 """
 SEEDS = ("--punie-model=tiny_short", "--punie-seeds=0,1", "-m", "eval", "-k", "phase33", "-p", "no:cacheprovider")
