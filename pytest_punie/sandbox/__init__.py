@@ -5,6 +5,8 @@ workspace, with the 26 tools computed by real programs (ty or mypy, ruff, pytest
 from __future__ import annotations
 
 import atexit
+import copy
+from collections import OrderedDict
 from pathlib import Path
 
 from pytest_punie.programrun import ProgramRun
@@ -23,6 +25,11 @@ from pytest_punie.sandbox.workspace import (
 _SPECS: dict[str, WorkspaceSpec] = {}
 _TEMPLATES = WorkspaceTemplates()
 atexit.register(_TEMPLATES.close)
+# What one answer's programs did, kept for this process: the live line a person sees and the item's
+# own result judge the same response, and identical programs (a seed, a sample or a rerun in one
+# process that wrote the same code) act on the same fresh workspace. Bounded by entries, oldest out.
+KEPT_RUNS = 4096
+_KEPT: OrderedDict[tuple, tuple[tuple[ProgramRun, ...], dict[str, str | None]]] = OrderedDict()
 
 
 def workspace_spec(folder: str | None) -> WorkspaceSpec:
@@ -55,15 +62,26 @@ def run_and_read(
     files: tuple[str, ...] = (),
 ) -> tuple[tuple[ProgramRun, ...], dict[str, str | None]]:
     """``run_programs``, and then the text of ``files`` as the programs left them (None: absent or
-    not text): what a suite's state check reads after a conversation's writes."""
+    not text): what a suite's state check reads after a conversation's writes. The same programs on
+    the same workspace, tools and limits run once per process (a copy of that run is returned)."""
     spec = workspace_spec(workspace)
+    limits = limits or Limits()
+    key = (str(spec.folder), spec.digest, tools_module, limits, tuple(codes), tuple(files))
+    kept = _KEPT.get(key)
+    if kept is not None:
+        _KEPT.move_to_end(key)
+        return copy.deepcopy(kept)
     user_tools = load_user_tools(tools_module)
     ctx = ToolContext(_TEMPLATES.template(spec), spec, copier=lambda: _TEMPLATES.fresh_copy(spec))
     try:
-        runs = tuple(run_program(code, ctx, limits or Limits(), user_tools) for code in codes)
-        return runs, {name: _text(ctx.root, name) for name in files}
+        runs = tuple(run_program(code, ctx, limits, user_tools) for code in codes)
+        done = runs, {name: _text(ctx.root, name) for name in files}
     finally:
         _TEMPLATES.discard(ctx.root)
+    _KEPT[key] = copy.deepcopy(done)
+    while len(_KEPT) > KEPT_RUNS:
+        _KEPT.popitem(last=False)
+    return done
 
 
 def _text(root: Path, name: str) -> str | None:

@@ -228,3 +228,32 @@ def test_a_baseline_gates_a_candidate_on_the_outcome_scorer(project: pytest.Pyte
     )
     assert other.ret != 0
     other.stdout.fnmatch_lines(["*scorer*outcome*strict*"])
+
+
+def test_the_same_programs_run_once_per_process_and_each_caller_gets_its_own_copy(project, monkeypatch):
+    """The live line and the item's own result judge the same answer: its programs run once, on a
+    fresh copy of the workspace, and every caller gets the runs as that run left them. Other code,
+    other limits, another workspace: run again."""
+    import pytest_punie.sandbox as sandbox
+    from pytest_punie.sandbox import Limits, run_and_read
+
+    ran: list[str] = []
+    real = sandbox.run_program
+    monkeypatch.setattr(sandbox, "run_program", lambda code, *a: (ran.append(code), real(code, *a))[1])
+    monkeypatch.setattr(sandbox, "_KEPT", type(sandbox._KEPT)())
+    ws = str(project.path / "evalsuites" / "ws")
+    code = 'r = typecheck("src/")\nprint(r.error_count)\nwrite_file("out.txt", "x")'
+    first, read = run_and_read([code], ws, None, Limits(seconds=2), ("out.txt",))
+    assert first[0].ran and first[0].stdout == "2\n" and read == {"out.txt": "x"} and len(ran) == 1
+    first[0].calls.clear()  # a caller's copy is its own
+    again, read_again = run_and_read([code], ws, None, Limits(seconds=2), ("out.txt",))
+    assert len(ran) == 1 and again[0].stdout == "2\n"
+    assert [c.tool for c in again[0].calls] == ["typecheck", "write_file"]
+    assert read_again == {"out.txt": "x"}
+    run_and_read([code], ws, None, Limits(seconds=3), ("out.txt",))
+    run_and_read([code + "\nprint(1)"], ws, None, Limits(seconds=2), ("out.txt",))
+    assert len(ran) == 3
+    monkeypatch.setattr(sandbox, "KEPT_RUNS", 1)
+    run_and_read(['print("a")'], ws)
+    run_and_read([code], ws, None, Limits(seconds=2), ("out.txt",))  # pushed out by the bound: run again
+    assert len(ran) == 5 and len(sandbox._KEPT) == 1
