@@ -12,12 +12,11 @@ import sys
 from pathlib import Path
 
 # One BLAS thread per process: the test command runs two workers on two cores, and a second MKL (or
-# OpenBLAS, OpenMP) thread only spins there after each call. Measured: two processes of the tiny
-# model's matmuls side by side, 7.67 s each with MKL's default threads and 6.92 s with one; alone,
-# one thread used 7.2 s of CPU where the default used 14.0 s for the same wall time; the results are
-# bit for bit the same at the tiny and the real shape's matmuls. Set before any BLAS loads, in the
-# controller too, so that the workers and every process they start inherit it; a value already set
-# in the environment is kept.
+# OpenBLAS, OpenMP) thread only spins there after each call. `python benchmarks/blas_threads.py`:
+# two processes of the tiny model's matmuls side by side, 10.90 s with MKL's default threads and
+# 7.33 s with one each; the products bit for bit the same (docs/development.md). Set before any BLAS
+# loads, in the controller too, so that the workers and every process they start inherit it; a
+# value already set in the environment is kept.
 for _threads in ("MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
     os.environ.setdefault(_threads, "1")
 
