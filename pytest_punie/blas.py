@@ -12,6 +12,7 @@ import ctypes
 import glob
 import os
 import sys
+from collections.abc import MutableMapping
 from pathlib import Path
 
 _loaded: str | None = None
@@ -43,6 +44,7 @@ def preload() -> str:
         lib = mkl_library()
         _loaded = "reference"
         if lib and "mlx.core" not in sys.modules:
+            share_cores_between_workers(os.environ)
             ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)
             _loaded = "mkl"
         elif sys.platform != "linux":
@@ -50,12 +52,28 @@ def preload() -> str:
     return _loaded
 
 
+def share_cores_between_workers(env: MutableMapping[str, str]) -> None:
+    """Under ``pytest -n N`` give each worker's MKL its share of the cores (at least one thread):
+    mlx runs its CPU ops on one thread, and MKL's threads beyond a worker's share only spin beside
+    the other workers (two processes side by side: 1.49x faster with one thread each,
+    ``benchmarks/blas_threads.py``, whose products were bit for bit the same with one thread and
+    with two). Where the environment sets ``MKL_NUM_THREADS``, or outside xdist, MKL keeps it or its
+    own default."""
+    workers = env.get("PYTEST_XDIST_WORKER_COUNT", "")
+    if "MKL_NUM_THREADS" in env or not workers.isdigit() or int(workers) < 1:
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    env["MKL_NUM_THREADS"] = str(max(1, cores // int(workers)))
+
+
 def subprocess_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for an mlx_lm subprocess: MKL preloaded when available."""
+    """Environment for an mlx_lm subprocess: MKL preloaded when available (each xdist worker's
+    share of the cores)."""
     env = dict(os.environ)
     lib = mkl_library()
     if lib:
         env["LD_PRELOAD"] = (lib + " " + env.get("LD_PRELOAD", "")).strip()
+        share_cores_between_workers(env)
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     if extra:
