@@ -48,11 +48,19 @@ PRODUCTS = (
 )
 
 
-def timed(code: str, threads: str | None, copies: int) -> list[tuple[float, float]]:
-    """``copies`` processes of ``code`` started together: (wall, CPU seconds) of each."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MKL_NUM_THREADS", "OMP_NUM_THREADS")}
+def threads_env(threads: str | None) -> dict[str, str]:
+    """This environment with MKL's threads set to ``threads`` (None: MKL's own default, nothing
+    inherited from the test command or an xdist worker deciding for it)."""
+    unset = ("MKL_NUM_THREADS", "OMP_NUM_THREADS", "PYTEST_XDIST_WORKER_COUNT")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     if threads is not None:
         env["MKL_NUM_THREADS"] = threads
+    return env
+
+
+def timed(code: str, threads: str | None, copies: int) -> list[tuple[float, float]]:
+    """``copies`` processes of ``code`` started together: (wall, CPU seconds) of each."""
+    env = threads_env(threads)
     started = time.monotonic()
     procs = [subprocess.Popen([sys.executable, "-c", PRELUDE + code], env=env, cwd=ROOT) for _ in range(copies)]
     out = []
@@ -70,11 +78,8 @@ def same_products() -> bool:
     with tempfile.TemporaryDirectory() as tmp:
         files = []
         for threads in (None, "1"):
-            env = {k: v for k, v in os.environ.items() if k not in ("MKL_NUM_THREADS", "OMP_NUM_THREADS")}
-            if threads:
-                env["MKL_NUM_THREADS"] = threads
             path = Path(tmp) / f"{threads or 'default'}.npz"
-            subprocess.run([sys.executable, "-c", PRODUCTS, str(path)], env=env, cwd=ROOT, check=True)
+            subprocess.run([sys.executable, "-c", PRODUCTS, str(path)], env=threads_env(threads), cwd=ROOT, check=True)
             files.append(np.load(path))
         return all(np.array_equal(files[0][k], files[1][k]) for k in files[0])
 
